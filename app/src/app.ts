@@ -1,0 +1,92 @@
+// The HTTP application: plugins and routes wired to their dependencies. The
+// process concerns (config, connections, signals) live in server.ts.
+import { context, propagation, SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Config } from "./config/env.js";
+import type { GenerationRegistry } from "./chat/registry.js";
+import type { Metrics } from "./observability/metrics.js";
+import { createAuthenticator } from "./plugins/auth.js";
+import { registerErrorHandling } from "./plugins/errors.js";
+import { createRateLimiter } from "./plugins/rate-limit.js";
+import type { LlmProvider } from "./providers/types.js";
+import { conversationRoutes } from "./routes/conversations.js";
+import { healthRoutes } from "./routes/health.js";
+import { messageRoutes } from "./routes/messages.js";
+import { metricsRoutes } from "./routes/metrics.js";
+import type { ChatStore } from "./store/chat-store.js";
+import type { NatsHandle } from "./store/nats-connection.js";
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  store: ChatStore;
+  nats: NatsHandle;
+  provider: LlmProvider;
+  metrics: Metrics;
+  tracer: Tracer;
+  generations: GenerationRegistry;
+  lifecycle: { draining: boolean };
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    span?: Span;
+  }
+}
+
+const BODY_LIMIT_BYTES = 256 * 1024;
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    trustProxy: deps.config.trustedProxies,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Idle keep-alive sockets must not hold up shutdown; open streams do.
+    forceCloseConnections: "idle",
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  registerErrorHandling(app);
+  observeRequests(app, deps.metrics, deps.tracer);
+
+  healthRoutes(app, deps);
+  metricsRoutes(app, deps);
+
+  const authenticate = createAuthenticator(deps.config.jwtSecret);
+  const limit = createRateLimiter({
+    requests: deps.config.rateLimitRequests,
+    windowMs: deps.config.rateLimitWindowMs,
+    metrics: deps.metrics,
+  });
+  void app.register(async (v1) => {
+    v1.addHook("onRequest", async (request, reply) => {
+      await limit("ip", request.ip, reply);
+      await authenticate(request);
+      await limit("user", request.userId, reply);
+    });
+    conversationRoutes(v1, deps);
+    messageRoutes(v1, deps);
+  });
+  return app;
+}
+
+function observeRequests(app: FastifyInstance, metrics: Metrics, tracer: Tracer) {
+  app.addHook("onRequest", async (request) => {
+    const parent = propagation.extract(context.active(), request.headers);
+    request.span = tracer.startSpan(
+      `${request.method} ${request.routeOptions.url ?? "unmatched"}`,
+      { kind: SpanKind.SERVER, attributes: { "http.request.method": request.method, "url.path": request.url.split("?")[0] } },
+      parent,
+    );
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    if (request.span) {
+      request.span.setAttribute("http.response.status_code", reply.statusCode);
+      if (reply.statusCode >= 500) request.span.setStatus({ code: SpanStatusCode.ERROR });
+      request.span.end();
+    }
+  });
+}

@@ -1,0 +1,67 @@
+// Prometheus metrics: one registry per app so tests can run several apps in
+// one process without their counters mixing.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests by method, route and status code.",
+      labelNames: ["method", "route", "status"] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "HTTP request duration; for event streams, until the stream ends.",
+      labelNames: ["method", "route"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    }),
+    activeStreams: new Gauge({
+      name: "chat_active_streams",
+      help: "Event streams open to clients (new answers and resumes).",
+      registers,
+    }),
+    activeGenerations: new Gauge({
+      name: "chat_active_generations",
+      help: "Answers being generated on this instance.",
+      registers,
+    }),
+    timeToFirstToken: new Histogram({
+      name: "chat_time_to_first_token_seconds",
+      help: "Time from request to the first text from the model.",
+      labelNames: ["provider", "model"] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32],
+      registers,
+    }),
+    tokens: new Counter({
+      name: "llm_tokens_total",
+      help: "Tokens by provider, model and direction (input or output).",
+      labelNames: ["provider", "model", "direction"] as const,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: "rate_limit_rejections_total",
+      help: "Requests refused with 429, by the limit that refused them (ip or user).",
+      labelNames: ["scope"] as const,
+      registers,
+    }),
+    upstreamErrors: new Counter({
+      name: "llm_upstream_errors_total",
+      help: "Failed model calls by provider and error code.",
+      labelNames: ["provider", "code"] as const,
+      registers,
+    }),
+    natsConnected: new Gauge({
+      name: "nats_connected",
+      help: "1 while the NATS connection is up, 0 while it is down.",
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

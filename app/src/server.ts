@@ -1,0 +1,77 @@
+// Process entry: read the config, connect, serve, and shut down gracefully.
+// On SIGTERM /health turns 503 at once (so Caddy stops sending traffic), new
+// streams are refused, running answers get SHUTDOWN_GRACE to finish, and the
+// process exits 0.
+import { pino } from "pino";
+import { buildApp } from "./app.js";
+import { GenerationRegistry } from "./chat/registry.js";
+import { ConfigError, loadConfig, type Config } from "./config/env.js";
+import { loggerOptions } from "./observability/logger.js";
+import { createMetrics } from "./observability/metrics.js";
+import { startTracing } from "./observability/tracing.js";
+import { providerFromConfig } from "./providers/index.js";
+import { ChatStore } from "./store/chat-store.js";
+import { connectNats } from "./store/nats-connection.js";
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+
+  const logger = pino(loggerOptions(config.logLevel, config.instanceId));
+  const metrics = createMetrics();
+  const tracing = startTracing({ enabled: config.tracingEnabled, endpoint: config.tracingEndpoint, instanceId: config.instanceId });
+  const provider = providerFromConfig(config);
+  if (provider.name === "mock") logger.warn("LLM_PROVIDER=mock: answers are canned text from a local mock, no model is called");
+
+  const nats = await connectNats(
+    { servers: config.natsServers, token: config.natsToken, name: `api-${config.instanceId}` },
+    logger,
+    (up) => metrics.natsConnected.set(up ? 1 : 0),
+  );
+  const store = await ChatStore.open(nats.nc, { replicas: config.natsReplicas, leaseTtlMs: config.generationLeaseMs });
+  const lifecycle = { draining: false };
+  const generations = new GenerationRegistry({
+    store,
+    provider,
+    metrics,
+    tracer: tracing.tracer,
+    log: logger,
+    instanceId: config.instanceId,
+    leaseTtlMs: config.generationLeaseMs,
+    upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
+    maxOutputTokens: config.maxOutputTokens,
+  });
+  const app = buildApp({ config, logger, store, nats, provider, metrics, tracer: tracing.tracer, generations, lifecycle });
+  await app.listen({ host: config.serverHost, port: config.serverPort });
+  logger.info({ provider: provider.name, model: config.model }, "API ready");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    lifecycle.draining = true;
+    logger.info({ signal, activeGenerations: generations.size, graceMs: config.shutdownGraceMs }, "draining");
+    const { finished, stopped } = await generations.drain(config.shutdownGraceMs);
+    logger.info({ finished, stopped }, "answers settled; closing");
+    await app.close();
+    await nats.nc.drain().catch(() => undefined);
+    await tracing.shutdown().catch(() => undefined);
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

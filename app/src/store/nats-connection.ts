@@ -1,0 +1,63 @@
+// One NATS connection per process, reconnecting forever: a NATS restart is a
+// pause for the API, never a crash. Its state feeds /health and /metrics.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+
+export interface NatsHandle {
+  nc: NatsConnection;
+  isConnected(): boolean;
+  /** Round trip to the server, bounded, for /health. */
+  ping(timeoutMs: number): Promise<boolean>;
+}
+
+export async function connectNats(
+  options: { servers: string[]; token: string; name: string },
+  log: Logger,
+  onStateChange: (connected: boolean) => void,
+): Promise<NatsHandle> {
+  log.info({ servers: options.servers }, "connecting to NATS");
+  const nc = await connect({
+    servers: options.servers,
+    token: options.token,
+    name: options.name,
+    // Keep trying at start-up too: compose may start us before NATS listens.
+    waitOnFirstConnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    pingInterval: 5_000,
+  });
+  let connected = true;
+  onStateChange(true);
+  log.info({ server: nc.getServer() }, "connected to NATS");
+
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect" || status.type === "staleConnection") {
+        if (connected) log.warn({ status: status.type }, "NATS connection lost");
+        connected = false;
+        onStateChange(false);
+      } else if (status.type === "reconnect") {
+        connected = true;
+        onStateChange(true);
+        log.info({ server: nc.getServer() }, "NATS connection restored");
+      }
+    }
+  })();
+
+  return {
+    nc,
+    isConnected: () => connected && !nc.isClosed(),
+    async ping(timeoutMs) {
+      if (!connected || nc.isClosed()) return false;
+      try {
+        await Promise.race([
+          nc.rtt(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), timeoutMs).unref()),
+        ]);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
