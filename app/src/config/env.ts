@@ -50,7 +50,7 @@ export interface Config {
 }
 
 const DEFAULT_MODELS: Record<ProviderName, string> = {
-  anthropic: "claude-sonnet-4-5",
+  anthropic: "claude-sonnet-4-6",
   openai: "gpt-4o-mini",
   mock: "mock-echo",
 };

@@ -1,0 +1,149 @@
+// A small HTTP client for tests: JSON requests, and SSE streams read event by
+// event with their arrival times (parsed by eventsource-parser, as a browser
+// would). Raw node:http, so tests control sockets, headers and aborts.
+import { request as httpRequest, type IncomingHttpHeaders, type RequestOptions } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+
+export interface ClientOptions {
+  headers?: Record<string, string>;
+  ca?: Buffer;
+  localAddress?: string;
+  signal?: AbortSignal;
+}
+
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: T;
+  text: string;
+}
+
+function send(method: string, url: string, body: string | Buffer | undefined, options: ClientOptions) {
+  const target = new URL(url);
+  const requestOptions: RequestOptions & { ca?: Buffer } = {
+    method,
+    hostname: target.hostname,
+    port: target.port,
+    path: target.pathname + target.search,
+    headers: { ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}), ...options.headers },
+    localAddress: options.localAddress,
+    signal: options.signal,
+    agent: false,
+  };
+  if (target.protocol === "https:") requestOptions.ca = options.ca;
+  const req = (target.protocol === "https:" ? httpsRequest : httpRequest)(requestOptions);
+  if (body !== undefined) req.write(body);
+  req.end();
+  return req;
+}
+
+export function requestJson<T = any>(
+  method: string,
+  url: string,
+  body?: unknown,
+  options: ClientOptions = {},
+): Promise<JsonResponse<T>> {
+  const payload = body === undefined ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  const headers = payload !== undefined ? { "content-type": "application/json", ...options.headers } : options.headers;
+  return new Promise((resolve, reject) => {
+    const req = send(method, url, payload, { ...options, headers });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString();
+        let parsed: unknown = undefined;
+        try {
+          parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T, text });
+      });
+    });
+  });
+}
+
+export interface ReceivedEvent {
+  id?: string;
+  event?: string;
+  data: any;
+  at: number;
+}
+
+export interface SseStream {
+  status: number;
+  headers: IncomingHttpHeaders;
+  events: ReceivedEvent[];
+  /** Comments (keep-alives) seen. */
+  comments: string[];
+  raw: string[];
+  /** Resolves when the server ends the stream (or the request fails). */
+  ended: Promise<void>;
+  /** Resolves when `count` events have arrived. */
+  waitForEvents(count: number, timeoutMs?: number): Promise<ReceivedEvent[]>;
+  /** Hangs up, as a closed browser tab does. */
+  disconnect(): void;
+}
+
+export function openSse(method: string, url: string, body: unknown, options: ClientOptions = {}): Promise<SseStream> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers = { accept: "text/event-stream", ...(payload ? { "content-type": "application/json" } : {}), ...options.headers };
+  return new Promise((resolve, reject) => {
+    const req = send(method, url, payload, { ...options, headers });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      const events: ReceivedEvent[] = [];
+      const comments: string[] = [];
+      const raw: string[] = [];
+      const waiters: Array<() => void> = [];
+      const parser = createParser({
+        onEvent(message: EventSourceMessage) {
+          let data: unknown = message.data;
+          try {
+            data = JSON.parse(message.data);
+          } catch {
+            // keep the raw text
+          }
+          events.push({ id: message.id, event: message.event, data, at: Date.now() });
+          waiters.forEach((w) => w());
+        },
+        onComment: (comment) => void comments.push(comment),
+      });
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        raw.push(chunk);
+        parser.feed(chunk);
+      });
+      const ended = new Promise<void>((done) => {
+        res.on("end", done);
+        res.on("close", done);
+        res.on("error", () => done());
+      });
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        events,
+        comments,
+        raw,
+        ended,
+        waitForEvents(count, timeoutMs = 10_000) {
+          return new Promise((done, fail) => {
+            const check = () => {
+              if (events.length >= count) {
+                clearTimeout(timer);
+                done(events.slice(0, count));
+              }
+            };
+            const timer = setTimeout(() => fail(new Error(`only ${events.length} of ${count} events arrived: ${JSON.stringify(events)}`)), timeoutMs);
+            waiters.push(check);
+            check();
+          });
+        },
+        disconnect: () => req.destroy(),
+      });
+    });
+  });
+}

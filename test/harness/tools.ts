@@ -1,0 +1,15 @@
+// Where the real servers the tests run are installed
+// (scripts/setup/install-test-deps.sh puts them there).
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+const toolsDir = process.env.PLATFORM_TOOLS_DIR ?? join(homedir(), ".cache/conversational-platform/bin");
+
+export function natsServerBinary(): string {
+  const path = join(toolsDir, "nats-server");
+  if (!existsSync(path)) throw new Error(`nats-server 2.10 is missing at ${path}; run: bash scripts/setup/install-test-deps.sh`);
+  return path;
+}
+
+export const caddyBinary = process.env.CADDY_BIN ?? "caddy";
