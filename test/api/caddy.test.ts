@@ -1,0 +1,66 @@
+// The chat flow through the project's real Caddyfile and a real Caddy, over
+// HTTPS with a local CA: events must reach the client one by one, even when
+// the client accepts gzip (Caddy's encode would otherwise buffer them).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCaddy, type RunningCaddy } from "../harness/caddy.js";
+import { ChatClient, textOf } from "../harness/chat-client.js";
+import { requestJson } from "../harness/http-client.js";
+import { startStack, type Stack } from "../harness/stack.js";
+import { tokenFor } from "../harness/tokens.js";
+
+describe("through Caddy", () => {
+  let stack: Stack;
+  let caddy: RunningCaddy;
+  let client: ChatClient;
+  beforeAll(async () => {
+    stack = await startStack({ instances: 2 });
+    caddy = await startCaddy({ upstreams: stack.apis.map((a) => `127.0.0.1:${a.port}`) });
+    client = new ChatClient(`https://localhost:${caddy.httpsPort}`, await tokenFor("ivy"), {
+      ca: caddy.ca(),
+      headers: { "accept-encoding": "gzip, deflate, br, zstd" },
+    });
+  });
+  afterAll(async () => {
+    await caddy?.stop();
+    await stack?.stop();
+  });
+
+  it("delivers each event as it is generated, uncompressed", async () => {
+    // Each event is larger than Caddy's 512-byte minimum for compression.
+    const chunks = ["alpha", "beta", "gamma", "delta", "epsilon"].map((w) => `${w} `.repeat(120));
+    stack.llm.script({ kind: "stream", chunks, delayMs: 250 });
+    const id = await client.createConversation();
+    const stream = await client.send(id, "stream through the proxy");
+    await stream.ended;
+
+    expect(stream.status).toBe(200);
+    expect(stream.headers["content-encoding"]).toBeUndefined();
+    expect(textOf(stream)).toBe(chunks.join(""));
+    const deltas = stream.events.filter((e) => e.event === "delta");
+    // Buffered events would arrive together at the end; unbuffered ones
+    // arrive about one generation delay apart.
+    const gaps = deltas.slice(1).map((e, i) => e.at - deltas[i]!.at);
+    for (const gap of gaps) expect(gap).toBeGreaterThan(150);
+  });
+
+  it("compresses JSON, sets security headers and hides /metrics", async () => {
+    // Enough conversations that the list is worth compressing (> 512 bytes).
+    for (let i = 0; i < 8; i++) await client.createConversation(`conversation number ${i}`);
+    const list = await client.request("GET", "/v1/conversations");
+    expect(list.status).toBe(200);
+    expect(list.headers["content-encoding"]).toMatch(/zstd|gzip/);
+    expect(list.headers["strict-transport-security"]).toContain("max-age=31536000");
+    expect(list.headers["x-content-type-options"]).toBe("nosniff");
+    expect(list.headers["server"]).toBeUndefined();
+
+    const metrics = await requestJson("GET", `https://localhost:${caddy.httpsPort}/metrics`, undefined, { ca: caddy.ca() });
+    expect(metrics.status).toBe(404);
+    const health = await requestJson("GET", `https://localhost:${caddy.httpsPort}/health`, undefined, { ca: caddy.ca() });
+    expect(health.status).toBe(200);
+  });
+
+  it("writes a JSON access log", async () => {
+    const lines = caddy.accessLog().trim().split("\n").map((l) => JSON.parse(l) as { request: { uri: string }; status: number });
+    expect(lines.some((l) => l.request.uri === "/v1/conversations" && l.status === 200)).toBe(true);
+  });
+});
