@@ -159,7 +159,9 @@ async function streamReply(
 
 function fail(dialect: Dialect, res: ServerResponse, failure: "error-event" | "break" | "stall"): void {
   if (failure === "break") {
-    res.socket?.destroy();
+    // Let what was written reach the client, then drop the connection
+    // without ending the chunked body, as a crashed upstream does.
+    setTimeout(() => res.socket?.destroy(), 50);
   } else if (failure === "error-event") {
     if (dialect === "anthropic") {
       res.write(sse("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }));
