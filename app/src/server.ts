@@ -31,12 +31,16 @@ async function main() {
   const provider = providerFromConfig(config);
   if (provider.name === "mock") logger.warn("LLM_PROVIDER=mock: answers are canned text from a local mock, no model is called");
 
+  let store: ChatStore | undefined;
   const nats = await connectNats(
     { servers: config.natsServers, token: config.natsToken, name: `api-${config.instanceId}` },
     logger,
-    (up) => metrics.natsConnected.set(up ? 1 : 0),
+    (up) => {
+      metrics.natsConnected.set(up ? 1 : 0);
+      if (up && store) store.ensure().catch((err: unknown) => logger.error({ err }, "could not re-create JetStream storage after reconnecting"));
+    },
   );
-  const store = await ChatStore.open(nats.nc, { replicas: config.natsReplicas, leaseTtlMs: config.generationLeaseMs });
+  store = await ChatStore.open(nats.nc, { replicas: config.natsReplicas, leaseTtlMs: config.generationLeaseMs });
   const lifecycle = { draining: false };
   const generations = new GenerationRegistry({
     store,

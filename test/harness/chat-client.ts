@@ -28,7 +28,7 @@ export class ChatClient {
   }
 
   resume(conversationId: string, messageId: string, lastEventId?: string, extra: ClientOptions = {}): Promise<SseStream> {
-    const headers = lastEventId !== undefined ? { "last-event-id": lastEventId } : {};
+    const headers: Record<string, string> = lastEventId !== undefined ? { "last-event-id": lastEventId } : {};
     return openSse("GET", `${this.baseUrl}/v1/conversations/${conversationId}/messages/${messageId}/stream`, undefined, this.opts({ ...extra, headers }));
   }
 

@@ -7,7 +7,7 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps) {
     if (deps.lifecycle.draining) {
       return reply.code(503).send({ status: "unavailable", reason: "draining", ...base });
     }
-    if (!(await deps.nats.ping(1000))) {
+    if (!deps.nats.isConnected() || !(await deps.store.ready())) {
       return reply.code(503).send({ status: "unavailable", reason: "nats_unreachable", ...base });
     }
     return { status: "ok", nats: "connected", provider: deps.provider.name, ...base };

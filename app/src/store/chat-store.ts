@@ -33,39 +33,38 @@ export class ChatStore {
   private constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
+    private readonly probe: JetStreamManager,
     private readonly conversations: KV,
     private readonly leases: KV,
+    private readonly options: ChatStoreOptions,
   ) {}
 
-  /** Creates (or adopts) the stream and buckets; safe on every start. */
+  /** Opens the store, creating its stream and buckets where missing. */
   static async open(nc: NatsConnection, options: ChatStoreOptions): Promise<ChatStore> {
     const jsm = await jetstreamManager(nc, { timeout: PUBLISH_TIMEOUT_MS });
-    const config = {
-      name: STREAM,
-      subjects: ["conv.>"],
-      storage: StorageType.File,
-      num_replicas: options.replicas,
-      // Retries of a publish within this window are dropped by message id.
-      duplicate_window: 2 * 60 * 1_000_000_000,
-    };
-    const exists = await jsm.streams.info(STREAM).then(
-      () => true,
-      (err: unknown) => {
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
-        throw err;
-      },
-    );
-    await (exists ? jsm.streams.update(STREAM, config) : jsm.streams.add(config));
     const js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS });
-    const kvm = new Kvm(js);
-    const conversations = await kvm.create(CONVERSATIONS_BUCKET, { replicas: options.replicas, history: 1 });
-    const leases = await kvm.create(LEASES_BUCKET, {
-      replicas: options.replicas,
-      history: 1,
-      ttl: options.leaseTtlMs,
-      storage: "memory",
-    });
-    return new ChatStore(js, jsm, conversations, leases);
+    const { conversations, leases } = await ensureStorage(js, jsm, options);
+    // A separate manager with a short timeout, so /health answers quickly.
+    const probe = await jetstreamManager(nc, { timeout: 1000, checkAPI: false });
+    return new ChatStore(js, jsm, probe, conversations, leases, options);
+  }
+
+  /**
+   * Creates whatever is missing again: after NATS comes back with an empty
+   * store (a lost volume), the API must not stay broken until restarted.
+   */
+  async ensure(): Promise<void> {
+    await ensureStorage(this.js, this.jsm, this.options);
+  }
+
+  /** Can JetStream answer right now? Used by /health. */
+  async ready(): Promise<boolean> {
+    try {
+      await this.probe.streams.info(STREAM);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async createConversation(owner: string, record: ConversationRecord): Promise<void> {
@@ -186,6 +185,31 @@ export class ChatStore {
     const entry = await this.leases.get(replyId);
     return entry !== null && entry.operation === "PUT";
   }
+}
+
+async function ensureStorage(js: JetStreamClient, jsm: JetStreamManager, options: ChatStoreOptions) {
+  const config = {
+    name: STREAM,
+    subjects: ["conv.>"],
+    storage: StorageType.File,
+    num_replicas: options.replicas,
+    // Retries of a publish within this window are dropped by message id.
+    duplicate_window: 2 * 60 * 1_000_000_000,
+  };
+  const exists = await jsm.streams.info(STREAM).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
+      throw err;
+    },
+  );
+  await (exists ? jsm.streams.update(STREAM, config) : jsm.streams.add(config));
+  const kvm = new Kvm(js);
+  const conversations = await kvm.create(CONVERSATIONS_BUCKET, { replicas: options.replicas, history: 1 });
+  // File storage: a lease must survive a NATS restart, or every answer in
+  // flight would look dead to readers afterwards.
+  const leases = await kvm.create(LEASES_BUCKET, { replicas: options.replicas, history: 1, ttl: options.leaseTtlMs });
+  return { conversations, leases };
 }
 
 /** Owners are hashed: a JWT `sub` may hold characters NATS subjects forbid. */

@@ -6,8 +6,6 @@ import type { Logger } from "pino";
 export interface NatsHandle {
   nc: NatsConnection;
   isConnected(): boolean;
-  /** Round trip to the server, bounded, for /health. */
-  ping(timeoutMs: number): Promise<boolean>;
 }
 
 export async function connectNats(
@@ -47,17 +45,5 @@ export async function connectNats(
   return {
     nc,
     isConnected: () => connected && !nc.isClosed(),
-    async ping(timeoutMs) {
-      if (!connected || nc.isClosed()) return false;
-      try {
-        await Promise.race([
-          nc.rtt(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), timeoutMs).unref()),
-        ]);
-        return true;
-      } catch {
-        return false;
-      }
-    },
   };
 }
