@@ -63,7 +63,7 @@ export function loadConfig(env: Env = process.env): Config {
     const raw = env[name];
     const result = schema.safeParse(raw === "" ? undefined : raw);
     if (!result.success) {
-      const got = raw === undefined || raw === "" ? "is not set" : `is invalid (${JSON.stringify(redactIfSecret(name, raw))})`;
+      const got = raw === undefined || raw === "" ? "is not set" : `is invalid (${describeValue(name, raw)})`;
       throw new ConfigError(name, `${got}; ${fix}`);
     }
     return result.data;
@@ -155,7 +155,8 @@ function safeHostname(): string {
   return hostname().replace(/[^A-Za-z0-9_-]/g, "-") || "api";
 }
 
+// A bad secret is described by its length, never echoed into a log.
 const SECRET_NAMES = /TOKEN|SECRET|KEY/;
-function redactIfSecret(name: string, value: string): string {
-  return SECRET_NAMES.test(name) ? `${value.length} characters` : value;
+function describeValue(name: string, value: string): string {
+  return SECRET_NAMES.test(name) ? `${value.length} characters` : JSON.stringify(value);
 }

@@ -24,5 +24,15 @@ export function loggerOptions(level: string, instanceId: string): LoggerOptions 
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     formatters: { level: (label) => ({ level: label }) },
+    serializers: {
+      // Requests with their headers (credentials censored above) and the
+      // client IP as resolved through TRUSTED_PROXIES.
+      req: (request: { method: string; url: string; ip: string; headers: Record<string, unknown> }) => ({
+        method: request.method,
+        url: request.url,
+        ip: request.ip,
+        headers: request.headers,
+      }),
+    },
   };
 }

@@ -1,0 +1,126 @@
+// What an operator sees: Prometheus metrics, JSON logs without secrets, and
+// OpenTelemetry traces sent to an OTLP/HTTP collector.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEST_JWT_SECRET } from "../harness/api.js";
+import { requestJson } from "../harness/http-client.js";
+import { startStack, type Stack } from "../harness/stack.js";
+
+interface OtlpSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: Array<{ key: string; value: Record<string, unknown> }>;
+}
+
+/** A minimal OTLP/HTTP JSON collector. */
+async function startCollector() {
+  const spans: OtlpSpan[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      if (req.url === "/v1/traces") {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
+        };
+        for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, close: () => server.close() };
+}
+
+describe("observability", () => {
+  let stack: Stack;
+  let collector: Awaited<ReturnType<typeof startCollector>>;
+  beforeAll(async () => {
+    collector = await startCollector();
+    stack = await startStack({ env: { TRACING_ENABLED: "true", TRACING_ENDPOINT: collector.url, LOG_LEVEL: "debug" } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    collector?.close();
+  });
+
+  it("exposes Prometheus metrics for requests, streams, latency to first token and tokens", async () => {
+    stack.llm.script({ kind: "stream", chunks: ["a", "b"], inputTokens: 11, outputTokens: 2 });
+    const client = await stack.client("vera");
+    const id = await client.createConversation();
+    await (await client.send(id, "measure me")).ended;
+    const res = await requestJson("GET", `${stack.apis[0]!.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^text\/plain/);
+    const text = res.text;
+    expect(text).toMatch(/http_requests_total\{method="POST",route="\/v1\/conversations",status="201"\} 1/);
+    expect(text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/v1\/conversations\/:id\/messages"\} 1/);
+    expect(text).toMatch(/chat_time_to_first_token_seconds_count\{provider="anthropic",model="claude-sonnet-4-6"\} 1/);
+    expect(text).toMatch(/llm_tokens_total\{provider="anthropic",model="claude-sonnet-4-6",direction="input"\} 11/);
+    expect(text).toMatch(/llm_tokens_total\{provider="anthropic",model="claude-sonnet-4-6",direction="output"\} 2/);
+    expect(text).toMatch(/^chat_active_streams 0$/m);
+    expect(text).toMatch(/^nats_connected 1$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+  });
+
+  it("sends a trace with the request span and the model call inside it, under the caller's trace", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const client = await stack.client("vera");
+    const id = await client.createConversation();
+    const stream = await client.send(id, "trace me", { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    await stream.ended;
+    const deadline = Date.now() + 10_000;
+    while (!collector.spans.some((s) => s.name === "llm.generate" && s.traceId === traceId) && Date.now() < deadline) await sleep(100);
+    const request = collector.spans.find((s) => s.traceId === traceId && s.name === "POST /v1/conversations/:id/messages");
+    const generate = collector.spans.find((s) => s.traceId === traceId && s.name === "llm.generate");
+    expect(request).toBeDefined();
+    expect(request!.parentSpanId).toBe("00f067aa0ba902b7");
+    expect(generate!.parentSpanId).toBe(request!.spanId);
+    expect(generate!.attributes.find((a) => a.key === "llm.provider")!.value).toEqual({ stringValue: "anthropic" });
+  });
+
+  it("logs JSON lines and never a credential", async () => {
+    const api = stack.apis[0]!;
+    const client = await stack.client("vera");
+    await client.request("GET", "/v1/conversations", undefined, { headers: { cookie: "session=s3cr3t-cookie" } });
+    await sleep(100);
+    const lines = api.process.output;
+    expect(lines.length).toBeGreaterThan(5);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    const all = lines.join("\n");
+    expect(all).toContain('"authorization":"[redacted]"');
+    for (const secret of [client.token, TEST_JWT_SECRET, stack.nats.token, stack.llm.apiKey, "s3cr3t-cookie"]) {
+      expect(all).not.toContain(secret);
+    }
+  });
+});
+
+describe("start-up configuration errors", () => {
+  it.each([
+    [{ JWT_SECRET: "short" }, /^configuration error: JWT_SECRET: is invalid \(5 characters\); generate one with: openssl rand -base64 32/],
+    [{ NATS_URL: "" }, /^configuration error: NATS_URL: is not set; give the NATS URL/],
+    [{ RATE_LIMIT_WINDOW: "soon" }, /^configuration error: RATE_LIMIT_WINDOW: is invalid \("soon"\); use a duration/],
+    [{ LLM_PROVIDER: "", ANTHROPIC_API_KEY: "" }, /^configuration error: ANTHROPIC_API_KEY: no LLM provider is configured/],
+    [{ TRACING_ENABLED: "true" }, /^configuration error: TRACING_ENDPOINT: is not set but TRACING_ENABLED is true/],
+  ])("stops with one line naming the variable and the fix (%o)", async (override, expected) => {
+    const { ManagedProcess } = await import("../harness/process.js");
+    const { BUNDLE } = await import("../harness/api.js");
+    const env = {
+      PATH: process.env.PATH,
+      NATS_URL: "nats://127.0.0.1:1",
+      NATS_TOKEN: "0123456789abcdef0123",
+      JWT_SECRET: TEST_JWT_SECRET,
+      LLM_PROVIDER: "anthropic",
+      ANTHROPIC_API_KEY: "k",
+      ...override,
+    };
+    const proc = new ManagedProcess("api", process.execPath, [BUNDLE], { env });
+    expect(await proc.exited).toBe(78);
+    expect(proc.output).toHaveLength(1);
+    expect(proc.output[0]).toMatch(expected);
+  });
+});

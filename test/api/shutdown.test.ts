@@ -1,0 +1,67 @@
+// SIGTERM: /health turns 503 at once, new streams are refused, streams in
+// flight finish (up to SHUTDOWN_GRACE), then the process exits 0.
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { textOf } from "../harness/chat-client.js";
+import { requestJson } from "../harness/http-client.js";
+import { startStack, type Stack } from "../harness/stack.js";
+
+describe("SIGTERM draining", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { SHUTDOWN_GRACE: "20s" } });
+  });
+  afterAll(() => stack?.stop());
+
+  it("finishes streams in flight, refuses new ones and exits 0", async () => {
+    const api = stack.apis[0]!;
+    const chunks = Array.from({ length: 10 }, (_, i) => `part${i} `);
+    stack.llm.script({ kind: "stream", chunks, delayMs: 150 });
+    const client = await stack.client("sam");
+    const id = await client.createConversation();
+    const inFlight = await client.send(id, "a long answer please");
+    await inFlight.waitForEvents(2);
+
+    api.process.signal("SIGTERM");
+    await sleep(100);
+    const health = await requestJson("GET", `${api.url}/health`);
+    expect(health.status).toBe(503);
+    expect(health.body.reason).toBe("draining");
+    const refused = await client.request("POST", `/v1/conversations/${id}/messages`, { content: "new one" });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe("draining");
+    expect(refused.headers["retry-after"]).toBe("1");
+
+    await inFlight.ended;
+    expect(textOf(inFlight)).toBe(chunks.join(""));
+    expect(inFlight.events.at(-1)!.event).toBe("done");
+    expect(await api.process.exited).toBe(0);
+  });
+});
+
+describe("SIGTERM past the grace period", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { SHUTDOWN_GRACE: "1s" } });
+  });
+  afterAll(() => stack?.stop());
+
+  it("ends unfinished answers with a clear error, keeps what was generated, and still exits 0", async () => {
+    const api = stack.apis[0]!;
+    stack.llm.script({ kind: "stream", chunks: Array.from({ length: 50 }, (_, i) => `p${i} `), delayMs: 200 });
+    const client = await stack.client("tess");
+    const id = await client.createConversation();
+    const stream = await client.send(id, "never finishes in time");
+    await stream.waitForEvents(2);
+    api.process.signal("SIGTERM");
+    await stream.ended;
+    expect(stream.events.at(-1)).toMatchObject({ event: "error", data: { code: "server_shutdown" } });
+    expect(await api.process.exited).toBe(0);
+
+    const next = await stack.startInstance();
+    const history = await (await stack.client("tess", next)).conversation(id);
+    expect(history.messages[1]).toMatchObject({ status: "error", content: textOf(stream), error: { code: "server_shutdown" } });
+    // The model call was cancelled upstream, not left running.
+    expect(stack.llm.aborted).toBe(1);
+  });
+});
