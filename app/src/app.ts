@@ -75,7 +75,10 @@ function observeRequests(app: FastifyInstance, metrics: Metrics, tracer: Tracer)
     const parent = propagation.extract(context.active(), request.headers);
     request.span = tracer.startSpan(
       `${request.method} ${request.routeOptions.url ?? "unmatched"}`,
-      { kind: SpanKind.SERVER, attributes: { "http.request.method": request.method, "url.path": request.url.split("?")[0] } },
+      {
+        kind: SpanKind.SERVER,
+        attributes: { "http.request.method": request.method, "url.path": request.url.split("?")[0] },
+      },
       parent,
     );
   });

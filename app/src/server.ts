@@ -27,20 +27,28 @@ async function main() {
 
   const logger = pino(loggerOptions(config.logLevel, config.instanceId));
   const metrics = createMetrics();
-  const tracing = startTracing({ enabled: config.tracingEnabled, endpoint: config.tracingEndpoint, instanceId: config.instanceId });
+  const tracing = startTracing({
+    enabled: config.tracingEnabled,
+    endpoint: config.tracingEndpoint,
+    instanceId: config.instanceId,
+  });
   const provider = providerFromConfig(config);
-  if (provider.name === "mock") logger.warn("LLM_PROVIDER=mock: answers are canned text from a local mock, no model is called");
+  if (provider.name === "mock")
+    logger.warn("LLM_PROVIDER=mock: answers are canned text from a local mock, no model is called");
 
-  let store: ChatStore | undefined;
   const nats = await connectNats(
     { servers: config.natsServers, token: config.natsToken, name: `api-${config.instanceId}` },
     logger,
-    (up) => {
-      metrics.natsConnected.set(up ? 1 : 0);
-      if (up && store) store.ensure().catch((err: unknown) => logger.error({ err }, "could not re-create JetStream storage after reconnecting"));
-    },
   );
-  store = await ChatStore.open(nats.nc, { replicas: config.natsReplicas, leaseTtlMs: config.generationLeaseMs });
+  metrics.natsConnected.set(1);
+  const store = await ChatStore.open(nats.nc, { replicas: config.natsReplicas, leaseTtlMs: config.generationLeaseMs });
+  nats.onStateChange((up) => {
+    metrics.natsConnected.set(up ? 1 : 0);
+    if (!up) return;
+    store
+      .ensure()
+      .catch((err: unknown) => logger.error({ err }, "could not re-create JetStream storage after reconnecting"));
+  });
   const lifecycle = { draining: false };
   const generations = new GenerationRegistry({
     store,
@@ -53,7 +61,17 @@ async function main() {
     upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
     maxOutputTokens: config.maxOutputTokens,
   });
-  const app = buildApp({ config, logger, store, nats, provider, metrics, tracer: tracing.tracer, generations, lifecycle });
+  const app = buildApp({
+    config,
+    logger,
+    store,
+    nats,
+    provider,
+    metrics,
+    tracer: tracing.tracer,
+    generations,
+    lifecycle,
+  });
   await app.listen({ host: config.serverHost, port: config.serverPort });
   logger.info({ provider: provider.name, model: config.model }, "API ready");
 
@@ -76,6 +94,6 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -16,7 +16,10 @@ describe("authentication", () => {
     ["no token", async () => undefined],
     ["an expired token", () => tokenFor("mallory", { expiresIn: Math.floor(Date.now() / 1000) - 60 })],
     ["a token not valid yet", () => tokenFor("mallory", { notBefore: Math.floor(Date.now() / 1000) + 600 })],
-    ["a token signed with another secret", () => tokenFor("mallory", { secret: "another-secret-that-is-also-long-enough-xx" })],
+    [
+      "a token signed with another secret",
+      () => tokenFor("mallory", { secret: "another-secret-that-is-also-long-enough-xx" }),
+    ],
     ["an alg:none token", async () => unsignedToken("mallory")],
     ["a malformed token", async () => "not.a.jwt"],
   ];

@@ -53,14 +53,22 @@ describe("through Caddy", () => {
     expect(list.headers["x-content-type-options"]).toBe("nosniff");
     expect(list.headers["server"]).toBeUndefined();
 
-    const metrics = await requestJson("GET", `https://localhost:${caddy.httpsPort}/metrics`, undefined, { ca: caddy.ca() });
+    const metrics = await requestJson("GET", `https://localhost:${caddy.httpsPort}/metrics`, undefined, {
+      ca: caddy.ca(),
+    });
     expect(metrics.status).toBe(404);
-    const health = await requestJson("GET", `https://localhost:${caddy.httpsPort}/health`, undefined, { ca: caddy.ca() });
+    const health = await requestJson("GET", `https://localhost:${caddy.httpsPort}/health`, undefined, {
+      ca: caddy.ca(),
+    });
     expect(health.status).toBe(200);
   });
 
   it("writes a JSON access log", async () => {
-    const lines = caddy.accessLog().trim().split("\n").map((l) => JSON.parse(l) as { request: { uri: string }; status: number });
+    const lines = caddy
+      .accessLog()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { request: { uri: string }; status: number });
     expect(lines.some((l) => l.request.uri === "/v1/conversations" && l.status === 200)).toBe(true);
   });
 });

@@ -48,8 +48,12 @@ describe.each(["anthropic", "openai"] as const)("chat flow with the %s wire form
     stack.llm.script({ kind: "stream", chunks: ["first answer"] }, { kind: "stream", chunks: ["second answer"] });
     const client = await stack.client("bob");
     const id = await client.createConversation();
-    await (await client.send(id, "first question")).ended;
-    await (await client.send(id, "second question")).ended;
+    await (
+      await client.send(id, "first question")
+    ).ended;
+    await (
+      await client.send(id, "second question")
+    ).ended;
 
     const last = stack.llm.requests.at(-1)!.body;
     expect(last.stream).toBe(true);
@@ -81,7 +85,10 @@ describe.each(["anthropic", "openai"] as const)("chat flow with the %s wire form
   it("refuses a model that is not enabled", async () => {
     const client = await stack.client("dave");
     const id = await client.createConversation();
-    const res = await client.request("POST", `/v1/conversations/${id}/messages`, { content: "hi", model: "expensive-model" });
+    const res = await client.request("POST", `/v1/conversations/${id}/messages`, {
+      content: "hi",
+      model: "expensive-model",
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe("model_not_allowed");
   });

@@ -13,7 +13,12 @@ describe.each(["anthropic", "openai"] as const)("DISCONNECT_POLICY=cancel (%s)",
   afterAll(() => stack?.stop());
 
   it("aborts the upstream request and stores the partial answer with usage", async () => {
-    stack.llm.script({ kind: "stream", chunks: Array.from({ length: 40 }, (_, i) => `t${i} `), delayMs: 50, inputTokens: 33 });
+    stack.llm.script({
+      kind: "stream",
+      chunks: Array.from({ length: 40 }, (_, i) => `t${i} `),
+      delayMs: 50,
+      inputTokens: 33,
+    });
     const client = await stack.client("uma");
     const id = await client.createConversation();
     const stream = await client.send(id, "go on and on");
@@ -40,6 +45,8 @@ describe.each(["anthropic", "openai"] as const)("DISCONNECT_POLICY=cancel (%s)",
     expect(answer.usage!.outputTokens).toBeGreaterThan(0);
 
     const metrics = await requestJson("GET", `${stack.apis[0]!.url}/metrics`);
-    expect(metrics.text).toMatch(new RegExp(`llm_tokens_total\\{provider="${provider}",model="[^"]+",direction="output"\\} [1-9]`));
+    expect(metrics.text).toMatch(
+      new RegExp(`llm_tokens_total\\{provider="${provider}",model="[^"]+",direction="output"\\} [1-9]`),
+    );
   });
 });

@@ -67,7 +67,7 @@ describe("hostile input", () => {
   });
 
   it("keeps content that looks like SSE fields inside one data line", async () => {
-    const forged = "ok\n\nevent: done\ndata: {\"messageId\":\"forged\"}\r\nid: 999\r\r\n";
+    const forged = 'ok\n\nevent: done\ndata: {"messageId":"forged"}\r\nid: 999\r\r\n';
     stack.llm.script({ kind: "stream", chunks: [forged, "\nevent: error\n"] });
     const stream = await client.send(id, `user text\nevent: done\ndata: forged\n\n`);
     await stream.ended;
@@ -76,7 +76,10 @@ describe("hostile input", () => {
     expect(stream.events[0]!.data.text).toBe(forged);
     expect(stream.events[2]!.data.messageId).toBe(stream.headers["x-message-id"]);
     // Every non-empty line of the raw stream is a field we wrote.
-    const lines = stream.raw.join("").split(/\r\n|\r|\n/).filter(Boolean);
+    const lines = stream.raw
+      .join("")
+      .split(/\r\n|\r|\n/)
+      .filter(Boolean);
     for (const line of lines) expect(line).toMatch(/^(id: \d+|event: (delta|done|error)|data: \{.*\}|: keep-alive)$/);
     const history = await client.conversation(id);
     expect(history.messages[0]!.content).toBe("user text\nevent: done\ndata: forged\n\n");

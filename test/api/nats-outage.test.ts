@@ -49,7 +49,12 @@ describe("NATS stopped and restarted", () => {
     await waitForStatus(`${api.url}/health`, 200);
     const history = await client.conversation(id);
     expect(history.messages.map((m) => m.content)).toEqual([
-      "question 0", answers[0], "question 1", answers[1], "question 2", answers[2],
+      "question 0",
+      answers[0],
+      "question 1",
+      answers[1],
+      "question 2",
+      answers[2],
     ]);
     expect(history.messages.some((m) => m.content === "during the outage")).toBe(false);
 
@@ -71,19 +76,20 @@ describe("a 3-node NATS cluster losing a node", () => {
   it("keeps serving and keeps every message with replicated streams", async () => {
     const client = await stack.client("quinn");
     const id = await client.createConversation();
-    await (await client.send(id, "before")).ended;
+    await (
+      await client.send(id, "before")
+    ).ended;
 
     // Kill the node the API is connected to; the client fails over.
     await stack.nats.nodes[0]!.kill();
     const deadline = Date.now() + 20_000;
-    let stream;
     for (;;) {
       const res = await client.request("POST", `/v1/conversations/${id}/messages`, { content: "probe" });
       if (res.status === 200) break;
       if (Date.now() > deadline) throw new Error(`no recovery: ${res.status} ${res.text}`);
       await sleep(200);
     }
-    stream = await client.send(id, "after");
+    const stream = await client.send(id, "after");
     await stream.ended;
     expect(stream.events.at(-1)!.event).toBe("done");
     const contents = (await client.conversation(id)).messages.filter((m) => m.role === "user").map((m) => m.content);

@@ -52,13 +52,17 @@ describe("observability", () => {
     stack.llm.script({ kind: "stream", chunks: ["a", "b"], inputTokens: 11, outputTokens: 2 });
     const client = await stack.client("vera");
     const id = await client.createConversation();
-    await (await client.send(id, "measure me")).ended;
+    await (
+      await client.send(id, "measure me")
+    ).ended;
     const res = await requestJson("GET", `${stack.apis[0]!.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
     const text = res.text;
     expect(text).toMatch(/http_requests_total\{method="POST",route="\/v1\/conversations",status="201"\} 1/);
-    expect(text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/v1\/conversations\/:id\/messages"\} 1/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{method="POST",route="\/v1\/conversations\/:id\/messages"\} 1/,
+    );
     expect(text).toMatch(/chat_time_to_first_token_seconds_count\{provider="anthropic",model="claude-sonnet-4-6"\} 1/);
     expect(text).toMatch(/llm_tokens_total\{provider="anthropic",model="claude-sonnet-4-6",direction="input"\} 11/);
     expect(text).toMatch(/llm_tokens_total\{provider="anthropic",model="claude-sonnet-4-6",direction="output"\} 2/);
@@ -74,8 +78,11 @@ describe("observability", () => {
     const stream = await client.send(id, "trace me", { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
     await stream.ended;
     const deadline = Date.now() + 10_000;
-    while (!collector.spans.some((s) => s.name === "llm.generate" && s.traceId === traceId) && Date.now() < deadline) await sleep(100);
-    const request = collector.spans.find((s) => s.traceId === traceId && s.name === "POST /v1/conversations/:id/messages");
+    while (!collector.spans.some((s) => s.name === "llm.generate" && s.traceId === traceId) && Date.now() < deadline)
+      await sleep(100);
+    const request = collector.spans.find(
+      (s) => s.traceId === traceId && s.name === "POST /v1/conversations/:id/messages",
+    );
     const generate = collector.spans.find((s) => s.traceId === traceId && s.name === "llm.generate");
     expect(request).toBeDefined();
     expect(request!.parentSpanId).toBe("00f067aa0ba902b7");
@@ -101,10 +108,16 @@ describe("observability", () => {
 
 describe("start-up configuration errors", () => {
   it.each([
-    [{ JWT_SECRET: "short" }, /^configuration error: JWT_SECRET: is invalid \(5 characters\); generate one with: openssl rand -base64 32/],
+    [
+      { JWT_SECRET: "short" },
+      /^configuration error: JWT_SECRET: is invalid \(5 characters\); generate one with: openssl rand -base64 32/,
+    ],
     [{ NATS_URL: "" }, /^configuration error: NATS_URL: is not set; give the NATS URL/],
     [{ RATE_LIMIT_WINDOW: "soon" }, /^configuration error: RATE_LIMIT_WINDOW: is invalid \("soon"\); use a duration/],
-    [{ LLM_PROVIDER: "", ANTHROPIC_API_KEY: "" }, /^configuration error: ANTHROPIC_API_KEY: no LLM provider is configured/],
+    [
+      { LLM_PROVIDER: "", ANTHROPIC_API_KEY: "" },
+      /^configuration error: ANTHROPIC_API_KEY: no LLM provider is configured/,
+    ],
     [{ TRACING_ENABLED: "true" }, /^configuration error: TRACING_ENDPOINT: is not set but TRACING_ENABLED is true/],
   ])("stops with one line naming the variable and the fix (%o)", async (override, expected) => {
     const { ManagedProcess } = await import("../harness/process.js");

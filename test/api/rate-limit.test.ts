@@ -15,7 +15,9 @@ describe("rate limiting", () => {
   beforeAll(async () => {
     // Only Caddy (which connects from 127.0.0.1) may set X-Forwarded-For;
     // test clients connect from other loopback addresses.
-    stack = await startStack({ env: { RATE_LIMIT_REQUESTS: String(LIMIT), RATE_LIMIT_WINDOW: "1m", TRUSTED_PROXIES: "127.0.0.1" } });
+    stack = await startStack({
+      env: { RATE_LIMIT_REQUESTS: String(LIMIT), RATE_LIMIT_WINDOW: "1m", TRUSTED_PROXIES: "127.0.0.1" },
+    });
     caddy = await startCaddy({ upstreams: [`127.0.0.1:${stack.apis[0]!.port}`] });
   });
   afterAll(async () => {

@@ -58,9 +58,14 @@ describe("resume with Last-Event-ID", () => {
   it("refuses a malformed Last-Event-ID and unknown messages", async () => {
     const client = await stack.client("gina");
     const id = await client.createConversation();
-    const bad = await client.request("GET", `/v1/conversations/${id}/messages/${crypto.randomUUID()}/stream`, undefined, {
-      headers: { "last-event-id": "abc" },
-    });
+    const bad = await client.request(
+      "GET",
+      `/v1/conversations/${id}/messages/${crypto.randomUUID()}/stream`,
+      undefined,
+      {
+        headers: { "last-event-id": "abc" },
+      },
+    );
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/Last-Event-ID/);
     const missing = await client.request("GET", `/v1/conversations/${id}/messages/${crypto.randomUUID()}/stream`);
@@ -92,7 +97,10 @@ describe("resume after the generating instance is killed", () => {
     // What was stored before the kill follows id 2 in order, with no gap,
     // and joins the client's first two deltas into a prefix of the answer.
     expect(deltas.map((e) => Number(e.id))).toEqual(deltas.map((_, i) => 3 + i));
-    const firstTwo = first.events.slice(0, 2).map((e) => e.data.text as string).join("");
+    const firstTwo = first.events
+      .slice(0, 2)
+      .map((e) => e.data.text as string)
+      .join("");
     expect(CHUNKS.join("").startsWith(firstTwo + deltas.map((e) => e.data.text as string).join(""))).toBe(true);
     expect(resumed.events.at(-1)).toMatchObject({ event: "error", data: { code: "generation_interrupted" } });
 

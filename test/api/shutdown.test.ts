@@ -60,7 +60,11 @@ describe("SIGTERM past the grace period", () => {
 
     const next = await stack.startInstance();
     const history = await (await stack.client("tess", next)).conversation(id);
-    expect(history.messages[1]).toMatchObject({ status: "error", content: textOf(stream), error: { code: "server_shutdown" } });
+    expect(history.messages[1]).toMatchObject({
+      status: "error",
+      content: textOf(stream),
+      error: { code: "server_shutdown" },
+    });
     // The model call was cancelled upstream, not left running.
     expect(stack.llm.aborted).toBe(1);
   });

@@ -14,13 +14,53 @@ describe.each(["anthropic", "openai"] as const)("upstream faults (%s)", (provide
   afterAll(() => stack?.stop());
 
   const cases: Array<[string, FakeReply, string, string]> = [
-    ["429 rate limited", { kind: "status", status: 429, body: errorBody(provider, "rate_limit_error", "slow down"), headers: { "retry-after": "5" } }, "upstream_rate_limited", ""],
-    ["529 overloaded", { kind: "status", status: 529, body: errorBody(provider, "overloaded_error", "Overloaded") }, "upstream_overloaded", ""],
-    ["500 server error", { kind: "status", status: 500, body: errorBody(provider, "api_error", "boom") }, "upstream_error", ""],
-    ["400 bad request", { kind: "status", status: 400, body: errorBody(provider, "invalid_request_error", "bad") }, "upstream_rejected", ""],
-    ["an error event mid-stream", { kind: "stream", chunks: ["par", "tial", "x"], failure: "error-event", failAfter: 2 }, provider === "anthropic" ? "upstream_overloaded" : "upstream_error", "partial"],
-    ["a dropped connection mid-stream", { kind: "stream", chunks: ["par", "tial", "x"], failure: "break", failAfter: 2 }, "upstream_stream_broken", "partial"],
-    ["a stalled stream", { kind: "stream", chunks: ["par", "tial", "x"], failure: "stall", failAfter: 2 }, "upstream_timeout", "partial"],
+    [
+      "429 rate limited",
+      {
+        kind: "status",
+        status: 429,
+        body: errorBody(provider, "rate_limit_error", "slow down"),
+        headers: { "retry-after": "5" },
+      },
+      "upstream_rate_limited",
+      "",
+    ],
+    [
+      "529 overloaded",
+      { kind: "status", status: 529, body: errorBody(provider, "overloaded_error", "Overloaded") },
+      "upstream_overloaded",
+      "",
+    ],
+    [
+      "500 server error",
+      { kind: "status", status: 500, body: errorBody(provider, "api_error", "boom") },
+      "upstream_error",
+      "",
+    ],
+    [
+      "400 bad request",
+      { kind: "status", status: 400, body: errorBody(provider, "invalid_request_error", "bad") },
+      "upstream_rejected",
+      "",
+    ],
+    [
+      "an error event mid-stream",
+      { kind: "stream", chunks: ["par", "tial", "x"], failure: "error-event", failAfter: 2 },
+      provider === "anthropic" ? "upstream_overloaded" : "upstream_error",
+      "partial",
+    ],
+    [
+      "a dropped connection mid-stream",
+      { kind: "stream", chunks: ["par", "tial", "x"], failure: "break", failAfter: 2 },
+      "upstream_stream_broken",
+      "partial",
+    ],
+    [
+      "a stalled stream",
+      { kind: "stream", chunks: ["par", "tial", "x"], failure: "stall", failAfter: 2 },
+      "upstream_timeout",
+      "partial",
+    ],
   ];
 
   it.each(cases)("turns %s into an error event", async (_name, reply, code, partial) => {
@@ -50,7 +90,9 @@ describe.each(["anthropic", "openai"] as const)("upstream faults (%s)", (provide
     await stream.ended;
     expect(stream.events.at(-1)!.event).toBe("done");
     const metrics = await requestJson("GET", `${stack.apis[0]!.url}/metrics`);
-    expect(metrics.text).toMatch(new RegExp(`llm_upstream_errors_total\\{provider="${provider}",code="upstream_timeout"\\} 1`));
+    expect(metrics.text).toMatch(
+      new RegExp(`llm_upstream_errors_total\\{provider="${provider}",code="upstream_timeout"\\} 1`),
+    );
     expect(stack.apis[0]!.process.running).toBe(true);
   });
 });

@@ -16,7 +16,10 @@ export interface RunningApi {
   stop(): Promise<number | null>;
 }
 
-export async function startApi(env: Record<string, string>, options: { waitReady?: boolean } = {}): Promise<RunningApi> {
+export async function startApi(
+  env: Record<string, string>,
+  options: { waitReady?: boolean } = {},
+): Promise<RunningApi> {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing; run: npm run build`);
   const port = env.SERVER_PORT ? Number(env.SERVER_PORT) : await freePort();
   const proc = new ManagedProcess("api", process.execPath, [BUNDLE], {

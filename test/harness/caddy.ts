@@ -40,7 +40,9 @@ export async function startCaddy(options: { upstreams: string[]; host?: string }
       "default_bind 127.0.0.1",
     ].join("\n"),
   };
-  const caddy = new ManagedProcess("caddy", caddyBinary, ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], { env });
+  const caddy = new ManagedProcess("caddy", caddyBinary, ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
+    env,
+  });
   await caddy.waitFor(/serving initial configuration/);
   return {
     httpsPort,

@@ -9,7 +9,11 @@ export class ChatClient {
   ) {}
 
   private opts(extra: ClientOptions = {}): ClientOptions {
-    return { ...this.options, ...extra, headers: { authorization: `Bearer ${this.token}`, ...this.options.headers, ...extra.headers } };
+    return {
+      ...this.options,
+      ...extra,
+      headers: { authorization: `Bearer ${this.token}`, ...this.options.headers, ...extra.headers },
+    };
   }
 
   request<T = any>(method: string, path: string, body?: unknown, extra?: ClientOptions) {
@@ -27,19 +31,43 @@ export class ChatClient {
     return openSse("POST", `${this.baseUrl}/v1/conversations/${conversationId}/messages`, body, this.opts(extra));
   }
 
-  resume(conversationId: string, messageId: string, lastEventId?: string, extra: ClientOptions = {}): Promise<SseStream> {
+  resume(
+    conversationId: string,
+    messageId: string,
+    lastEventId?: string,
+    extra: ClientOptions = {},
+  ): Promise<SseStream> {
     const headers: Record<string, string> = lastEventId !== undefined ? { "last-event-id": lastEventId } : {};
-    return openSse("GET", `${this.baseUrl}/v1/conversations/${conversationId}/messages/${messageId}/stream`, undefined, this.opts({ ...extra, headers }));
+    return openSse(
+      "GET",
+      `${this.baseUrl}/v1/conversations/${conversationId}/messages/${messageId}/stream`,
+      undefined,
+      this.opts({ ...extra, headers }),
+    );
   }
 
   async conversation(conversationId: string) {
     const res = await this.request("GET", `/v1/conversations/${conversationId}`);
     if (res.status !== 200) throw new Error(`get conversation: ${res.status} ${res.text}`);
-    return res.body as { id: string; messages: Array<{ id: string; role: string; content: string; status?: string; usage?: { inputTokens: number; outputTokens: number }; stopReason?: string; error?: { code: string } }> };
+    return res.body as {
+      id: string;
+      messages: Array<{
+        id: string;
+        role: string;
+        content: string;
+        status?: string;
+        usage?: { inputTokens: number; outputTokens: number };
+        stopReason?: string;
+        error?: { code: string };
+      }>;
+    };
   }
 }
 
 /** Text of all delta events, in order. */
 export function textOf(stream: SseStream): string {
-  return stream.events.filter((e) => e.event === "delta").map((e) => e.data.text as string).join("");
+  return stream.events
+    .filter((e) => e.event === "delta")
+    .map((e) => e.data.text as string)
+    .join("");
 }

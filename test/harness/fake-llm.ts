@@ -61,7 +61,8 @@ async function startFake(dialect: Dialect): Promise<FakeLlm> {
     }
     // Anthropic's SDK sends the key as x-api-key or (since 1.x) as a bearer token.
     const authorized =
-      req.headers.authorization === `Bearer ${apiKey}` || (dialect === "anthropic" && req.headers["x-api-key"] === apiKey);
+      req.headers.authorization === `Bearer ${apiKey}` ||
+      (dialect === "anthropic" && req.headers["x-api-key"] === apiKey);
     if (!authorized) {
       sendJson(res, 401, errorBody(dialect, "authentication_error", "invalid x-api-key"));
       return;
@@ -123,11 +124,33 @@ async function streamReply(
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
 
   if (dialect === "anthropic") {
-    write(sse("message_start", { type: "message_start", message: { id: "msg_01", type: "message", role: "assistant", content: [], model, stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }));
-    write(sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }));
+    write(
+      sse("message_start", {
+        type: "message_start",
+        message: {
+          id: "msg_01",
+          type: "message",
+          role: "assistant",
+          content: [],
+          model,
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: inputTokens, output_tokens: 1 },
+        },
+      }),
+    );
+    write(
+      sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+    );
     write('event: ping\ndata: {"type": "ping"}\n\n');
   } else {
-    write(data({ ...chunkBase(model), choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], usage: null }));
+    write(
+      data({
+        ...chunkBase(model),
+        choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }],
+        usage: null,
+      }),
+    );
   }
 
   for (const [i, text] of reply.chunks.entries()) {
@@ -137,20 +160,48 @@ async function streamReply(
     if (dialect === "anthropic") {
       write(sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } }));
     } else {
-      write(data({ ...chunkBase(model), choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }], usage: null }));
+      write(
+        data({
+          ...chunkBase(model),
+          choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
+          usage: null,
+        }),
+      );
     }
   }
   if (reply.failure && (reply.failAfter ?? 0) >= reply.chunks.length) return fail(dialect, res, reply.failure);
 
   if (dialect === "anthropic") {
     write(sse("content_block_stop", { type: "content_block_stop", index: 0 }));
-    write(sse("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: outputTokens } }));
+    write(
+      sse("message_delta", {
+        type: "message_delta",
+        delta: { stop_reason: "end_turn", stop_sequence: null },
+        usage: { output_tokens: outputTokens },
+      }),
+    );
     write(sse("message_stop", { type: "message_stop" }));
   } else {
-    write(data({ ...chunkBase(model), choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }], usage: null }));
+    write(
+      data({
+        ...chunkBase(model),
+        choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }],
+        usage: null,
+      }),
+    );
     const options = request.stream_options as { include_usage?: boolean } | undefined;
     if (options?.include_usage) {
-      write(data({ ...chunkBase(model), choices: [], usage: { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens } }));
+      write(
+        data({
+          ...chunkBase(model),
+          choices: [],
+          usage: {
+            prompt_tokens: inputTokens,
+            completion_tokens: outputTokens,
+            total_tokens: inputTokens + outputTokens,
+          },
+        }),
+      );
     }
     write("data: [DONE]\n\n");
   }
@@ -166,7 +217,15 @@ function fail(dialect: Dialect, res: ServerResponse, failure: "error-event" | "b
     if (dialect === "anthropic") {
       res.write(sse("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }));
     } else {
-      res.write(data({ error: { message: "The server had an error while processing your request.", type: "server_error", code: null } }));
+      res.write(
+        data({
+          error: {
+            message: "The server had an error while processing your request.",
+            type: "server_error",
+            code: null,
+          },
+        }),
+      );
     }
     res.end();
   }

@@ -26,7 +26,10 @@ function send(method: string, url: string, body: string | Buffer | undefined, op
     hostname: target.hostname,
     port: target.port,
     path: target.pathname + target.search,
-    headers: { ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}), ...options.headers },
+    headers: {
+      ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}),
+      ...options.headers,
+    },
     localAddress: options.localAddress,
     signal: options.signal,
     agent: false,
@@ -44,7 +47,8 @@ export function requestJson<T = any>(
   body?: unknown,
   options: ClientOptions = {},
 ): Promise<JsonResponse<T>> {
-  const payload = body === undefined ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  const payload =
+    body === undefined ? undefined : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const headers = payload !== undefined ? { "content-type": "application/json", ...options.headers } : options.headers;
   return new Promise((resolve, reject) => {
     const req = send(method, url, payload, { ...options, headers });
@@ -54,11 +58,11 @@ export function requestJson<T = any>(
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString();
-        let parsed: unknown = undefined;
+        let parsed: unknown;
         try {
           parsed = text ? JSON.parse(text) : undefined;
         } catch {
-          parsed = undefined;
+          // not JSON: callers read `text`
         }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T, text });
       });
@@ -90,7 +94,11 @@ export interface SseStream {
 
 export function openSse(method: string, url: string, body: unknown, options: ClientOptions = {}): Promise<SseStream> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers = { accept: "text/event-stream", ...(payload ? { "content-type": "application/json" } : {}), ...options.headers };
+  const headers = {
+    accept: "text/event-stream",
+    ...(payload ? { "content-type": "application/json" } : {}),
+    ...options.headers,
+  };
   return new Promise((resolve, reject) => {
     const req = send(method, url, payload, { ...options, headers });
     req.on("error", reject);
@@ -137,7 +145,10 @@ export function openSse(method: string, url: string, body: unknown, options: Cli
                 done(events.slice(0, count));
               }
             };
-            const timer = setTimeout(() => fail(new Error(`only ${events.length} of ${count} events arrived: ${JSON.stringify(events)}`)), timeoutMs);
+            const timer = setTimeout(
+              () => fail(new Error(`only ${events.length} of ${count} events arrived: ${JSON.stringify(events)}`)),
+              timeoutMs,
+            );
             waiters.push(check);
             check();
           });

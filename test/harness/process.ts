@@ -13,7 +13,11 @@ export class ManagedProcess {
     args: string[],
     options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
   ) {
-    this.child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(command, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const collect = (chunk: Buffer) => this.output.push(...chunk.toString().split("\n").filter(Boolean));
     this.child.stdout!.on("data", collect);
     this.child.stderr!.on("data", collect);
@@ -37,7 +41,9 @@ export class ManagedProcess {
       if (!this.running) break;
       await sleep(20);
     }
-    throw new Error(`${this.name}: no output matching ${pattern} (running: ${this.running}). Output:\n${this.output.slice(-40).join("\n")}`);
+    throw new Error(
+      `${this.name}: no output matching ${pattern} (running: ${this.running}). Output:\n${this.output.slice(-40).join("\n")}`,
+    );
   }
 
   signal(signal: NodeJS.Signals): void {

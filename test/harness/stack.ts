@@ -18,7 +18,12 @@ export interface Stack {
 }
 
 export async function startStack(
-  options: { provider?: "anthropic" | "openai"; instances?: number; env?: Record<string, string>; natsNodes?: 1 | 3 } = {},
+  options: {
+    provider?: "anthropic" | "openai";
+    instances?: number;
+    env?: Record<string, string>;
+    natsNodes?: 1 | 3;
+  } = {},
 ): Promise<Stack> {
   const provider = options.provider ?? "anthropic";
   const nats = await startNats({ nodes: options.natsNodes ?? 1 });

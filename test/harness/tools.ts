@@ -8,7 +8,8 @@ const toolsDir = process.env.PLATFORM_TOOLS_DIR ?? join(homedir(), ".cache/conve
 
 export function natsServerBinary(): string {
   const path = join(toolsDir, "nats-server");
-  if (!existsSync(path)) throw new Error(`nats-server 2.10 is missing at ${path}; run: bash scripts/setup/install-test-deps.sh`);
+  if (!existsSync(path))
+    throw new Error(`nats-server 2.10 is missing at ${path}; run: bash scripts/setup/install-test-deps.sh`);
   return path;
 }
 

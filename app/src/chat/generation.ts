@@ -91,9 +91,14 @@ export class Generation {
       );
     };
 
-    const lease = setInterval(() => {
-      store.holdLease(input.replyId, ctx.instanceId).catch((err: unknown) => log.warn({ err }, "could not renew the generation lease"));
-    }, Math.max(250, Math.floor(ctx.leaseTtlMs / 3)));
+    const lease = setInterval(
+      () => {
+        store
+          .holdLease(input.replyId, ctx.instanceId)
+          .catch((err: unknown) => log.warn({ err }, "could not renew the generation lease"));
+      },
+      Math.max(250, Math.floor(ctx.leaseTtlMs / 3)),
+    );
     let idle = setTimeout(() => this.stop("idle"), ctx.upstreamIdleTimeoutMs);
     const touch = () => {
       clearTimeout(idle);
@@ -128,12 +133,18 @@ export class Generation {
       } else {
         const failure =
           this.stopCause === "shutdown"
-            ? { code: "server_shutdown", message: "The server restarted before the answer finished; send the message again." }
-            : classifyUpstreamError(this.stopCause === "idle" ? new UpstreamIdleTimeout(ctx.upstreamIdleTimeoutMs) : err, provider.name);
+            ? {
+                code: "server_shutdown",
+                message: "The server restarted before the answer finished; send the message again.",
+              }
+            : classifyUpstreamError(
+                this.stopCause === "idle" ? new UpstreamIdleTimeout(ctx.upstreamIdleTimeoutMs) : err,
+                provider.name,
+              );
         if (this.stopCause !== "shutdown") metrics.upstreamErrors.inc({ provider: provider.name, code: failure.code });
         log.warn({ err, code: failure.code, replyId: input.replyId }, "answer ended by an error");
         span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
-        terminal = { seq: ++seq, type: "error", data: failure };
+        terminal = { seq: seq + 1, type: "error", data: failure };
       }
     } finally {
       clearTimeout(idle);
@@ -141,13 +152,17 @@ export class Generation {
     }
 
     const counted = countUsage(usage, input.messages, text, seq);
-    if (counted.estimated) log.info({ replyId: input.replyId }, "the provider reported no usage; token counts are estimated");
+    if (counted.estimated)
+      log.info({ replyId: input.replyId }, "the provider reported no usage; token counts are estimated");
     metrics.tokens.inc({ ...labels, direction: "input" }, counted.inputTokens);
     metrics.tokens.inc({ ...labels, direction: "output" }, counted.outputTokens);
-    span.setAttributes({ "llm.usage.input_tokens": counted.inputTokens, "llm.usage.output_tokens": counted.outputTokens });
+    span.setAttributes({
+      "llm.usage.input_tokens": counted.inputTokens,
+      "llm.usage.output_tokens": counted.outputTokens,
+    });
 
     terminal ??= {
-      seq: ++seq,
+      seq: seq + 1,
       type: "done",
       data: {
         messageId: input.replyId,

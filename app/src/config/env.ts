@@ -84,48 +84,105 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   if (provider === "anthropic" && !anthropicApiKey) {
-    throw new ConfigError("ANTHROPIC_API_KEY", 'is not set but LLM_PROVIDER is "anthropic"; set the key or change LLM_PROVIDER');
+    throw new ConfigError(
+      "ANTHROPIC_API_KEY",
+      'is not set but LLM_PROVIDER is "anthropic"; set the key or change LLM_PROVIDER',
+    );
   }
   if (provider === "openai" && !openaiApiKey) {
-    throw new ConfigError("OPENAI_API_KEY", 'is not set but LLM_PROVIDER is "openai"; set the key or change LLM_PROVIDER');
+    throw new ConfigError(
+      "OPENAI_API_KEY",
+      'is not set but LLM_PROVIDER is "openai"; set the key or change LLM_PROVIDER',
+    );
   }
 
   const model = read("LLM_MODEL", z.string().default(DEFAULT_MODELS[provider]), "name the model to use");
   const extraModels = read("LLM_ALLOWED_MODELS", commaList.default([]), "give a comma-separated list of model names");
 
   const tracingEnabled = read("TRACING_ENABLED", booleanFlag.default(false), 'use "true" or "false"');
-  const tracingEndpoint = read("TRACING_ENDPOINT", httpUrl.optional(), "give the OTLP/HTTP collector URL, e.g. http://otel-collector:4318");
+  const tracingEndpoint = read(
+    "TRACING_ENDPOINT",
+    httpUrl.optional(),
+    "give the OTLP/HTTP collector URL, e.g. http://otel-collector:4318",
+  );
   if (tracingEnabled && !tracingEndpoint) {
-    throw new ConfigError("TRACING_ENDPOINT", "is not set but TRACING_ENABLED is true; give the OTLP/HTTP collector URL, e.g. http://otel-collector:4318");
+    throw new ConfigError(
+      "TRACING_ENDPOINT",
+      "is not set but TRACING_ENABLED is true; give the OTLP/HTTP collector URL, e.g. http://otel-collector:4318",
+    );
   }
 
   return {
     serverHost: read("SERVER_HOST", z.string().default("0.0.0.0"), "give an address to listen on, e.g. 0.0.0.0"),
     serverPort: read("SERVER_PORT", port.default(8080), "use a port number between 1 and 65535"),
-    logLevel: read("LOG_LEVEL", z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"), "use debug, info, warn or error"),
+    logLevel: read(
+      "LOG_LEVEL",
+      z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+      "use debug, info, warn or error",
+    ),
     instanceId: read("INSTANCE_ID", subjectToken.default(safeHostname()), "use letters, digits, '-' or '_' only"),
-    natsServers: read("NATS_URL", natsUrls, "give the NATS URL, e.g. nats://nats:4222 (comma-separate several for a cluster)"),
+    natsServers: read(
+      "NATS_URL",
+      natsUrls,
+      "give the NATS URL, e.g. nats://nats:4222 (comma-separate several for a cluster)",
+    ),
     natsToken: read("NATS_TOKEN", z.string().min(16), "generate one with: openssl rand -base64 32 (16+ characters)"),
-    natsReplicas: read("NATS_STREAM_REPLICAS", z.coerce.number().int().min(1).max(5).default(1), "use 1 for a single NATS server, 3 for a 3-node cluster"),
+    natsReplicas: read(
+      "NATS_STREAM_REPLICAS",
+      z.coerce.number().int().min(1).max(5).default(1),
+      "use 1 for a single NATS server, 3 for a 3-node cluster",
+    ),
     jwtSecret: read("JWT_SECRET", z.string().min(32), "generate one with: openssl rand -base64 32 (32+ characters)"),
     provider,
     anthropicApiKey,
-    anthropicBaseUrl: read("ANTHROPIC_BASE_URL", httpUrl.optional(), "give an http(s) URL, e.g. https://api.anthropic.com"),
+    anthropicBaseUrl: read(
+      "ANTHROPIC_BASE_URL",
+      httpUrl.optional(),
+      "give an http(s) URL, e.g. https://api.anthropic.com",
+    ),
     openaiApiKey,
-    openaiBaseUrl: read("OPENAI_BASE_URL", httpUrl.optional(), "give an http(s) URL ending in /v1, e.g. https://api.openai.com/v1"),
+    openaiBaseUrl: read(
+      "OPENAI_BASE_URL",
+      httpUrl.optional(),
+      "give an http(s) URL ending in /v1, e.g. https://api.openai.com/v1",
+    ),
     model,
     allowedModels: [...new Set([model, ...extraModels])],
     maxOutputTokens: read("LLM_MAX_TOKENS", positiveInt.default(1024), "use a whole number of tokens, e.g. 1024"),
     historyMaxMessages: read("HISTORY_MAX_MESSAGES", positiveInt.default(50), "use a whole number, e.g. 50"),
-    maxMessageChars: read("MAX_MESSAGE_CHARS", positiveInt.default(32_000), "use a whole number of characters, e.g. 32000"),
+    maxMessageChars: read(
+      "MAX_MESSAGE_CHARS",
+      positiveInt.default(32_000),
+      "use a whole number of characters, e.g. 32000",
+    ),
     rateLimitRequests: read("RATE_LIMIT_REQUESTS", positiveInt.default(60), "use a whole number of requests, e.g. 60"),
-    rateLimitWindowMs: read("RATE_LIMIT_WINDOW", duration({ minMs: 1000 }).default(60_000), 'use a duration of at least 1s, e.g. "1m" or "30s"'),
-    trustedProxies: read("TRUSTED_PROXIES", commaList.default(["loopback"]), 'give the proxy addresses or CIDRs, comma-separated, e.g. "127.0.0.1,172.18.0.0/16"'),
-    disconnectPolicy: read("DISCONNECT_POLICY", z.enum(["continue", "cancel"]).default("continue"), 'use "continue" (keep generating for resume) or "cancel"'),
+    rateLimitWindowMs: read(
+      "RATE_LIMIT_WINDOW",
+      duration({ minMs: 1000 }).default(60_000),
+      'use a duration of at least 1s, e.g. "1m" or "30s"',
+    ),
+    trustedProxies: read(
+      "TRUSTED_PROXIES",
+      commaList.default(["loopback"]),
+      'give the proxy addresses or CIDRs, comma-separated, e.g. "127.0.0.1,172.18.0.0/16"',
+    ),
+    disconnectPolicy: read(
+      "DISCONNECT_POLICY",
+      z.enum(["continue", "cancel"]).default("continue"),
+      'use "continue" (keep generating for resume) or "cancel"',
+    ),
     shutdownGraceMs: read("SHUTDOWN_GRACE", duration({ minMs: 0 }).default(30_000), 'use a duration, e.g. "30s"'),
-    upstreamIdleTimeoutMs: read("UPSTREAM_IDLE_TIMEOUT", duration({ minMs: 100 }).default(60_000), 'use a duration, e.g. "60s"'),
+    upstreamIdleTimeoutMs: read(
+      "UPSTREAM_IDLE_TIMEOUT",
+      duration({ minMs: 100 }).default(60_000),
+      'use a duration, e.g. "60s"',
+    ),
     sseKeepAliveMs: read("SSE_KEEPALIVE", duration({ minMs: 100 }).default(15_000), 'use a duration, e.g. "15s"'),
-    generationLeaseMs: read("GENERATION_LEASE", duration({ minMs: 1000 }).default(15_000), 'use a duration of at least 1s, e.g. "15s"'),
+    generationLeaseMs: read(
+      "GENERATION_LEASE",
+      duration({ minMs: 1000 }).default(15_000),
+      'use a duration of at least 1s, e.g. "15s"',
+    ),
     tracingEnabled,
     tracingEndpoint,
   };
@@ -136,13 +193,14 @@ const positiveInt = z.coerce.number().int().positive();
 const port = z.coerce.number().int().min(1).max(65535);
 const subjectToken = z.string().regex(/^[A-Za-z0-9_-]+$/);
 const httpUrl = z.url({ protocol: /^https?$/ });
-const commaList = z
-  .string()
-  .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean));
-const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
-const natsUrls = commaList.pipe(
-  z.array(z.url({ protocol: /^(nats|tls|wss?)$/ })).min(1),
+const commaList = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean),
 );
+const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const natsUrls = commaList.pipe(z.array(z.url({ protocol: /^(nats|tls|wss?)$/ })).min(1));
 
 function duration({ minMs }: { minMs: number }) {
   return z

@@ -27,7 +27,8 @@ export function createAuthenticator(secret: string) {
     } catch (err) {
       if (err instanceof HttpError) throw err;
       if (err instanceof errors.JWTExpired) throw unauthorized("The token has expired.");
-      if (err instanceof errors.JWTClaimValidationFailed) throw unauthorized(`The token is not valid: ${err.claim} check failed.`);
+      if (err instanceof errors.JWTClaimValidationFailed)
+        throw unauthorized(`The token is not valid: ${err.claim} check failed.`);
       throw unauthorized("The token is not valid.");
     }
   };

@@ -21,7 +21,10 @@ const FASTIFY_CODES: Record<string, { code: string; message: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", message: "The request body is too large." },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", message: "Send the body as application/json." },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_json", message: "The body is empty; send a JSON object." },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "invalid_request", message: "The Content-Length does not match the body." },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: "invalid_request",
+    message: "The Content-Length does not match the body.",
+  },
 };
 
 export function registerErrorHandling(app: FastifyInstance) {

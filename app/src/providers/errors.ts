@@ -32,7 +32,10 @@ export function classifyUpstreamError(err: unknown, provider: string): UpstreamF
     const status = err.status;
     const kind = errorType(err.error);
     if (status === 429 || kind === "rate_limit_error") {
-      return { code: "upstream_rate_limited", message: `The ${provider} API is rate limiting this platform; try again shortly.` };
+      return {
+        code: "upstream_rate_limited",
+        message: `The ${provider} API is rate limiting this platform; try again shortly.`,
+      };
     }
     if (status === 529 || kind === "overloaded_error") {
       return { code: "upstream_overloaded", message: `The ${provider} API is overloaded; try again shortly.` };
@@ -42,7 +45,9 @@ export function classifyUpstreamError(err: unknown, provider: string): UpstreamF
     }
     return {
       code: "upstream_error",
-      message: status ? `The ${provider} API failed (HTTP ${status}).` : `The ${provider} API reported an error mid-stream${kind ? ` (${kind})` : ""}.`,
+      message: status
+        ? `The ${provider} API failed (HTTP ${status}).`
+        : `The ${provider} API reported an error mid-stream${kind ? ` (${kind})` : ""}.`,
     };
   }
   return { code: "upstream_stream_broken", message: `The stream from the ${provider} API broke off.` };

@@ -14,7 +14,11 @@ export function mockProvider(options: { delayMs?: number } = {}): LlmProvider {
       const last = request.messages.at(-1)?.content ?? "";
       const answer = `[mock provider: no model was called] You said: ${last}`;
       const words = answer.split(/(?<= )/);
-      yield { type: "usage", inputTokens: countWords(request.messages.map((m) => m.content).join(" ")), outputTokens: 0 };
+      yield {
+        type: "usage",
+        inputTokens: countWords(request.messages.map((m) => m.content).join(" ")),
+        outputTokens: 0,
+      };
       for (const word of words) {
         await sleep(delayMs, undefined, { signal: request.signal });
         yield { type: "delta", text: word };

@@ -22,7 +22,11 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       if (content.trim() === "") throw new HttpError(400, "invalid_request", "The message content is blank.");
       const model = request.body.model ?? config.model;
       if (!config.allowedModels.includes(model)) {
-        throw new HttpError(400, "model_not_allowed", `Model "${model}" is not enabled here; use one of: ${config.allowedModels.join(", ")}.`);
+        throw new HttpError(
+          400,
+          "model_not_allowed",
+          `Model "${model}" is not enabled here; use one of: ${config.allowedModels.join(", ")}.`,
+        );
       }
       const conversation = await ownedConversation(deps, request.userId, request.params.id);
       const history = foldLog(await store.readLog(conversation.id));
@@ -44,14 +48,22 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         });
       } catch (err) {
         request.log.error({ err }, "could not store the message");
-        throw new HttpError(503, "store_unavailable", "The message could not be stored; nothing was sent to the model. Retry shortly.", { "retry-after": "2" });
+        throw new HttpError(
+          503,
+          "store_unavailable",
+          "The message could not be stored; nothing was sent to the model. Retry shortly.",
+          { "retry-after": "2" },
+        );
       }
 
       const generation = deps.generations.start({
         conversationId: conversation.id,
         replyId,
         model,
-        messages: modelContext([...history, { id: messageId, role: "user", content, createdAt: "" }], config.historyMaxMessages),
+        messages: modelContext(
+          [...history, { id: messageId, role: "user", content, createdAt: "" }],
+          config.historyMaxMessages,
+        ),
         startedAt,
         parentSpan: request.span,
       });
@@ -90,7 +102,11 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         throw new HttpError(404, "not_found", "No such message in this conversation.");
       }
 
-      const stream = openEventStream(reply, { keepAliveMs: config.sseKeepAliveMs, metrics, headers: { "x-message-id": replyId } });
+      const stream = openEventStream(reply, {
+        keepAliveMs: config.sseKeepAliveMs,
+        metrics,
+        headers: { "x-message-id": replyId },
+      });
       let lastStoredSeq = 0;
       let lastEventAt = Date.now();
       const follower = await store.followReply(conversation.id, replyId, (event: StreamEvent) => {
@@ -102,17 +118,26 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       });
       // An answer whose generator died (instance killed) would never end:
       // once it has been quiet and its lease has lapsed, end it for everyone.
-      const watchdog = setInterval(() => {
-        if (Date.now() - lastEventAt < config.generationLeaseMs / 2) return;
-        void store.hasLease(replyId).then(async (alive) => {
-          if (alive || stream.ended) return;
-          await store.appendEvent(conversation.id, replyId, {
-            seq: lastStoredSeq + 1,
-            type: "error",
-            data: { code: "generation_interrupted", message: "The answer was interrupted before it finished; send the message again." },
-          });
-        }).catch((err: unknown) => request.log.warn({ err }, "resume watchdog failed"));
-      }, Math.max(250, config.generationLeaseMs / 4));
+      const watchdog = setInterval(
+        () => {
+          if (Date.now() - lastEventAt < config.generationLeaseMs / 2) return;
+          void store
+            .hasLease(replyId)
+            .then(async (alive) => {
+              if (alive || stream.ended) return;
+              await store.appendEvent(conversation.id, replyId, {
+                seq: lastStoredSeq + 1,
+                type: "error",
+                data: {
+                  code: "generation_interrupted",
+                  message: "The answer was interrupted before it finished; send the message again.",
+                },
+              });
+            })
+            .catch((err: unknown) => request.log.warn({ err }, "resume watchdog failed"));
+        },
+        Math.max(250, config.generationLeaseMs / 4),
+      );
       stream.onClientGone(() => follower.stop());
       void follower.done
         .catch((err: unknown) => request.log.warn({ err }, "resume stream failed"))
@@ -127,6 +152,8 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
 
 function refuseWhileDraining(deps: AppDeps) {
   if (deps.lifecycle.draining) {
-    throw new HttpError(503, "draining", "This instance is shutting down; retry and another instance will answer.", { "retry-after": "1" });
+    throw new HttpError(503, "draining", "This instance is shutting down; retry and another instance will answer.", {
+      "retry-after": "1",
+    });
   }
 }

@@ -6,12 +6,13 @@ import type { Logger } from "pino";
 export interface NatsHandle {
   nc: NatsConnection;
   isConnected(): boolean;
+  /** Called with false when the connection drops and true when it is back. */
+  onStateChange(listener: (connected: boolean) => void): void;
 }
 
 export async function connectNats(
   options: { servers: string[]; token: string; name: string },
   log: Logger,
-  onStateChange: (connected: boolean) => void,
 ): Promise<NatsHandle> {
   log.info({ servers: options.servers }, "connecting to NATS");
   const nc = await connect({
@@ -25,7 +26,8 @@ export async function connectNats(
     pingInterval: 5_000,
   });
   let connected = true;
-  onStateChange(true);
+  const listeners: Array<(connected: boolean) => void> = [];
+  const onStateChange = (up: boolean) => listeners.forEach((listener) => listener(up));
   log.info({ server: nc.getServer() }, "connected to NATS");
 
   void (async () => {
@@ -45,5 +47,6 @@ export async function connectNats(
   return {
     nc,
     isConnected: () => connected && !nc.isClosed(),
+    onStateChange: (listener) => void listeners.push(listener),
   };
 }
