@@ -33,7 +33,8 @@ const children = [
       NATS_URL: `nats://127.0.0.1:${natsPort}`,
       NATS_TOKEN: natsToken,
       JWT_SECRET: jwtSecret,
-      LLM_PROVIDER: process.env.LLM_PROVIDER ?? (process.env.ANTHROPIC_API_KEY || process.env.OPENAI_API_KEY ? "" : "mock"),
+      LLM_PROVIDER:
+        process.env.LLM_PROVIDER ?? (process.env.ANTHROPIC_API_KEY || process.env.OPENAI_API_KEY ? "" : "mock"),
     },
   }),
 ];
