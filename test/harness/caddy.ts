@@ -44,6 +44,9 @@ export async function startCaddy(options: { upstreams: string[]; host?: string }
     env,
   });
   await caddy.waitFor(/serving initial configuration/);
+  // The local CA issues the site certificate in the background; a handshake
+  // before that fails.
+  await caddy.waitFor(/certificate obtained successfully/);
   return {
     httpsPort,
     httpPort,
