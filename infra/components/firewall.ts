@@ -1,0 +1,37 @@
+import * as vultr from "@ediri/vultr";
+import * as pulumi from "@pulumi/pulumi";
+import type { Cidr } from "../config/cidr.js";
+import { firewallRules } from "../network/firewall-rules.js";
+
+export interface FirewallArgs {
+  /** Addresses allowed to SSH in; nobody else can. */
+  adminCidrs: Cidr[];
+  description: string;
+}
+
+/** A Vultr firewall group holding exactly the rules of `firewallRules()`. */
+export class Firewall extends pulumi.ComponentResource {
+  readonly groupId: pulumi.Output<string>;
+
+  constructor(name: string, args: FirewallArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("conversational-platform:network:Firewall", name, {}, opts);
+    const group = new vultr.FirewallGroup(`${name}-group`, { description: args.description }, { parent: this });
+    for (const rule of firewallRules(args.adminCidrs)) {
+      new vultr.FirewallRule(
+        `${name}-${rule.name}`,
+        {
+          firewallGroupId: group.id,
+          ipType: rule.ipType,
+          protocol: rule.protocol,
+          port: rule.port,
+          subnet: rule.subnet,
+          subnetSize: rule.subnetSize,
+          notes: rule.notes,
+        },
+        { parent: this },
+      );
+    }
+    this.groupId = group.id;
+    this.registerOutputs({ groupId: this.groupId });
+  }
+}

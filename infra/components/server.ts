@@ -1,0 +1,66 @@
+import * as vultr from "@ediri/vultr";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface ServerArgs {
+  region: string;
+  plan: string;
+  /** Looked up by name, e.g. "Ubuntu 24.04 LTS x64", rather than a hard-coded id. */
+  osName: string;
+  hostname: string;
+  sshPublicKey: string;
+  firewallGroupId: pulumi.Input<string>;
+  /** Keep the IPv4 address across rebuilds with a reserved IP. @default true */
+  reservedIp: boolean;
+  tags: string[];
+}
+
+/**
+ * The VPS: its SSH key, the instance (IPv6 on, Vultr's auto-backups off as
+ * the guide says, the firewall attached) and an optional reserved IPv4.
+ */
+export class Server extends pulumi.ComponentResource {
+  readonly instanceId: pulumi.Output<string>;
+  readonly ipv4: pulumi.Output<string>;
+  readonly ipv6: pulumi.Output<string>;
+
+  constructor(name: string, args: ServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("conversational-platform:compute:Server", name, {}, opts);
+    const key = new vultr.SSHKey(
+      `${name}-key`,
+      { name: `${args.hostname}-deploy`, sshKey: args.sshPublicKey },
+      { parent: this },
+    );
+    const os = vultr.getOsOutput({ filters: [{ name: "name", values: [args.osName] }] }, { parent: this });
+    const reserved = args.reservedIp
+      ? new vultr.ReservedIp(
+          `${name}-ipv4`,
+          { region: args.region, ipType: "v4", label: `${args.hostname}-ipv4` },
+          { parent: this },
+        )
+      : undefined;
+    const instance = new vultr.Instance(
+      `${name}-instance`,
+      {
+        region: args.region,
+        plan: args.plan,
+        osId: os.id.apply(Number),
+        hostname: args.hostname,
+        label: args.hostname,
+        enableIpv6: true,
+        // Backups are ours (NATS snapshots off-host), not Vultr's.
+        backups: "disabled",
+        activationEmail: false,
+        ddosProtection: false,
+        firewallGroupId: args.firewallGroupId,
+        sshKeyIds: [key.id],
+        reservedIpId: reserved?.id,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    this.instanceId = instance.id;
+    this.ipv4 = instance.mainIp;
+    this.ipv6 = instance.v6MainIp;
+    this.registerOutputs({ instanceId: this.instanceId, ipv4: this.ipv4, ipv6: this.ipv6 });
+  }
+}

@@ -1,0 +1,165 @@
+// The stack's whole configuration, read and checked in one place. Every
+// value is validated before any resource is declared; a bad one stops the
+// program with the key, the problem and the fix.
+import { formatCidr, parseCidr, type Cidr } from "./cidr.js";
+import { StackConfigError } from "./errors.js";
+
+export const PROJECT = "conversational-platform";
+
+/** Declared keys, their type and default: Pulumi.yaml declares the same (a test checks). */
+export const CONFIG_SCHEMA = {
+  region: { type: "string", default: "ewr" },
+  plan: { type: "string", default: "vhp-2c-4gb-amd" },
+  osName: { type: "string", default: "Ubuntu 24.04 LTS x64" },
+  hostname: { type: "string", default: "chat-platform" },
+  domain: { type: "string" },
+  apiSubdomain: { type: "string", default: "api" },
+  createDnsZone: { type: "boolean", default: true },
+  adminCidrs: { type: "array" },
+  sshPublicKey: { type: "string" },
+  sshPrivateKey: { type: "string", secret: true },
+  reservedIp: { type: "boolean", default: true },
+  backupsBucket: { type: "boolean", default: true },
+  backupsRegion: { type: "string", default: "" },
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+
+export interface StackConfig {
+  stack: string;
+  region: string;
+  plan: string;
+  osName: string;
+  hostname: string;
+  domain: string;
+  apiSubdomain: string;
+  /** The API's public host name, e.g. api.example.com. */
+  apiHost: string;
+  createDnsZone: boolean;
+  adminCidrs: Cidr[];
+  sshPublicKey: string;
+  /** Plaintext here; the reader hands it on only wrapped in pulumi.secret(). */
+  sshPrivateKey: string;
+  reservedIp: boolean;
+  backupsBucket: boolean;
+  backupsRegion: string;
+  tags: string[];
+}
+
+export interface RawConfig {
+  /** Values as Pulumi stores them: strings, with arrays and objects as JSON. */
+  values: Partial<Record<string, string>>;
+  /** Keys whose value is stored encrypted (`pulumi config set --secret`). */
+  secretKeys: ReadonlySet<string>;
+  stack: string;
+}
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function parseStackConfig(raw: RawConfig): StackConfig {
+  const text = (key: ConfigKey): string | undefined => {
+    const value = raw.values[key]?.trim();
+    if (value !== undefined && value !== "") return value;
+    const fallback = (CONFIG_SCHEMA[key] as { default?: unknown }).default;
+    return typeof fallback === "string" && fallback !== "" ? fallback : undefined;
+  };
+  const required = (key: ConfigKey, example: string): string => {
+    const value = text(key);
+    if (value === undefined)
+      throw new StackConfigError(key, "is not set", `Set it: pulumi config set ${key} ${example}`);
+    return value;
+  };
+  const flag = (key: ConfigKey): boolean => {
+    const value = raw.values[key]?.trim();
+    if (value === undefined || value === "") return (CONFIG_SCHEMA[key] as { default: boolean }).default;
+    if (value === "true" || value === "false") return value === "true";
+    throw new StackConfigError(key, `is "${value}", not a boolean`, `Use: pulumi config set ${key} true (or false)`);
+  };
+  const matching = (key: ConfigKey, pattern: RegExp, what: string, example: string): string => {
+    const value = required(key, example);
+    if (!pattern.test(value))
+      throw new StackConfigError(key, `"${value}" is not ${what}`, `Use e.g.: pulumi config set ${key} ${example}`);
+    return value;
+  };
+
+  const region = matching("region", /^[a-z]{3}$/, "a Vultr region id", "ewr");
+  const plan = matching("plan", /^[a-z0-9]+(-[a-z0-9]+)+$/, "a Vultr plan id", "vhp-2c-4gb-amd");
+  const osName = required("osName", '"Ubuntu 24.04 LTS x64"');
+  const hostname = matching("hostname", LABEL, "a host name (lowercase letters, digits, '-')", "chat-platform");
+  const domain = matching(
+    "domain",
+    /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    "a domain name",
+    "example.com",
+  );
+  const apiSubdomain = required("apiSubdomain", "api");
+  if (apiSubdomain !== "@" && !LABEL.test(apiSubdomain)) {
+    throw new StackConfigError(
+      "apiSubdomain",
+      `"${apiSubdomain}" is not a single DNS label`,
+      'Use e.g. "api", or "@" for the domain itself',
+    );
+  }
+
+  return {
+    stack: raw.stack,
+    region,
+    plan,
+    osName,
+    hostname,
+    domain,
+    apiSubdomain,
+    apiHost: apiSubdomain === "@" ? domain : `${apiSubdomain}.${domain}`,
+    createDnsZone: flag("createDnsZone"),
+    adminCidrs: parseAdminCidrs(raw.values.adminCidrs),
+    sshPublicKey: matching(
+      "sshPublicKey",
+      /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/,
+      "an OpenSSH public key",
+      '"$(cat ~/.ssh/id_ed25519.pub)"',
+    ),
+    sshPrivateKey: parsePrivateKey(raw),
+    reservedIp: flag("reservedIp"),
+    backupsBucket: flag("backupsBucket"),
+    backupsRegion: text("backupsRegion") ?? region,
+    tags: [PROJECT, `stack-${raw.stack}`],
+  };
+}
+
+function parseAdminCidrs(value: string | undefined): Cidr[] {
+  const fix = "List the addresses allowed to SSH in: pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32";
+  if (value === undefined || value.trim() === "") throw new StackConfigError("adminCidrs", "is not set", fix);
+  let list: unknown;
+  try {
+    list = JSON.parse(value);
+  } catch {
+    throw new StackConfigError("adminCidrs", "is not a list", fix);
+  }
+  if (!Array.isArray(list) || list.length === 0)
+    throw new StackConfigError("adminCidrs", "is an empty list or not a list", fix);
+  return list.map((item, i) => {
+    const cidr = parseCidr(String(item));
+    if (cidr instanceof Error) throw new StackConfigError(`adminCidrs[${i}]`, cidr.message, fix);
+    if (cidr.prefix === 0) {
+      throw new StackConfigError(`adminCidrs[${i}]`, `"${formatCidr(cidr)}" would open SSH to the whole internet`, fix);
+    }
+    return cidr;
+  });
+}
+
+function parsePrivateKey(raw: RawConfig): string {
+  const fix = "Store it encrypted: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519";
+  const value = raw.values.sshPrivateKey;
+  if (value === undefined || value.trim() === "") throw new StackConfigError("sshPrivateKey", "is not set", fix);
+  if (!raw.secretKeys.has("sshPrivateKey")) {
+    throw new StackConfigError(
+      "sshPrivateKey",
+      "is stored in plaintext in the stack file",
+      `Remove it and ${fix.toLowerCase()}`,
+    );
+  }
+  if (!/-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(value)) {
+    throw new StackConfigError("sshPrivateKey", "is not an unencrypted OpenSSH/PEM private key", fix);
+  }
+  return value.endsWith("\n") ? value : `${value}\n`;
+}

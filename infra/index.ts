@@ -1,0 +1,47 @@
+// The Pulumi program: one production environment on Vultr. Configuration is
+// read and validated first, so a bad value stops everything before any
+// resource is touched; then one component per concern.
+import * as pulumi from "@pulumi/pulumi";
+import { readStackConfig } from "./config/read.js";
+import { BackupBucket } from "./components/backup-bucket.js";
+import { Dns } from "./components/dns.js";
+import { Firewall } from "./components/firewall.js";
+import { Server } from "./components/server.js";
+
+const config = readStackConfig();
+const name = config.hostname;
+
+const firewall = new Firewall(`${name}-firewall`, {
+  adminCidrs: config.adminCidrs,
+  description: `${name}: SSH from admins, HTTP(S) from anywhere`,
+});
+const server = new Server(`${name}-server`, {
+  region: config.region,
+  plan: config.plan,
+  osName: config.osName,
+  hostname: config.hostname,
+  sshPublicKey: config.sshPublicKey,
+  firewallGroupId: firewall.groupId,
+  reservedIp: config.reservedIp,
+  tags: config.tags,
+});
+new Dns(`${name}-dns`, {
+  domain: config.domain,
+  createZone: config.createDnsZone,
+  apiSubdomain: config.apiSubdomain,
+  ipv4: server.ipv4,
+  ipv6: server.ipv6,
+});
+const backups = config.backupsBucket
+  ? new BackupBucket(`${name}-backups`, { region: config.backupsRegion, label: `${name}-${config.stack}-backups` })
+  : undefined;
+
+export const ipv4 = server.ipv4;
+export const ipv6 = server.ipv6;
+export const apiUrl = `https://${config.apiHost}`;
+export const sshCommand = pulumi.interpolate`ssh deploy@${server.ipv4}`;
+export const nameservers = config.createDnsZone ? ["ns1.vultr.com", "ns2.vultr.com"] : undefined;
+export const backupEndpoint = backups?.endpoint;
+export const backupBucket = backups?.bucketName;
+export const backupAccessKey = backups?.accessKey;
+export const backupSecretKey = backups?.secretKey;

@@ -1,0 +1,45 @@
+// The complete inbound rule set of the host, and nothing else: SSH from the
+// admin CIDRs only, HTTP and HTTPS from anywhere, over IPv4 and IPv6. NATS,
+// its monitoring port and the API instances are never reachable from outside,
+// so the guide's "remove public NATS access" step has nothing to remove.
+import { formatCidr, type Cidr } from "../config/cidr.js";
+
+export interface FirewallRuleSpec {
+  /** Stable name for the Pulumi resource. */
+  name: string;
+  ipType: "v4" | "v6";
+  protocol: "tcp";
+  port: string;
+  subnet: string;
+  subnetSize: number;
+  notes: string;
+}
+
+export const PUBLIC_PORTS = [
+  { port: "80", why: "HTTP (ACME challenges, redirect to HTTPS)" },
+  { port: "443", why: "HTTPS (the API through Caddy)" },
+] as const;
+
+export function firewallRules(adminCidrs: readonly Cidr[]): FirewallRuleSpec[] {
+  const ssh = adminCidrs.map<FirewallRuleSpec>((cidr) => ({
+    name: `ssh-${cidr.version === 4 ? "v4" : "v6"}-${cidr.address.replace(/[.:]/g, "-")}-${cidr.prefix}`,
+    ipType: cidr.version === 4 ? "v4" : "v6",
+    protocol: "tcp",
+    port: "22",
+    subnet: cidr.address,
+    subnetSize: cidr.prefix,
+    notes: `SSH from admin ${formatCidr(cidr)}`,
+  }));
+  const web = PUBLIC_PORTS.flatMap(({ port, why }) =>
+    (["v4", "v6"] as const).map<FirewallRuleSpec>((ipType) => ({
+      name: `${port === "80" ? "http" : "https"}-${ipType}`,
+      ipType,
+      protocol: "tcp",
+      port,
+      subnet: ipType === "v4" ? "0.0.0.0" : "::",
+      subnetSize: 0,
+      notes: why,
+    })),
+  );
+  return [...ssh, ...web];
+}

@@ -1,0 +1,140 @@
+// What this toolkit must never deploy, as Pulumi policies. Kept in a plain
+// array (building a PolicyPack starts a gRPC server) so tests can call each
+// validation directly; index.ts builds the pack from it.
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+
+const FIREWALL_RULE = "vultr:index/firewallRule:FirewallRule";
+const INSTANCE = "vultr:index/instance:Instance";
+
+/** Ports the world may reach: HTTP and HTTPS, served by Caddy. */
+const WORLD_PORTS = new Set([80, 443]);
+/** Named so a violation says what would have been exposed. */
+const INTERNAL_PORTS: Record<number, string> = {
+  22: "SSH",
+  2019: "the Caddy admin API",
+  4222: "NATS clients",
+  6222: "NATS cluster routes",
+  7422: "NATS leaf nodes",
+  8080: "the API",
+  8081: "an API instance",
+  8082: "an API instance",
+  8222: "NATS monitoring",
+  9100: "node_exporter",
+};
+
+/** A rule's port field as a range: "" or missing means every port. */
+export function portRange(port: unknown): [number, number] {
+  const text = typeof port === "string" ? port.trim() : typeof port === "number" ? String(port) : "";
+  if (text === "") return [1, 65535];
+  const [from, to = from] = text.split(":").map(Number);
+  return [from ?? 1, to ?? 65535];
+}
+
+function isWorld(props: Record<string, unknown>): boolean {
+  return Number(props.subnetSize) === 0;
+}
+
+export const noWorldOpenPorts: ResourceValidationPolicy = {
+  name: "firewall-world-only-http-https",
+  description:
+    "Only ports 80 and 443 may be open to the whole internet: never SSH, NATS, its monitoring port or the API.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    if (args.type !== FIREWALL_RULE || !isWorld(args.props)) return;
+    const protocol = String(args.props.protocol ?? "").toLowerCase();
+    if (protocol === "icmp") return;
+    const [from, to] = portRange(args.props.port);
+    if (protocol === "tcp" && from === to && WORLD_PORTS.has(from)) return;
+    const exposed = Object.entries(INTERNAL_PORTS)
+      .filter(([p]) => Number(p) >= from && Number(p) <= to)
+      .map(([p, what]) => `${p} (${what})`);
+    report(
+      `Firewall rule "${args.name}" opens ${protocol || "all protocols"} port(s) ${from === to ? from : `${from}-${to}`} to the whole internet` +
+        (exposed.length ? `, exposing ${exposed.join(", ")}` : "") +
+        ". Allow only 80/443 from anywhere; restrict SSH to the admin CIDRs.",
+    );
+  },
+};
+
+export const noWorldSsh: ResourceValidationPolicy = {
+  name: "firewall-no-world-ssh",
+  description: "SSH must be reachable only from the admin CIDRs.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    if (args.type !== FIREWALL_RULE || !isWorld(args.props)) return;
+    const [from, to] = portRange(args.props.port);
+    if (22 >= from && 22 <= to) {
+      report(
+        `Firewall rule "${args.name}" lets anyone on the internet reach SSH. List your addresses in the adminCidrs config instead.`,
+      );
+    }
+  },
+};
+
+export const instanceHasFirewall: ResourceValidationPolicy = {
+  name: "instance-has-firewall",
+  description: "Every instance is attached to a firewall group.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    if (args.type !== INSTANCE) return;
+    if (typeof args.props.firewallGroupId !== "string" || args.props.firewallGroupId === "") {
+      report(
+        `Instance "${args.name}" has no firewall group: every port its services open would be public. Set firewallGroupId.`,
+      );
+    }
+  },
+};
+
+const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a private key"],
+  [/\bsk-ant-[A-Za-z0-9_-]{10,}/, "an Anthropic API key"],
+  [/\bsk-(proj-)?[A-Za-z0-9_-]{20,}/, "an OpenAI API key"],
+  [
+    /\b(NATS_TOKEN|JWT_SECRET|[A-Z_]*API_KEY|[A-Z_]*SECRET[A-Z_]*)=(?!\$)[^\s'"]{8,}/,
+    "a secret assigned in plain text",
+  ],
+];
+
+/**
+ * Inputs that carry secrets by design and that the host components always
+ * pass as Pulumi secrets (tests check that); everything else is stored and
+ * shown in plain text, so a credential there would leak.
+ */
+const SECRET_CARRYING_INPUTS: Record<string, string[]> = {
+  "command:remote:Command": ["connection", "stdin", "environment"],
+  "command:remote:CopyToRemote": ["connection", "source"],
+};
+
+export const noPlaintextCredentials: ResourceValidationPolicy = {
+  name: "no-plaintext-credentials",
+  description: "No private key, API key or secret may appear in a resource input that is stored in plain text.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    const allowed = new Set(SECRET_CARRYING_INPUTS[args.type] ?? []);
+    for (const [key, value] of Object.entries(args.props)) {
+      if (allowed.has(key)) continue;
+      for (const [path, text] of strings(value, key)) {
+        const hit = CREDENTIAL_PATTERNS.find(([pattern]) => pattern.test(text));
+        if (hit) {
+          report(
+            `"${args.name}" input "${path}" holds ${hit[1]} in plain text. Pass it as a secret (pulumi config set --secret, pulumi.secret()) through a secret input.`,
+          );
+        }
+      }
+    }
+  },
+};
+
+function* strings(value: unknown, path: string): Generator<[string, string]> {
+  if (typeof value === "string") yield [path, value];
+  else if (Array.isArray(value)) for (const [i, v] of value.entries()) yield* strings(v, `${path}[${i}]`);
+  else if (value && typeof value === "object")
+    for (const [k, v] of Object.entries(value)) yield* strings(v, `${path}.${k}`);
+}
+
+export const policies: ResourceValidationPolicy[] = [
+  noWorldOpenPorts,
+  noWorldSsh,
+  instanceHasFirewall,
+  noPlaintextCredentials,
+];

@@ -1,0 +1,120 @@
+// The policy pack's rules, called directly: a policy pack object would start
+// a gRPC server. Also run over every resource the real program declares.
+import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { describe, expect, it } from "vitest";
+import {
+  instanceHasFirewall,
+  noPlaintextCredentials,
+  noWorldOpenPorts,
+  noWorldSsh,
+  policies,
+} from "../../infra/policies/rules.js";
+import { REALISTIC_CONFIG, runProgram } from "./pulumi-harness.js";
+
+function violations(
+  policy: ResourceValidationPolicy,
+  type: string,
+  props: Record<string, unknown>,
+  name = "res",
+): string[] {
+  const found: string[] = [];
+  const validate = policy.validateResource;
+  const fns = Array.isArray(validate) ? validate : [validate!];
+  const args = { type, props, name, urn: `urn:pulumi:prod::p::${type}::${name}` } as unknown as ResourceValidationArgs;
+  for (const fn of fns) void fn(args, (message) => found.push(message));
+  return found;
+}
+
+const RULE = "vultr:index/firewallRule:FirewallRule";
+const world = (port: string | undefined, protocol = "tcp", ipType = "v4") => ({
+  firewallGroupId: "g",
+  ipType,
+  protocol,
+  port,
+  subnet: ipType === "v4" ? "0.0.0.0" : "::",
+  subnetSize: 0,
+});
+
+describe("firewall policies", () => {
+  it.each([
+    ["4222", /4222 \(NATS clients\)/],
+    ["8222", /8222 \(NATS monitoring\)/],
+    ["8080", /8080 \(the API\)/],
+    ["1:65535", /22 \(SSH\).*4222/],
+    [undefined, /all|1-65535/],
+  ])("rejects port %s open to the world", (port, message) => {
+    const found = violations(noWorldOpenPorts, RULE, world(port));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  it("rejects public NATS on IPv6 and over UDP too", () => {
+    expect(violations(noWorldOpenPorts, RULE, world("4222", "tcp", "v6"))).toHaveLength(1);
+    expect(violations(noWorldOpenPorts, RULE, world("4222", "udp"))).toHaveLength(1);
+  });
+
+  it("accepts 80 and 443 from anywhere, and internal ports from a restricted subnet", () => {
+    expect(violations(noWorldOpenPorts, RULE, world("80"))).toEqual([]);
+    expect(violations(noWorldOpenPorts, RULE, world("443", "tcp", "v6"))).toEqual([]);
+    expect(violations(noWorldOpenPorts, RULE, { ...world("4222"), subnet: "10.0.0.0", subnetSize: 8 })).toEqual([]);
+  });
+
+  it("rejects SSH open to the world, alone or inside a range", () => {
+    expect(violations(noWorldSsh, RULE, world("22"))[0]).toMatch(/lets anyone on the internet reach SSH.*adminCidrs/);
+    expect(violations(noWorldSsh, RULE, world("20:30"))).toHaveLength(1);
+    expect(violations(noWorldSsh, RULE, { ...world("22"), subnet: "203.0.113.7", subnetSize: 32 })).toEqual([]);
+  });
+});
+
+describe("instance policy", () => {
+  it("rejects an instance without a firewall group", () => {
+    expect(violations(instanceHasFirewall, "vultr:index/instance:Instance", { plan: "x" }, "web")[0]).toMatch(
+      /Instance "web" has no firewall group/,
+    );
+    expect(violations(instanceHasFirewall, "vultr:index/instance:Instance", { firewallGroupId: "g" })).toEqual([]);
+  });
+});
+
+describe("credential policy", () => {
+  it.each([
+    [
+      "vultr:index/instance:Instance",
+      { userData: "#!/bin/sh\necho '-----BEGIN OPENSSH PRIVATE KEY-----' > k" },
+      /userData.*a private key/,
+    ],
+    ["vultr:index/instance:Instance", { tags: ["sk-ant-api03-abcdefghijklmnop"] }, /tags\[0\].*Anthropic API key/],
+    [
+      "command:remote:Command",
+      { create: "echo JWT_SECRET=supersecretvalue123 >> .env" },
+      /create.*secret assigned in plain text/,
+    ],
+    [
+      "command:remote:Command",
+      { triggers: [{ key: "sk-proj-abcdefghijklmnopqrstuvwx" }] },
+      /triggers\[0\]\.key.*OpenAI API key/,
+    ],
+  ])("rejects a credential in %s input", (type, props, message) => {
+    const found = violations(noPlaintextCredentials, type, props);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  it("allows secrets in the inputs built to carry them, and variable references in commands", () => {
+    expect(
+      violations(noPlaintextCredentials, "command:remote:Command", {
+        connection: { host: "h", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" },
+        stdin: "NATS_TOKEN=abcdefghijklmnop",
+        create: 'echo "JWT_SECRET=$JWT_SECRET" > .env',
+      }),
+    ).toEqual([]);
+  });
+});
+
+describe("the real program", () => {
+  it("passes every policy", async () => {
+    const run = await runProgram(REALISTIC_CONFIG);
+    const found = run.resources.flatMap((r) => policies.flatMap((p) => violations(p, r.type, r.inputs, r.name)));
+    expect(found).toEqual([]);
+    expect(run.resources.length).toBeGreaterThan(10);
+  });
+});

@@ -1,0 +1,131 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { parseCidr } from "../../infra/config/cidr.js";
+import { StackConfigError } from "../../infra/config/errors.js";
+import { CONFIG_SCHEMA, parseStackConfig } from "../../infra/config/stack-config.js";
+import { PRIVATE_KEY, REALISTIC_CONFIG } from "./pulumi-harness.js";
+
+const raw = (overrides: Record<string, unknown> = {}, secretKeys = ["sshPrivateKey"]) => {
+  const values: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...REALISTIC_CONFIG, ...overrides })) {
+    if (v !== undefined) values[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return { values, secretKeys: new Set(secretKeys), stack: "prod" };
+};
+
+function errorOf(overrides: Record<string, unknown>, secretKeys?: string[]): StackConfigError {
+  try {
+    parseStackConfig(raw(overrides, secretKeys));
+  } catch (err) {
+    if (err instanceof StackConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a StackConfigError");
+}
+
+describe("parseStackConfig", () => {
+  it("reads a realistic config, with defaults for what is not set", () => {
+    const config = parseStackConfig(
+      raw({ region: undefined, plan: undefined, apiSubdomain: undefined, backupsRegion: undefined }),
+    );
+    expect(config).toMatchObject({
+      region: "ewr",
+      plan: "vhp-2c-4gb-amd",
+      osName: "Ubuntu 24.04 LTS x64",
+      apiHost: "api.example.com",
+      createDnsZone: true,
+      reservedIp: true,
+      backupsRegion: "ewr",
+      sshPrivateKey: PRIVATE_KEY,
+    });
+    expect(config.adminCidrs).toEqual([
+      { version: 4, address: "203.0.113.7", prefix: 32 },
+      { version: 6, address: "2001:db8:1234::", prefix: 48 },
+    ]);
+  });
+
+  it('serves the API on the domain itself with apiSubdomain "@"', () => {
+    expect(parseStackConfig(raw({ apiSubdomain: "@" })).apiHost).toBe("example.com");
+  });
+
+  it.each([
+    [{ domain: undefined }, /Config "domain": is not set\. Set it: pulumi config set domain example\.com/],
+    [{ domain: "localhost" }, /Config "domain": "localhost" is not a domain name/],
+    [{ region: "New York" }, /Config "region": "New York" is not a Vultr region id/],
+    [{ plan: "big" }, /Config "plan": "big" is not a Vultr plan id/],
+    [{ hostname: "Chat_Platform" }, /Config "hostname": "Chat_Platform" is not a host name/],
+    [{ apiSubdomain: "api.v1" }, /Config "apiSubdomain": "api.v1" is not a single DNS label/],
+    [
+      { createDnsZone: "yes" },
+      /Config "createDnsZone": is "yes", not a boolean\. Use: pulumi config set createDnsZone true/,
+    ],
+    [{ adminCidrs: undefined }, /Config "adminCidrs": is not set\. List the addresses allowed to SSH in/],
+    [{ adminCidrs: [] }, /Config "adminCidrs": is an empty list/],
+    [{ adminCidrs: "203.0.113.7/32" }, /Config "adminCidrs": is not a list/],
+    [{ adminCidrs: ["0.0.0.0/0"] }, /Config "adminCidrs\[0\]": "0\.0\.0\.0\/0" would open SSH to the whole internet/],
+    [
+      { adminCidrs: ["203.0.113.7/32", "::/0"] },
+      /Config "adminCidrs\[1\]": "::\/0" would open SSH to the whole internet/,
+    ],
+    [{ adminCidrs: ["203.0.113.7/24"] }, /"203\.0\.113\.7\/24" has host bits set; the network is 203\.0\.113\.0\/24/],
+    [{ adminCidrs: ["my-laptop"] }, /"my-laptop" is not an IPv4 or IPv6 address/],
+    [{ sshPublicKey: "AAAAC3Nza" }, /Config "sshPublicKey": "AAAAC3Nza" is not an OpenSSH public key/],
+    [
+      { sshPrivateKey: undefined },
+      /Config "sshPrivateKey": is not set\. Store it encrypted: pulumi config set --secret sshPrivateKey/,
+    ],
+    [{ sshPrivateKey: "hunter2" }, /Config "sshPrivateKey": is not an unencrypted OpenSSH\/PEM private key/],
+  ])("refuses %o, naming the key, the problem and the fix", (overrides, message) => {
+    expect(errorOf(overrides).message).toMatch(message);
+  });
+
+  it("refuses a private key that is not stored as a secret, without echoing it", () => {
+    const err = errorOf({}, []);
+    expect(err.message).toMatch(/sshPrivateKey": is stored in plaintext/);
+    expect(err.message).not.toContain("BEGIN OPENSSH");
+  });
+
+  it("accepts a bare address as a single host", () => {
+    expect(parseCidr("203.0.113.9")).toEqual({ version: 4, address: "203.0.113.9", prefix: 32 });
+    expect(parseCidr("2001:db8::1")).toEqual({ version: 6, address: "2001:db8::1", prefix: 128 });
+  });
+});
+
+describe("Pulumi.yaml", () => {
+  it("declares exactly the keys the program reads, with the same defaults", () => {
+    const project = parseYaml(readFileSync(join(import.meta.dirname, "../../Pulumi.yaml"), "utf8")) as {
+      name: string;
+      config: Record<string, { type: string; default?: unknown; secret?: boolean }>;
+    };
+    expect(project.name).toBe("conversational-platform");
+    const declared = Object.fromEntries(
+      Object.entries(project.config).map(([key, spec]) => [
+        key,
+        {
+          type: spec.type,
+          ...(spec.default !== undefined ? { default: spec.default } : {}),
+          ...(spec.secret ? { secret: true } : {}),
+        },
+      ]),
+    );
+    expect(declared).toEqual(CONFIG_SCHEMA);
+  });
+});
+
+describe("Pulumi.prod.yaml", () => {
+  it("is a working example: valid once the secret key is set", () => {
+    const stack = parseYaml(readFileSync(join(import.meta.dirname, "../../Pulumi.prod.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const values: Record<string, string> = { sshPrivateKey: PRIVATE_KEY };
+    for (const [key, value] of Object.entries(stack.config)) {
+      values[key.replace(/^conversational-platform:/, "")] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    expect(Object.keys(values).every((k) => k in CONFIG_SCHEMA)).toBe(true);
+    const config = parseStackConfig({ values, secretKeys: new Set(["sshPrivateKey"]), stack: "prod" });
+    expect(config.apiHost).toBe("api.example.com");
+    expect(stack.config).not.toHaveProperty("conversational-platform:sshPrivateKey");
+  });
+});
