@@ -7,7 +7,7 @@ import { ManagedProcess } from "./process.js";
 import { scratchDir } from "./tmp.js";
 import { caddyBinary } from "./tools.js";
 
-export const CADDYFILE = join(import.meta.dirname, "../../templates/Caddyfile");
+export const CADDYFILE = join(import.meta.dirname, "../../templates/host/caddy/Caddyfile");
 
 export interface RunningCaddy {
   httpsPort: number;

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Managed by conversational-platform (templates/host/bootstrap.sh).
+# Hardens a fresh Ubuntu 24.04 host (Debian 12 works too) and installs what
+# the platform runs on. Idempotent: a second run changes nothing. It never
+# locks the operator out: SSH password and root logins are turned off only
+# once the deploy user's key is in place, and the firewall allows SSH from
+# the admin networks before it is enabled.
+#
+# Run as root, from the directory holding the files it installs:
+#   DEPLOY_USER=deploy DEPLOY_SSH_KEY="ssh-ed25519 AAAA..." \
+#   ADMIN_CIDRS="203.0.113.7/32 2001:db8::/48" bash bootstrap.sh
+# Optional: PLATFORM_DATA_DIR (/var/lib/platform-data),
+# PACKAGE_SOURCE (official: Docker's and Caddy's own repositories; distro:
+# the distribution's packages, for hosts that reach only its archive).
+set -euo pipefail
+
+DEPLOY_USER=${DEPLOY_USER:?set DEPLOY_USER, e.g. deploy}
+DEPLOY_SSH_KEY=${DEPLOY_SSH_KEY:?set DEPLOY_SSH_KEY to the deploy user\'s public key}
+ADMIN_CIDRS=${ADMIN_CIDRS:?set ADMIN_CIDRS to the networks allowed to SSH in}
+PLATFORM_DATA_DIR=${PLATFORM_DATA_DIR:-/var/lib/platform-data}
+PACKAGE_SOURCE=${PACKAGE_SOURCE:-official}
+APP_DIR=/opt/conversational-platform
+# The containers' fixed unprivileged user (see docker-compose.prod.yml).
+CONTAINER_UID=10001
+here=$(cd "$(dirname "$0")" && pwd)
+changed=0
+
+log() { printf 'bootstrap: %s\n' "$*"; }
+fail() {
+  printf 'bootstrap: ERROR: %s\n' "$*" >&2
+  exit 1
+}
+[ "$(id -u)" -eq 0 ] || fail "run as root (sudo bash bootstrap.sh)"
+export DEBIAN_FRONTEND=noninteractive
+
+# install_file SRC DEST MODE [VALIDATE...]: installs SRC as DEST only if it
+# differs, after VALIDATE (run with the new file's path appended) accepts it.
+install_file() {
+  local src=$1 dest=$2 mode=$3
+  shift 3
+  if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
+    chmod "$mode" "$dest"
+    return 1
+  fi
+  if [ $# -gt 0 ] && ! "$@" "$src"; then
+    fail "$dest: the new version does not validate; the live file was left as it is"
+  fi
+  install -D -m "$mode" -o root -g root "$src" "$dest"
+  log "installed $dest"
+  changed=1
+  return 0
+}
+
+packages_missing() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || return 0
+  done
+  return 1
+}
+
+apt_install() {
+  if packages_missing "$@"; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    log "installed packages: $*"
+    changed=1
+  fi
+}
+
+# --- Packages -----------------------------------------------------------
+# Security tooling: firewall, ban on repeated failures, automatic security
+# updates, package integrity checks, process accounting, a tmp per user.
+apt_install ca-certificates curl gnupg ufw fail2ban unattended-upgrades logrotate \
+  apt-listchanges needrestart debsums acct sysstat libpam-tmpdir python3-systemd
+
+# --- Deploy user --------------------------------------------------------
+if ! id "$DEPLOY_USER" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash "$DEPLOY_USER"
+  log "created user $DEPLOY_USER"
+  changed=1
+fi
+# Key-only: no password, but not "locked" (sshd refuses locked accounts
+# when PAM is off).
+if [ "$(getent shadow "$DEPLOY_USER" | cut -d: -f2)" != "*" ]; then
+  usermod -p '*' "$DEPLOY_USER"
+  changed=1
+fi
+home=$(getent passwd "$DEPLOY_USER" | cut -d: -f6)
+install -d -m 0700 -o "$DEPLOY_USER" -g "$DEPLOY_USER" "$home/.ssh"
+keys="$home/.ssh/authorized_keys"
+if ! grep -qxF "$DEPLOY_SSH_KEY" "$keys" 2>/dev/null; then
+  printf '%s\n' "$DEPLOY_SSH_KEY" >>"$keys"
+  log "added the deploy key to $keys"
+  changed=1
+fi
+chown "$DEPLOY_USER:$DEPLOY_USER" "$keys"
+chmod 0600 "$keys"
+sudoers=$(mktemp)
+printf '%s\n' "# Managed by conversational-platform: the deploy user administers the host." \
+  "$DEPLOY_USER ALL=(ALL) NOPASSWD:ALL" >"$sudoers"
+install_file "$sudoers" /etc/sudoers.d/90-platform-deploy 0440 visudo -cqf || true
+rm -f "$sudoers"
+
+# --- SSH: key-only, no root --------------------------------------------
+# Never lock the operator out: only with the deploy user's key in place.
+grep -qxF "$DEPLOY_SSH_KEY" "$keys" || fail "the deploy key is not in $keys; not turning off password and root logins"
+[ -n "$(awk '$1 ~ /^(ssh|ecdsa|sk-)/' "$keys")" ] || fail "$keys holds no usable key"
+ssh_conf=$(mktemp)
+sed "s/{{DEPLOY_USER}}/$DEPLOY_USER/" "$here/ssh/00-platform-hardening.conf" >"$ssh_conf"
+mkdir -p /run/sshd
+validate_sshd() {
+  # The whole configuration with the new drop-in in place must be valid.
+  local dir
+  dir=$(mktemp -d)
+  cp -a /etc/ssh/. "$dir/"
+  cp "$1" "$dir/sshd_config.d/00-platform-hardening.conf"
+  sed "s#/etc/ssh/sshd_config.d#$dir/sshd_config.d#" /etc/ssh/sshd_config >"$dir/sshd_config"
+  sshd -t -f "$dir/sshd_config"
+  local rc=$?
+  rm -rf "$dir"
+  return $rc
+}
+if install_file "$ssh_conf" /etc/ssh/sshd_config.d/00-platform-hardening.conf 0644 validate_sshd; then
+  sshd -t || fail "sshd -t failed after the change"
+  # Ubuntu 24.04 starts sshd on demand (ssh.socket): reload it only if running.
+  systemctl try-reload-or-restart ssh.service
+fi
+rm -f "$ssh_conf"
+
+# --- Firewall: allow first, then enable ---------------------------------
+ufw default deny incoming >/dev/null
+ufw default allow outgoing >/dev/null
+for cidr in $ADMIN_CIDRS; do
+  # Not `limit`: deploys open many SSH connections in a row; SSH is already
+  # restricted to these networks and fail2ban watches it.
+  ufw allow from "$cidr" to any port 22 proto tcp comment 'SSH from admins' >/dev/null
+done
+ufw allow 80/tcp comment 'HTTP (ACME, redirect)' >/dev/null
+ufw allow 443/tcp comment 'HTTPS' >/dev/null
+# Drop SSH rules for networks no longer listed.
+ufw status numbered | awk -F'[][]' '/22\/tcp/ && /ALLOW IN/ {print $2" "$0}' | sort -rn | while read -r num rest; do
+  src=$(awk '{print $NF}' <<<"${rest%%#*}")
+  keep=0
+  for cidr in $ADMIN_CIDRS; do [ "$src" = "$cidr" ] && keep=1; done
+  if [ "$keep" -eq 0 ] && [ "$src" != "Anywhere" ]; then
+    ufw --force delete "$num" >/dev/null
+    log "removed SSH rule for $src"
+  fi
+done
+if ! ufw status | grep -q "Status: active"; then
+  ufw --force enable >/dev/null
+  log "firewall enabled"
+  changed=1
+fi
+
+# --- fail2ban -----------------------------------------------------------
+jail=$(mktemp)
+sed "s#{{ADMIN_CIDRS}}#$ADMIN_CIDRS#" "$here/fail2ban/platform.local" >"$jail"
+if install_file "$jail" /etc/fail2ban/jail.d/platform.local 0644; then
+  fail2ban-client -t >/dev/null || fail "fail2ban rejects its configuration"
+  systemctl enable --now fail2ban >/dev/null 2>&1
+  systemctl restart fail2ban
+fi
+rm -f "$jail"
+systemctl is-active --quiet fail2ban || systemctl enable --now fail2ban >/dev/null 2>&1
+
+# --- Automatic security updates ----------------------------------------
+install_file "$here/apt/20auto-upgrades" /etc/apt/apt.conf.d/20auto-upgrades 0644 || true
+install_file "$here/apt/52platform-unattended-upgrades" /etc/apt/apt.conf.d/52platform-unattended-upgrades 0644 || true
+systemctl enable --now unattended-upgrades >/dev/null 2>&1 || true
+
+# --- Kernel and network hardening ---------------------------------------
+validate_sysctl() {
+  # Every setting is "key = number(s)", and the kernel knows every net.* key
+  # (a kernel built without a kernel.* feature, such as Yama, may lack one).
+  ! grep -vE '^\s*(#|$)' "$1" | grep -qvE '^[a-z0-9_.]+ = [0-9]+( [0-9]+)*$' || return 1
+  ! sysctl --dry-run -p "$1" 2>&1 >/dev/null | grep -v 'cannot stat /proc/sys/\(kernel\|fs\)/' | grep -q .
+}
+if install_file "$here/sysctl/99-platform.conf" /etc/sysctl.d/99-platform.conf 0644 validate_sysctl; then
+  if systemd-detect-virt --container --quiet; then
+    # A container may set only its own network namespace's values.
+    grep -E '^net\.' /etc/sysctl.d/99-platform.conf | sysctl -q -p - >/dev/null
+  else
+    sysctl -q --system >/dev/null || log "some sysctl keys are not supported by this kernel (see sysctl --system)"
+  fi
+fi
+
+# --- Smaller measures: each closes something Lynis checks ---------------
+# Unused network protocols and storage that a server never needs.
+modules=$(mktemp)
+printf '%s\n' "# Managed by conversational-platform: modules a server never needs." \
+  "install dccp /bin/false" "install sctp /bin/false" "install rds /bin/false" "install tipc /bin/false" \
+  "install usb-storage /bin/false" "install firewire-core /bin/false" >"$modules"
+install_file "$modules" /etc/modprobe.d/platform-blacklist.conf 0644 || true
+rm -f "$modules"
+# No core dumps: a dump of the API could hold keys.
+limits=$(mktemp)
+printf '%s\n' "# Managed by conversational-platform: no core dumps." "* hard core 0" >"$limits"
+install_file "$limits" /etc/security/limits.d/90-platform-nocore.conf 0644 || true
+rm -f "$limits"
+# New files are private to their owner's group by default.
+if grep -qE '^UMASK\s+022' /etc/login.defs; then
+  sed -i -E 's/^UMASK\s+022/UMASK\t\t027/' /etc/login.defs
+  changed=1
+fi
+# A legal banner before login.
+banner="Authorised access only. Activity on this system is logged."
+for f in /etc/issue /etc/issue.net; do
+  if [ "$(cat "$f" 2>/dev/null)" != "$banner" ]; then
+    printf '%s\n' "$banner" >"$f"
+    changed=1
+  fi
+done
+# Process accounting and system statistics, for after-the-fact questions.
+if [ -f /etc/default/sysstat ] && grep -q '^ENABLED="false"' /etc/default/sysstat; then
+  sed -i 's/^ENABLED="false"/ENABLED="true"/' /etc/default/sysstat
+  changed=1
+fi
+systemctl enable --now acct sysstat >/dev/null 2>&1 || true
+
+# --- Log rotation -------------------------------------------------------
+validate_logrotate() {
+  # logrotate -d exits 0 on unknown directives; its "error:" lines tell.
+  ! logrotate -d "$1" 2>&1 | grep -q '^error:'
+}
+install_file "$here/logrotate/platform" /etc/logrotate.d/platform 0644 validate_logrotate || true
+install -d -m 0750 -o root -g adm /var/log/platform
+
+# --- Docker engine and Compose -----------------------------------------
+. /etc/os-release
+if [ "$PACKAGE_SOURCE" = official ]; then
+  if [ ! -f /etc/apt/sources.list.d/docker.list ]; then
+    install -d -m 0755 /etc/apt/keyrings
+    curl -fsSL "https://download.docker.com/linux/$ID/gpg" -o /etc/apt/keyrings/docker.asc
+    echo "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/$ID $VERSION_CODENAME stable" \
+      >/etc/apt/sources.list.d/docker.list
+    changed=1
+  fi
+  apt_install docker-ce docker-ce-cli containerd.io docker-compose-plugin
+else
+  apt_install docker.io
+fi
+systemctl enable --now docker >/dev/null 2>&1 || true
+if ! id -nG "$DEPLOY_USER" | grep -qw docker; then
+  usermod -aG docker "$DEPLOY_USER"
+  changed=1
+fi
+
+# --- Caddy --------------------------------------------------------------
+if [ "$PACKAGE_SOURCE" = official ] && [ ! -f /etc/apt/sources.list.d/caddy-stable.list ]; then
+  curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/gpg.key | gpg --dearmor -o /usr/share/keyrings/caddy-stable-archive-keyring.gpg
+  curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/debian.deb.txt -o /etc/apt/sources.list.d/caddy-stable.list
+  changed=1
+fi
+apt_install caddy
+
+# --- Platform directories -----------------------------------------------
+install -d -m 0750 -o "$DEPLOY_USER" -g "$DEPLOY_USER" "$APP_DIR" "$APP_DIR/releases"
+install -d -m 0750 -o root -g root "$PLATFORM_DATA_DIR"
+install -d -m 0700 -o "$CONTAINER_UID" -g "$CONTAINER_UID" "$PLATFORM_DATA_DIR/nats"
+
+if [ "$changed" -eq 1 ]; then log "done: changes made"; else log "done: nothing to change"; fi

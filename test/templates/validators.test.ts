@@ -1,0 +1,234 @@
+// Every template, validated by its own tool, and a deliberately broken
+// variant of each that the same tool must refuse.
+import { execFile } from "node:child_process";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { natsServerBinary } from "../harness/tools.js";
+import { scratchDir } from "../harness/tmp.js";
+
+const TEMPLATES = join(import.meta.dirname, "../../templates");
+const read = (path: string) => readFileSync(join(TEMPLATES, path), "utf8");
+const dir = scratchDir("templates");
+afterAll(() => dir.remove());
+
+let counter = 0;
+function file(name: string, content: string): string {
+  const path = join(dir.path, `${counter++}-${name}`);
+  writeFileSync(path, content);
+  return path;
+}
+
+interface Result {
+  ok: boolean;
+  output: string;
+}
+async function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(command, args, { env: { ...process.env, ...env } });
+    return { ok: true, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+}
+
+function expectBoth(good: Result, bad: Result, badMessage: RegExp) {
+  expect(good.ok, good.output).toBe(true);
+  expect(bad.ok, bad.output).toBe(false);
+  expect(bad.output).toMatch(badMessage);
+}
+
+describe("Caddyfile (caddy validate, caddy adapt)", () => {
+  const env = {
+    ACME_EMAIL: "ops@example.com",
+    API_HOST: "api.example.com",
+    API_UPSTREAMS: "127.0.0.1:8081 127.0.0.1:8082",
+    CADDY_ACCESS_LOG: join(dir.path, "access.log"),
+    CADDY_GLOBAL_OPTIONS: "",
+  };
+  const caddyfile = read("host/caddy/Caddyfile");
+
+  it("validates, and refuses a broken copy", async () => {
+    const good = await run(
+      "caddy",
+      ["validate", "--config", file("Caddyfile", caddyfile), "--adapter", "caddyfile"],
+      env,
+    );
+    const bad = await run(
+      "caddy",
+      [
+        "validate",
+        "--config",
+        file("Caddyfile", caddyfile.replace("flush_interval -1", "flush_interval sometimes")),
+        "--adapter",
+        "caddyfile",
+      ],
+      env,
+    );
+    expectBoth(good, bad, /flush_interval|duration/i);
+  });
+
+  it("flushes every event and never compresses event streams", async () => {
+    const { output } = await run(
+      "caddy",
+      ["adapt", "--config", file("Caddyfile", caddyfile), "--adapter", "caddyfile"],
+      env,
+    );
+    const json = JSON.parse(output.slice(output.indexOf("{"), output.lastIndexOf("}") + 1)) as unknown;
+    const text = JSON.stringify(json);
+    expect(text).toContain('"flush_interval":-1');
+    expect(text).toContain('"health_checks":{"active"');
+    const encode = text.match(/"handler":"encode","match":\{"headers":\{"Content-Type":(\[[^\]]*\])/);
+    expect(encode).not.toBeNull();
+    expect(encode![1]).not.toContain("event-stream");
+  });
+});
+
+describe("sshd drop-in (sshd -t)", () => {
+  it("validates inside a full sshd configuration, and refuses a broken copy", async () => {
+    const hostKey = join(dir.path, "host_ed25519");
+    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+    mkdirSync("/run/sshd", { recursive: true });
+    const check = async (dropIn: string) => {
+      const dropInDir = join(dir.path, `sshd.d-${counter++}`);
+      mkdirSync(dropInDir);
+      writeFileSync(join(dropInDir, "00-platform-hardening.conf"), dropIn);
+      const main = file("sshd_config", `Include ${dropInDir}/*.conf\nHostKey ${hostKey}\nUsePAM no\n`);
+      return run("/usr/sbin/sshd", ["-t", "-f", main]);
+    };
+    const rendered = read("host/ssh/00-platform-hardening.conf").replace("{{DEPLOY_USER}}", "deploy");
+    expectBoth(
+      await check(rendered),
+      await check(rendered.replace("PermitRootLogin no", "PermitRootLogin sometimes")),
+      /PermitRootLogin|unsupported option|Bad/i,
+    );
+  });
+});
+
+describe("nats-server.conf (nats-server -t)", () => {
+  it("validates, and refuses a broken copy", async () => {
+    const conf = read("stack/nats-server.conf");
+    const env = { NATS_TOKEN: "a-token-for-the-test-0123456789" };
+    const good = await run(natsServerBinary(), ["-c", file("nats.conf", conf), "-t"], env);
+    const bad = await run(
+      natsServerBinary(),
+      ["-c", file("nats.conf", conf.replace("max_file_store: 20GB", "max_file_store: lots")), "-t"],
+      env,
+    );
+    expectBoth(good, bad, /max_file_store|parse|invalid/i);
+  });
+});
+
+describe("docker-compose.prod.yml (docker compose config)", () => {
+  const env = {
+    API_RELEASE: "releases/abc",
+    NATS_TOKEN: "a-token-for-the-test-0123456789",
+    JWT_SECRET: "x".repeat(40),
+    HOME: homedir(),
+  };
+  it("validates, and refuses a broken copy and a missing secret", async () => {
+    const projectDir = join(dir.path, "stack");
+    mkdirSync(projectDir, { recursive: true });
+    cpSync(join(TEMPLATES, "stack"), projectDir, { recursive: true });
+    const compose = join(projectDir, "docker-compose.prod.yml");
+    const good = await run("docker", ["compose", "-f", compose, "config", "-q"], env);
+    const brokenPath = join(projectDir, "broken.yml");
+    writeFileSync(brokenPath, read("stack/docker-compose.prod.yml").replace("read_only: true", "read_only: maybe"));
+    const bad = await run("docker", ["compose", "-f", brokenPath, "config", "-q"], env);
+    expectBoth(good, bad, /read_only|boolean/i);
+    const missing = await run("docker", ["compose", "-f", compose, "config", "-q"], { ...env, JWT_SECRET: "" });
+    expect(missing.ok).toBe(false);
+    expect(missing.output).toMatch(/JWT_SECRET is not set in \.env/);
+  });
+
+  it("publishes nothing beyond 127.0.0.1, and hardens every service", async () => {
+    const { output } = await run(
+      "docker",
+      ["compose", "-f", join(TEMPLATES, "stack/docker-compose.prod.yml"), "config", "--format", "json"],
+      env,
+    );
+    const config = JSON.parse(output) as { services: Record<string, Record<string, any>> };
+    expect(Object.keys(config.services).sort()).toEqual(["api-1", "api-2", "nats"]);
+    for (const [name, service] of Object.entries(config.services)) {
+      for (const port of service.ports ?? []) expect(port.host_ip, `${name} ${JSON.stringify(port)}`).toBe("127.0.0.1");
+      expect(service.read_only, name).toBe(true);
+      expect(service.cap_drop, name).toEqual(["ALL"]);
+      expect(service.security_opt, name).toContain("no-new-privileges:true");
+      expect(service.healthcheck?.test, name).toBeDefined();
+      expect(service.deploy?.resources?.limits?.memory, name).toBeDefined();
+      expect(service.logging?.options?.["max-size"], name).toBe("10m");
+    }
+    expect(config.services.nats!.ports.map((p: { target: number }) => p.target)).toEqual([8222]);
+  });
+});
+
+describe("bootstrap and scripts (shellcheck)", () => {
+  it("passes shellcheck, and a broken copy does not", async () => {
+    const bootstrap = read("host/bootstrap.sh");
+    const good = await run("shellcheck", ["-x", file("bootstrap.sh", bootstrap)]);
+    const bad = await run("shellcheck", [
+      file(
+        "bootstrap.sh",
+        bootstrap.replace('install -d -m 0750 -o "$DEPLOY_USER"', "install -d -m 0750 -o $DEPLOY_USER"),
+      ),
+    ]);
+    expectBoth(good, bad, /SC2086/);
+  });
+});
+
+describe("logrotate (logrotate -d)", () => {
+  it("validates, and refuses a broken copy", async () => {
+    const conf = read("host/logrotate/platform");
+    const state = join(dir.path, "logrotate.state");
+    const check = async (content: string): Promise<Result> => {
+      const result = await run("logrotate", ["-d", "-s", state, file("logrotate", content)]);
+      // logrotate -d exits 0 on unknown directives; its "error:" lines tell.
+      return { ok: result.ok && !/^error:/m.test(result.output), output: result.output };
+    };
+    expectBoth(await check(conf), await check(conf.replace("rotate 14", "rotate many")), /^error:/m);
+  });
+});
+
+describe("fail2ban jail (fail2ban-client -t)", () => {
+  it("validates, and refuses a broken copy", async () => {
+    const jail = read("host/fail2ban/platform.local").replace("{{ADMIN_CIDRS}}", "203.0.113.7/32 2001:db8::/48");
+    const check = (content: string) => {
+      const confDir = join(dir.path, `fail2ban-${counter++}`);
+      cpSync("/etc/fail2ban", confDir, { recursive: true });
+      writeFileSync(join(confDir, "jail.d/platform.local"), content);
+      return run("fail2ban-client", ["-c", confDir, "-t"]);
+    };
+    expectBoth(
+      await check(jail),
+      await check(jail.replace("mode = aggressive", "mode = aggressive\nfilter = no-such-filter")),
+      /no-such-filter/,
+    );
+  });
+});
+
+describe("sysctl settings (sysctl --dry-run)", () => {
+  // This machine's kernel lacks a few kernel.* knobs (Yama, sysrq): the
+  // bootstrap tolerates those, never an unknown or malformed net.* setting.
+  const unknownOnlyKernel = (r: Result) =>
+    r.output
+      .split("\n")
+      .filter(Boolean)
+      .every((line) => /cannot stat \/proc\/sys\/(kernel|fs)\//.test(line) || !/sysctl:/.test(line));
+
+  it("names only settings the kernel knows, and a broken copy is refused", async () => {
+    const conf = read("host/sysctl/99-platform.conf");
+    const good = await run("sysctl", ["--dry-run", "-p", file("sysctl.conf", conf)]);
+    expect(unknownOnlyKernel(good), good.output).toBe(true);
+    const bad = await run("sysctl", [
+      "--dry-run",
+      "-p",
+      file("sysctl.conf", conf.replace("net.ipv4.tcp_syncookies", "net.ipv4.tcp_syncookiez")),
+    ]);
+    expect(bad.ok).toBe(false);
+    expect(unknownOnlyKernel(bad)).toBe(false);
+    expect(bad.output).toMatch(/tcp_syncookiez/);
+  });
+});
