@@ -7,9 +7,18 @@ import { BackupBucket } from "./components/backup-bucket.js";
 import { Dns } from "./components/dns.js";
 import { Firewall } from "./components/firewall.js";
 import { Server } from "./components/server.js";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { HostConfiguration } from "./host/host-configuration.js";
+import { hostSteps } from "./host/steps.js";
+import { loadTemplates } from "./host/templates.js";
+import { cloudInit } from "./host/cloud-init.js";
 
 const config = readStackConfig();
 const name = config.hostname;
+const DEPLOY_USER = "deploy";
+const BUNDLE = join(import.meta.dirname, "../dist/api.cjs");
+if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "npm run build" before pulumi (npm run up does).`);
 
 const firewall = new Firewall(`${name}-firewall`, {
   adminCidrs: config.adminCidrs,
@@ -24,6 +33,7 @@ const server = new Server(`${name}-server`, {
   firewallGroupId: firewall.groupId,
   reservedIp: config.reservedIp,
   tags: config.tags,
+  userData: cloudInit(DEPLOY_USER, config.sshPublicKey),
 });
 new Dns(`${name}-dns`, {
   domain: config.domain,
@@ -31,6 +41,25 @@ new Dns(`${name}-dns`, {
   apiSubdomain: config.apiSubdomain,
   ipv4: server.ipv4,
   ipv6: server.ipv6,
+});
+const host = new HostConfiguration(`${name}-host`, {
+  host: server.ipv4,
+  user: DEPLOY_USER,
+  privateKey: pulumi.secret(config.sshPrivateKey),
+  steps: hostSteps(
+    loadTemplates(),
+    {
+      deployUser: DEPLOY_USER,
+      deploySshKey: config.sshPublicKey,
+      adminCidrs: config.adminCidrs.map((c) => `${c.address}/${c.prefix}`),
+      apiHost: config.apiHost,
+      acmeEmail: config.acmeEmail,
+      packageSource: "official",
+    },
+    config.app,
+    readFileSync(BUNDLE),
+    BUNDLE,
+  ),
 });
 const backups = config.backupsBucket
   ? new BackupBucket(`${name}-backups`, { region: config.backupsRegion, label: `${name}-${config.stack}-backups` })
@@ -45,3 +74,4 @@ export const backupEndpoint = backups?.endpoint;
 export const backupBucket = backups?.bucketName;
 export const backupAccessKey = backups?.accessKey;
 export const backupSecretKey = backups?.secretKey;
+export const health = host.verified;

@@ -12,6 +12,8 @@ export interface ServerArgs {
   /** Keep the IPv4 address across rebuilds with a reserved IP. @default true */
   reservedIp: boolean;
   tags: string[];
+  /** Cloud-init user data, applied on the instance's first boot only. */
+  userData: string;
 }
 
 /**
@@ -55,8 +57,10 @@ export class Server extends pulumi.ComponentResource {
         sshKeyIds: [key.id],
         reservedIpId: reserved?.id,
         tags: args.tags,
+        userData: args.userData,
       },
-      { parent: this },
+      // User data only matters at first boot; a change must not rebuild the host.
+      { parent: this, ignoreChanges: ["userData"] },
     );
     this.instanceId = instance.id;
     this.ipv4 = instance.mainIp;

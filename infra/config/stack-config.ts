@@ -21,6 +21,17 @@ export const CONFIG_SCHEMA = {
   reservedIp: { type: "boolean", default: true },
   backupsBucket: { type: "boolean", default: true },
   backupsRegion: { type: "string", default: "" },
+  acmeEmail: { type: "string" },
+  natsToken: { type: "string", secret: true },
+  jwtSecret: { type: "string", secret: true },
+  llmProvider: { type: "string", default: "anthropic" },
+  llmApiKey: { type: "string", secret: true },
+  openaiBaseUrl: { type: "string", default: "" },
+  apiImage: { type: "string", default: "node:20-bookworm-slim" },
+  natsImage: { type: "string", default: "nats:2.10-alpine" },
+  logLevel: { type: "string", default: "info" },
+  rateLimitRequests: { type: "integer", default: 60 },
+  rateLimitWindow: { type: "string", default: "1m" },
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -44,6 +55,20 @@ export interface StackConfig {
   backupsBucket: boolean;
   backupsRegion: string;
   tags: string[];
+  acmeEmail: string;
+  /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
+  app: {
+    natsToken: string;
+    jwtSecret: string;
+    llmProvider: "anthropic" | "openai" | "mock";
+    llmApiKey: string;
+    openaiBaseUrl: string;
+    apiImage: string;
+    natsImage: string;
+    logLevel: string;
+    rateLimitRequests: number;
+    rateLimitWindow: string;
+  };
 }
 
 export interface RawConfig {
@@ -61,6 +86,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     const value = raw.values[key]?.trim();
     if (value !== undefined && value !== "") return value;
     const fallback = (CONFIG_SCHEMA[key] as { default?: unknown }).default;
+    if (typeof fallback === "number") return String(fallback);
     return typeof fallback === "string" && fallback !== "" ? fallback : undefined;
   };
   const required = (key: ConfigKey, example: string): string => {
@@ -123,7 +149,46 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     backupsBucket: flag("backupsBucket"),
     backupsRegion: text("backupsRegion") ?? region,
     tags: [PROJECT, `stack-${raw.stack}`],
+    acmeEmail: matching("acmeEmail", /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i, "an e-mail address", "ops@example.com"),
+    app: {
+      natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
+      jwtSecret: secret(raw, "jwtSecret", 32, "openssl rand -base64 48 | pulumi config set --secret jwtSecret"),
+      llmProvider: oneOf(required("llmProvider", "anthropic"), "llmProvider", ["anthropic", "openai", "mock"] as const),
+      llmApiKey: secret(raw, "llmApiKey", 1, "pulumi config set --secret llmApiKey <your provider's API key>"),
+      openaiBaseUrl: text("openaiBaseUrl") ?? "",
+      apiImage: matching("apiImage", IMAGE, "a container image name", "node:20-bookworm-slim"),
+      natsImage: matching("natsImage", IMAGE, "a container image name", "nats:2.10-alpine"),
+      logLevel: oneOf(required("logLevel", "info"), "logLevel", ["debug", "info", "warn", "error"] as const),
+      rateLimitRequests: Number(matching("rateLimitRequests", /^[1-9][0-9]{0,6}$/, "a positive whole number", "60")),
+      rateLimitWindow: matching("rateLimitWindow", /^[1-9][0-9]*(s|m|h)$/, 'a duration like "1m" or "30s"', "1m"),
+    },
   };
+}
+
+const IMAGE = /^[a-z0-9]+([._/:@-][a-z0-9]+)*$/;
+
+function oneOf<T extends string>(value: string, key: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new StackConfigError(key, `is "${value}"`, `Use one of: ${allowed.join(", ")}`);
+}
+
+/** A value that must be stored encrypted, with a minimum length. Never echoed. */
+function secret(raw: RawConfig, key: string, minLength: number, fix: string): string {
+  const value = raw.values[key];
+  if (value === undefined || value === "") throw new StackConfigError(key, "is not set", `Set it: ${fix}`);
+  if (!raw.secretKeys.has(key))
+    throw new StackConfigError(
+      key,
+      "is stored in plaintext in the stack file",
+      `Remove it and set it with --secret: ${fix}`,
+    );
+  if (value.length < minLength)
+    throw new StackConfigError(
+      key,
+      `is ${value.length} characters, fewer than ${minLength}`,
+      `Set a longer one: ${fix}`,
+    );
+  return value;
 }
 
 function parseAdminCidrs(value: string | undefined): Cidr[] {

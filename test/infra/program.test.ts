@@ -27,6 +27,9 @@ describe("the production program", () => {
         "conversational-platform:compute:Server",
         "conversational-platform:network:Dns",
         "conversational-platform:storage:BackupBucket",
+        "conversational-platform:host:HostConfiguration",
+        ...Array(6).fill("command:remote:Command"),
+        "command:remote:CopyToRemote",
         T.group,
         ...Array(6).fill(T.rule),
         T.key,
@@ -148,7 +151,7 @@ describe("variants", () => {
   });
 
   it("refuses a private key stored in plaintext", async () => {
-    await expect(runProgram(REALISTIC_CONFIG, [])).rejects.toThrow(
+    await expect(runProgram(REALISTIC_CONFIG, ["natsToken", "jwtSecret", "llmApiKey"])).rejects.toThrow(
       /sshPrivateKey.*plaintext.*pulumi config set --secret/,
     );
   });

@@ -9,7 +9,13 @@ interface RegisterRequest {
   getParent(): string;
   getType(): string;
   getName(): string;
+  getDependenciesList(): string[];
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
+
+/** How the SDK marks a secret value on the wire. */
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+export const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
 export interface RecordedResource {
   type: string;
@@ -18,6 +24,10 @@ export interface RecordedResource {
   id: string;
   parentType?: string;
   parentName?: string;
+  /** Names of the resources it explicitly depends on. */
+  dependsOn: string[];
+  /** Inputs as sent to the engine, with secrets still wrapped. */
+  wire: Record<string, unknown>;
 }
 
 export const FAKE = {
@@ -61,7 +71,7 @@ export interface ProgramRun {
 
 export async function runProgram(
   config: Record<string, unknown>,
-  secretKeys: string[] = ["sshPrivateKey"],
+  secretKeys: string[] = SECRET_KEYS,
   stack = "prod",
 ): Promise<ProgramRun> {
   const resources: RecordedResource[] = [];
@@ -85,7 +95,14 @@ export async function runProgram(
             s3SecretKey: FAKE.s3SecretKey,
           });
         }
-        const recorded = { type: args.type, name: args.name, inputs: args.inputs, id };
+        const recorded: RecordedResource = {
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          id,
+          dependsOn: [],
+          wire: {},
+        };
         byId.set(id, recorded);
         resources.push(recorded);
         return { id, state };
@@ -111,11 +128,16 @@ export async function runProgram(
 
   // Record each resource's parent from the registration the SDK sends.
   const parents = new Map<string, { type: string; name: string }>();
+  const wire = new Map<string, { dependsOn: string[]; inputs: Record<string, unknown> }>();
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: RegisterRequest, cb: unknown): void;
   };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
+    wire.set(`${req.getType()}::${req.getName()}`, {
+      dependsOn: req.getDependenciesList().map((urn) => urn.split("::").at(-1)!),
+      inputs: req.getObject()?.toJavaScript() ?? {},
+    });
     const parentUrn = req.getParent();
     if (parentUrn) {
       const [typeChain = "", name = ""] = parentUrn.split("::").slice(-2);
@@ -141,6 +163,8 @@ export async function runProgram(
   for (const r of resources) {
     const parent = parents.get(`${r.type}::${r.name}`);
     if (parent) Object.assign(r, { parentType: parent.type, parentName: parent.name });
+    const sent = wire.get(`${r.type}::${r.name}`);
+    if (sent) Object.assign(r, { dependsOn: sent.dependsOn, wire: sent.inputs });
   }
   return {
     resources,
@@ -171,4 +195,10 @@ export const REALISTIC_CONFIG = {
   sshPrivateKey: PRIVATE_KEY,
   reservedIp: "true",
   backupsBucket: "true",
+  acmeEmail: "ops@example.com",
+  natsToken: "nats-token-0123456789abcdef",
+  jwtSecret: "jwt-secret-0123456789abcdef0123456789",
+  llmApiKey: "sk-ant-api03-test-key-abcdefghijklmnop",
 };
+
+export const SECRET_KEYS = ["sshPrivateKey", "natsToken", "jwtSecret", "llmApiKey"];

@@ -5,9 +5,9 @@ import { parse as parseYaml } from "yaml";
 import { parseCidr } from "../../infra/config/cidr.js";
 import { StackConfigError } from "../../infra/config/errors.js";
 import { CONFIG_SCHEMA, parseStackConfig } from "../../infra/config/stack-config.js";
-import { PRIVATE_KEY, REALISTIC_CONFIG } from "./pulumi-harness.js";
+import { PRIVATE_KEY, REALISTIC_CONFIG, SECRET_KEYS } from "./pulumi-harness.js";
 
-const raw = (overrides: Record<string, unknown> = {}, secretKeys = ["sshPrivateKey"]) => {
+const raw = (overrides: Record<string, unknown> = {}, secretKeys = SECRET_KEYS) => {
   const values: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...REALISTIC_CONFIG, ...overrides })) {
     if (v !== undefined) values[k] = typeof v === "string" ? v : JSON.stringify(v);
@@ -77,12 +77,24 @@ describe("parseStackConfig", () => {
       /Config "sshPrivateKey": is not set\. Store it encrypted: pulumi config set --secret sshPrivateKey/,
     ],
     [{ sshPrivateKey: "hunter2" }, /Config "sshPrivateKey": is not an unencrypted OpenSSH\/PEM private key/],
+    [{ acmeEmail: "ops" }, /Config "acmeEmail": "ops" is not an e-mail address/],
+    [{ natsToken: "short" }, /Config "natsToken": is 5 characters, fewer than 16\. Set a longer one: openssl rand/],
+    [
+      { jwtSecret: undefined },
+      /Config "jwtSecret": is not set\. Set it: openssl rand -base64 48 \| pulumi config set --secret jwtSecret/,
+    ],
+    [{ llmProvider: "gemini" }, /Config "llmProvider": is "gemini"\. Use one of: anthropic, openai, mock/],
+    [{ rateLimitRequests: "lots" }, /Config "rateLimitRequests": "lots" is not a positive whole number/],
+    [{ apiImage: "Node 20" }, /Config "apiImage": "Node 20" is not a container image name/],
   ])("refuses %o, naming the key, the problem and the fix", (overrides, message) => {
     expect(errorOf(overrides).message).toMatch(message);
   });
 
   it("refuses a private key that is not stored as a secret, without echoing it", () => {
-    const err = errorOf({}, []);
+    const err = errorOf(
+      {},
+      SECRET_KEYS.filter((k) => k !== "sshPrivateKey"),
+    );
     expect(err.message).toMatch(/sshPrivateKey": is stored in plaintext/);
     expect(err.message).not.toContain("BEGIN OPENSSH");
   });
@@ -119,12 +131,15 @@ describe("Pulumi.prod.yaml", () => {
     const stack = parseYaml(readFileSync(join(import.meta.dirname, "../../Pulumi.prod.yaml"), "utf8")) as {
       config: Record<string, unknown>;
     };
-    const values: Record<string, string> = { sshPrivateKey: PRIVATE_KEY };
+    const secrets = Object.fromEntries(
+      SECRET_KEYS.map((k) => [k, String((REALISTIC_CONFIG as Record<string, unknown>)[k])]),
+    );
+    const values: Record<string, string> = { ...secrets };
     for (const [key, value] of Object.entries(stack.config)) {
       values[key.replace(/^conversational-platform:/, "")] = typeof value === "string" ? value : JSON.stringify(value);
     }
     expect(Object.keys(values).every((k) => k in CONFIG_SCHEMA)).toBe(true);
-    const config = parseStackConfig({ values, secretKeys: new Set(["sshPrivateKey"]), stack: "prod" });
+    const config = parseStackConfig({ values, secretKeys: new Set(SECRET_KEYS), stack: "prod" });
     expect(config.apiHost).toBe("api.example.com");
     expect(stack.config).not.toHaveProperty("conversational-platform:sshPrivateKey");
   });

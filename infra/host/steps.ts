@@ -1,0 +1,269 @@
+// Everything `pulumi up` does on the host, as plain data: an ordered list of
+// steps, each a shell script fed to `bash -s` over SSH. The Pulumi component,
+// the ops scripts and the tests all run these same steps. Each step installs
+// a file only after validating it on the host, and only if it changed.
+import { createHash } from "node:crypto";
+import { renderEnvFile } from "./render.js";
+import { BOOTSTRAP_FILES, type Templates } from "./templates.js";
+
+export const APP_DIR = "/opt/conversational-platform";
+export const DATA_DIR = "/var/lib/platform-data";
+/** Releases kept on the host for a rollback, besides the current one. */
+export const RELEASES_KEPT = 5;
+
+export interface HostSettings {
+  deployUser: string;
+  deploySshKey: string;
+  adminCidrs: string[];
+  apiHost: string;
+  acmeEmail: string;
+  /** "official": Docker's and Caddy's own apt repositories; "distro": the OS's packages. */
+  packageSource: "official" | "distro";
+}
+
+export interface StackSettings {
+  apiImage: string;
+  natsImage: string;
+  natsToken: string;
+  jwtSecret: string;
+  llmProvider: "anthropic" | "openai" | "mock";
+  llmApiKey: string;
+  openaiBaseUrl: string;
+  logLevel: string;
+  rateLimitRequests: number;
+  rateLimitWindow: string;
+}
+
+export type StepName = "wait" | "bootstrap" | "caddy" | "release" | "stack" | "verify";
+
+export interface HostStep {
+  name: StepName;
+  description: string;
+  /** Runs on the host as the deploy user; the script arrives on stdin. */
+  command: string;
+  script: string;
+  /** The script holds secrets: it must travel only as a secret. */
+  secret: boolean;
+  /** Changes exactly when the script does: the step's re-run trigger. */
+  hash: string;
+  /** A file to copy to the host before the script runs. */
+  upload?: { localPath: string; remotePath: string };
+}
+
+export function sha256(text: string | Buffer): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** The id of a release: the start of its bundle's hash. */
+export function releaseId(bundle: Buffer): string {
+  return sha256(bundle).slice(0, 12);
+}
+
+const PRELUDE = `set -euo pipefail
+changed=0
+# put DEST MODE OWNER:GROUP BASE64 [VALIDATE...]: install a file if it differs,
+# after VALIDATE (given the new file's path) accepts it.
+put() {
+  local dest=$1 mode=$2 owner=$3 data=$4
+  shift 4
+  local tmp
+  tmp=$(mktemp)
+  printf '%s' "$data" | base64 -d >"$tmp"
+  if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then
+    rm -f "$tmp"
+    return 0
+  fi
+  if [ $# -gt 0 ] && ! "$@" "$tmp"; then
+    rm -f "$tmp"
+    echo "$dest: the new version does not validate; the live file was left as it is" >&2
+    exit 1
+  fi
+  install -D -m "$mode" -o "\${owner%%:*}" -g "\${owner##*:}" "$tmp" "$dest"
+  rm -f "$tmp"
+  echo "installed $dest"
+  changed=1
+}
+`;
+
+const b64 = (text: string) => Buffer.from(text).toString("base64");
+const q = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+
+function step(name: StepName, description: string, command: string, script: string, secret = false): HostStep {
+  return { name, description, command, script, secret, hash: sha256(script) };
+}
+
+export function waitStep(): HostStep {
+  return step(
+    "wait",
+    "Wait for SSH and for cloud-init to finish",
+    "bash -s",
+    `${PRELUDE}
+# cloud-init creates the deploy user and is still installing packages when
+# SSH first answers; apt would fail under it.
+if command -v cloud-init >/dev/null; then cloud-init status --wait >/dev/null || true; fi
+echo "host ready: $(uname -n)"
+`,
+  );
+}
+
+export function bootstrapStep(templates: Templates, host: HostSettings): HostStep {
+  const files = BOOTSTRAP_FILES.map(
+    (f) =>
+      `mkdir -p "$dir/$(dirname ${q(f)})"\nprintf '%s' ${q(b64(templates.bootstrap[f]))} | base64 -d >"$dir/"${q(f)}`,
+  ).join("\n");
+  return step(
+    "bootstrap",
+    "Harden the host and install Docker, Compose and Caddy (bootstrap.sh)",
+    "sudo bash -s",
+    `${PRELUDE}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+${files}
+DEPLOY_USER=${q(host.deployUser)} DEPLOY_SSH_KEY=${q(host.deploySshKey)} ADMIN_CIDRS=${q(host.adminCidrs.join(" "))} \\
+  PLATFORM_DATA_DIR=${q(DATA_DIR)} PACKAGE_SOURCE=${q(host.packageSource)} bash "$dir/bootstrap.sh"
+`,
+  );
+}
+
+export function caddyStep(templates: Templates, host: HostSettings): HostStep {
+  const env = renderEnvFile("host/caddy/platform.env", templates.caddyEnv, {
+    ACME_EMAIL: host.acmeEmail,
+    API_HOST: host.apiHost,
+  });
+  return step(
+    "caddy",
+    "Install the Caddyfile and its environment, then reload Caddy",
+    "sudo bash -s",
+    `${PRELUDE}
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+printf '%s' ${q(b64(templates.caddyfile))} | base64 -d >"$stage/Caddyfile"
+printf '%s' ${q(b64(env))} | base64 -d >"$stage/platform.env"
+# Validate the pair as Caddy will load it: the Caddyfile with the new values.
+if ! (set -a && . "$stage/platform.env" && set +a && caddy validate --config "$stage/Caddyfile" --adapter caddyfile); then
+  echo "the new Caddyfile does not validate; Caddy keeps running the old one" >&2
+  exit 1
+fi
+install -d -m 0755 -o caddy -g caddy /var/log/caddy
+put /etc/systemd/system/caddy.service.d/platform.conf 0644 root:root ${q(b64(templates.caddyDropIn))}
+dropin_changed=$changed
+put /etc/caddy/platform.env 0640 root:caddy "$(base64 -w0 "$stage/platform.env")"
+put /etc/caddy/Caddyfile 0644 root:root "$(base64 -w0 "$stage/Caddyfile")"
+if [ "$dropin_changed" -eq 1 ]; then systemctl daemon-reload; fi
+systemctl enable caddy >/dev/null 2>&1
+if ! systemctl is-active --quiet caddy; then
+  systemctl start caddy
+elif [ "$changed" -eq 1 ]; then
+  # A reload keeps open connections (and their event streams) alive.
+  systemctl reload caddy
+fi
+echo "caddy: $(systemctl is-active caddy)"
+`,
+  );
+}
+
+export function releaseStep(bundle: Buffer, bundlePath: string, stack: StackSettings): HostStep {
+  const id = releaseId(bundle);
+  const upload = `${APP_DIR}/releases/upload-${id}.cjs`;
+  return {
+    ...step(
+      "release",
+      `Install release ${id} of the API bundle, keeping the last ${RELEASES_KEPT} for rollback`,
+      "bash -s",
+      `${PRELUDE}
+cd ${APP_DIR}/releases
+if [ ! -f ${id}/api.cjs ]; then
+  # The bundle must at least parse in the image that will run it.
+  docker run --rm --network none -v "$PWD/upload-${id}.cjs:/app/api.cjs:ro" ${q(stack.apiImage)} node --check /app/api.cjs
+  mkdir -p ${id}
+  mv upload-${id}.cjs ${id}/api.cjs
+  chmod 0644 ${id}/api.cjs
+  echo "release ${id} installed"
+fi
+rm -f upload-*.cjs
+current=$(sed -n 's|^API_RELEASE=releases/||p' ${APP_DIR}/.env 2>/dev/null || true)
+ls -1t | grep -vx -e ${id} -e "\${current:-none}" | tail -n +${RELEASES_KEPT + 1} | xargs -r rm -rf --
+`,
+    ),
+    upload: { localPath: bundlePath, remotePath: upload },
+  };
+}
+
+export function stackStep(templates: Templates, stack: StackSettings, release: string): HostStep {
+  const env = renderEnvFile("stack/stack.env", templates.stackEnv, {
+    API_RELEASE: `releases/${release}`,
+    API_IMAGE: stack.apiImage,
+    NATS_IMAGE: stack.natsImage,
+    PLATFORM_DATA_DIR: DATA_DIR,
+    NATS_TOKEN: stack.natsToken,
+    JWT_SECRET: stack.jwtSecret,
+    LLM_PROVIDER: stack.llmProvider,
+    ANTHROPIC_API_KEY: stack.llmProvider === "anthropic" ? stack.llmApiKey : "",
+    OPENAI_API_KEY: stack.llmProvider === "openai" ? stack.llmApiKey : "",
+    OPENAI_BASE_URL: stack.openaiBaseUrl,
+    LOG_LEVEL: stack.logLevel,
+    RATE_LIMIT_REQUESTS: String(stack.rateLimitRequests),
+    RATE_LIMIT_WINDOW: stack.rateLimitWindow,
+  });
+  return step(
+    "stack",
+    "Install the compose stack, NATS config and .env; bring NATS up, then restart the API instances one at a time",
+    "sudo bash -s",
+    `${PRELUDE}
+cd ${APP_DIR}
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+printf '%s' ${q(b64(templates.compose))} | base64 -d >"$stage/docker-compose.prod.yml"
+printf '%s' ${q(b64(templates.natsConf))} | base64 -d >"$stage/nats-server.conf"
+printf '%s' ${q(b64(env))} | base64 -d >"$stage/.env"
+docker compose --project-directory ${APP_DIR} -f "$stage/docker-compose.prod.yml" --env-file "$stage/.env" config -q
+docker run --rm --network none -e NATS_TOKEN=validation-only -v "$stage/nats-server.conf:/c.conf:ro" ${q(stack.natsImage)} -c /c.conf -t
+owner=$(stat -c %U:%G ${APP_DIR})
+put ${APP_DIR}/docker-compose.prod.yml 0644 "$owner" "$(base64 -w0 "$stage/docker-compose.prod.yml")"
+put ${APP_DIR}/nats-server.conf 0644 "$owner" "$(base64 -w0 "$stage/nats-server.conf")"
+put ${APP_DIR}/.env 0600 "$owner" "$(base64 -w0 "$stage/.env")"
+compose() { docker compose --project-directory ${APP_DIR} -f ${APP_DIR}/docker-compose.prod.yml "$@"; }
+compose up -d --wait nats
+# One instance at a time: Caddy sends traffic to the other while this one
+# drains its streams and comes back healthy.
+for api in api-1 api-2; do
+  compose up -d --no-deps --wait "$api"
+done
+compose ps --format '{{.Name}} {{.Status}}'
+`,
+    true,
+  );
+}
+
+export function verifyStep(host: HostSettings): HostStep {
+  return step(
+    "verify",
+    `Check that https://${host.apiHost}/health answers 200 through Caddy`,
+    "bash -s",
+    `${PRELUDE}
+# Through Caddy and TLS on this host, whatever DNS says elsewhere; the first
+# certificate can take a minute to be issued.
+curl -fsS --retry 30 --retry-delay 5 --retry-all-errors --max-time 10 \\
+  --resolve ${q(`${host.apiHost}:443:127.0.0.1`)} ${q(`https://${host.apiHost}/health`)}
+echo
+`,
+  );
+}
+
+/** All steps, in the order they run. */
+export function hostSteps(
+  templates: Templates,
+  host: HostSettings,
+  stack: StackSettings,
+  bundle: Buffer,
+  bundlePath: string,
+): HostStep[] {
+  return [
+    waitStep(),
+    bootstrapStep(templates, host),
+    caddyStep(templates, host),
+    releaseStep(bundle, bundlePath, stack),
+    stackStep(templates, stack, releaseId(bundle)),
+    verifyStep(host),
+  ];
+}

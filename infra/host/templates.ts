@@ -1,0 +1,40 @@
+// Reads the host's templates from templates/: the only file access of the
+// host layer, so everything else works on plain strings.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const TEMPLATES_DIR = join(import.meta.dirname, "../../templates");
+
+/** The files the bootstrap installs, relative to templates/host/. */
+export const BOOTSTRAP_FILES = [
+  "bootstrap.sh",
+  "ssh/00-platform-hardening.conf",
+  "fail2ban/platform.local",
+  "sysctl/99-platform.conf",
+  "apt/20auto-upgrades",
+  "apt/52platform-unattended-upgrades",
+  "logrotate/platform",
+] as const;
+
+export interface Templates {
+  bootstrap: Record<(typeof BOOTSTRAP_FILES)[number], string>;
+  caddyfile: string;
+  caddyEnv: string;
+  caddyDropIn: string;
+  compose: string;
+  natsConf: string;
+  stackEnv: string;
+}
+
+export function loadTemplates(dir = TEMPLATES_DIR): Templates {
+  const read = (path: string) => readFileSync(join(dir, path), "utf8");
+  return {
+    bootstrap: Object.fromEntries(BOOTSTRAP_FILES.map((f) => [f, read(`host/${f}`)])) as Templates["bootstrap"],
+    caddyfile: read("host/caddy/Caddyfile"),
+    caddyEnv: read("host/caddy/platform.env"),
+    caddyDropIn: read("host/caddy/caddy-platform.conf"),
+    compose: read("stack/docker-compose.prod.yml"),
+    natsConf: read("stack/nats-server.conf"),
+    stackEnv: read("stack/stack.env"),
+  };
+}
