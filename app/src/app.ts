@@ -26,7 +26,11 @@ export interface AppDeps {
   metrics: Metrics;
   tracer: Tracer;
   generations: GenerationRegistry;
-  lifecycle: { draining: boolean };
+  /**
+   * "leaving": /health says 503 so the proxy stops sending, but requests are
+   * still served (DRAIN_DELAY); "draining": new streams are refused too.
+   */
+  lifecycle: { state: "serving" | "leaving" | "draining" };
 }
 
 declare module "fastify" {

@@ -3,7 +3,7 @@
 // streams are refused, running answers get SHUTDOWN_GRACE to finish, and the
 // process exits 0.
 import { pino } from "pino";
-import { buildApp } from "./app.js";
+import { buildApp, type AppDeps } from "./app.js";
 import { GenerationRegistry } from "./chat/registry.js";
 import { ConfigError, loadConfig, type Config } from "./config/env.js";
 import { loggerOptions } from "./observability/logger.js";
@@ -49,7 +49,7 @@ async function main() {
       .ensure()
       .catch((err: unknown) => logger.error({ err }, "could not re-create JetStream storage after reconnecting"));
   });
-  const lifecycle = { draining: false };
+  const lifecycle: AppDeps["lifecycle"] = { state: "serving" };
   const generations = new GenerationRegistry({
     store,
     provider,
@@ -79,8 +79,13 @@ async function main() {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    lifecycle.draining = true;
-    logger.info({ signal, activeGenerations: generations.size, graceMs: config.shutdownGraceMs }, "draining");
+    // First only report unhealthy, while the proxy's health check notices;
+    // then refuse new streams and let the running ones finish.
+    lifecycle.state = "leaving";
+    logger.info({ signal, drainDelayMs: config.drainDelayMs }, "leaving: /health now answers 503");
+    await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+    lifecycle.state = "draining";
+    logger.info({ activeGenerations: generations.size, graceMs: config.shutdownGraceMs }, "draining");
     const { finished, stopped } = await generations.drain(config.shutdownGraceMs);
     logger.info({ finished, stopped }, "answers settled; closing");
     await app.close();

@@ -6,8 +6,12 @@ import { createHash } from "node:crypto";
 import { renderEnvFile } from "./render.js";
 import { BOOTSTRAP_FILES, type Templates } from "./templates.js";
 
-export const APP_DIR = "/opt/conversational-platform";
-export const DATA_DIR = "/var/lib/platform-data";
+/** Where the stack lives on a host; `npm run local` uses directories of its own. */
+export interface HostPaths {
+  appDir: string;
+  dataDir: string;
+}
+export const PRODUCTION_PATHS: HostPaths = { appDir: "/opt/conversational-platform", dataDir: "/var/lib/platform-data" };
 /** Releases kept on the host for a rollback, besides the current one. */
 export const RELEASES_KEPT = 5;
 
@@ -120,7 +124,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 ${files}
 DEPLOY_USER=${q(host.deployUser)} DEPLOY_SSH_KEY=${q(host.deploySshKey)} ADMIN_CIDRS=${q(host.adminCidrs.join(" "))} \\
-  PLATFORM_DATA_DIR=${q(DATA_DIR)} PACKAGE_SOURCE=${q(host.packageSource)} bash "$dir/bootstrap.sh"
+  PLATFORM_DATA_DIR=${q(PRODUCTION_PATHS.dataDir)} PACKAGE_SOURCE=${q(host.packageSource)} bash "$dir/bootstrap.sh"
 `,
   );
 }
@@ -162,16 +166,16 @@ echo "caddy: $(systemctl is-active caddy)"
   );
 }
 
-export function releaseStep(bundle: Buffer, bundlePath: string, stack: StackSettings): HostStep {
+export function releaseStep(bundle: Buffer, bundlePath: string, stack: StackSettings, paths = PRODUCTION_PATHS): HostStep {
   const id = releaseId(bundle);
-  const upload = `${APP_DIR}/releases/upload-${id}.cjs`;
+  const upload = `${paths.appDir}/releases/upload-${id}.cjs`;
   return {
     ...step(
       "release",
       `Install release ${id} of the API bundle, keeping the last ${RELEASES_KEPT} for rollback`,
       "bash -s",
       `${PRELUDE}
-cd ${APP_DIR}/releases
+cd ${q(paths.appDir)}/releases
 if [ ! -f ${id}/api.cjs ]; then
   # The bundle must at least parse in the image that will run it.
   docker run --rm --network none -v "$PWD/upload-${id}.cjs:/app/api.cjs:ro" ${q(stack.apiImage)} node --check /app/api.cjs
@@ -181,7 +185,7 @@ if [ ! -f ${id}/api.cjs ]; then
   echo "release ${id} installed"
 fi
 rm -f upload-*.cjs
-current=$(sed -n 's|^API_RELEASE=releases/||p' ${APP_DIR}/.env 2>/dev/null || true)
+current=$(sed -n 's|^API_RELEASE=releases/||p' ../.env 2>/dev/null || true)
 ls -1t | grep -vx -e ${id} -e "\${current:-none}" | tail -n +${RELEASES_KEPT + 1} | xargs -r rm -rf --
 `,
     ),
@@ -189,12 +193,13 @@ ls -1t | grep -vx -e ${id} -e "\${current:-none}" | tail -n +${RELEASES_KEPT + 1
   };
 }
 
-export function stackStep(templates: Templates, stack: StackSettings, release: string): HostStep {
+export function stackStep(templates: Templates, stack: StackSettings, release: string, paths = PRODUCTION_PATHS): HostStep {
+  const app = q(paths.appDir);
   const env = renderEnvFile("stack/stack.env", templates.stackEnv, {
     API_RELEASE: `releases/${release}`,
     API_IMAGE: stack.apiImage,
     NATS_IMAGE: stack.natsImage,
-    PLATFORM_DATA_DIR: DATA_DIR,
+    PLATFORM_DATA_DIR: paths.dataDir,
     NATS_TOKEN: stack.natsToken,
     JWT_SECRET: stack.jwtSecret,
     LLM_PROVIDER: stack.llmProvider,
@@ -210,19 +215,19 @@ export function stackStep(templates: Templates, stack: StackSettings, release: s
     "Install the compose stack, NATS config and .env; bring NATS up, then restart the API instances one at a time",
     "sudo bash -s",
     `${PRELUDE}
-cd ${APP_DIR}
+cd ${app}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 printf '%s' ${q(b64(templates.compose))} | base64 -d >"$stage/docker-compose.prod.yml"
 printf '%s' ${q(b64(templates.natsConf))} | base64 -d >"$stage/nats-server.conf"
 printf '%s' ${q(b64(env))} | base64 -d >"$stage/.env"
-docker compose --project-directory ${APP_DIR} -f "$stage/docker-compose.prod.yml" --env-file "$stage/.env" config -q
+docker compose --project-directory ${app} -f "$stage/docker-compose.prod.yml" --env-file "$stage/.env" config -q
 docker run --rm --network none -e NATS_TOKEN=validation-only -v "$stage/nats-server.conf:/c.conf:ro" ${q(stack.natsImage)} -c /c.conf -t
-owner=$(stat -c %U:%G ${APP_DIR})
-put ${APP_DIR}/docker-compose.prod.yml 0644 "$owner" "$(base64 -w0 "$stage/docker-compose.prod.yml")"
-put ${APP_DIR}/nats-server.conf 0644 "$owner" "$(base64 -w0 "$stage/nats-server.conf")"
-put ${APP_DIR}/.env 0600 "$owner" "$(base64 -w0 "$stage/.env")"
-compose() { docker compose --project-directory ${APP_DIR} -f ${APP_DIR}/docker-compose.prod.yml "$@"; }
+owner=$(stat -c %U:%G ${app})
+put ${app}/docker-compose.prod.yml 0644 "$owner" "$(base64 -w0 "$stage/docker-compose.prod.yml")"
+put ${app}/nats-server.conf 0644 "$owner" "$(base64 -w0 "$stage/nats-server.conf")"
+put ${app}/.env 0600 "$owner" "$(base64 -w0 "$stage/.env")"
+compose() { docker compose --project-directory ${app} -f ${app}/docker-compose.prod.yml "$@"; }
 compose up -d --wait nats
 # One instance at a time: Caddy sends traffic to the other while this one
 # drains its streams and comes back healthy.

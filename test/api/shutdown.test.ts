@@ -69,3 +69,27 @@ describe("SIGTERM past the grace period", () => {
     expect(stack.llm.aborted).toBe(1);
   });
 });
+
+describe("SIGTERM with DRAIN_DELAY", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { DRAIN_DELAY: "2s", SHUTDOWN_GRACE: "5s" } });
+  });
+  afterAll(() => stack?.stop());
+
+  it("reports 503 at once but still serves new streams until the delay ends", async () => {
+    const api = stack.apis[0]!;
+    const client = await stack.client("val");
+    const id = await client.createConversation();
+    api.process.signal("SIGTERM");
+    await sleep(200);
+    expect((await requestJson("GET", `${api.url}/health`)).status).toBe(503);
+    const during = await client.send(id, "still welcome");
+    await during.ended;
+    expect(during.events.at(-1)!.event).toBe("done");
+    await sleep(2200);
+    const after = await client.request("POST", `/v1/conversations/${id}/messages`, { content: "too late" });
+    expect(after.status).toBe(503);
+    expect(await api.process.exited).toBe(0);
+  });
+});

@@ -42,6 +42,7 @@ export interface Config {
   trustedProxies: string[];
   disconnectPolicy: DisconnectPolicy;
   shutdownGraceMs: number;
+  drainDelayMs: number;
   upstreamIdleTimeoutMs: number;
   sseKeepAliveMs: number;
   generationLeaseMs: number;
@@ -172,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
       'use "continue" (keep generating for resume) or "cancel"',
     ),
     shutdownGraceMs: read("SHUTDOWN_GRACE", duration({ minMs: 0 }).default(30_000), 'use a duration, e.g. "30s"'),
+    drainDelayMs: read("DRAIN_DELAY", duration({ minMs: 0 }).default(0), 'use a duration, e.g. "3s"'),
     upstreamIdleTimeoutMs: read(
       "UPSTREAM_IDLE_TIMEOUT",
       duration({ minMs: 100 }).default(60_000),

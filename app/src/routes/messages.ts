@@ -151,7 +151,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
 }
 
 function refuseWhileDraining(deps: AppDeps) {
-  if (deps.lifecycle.draining) {
+  if (deps.lifecycle.state === "draining") {
     throw new HttpError(503, "draining", "This instance is shutting down; retry and another instance will answer.", {
       "retry-after": "1",
     });
