@@ -81,6 +81,10 @@ describe("SIGTERM with DRAIN_DELAY", () => {
     const api = stack.apis[0]!;
     const client = await stack.client("val");
     const id = await client.createConversation();
+    // A long answer keeps the process alive past the delay.
+    stack.llm.script({ kind: "stream", chunks: Array.from({ length: 20 }, (_, i) => `s${i} `), delayMs: 250 });
+    const long = await client.send(id, "a long one");
+    await long.waitForEvents(1);
     api.process.signal("SIGTERM");
     await sleep(200);
     expect((await requestJson("GET", `${api.url}/health`)).status).toBe(503);
@@ -90,6 +94,8 @@ describe("SIGTERM with DRAIN_DELAY", () => {
     await sleep(2200);
     const after = await client.request("POST", `/v1/conversations/${id}/messages`, { content: "too late" });
     expect(after.status).toBe(503);
+    await long.ended;
+    expect(long.events.at(-1)!.event).toBe("done");
     expect(await api.process.exited).toBe(0);
   });
 });
