@@ -186,7 +186,8 @@ if [ ! -f ${id}/api.cjs ]; then
 fi
 rm -f upload-*.cjs
 current=$(sed -n 's|^API_RELEASE=releases/||p' ../.env 2>/dev/null || true)
-ls -1t | grep -vx -e ${id} -e "\${current:-none}" | tail -n +${RELEASES_KEPT + 1} | xargs -r rm -rf --
+# Keep the newest ${RELEASES_KEPT} others for a rollback; grep finds none on a first deploy.
+{ ls -1t | grep -vx -e ${id} -e "\${current:-none}" || true; } | tail -n +${RELEASES_KEPT + 1} | xargs -r rm -rf --
 `,
     ),
     upload: { localPath: bundlePath, remotePath: upload },

@@ -1,0 +1,26 @@
+// `npm run local`: the production stack on this machine's Docker engine, with
+// Caddy on https://localhost:8443. `npm run local -- --down` removes it.
+import { join } from "node:path";
+import { SignJWT } from "jose";
+import { natsServerBinary } from "../test/harness/tools.js";
+import { localStackDown, localStackUp, ROOT } from "./local/local-stack.js";
+
+const dir = join(ROOT, ".tmp/local");
+
+if (process.argv.includes("--down")) {
+  localStackDown(dir);
+} else {
+  const stack = await localStackUp({ dir, natsServer: natsServerBinary(), httpsPort: 8443, httpPort: 8880, adminPort: 2119 });
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject("local-user")
+    .setExpirationTime("12h")
+    .sign(new TextEncoder().encode(stack.jwtSecret));
+  console.log(`
+The stack is up: NATS and two API instances in Docker, Caddy in front.
+  URL:    ${stack.url}
+  Token:  export TOKEN=${token}
+  CA:     curl --cacert ${stack.caCertificate} ${stack.url}/health
+Answers come from the ${process.env.ANTHROPIC_API_KEY || process.env.OPENAI_API_KEY ? "configured provider" : "mock provider (set ANTHROPIC_API_KEY to use a model)"}.
+Remove it all with: npm run local -- --down`);
+}

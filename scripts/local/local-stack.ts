@@ -1,0 +1,155 @@
+// The production stack on this machine: the same compose file, NATS config,
+// .env template, API bundle and Caddyfile, installed by the same release and
+// stack steps a deploy runs on the host (infra/host/steps.ts), with Caddy on
+// localhost and an internal certificate instead of Let's Encrypt.
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chownSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { releaseId, releaseStep, stackStep, type HostPaths, type StackSettings } from "../../infra/host/steps.js";
+import { loadTemplates } from "../../infra/host/templates.js";
+import { ensureDockerEngine } from "./docker-engine.js";
+import { buildLocalImages } from "./images.js";
+
+export const ROOT = join(import.meta.dirname, "../..");
+
+export interface LocalStackOptions {
+  /** Everything the local stack writes lives here. */
+  dir: string;
+  natsServer: string;
+  httpsPort: number;
+  httpPort: number;
+  adminPort: number;
+  /** Extra API settings, e.g. a provider base URL for tests. */
+  llm?: Pick<StackSettings, "llmProvider" | "llmApiKey" | "openaiBaseUrl">;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  url: string;
+  jwtSecret: string;
+  caCertificate: string;
+  compose(...args: string[]): string;
+}
+
+const COMPOSE_FILE = "docker-compose.prod.yml";
+
+export async function localStackUp(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? console.log;
+  const paths: HostPaths = { appDir: join(options.dir, "app"), dataDir: join(options.dir, "data") };
+  const bundlePath = join(ROOT, "dist/api.cjs");
+  if (!existsSync(bundlePath)) throw new Error(`${bundlePath} is missing: run npm run build`);
+  await ensureDockerEngine(log);
+  log("building local images from this machine's node and nats-server (no registry is needed)");
+  const images = buildLocalImages(options.natsServer);
+
+  // What the bootstrap prepares on a host.
+  mkdirSync(join(paths.appDir, "releases"), { recursive: true });
+  mkdirSync(join(paths.dataDir, "nats"), { recursive: true });
+  chownSync(join(paths.dataDir, "nats"), 10001, 10001);
+
+  const secrets = loadOrCreateSecrets(join(options.dir, "secrets.json"));
+  const llm = options.llm ?? defaultLlm();
+  const stack: StackSettings = {
+    apiImage: images.apiImage,
+    natsImage: images.natsImage,
+    natsToken: secrets.natsToken,
+    jwtSecret: secrets.jwtSecret,
+    logLevel: "info",
+    rateLimitRequests: 600,
+    rateLimitWindow: "1m",
+    ...llm,
+  };
+  const bundle = readFileSync(bundlePath);
+  const release = releaseStep(bundle, bundlePath, stack, paths);
+  copyFileSync(bundlePath, release.upload!.remotePath);
+  runStep(release.script, log);
+  runStep(stackStep(loadTemplates(), stack, releaseId(bundle), paths).script, log);
+
+  startCaddy(options, log);
+  const caCertificate = join(options.dir, "caddy/pki/authorities/local/root.crt");
+  return {
+    url: `https://localhost:${options.httpsPort}`,
+    jwtSecret: secrets.jwtSecret,
+    caCertificate,
+    compose: (...args) =>
+      execFileSync("docker", ["compose", "--project-directory", paths.appDir, "-f", join(paths.appDir, COMPOSE_FILE), ...args], {
+        encoding: "utf8",
+      }),
+  };
+}
+
+export function localStackDown(dir: string, log: (line: string) => void = console.log): void {
+  const appDir = join(dir, "app");
+  if (existsSync(join(appDir, COMPOSE_FILE))) {
+    execFileSync("docker", ["compose", "--project-directory", appDir, "-f", join(appDir, COMPOSE_FILE), "down", "--remove-orphans"], {
+      stdio: "inherit",
+    });
+  }
+  const pidFile = join(dir, "caddy.pid");
+  if (existsSync(pidFile)) {
+    try {
+      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  log(`removed the local stack and ${dir}`);
+}
+
+function runStep(script: string, log: (line: string) => void) {
+  const output = execFileSync("bash", ["-s"], { input: script, encoding: "utf8", stdio: ["pipe", "pipe", "inherit"] });
+  for (const line of output.trim().split("\n").filter(Boolean)) log(`  ${line}`);
+}
+
+function startCaddy(options: LocalStackOptions, log: (line: string) => void) {
+  const caddyDir = join(options.dir, "caddy");
+  mkdirSync(caddyDir, { recursive: true });
+  const pidFile = join(options.dir, "caddy.pid");
+  if (existsSync(pidFile)) {
+    try {
+      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
+    } catch {
+      // not running
+    }
+  }
+  const out = openSync(join(options.dir, "caddy.log"), "a");
+  const caddy = spawn("caddy", ["run", "--config", join(ROOT, "templates/host/caddy/Caddyfile"), "--adapter", "caddyfile"], {
+    detached: true,
+    stdio: ["ignore", out, out],
+    env: {
+      ...process.env,
+      HOME: caddyDir,
+      ACME_EMAIL: "ops@example.com",
+      API_HOST: "localhost",
+      API_UPSTREAMS: "127.0.0.1:8081 127.0.0.1:8082",
+      CADDY_ACCESS_LOG: join(options.dir, "access.log"),
+      CADDY_GLOBAL_OPTIONS: [
+        `admin 127.0.0.1:${options.adminPort}`,
+        `http_port ${options.httpPort}`,
+        `https_port ${options.httpsPort}`,
+        "local_certs",
+        "skip_install_trust",
+        `storage file_system ${caddyDir}`,
+        "default_bind 127.0.0.1",
+      ].join("\n"),
+    },
+  });
+  caddy.unref();
+  writeFileSync(pidFile, String(caddy.pid));
+  log(`Caddy on https://localhost:${options.httpsPort} (log: ${join(options.dir, "caddy.log")})`);
+}
+
+function defaultLlm(): Pick<StackSettings, "llmProvider" | "llmApiKey" | "openaiBaseUrl"> {
+  if (process.env.ANTHROPIC_API_KEY) return { llmProvider: "anthropic", llmApiKey: process.env.ANTHROPIC_API_KEY, openaiBaseUrl: "" };
+  if (process.env.OPENAI_API_KEY) return { llmProvider: "openai", llmApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: process.env.OPENAI_BASE_URL ?? "" };
+  return { llmProvider: "mock", llmApiKey: "", openaiBaseUrl: "" };
+}
+
+function loadOrCreateSecrets(path: string): { natsToken: string; jwtSecret: string } {
+  if (existsSync(path)) return JSON.parse(readFileSync(path, "utf8")) as { natsToken: string; jwtSecret: string };
+  const secrets = { natsToken: randomBytes(24).toString("base64url"), jwtSecret: randomBytes(36).toString("base64url") };
+  writeFileSync(path, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
