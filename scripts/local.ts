@@ -10,7 +10,13 @@ const dir = join(ROOT, ".tmp/local");
 if (process.argv.includes("--down")) {
   localStackDown(dir);
 } else {
-  const stack = await localStackUp({ dir, natsServer: natsServerBinary(), httpsPort: 8443, httpPort: 8880, adminPort: 2119 });
+  const stack = await localStackUp({
+    dir,
+    natsServer: natsServerBinary(),
+    httpsPort: 8443,
+    httpPort: 8880,
+    adminPort: 2119,
+  });
   const token = await new SignJWT({})
     .setProtectedHeader({ alg: "HS256" })
     .setSubject("local-user")

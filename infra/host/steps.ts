@@ -11,7 +11,10 @@ export interface HostPaths {
   appDir: string;
   dataDir: string;
 }
-export const PRODUCTION_PATHS: HostPaths = { appDir: "/opt/conversational-platform", dataDir: "/var/lib/platform-data" };
+export const PRODUCTION_PATHS: HostPaths = {
+  appDir: "/opt/conversational-platform",
+  dataDir: "/var/lib/platform-data",
+};
 /** Releases kept on the host for a rollback, besides the current one. */
 export const RELEASES_KEPT = 5;
 
@@ -166,7 +169,12 @@ echo "caddy: $(systemctl is-active caddy)"
   );
 }
 
-export function releaseStep(bundle: Buffer, bundlePath: string, stack: StackSettings, paths = PRODUCTION_PATHS): HostStep {
+export function releaseStep(
+  bundle: Buffer,
+  bundlePath: string,
+  stack: StackSettings,
+  paths = PRODUCTION_PATHS,
+): HostStep {
   const id = releaseId(bundle);
   const upload = `${paths.appDir}/releases/upload-${id}.cjs`;
   return {
@@ -194,7 +202,12 @@ current=$(sed -n 's|^API_RELEASE=releases/||p' ../.env 2>/dev/null || true)
   };
 }
 
-export function stackStep(templates: Templates, stack: StackSettings, release: string, paths = PRODUCTION_PATHS): HostStep {
+export function stackStep(
+  templates: Templates,
+  stack: StackSettings,
+  release: string,
+  paths = PRODUCTION_PATHS,
+): HostStep {
   const app = q(paths.appDir);
   const env = renderEnvFile("stack/stack.env", templates.stackEnv, {
     API_RELEASE: `releases/${release}`,

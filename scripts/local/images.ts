@@ -15,7 +15,9 @@ const BUSYBOX = "/bin/busybox";
 
 export function buildLocalImages(natsServer: string): { apiImage: string; natsImage: string } {
   buildImage(LOCAL_API_IMAGE, { source: process.execPath, target: "/usr/local/bin/node" });
-  buildImage(LOCAL_NATS_IMAGE, { source: natsServer, target: "/usr/local/bin/nats-server" }, ["/usr/local/bin/nats-server"]);
+  buildImage(LOCAL_NATS_IMAGE, { source: natsServer, target: "/usr/local/bin/nats-server" }, [
+    "/usr/local/bin/nats-server",
+  ]);
   return { apiImage: LOCAL_API_IMAGE, natsImage: LOCAL_NATS_IMAGE };
 }
 
@@ -40,7 +42,10 @@ function buildImage(tag: string, binary: { source: string; target: string }, ent
     const changes = ["ENV PATH=/usr/local/bin:/bin", `LABEL platform.rootfs=${label}`];
     if (entrypoint) changes.push(`ENTRYPOINT ${JSON.stringify(entrypoint)}`);
     const tar = execFileSync("tar", ["-C", root, "-c", "."], { maxBuffer: 1 << 30 });
-    execFileSync("docker", ["import", ...changes.flatMap((c) => ["--change", c]), "-", tag], { input: tar, stdio: ["pipe", "ignore", "inherit"] });
+    execFileSync("docker", ["import", ...changes.flatMap((c) => ["--change", c]), "-", tag], {
+      input: tar,
+      stdio: ["pipe", "ignore", "inherit"],
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

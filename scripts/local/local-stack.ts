@@ -68,23 +68,37 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
 
   startCaddy(options, log);
   const caCertificate = join(options.dir, "caddy/pki/authorities/local/root.crt");
+  await waitFor(
+    () =>
+      existsSync(caCertificate) &&
+      /certificate obtained successfully/.test(readFileSync(join(options.dir, "caddy.log"), "utf8")),
+    "Caddy's local certificate",
+  );
   return {
     url: `https://localhost:${options.httpsPort}`,
     jwtSecret: secrets.jwtSecret,
     caCertificate,
     compose: (...args) =>
-      execFileSync("docker", ["compose", "--project-directory", paths.appDir, "-f", join(paths.appDir, COMPOSE_FILE), ...args], {
-        encoding: "utf8",
-      }),
+      execFileSync(
+        "docker",
+        ["compose", "--project-directory", paths.appDir, "-f", join(paths.appDir, COMPOSE_FILE), ...args],
+        {
+          encoding: "utf8",
+        },
+      ),
   };
 }
 
 export function localStackDown(dir: string, log: (line: string) => void = console.log): void {
   const appDir = join(dir, "app");
   if (existsSync(join(appDir, COMPOSE_FILE))) {
-    execFileSync("docker", ["compose", "--project-directory", appDir, "-f", join(appDir, COMPOSE_FILE), "down", "--remove-orphans"], {
-      stdio: "inherit",
-    });
+    execFileSync(
+      "docker",
+      ["compose", "--project-directory", appDir, "-f", join(appDir, COMPOSE_FILE), "down", "--remove-orphans"],
+      {
+        stdio: "inherit",
+      },
+    );
   }
   const pidFile = join(dir, "caddy.pid");
   if (existsSync(pidFile)) {
@@ -96,6 +110,14 @@ export function localStackDown(dir: string, log: (line: string) => void = consol
   }
   rmSync(dir, { recursive: true, force: true });
   log(`removed the local stack and ${dir}`);
+}
+
+async function waitFor(ready: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function runStep(script: string, log: (line: string) => void) {
@@ -115,41 +137,54 @@ function startCaddy(options: LocalStackOptions, log: (line: string) => void) {
     }
   }
   const out = openSync(join(options.dir, "caddy.log"), "a");
-  const caddy = spawn("caddy", ["run", "--config", join(ROOT, "templates/host/caddy/Caddyfile"), "--adapter", "caddyfile"], {
-    detached: true,
-    stdio: ["ignore", out, out],
-    env: {
-      ...process.env,
-      HOME: caddyDir,
-      ACME_EMAIL: "ops@example.com",
-      API_HOST: "localhost",
-      API_UPSTREAMS: "127.0.0.1:8081 127.0.0.1:8082",
-      CADDY_ACCESS_LOG: join(options.dir, "access.log"),
-      CADDY_GLOBAL_OPTIONS: [
-        `admin 127.0.0.1:${options.adminPort}`,
-        `http_port ${options.httpPort}`,
-        `https_port ${options.httpsPort}`,
-        "local_certs",
-        "skip_install_trust",
-        `storage file_system ${caddyDir}`,
-        "default_bind 127.0.0.1",
-      ].join("\n"),
+  const caddy = spawn(
+    "caddy",
+    ["run", "--config", join(ROOT, "templates/host/caddy/Caddyfile"), "--adapter", "caddyfile"],
+    {
+      detached: true,
+      stdio: ["ignore", out, out],
+      env: {
+        ...process.env,
+        HOME: caddyDir,
+        ACME_EMAIL: "ops@example.com",
+        API_HOST: "localhost",
+        API_UPSTREAMS: "127.0.0.1:8081 127.0.0.1:8082",
+        CADDY_ACCESS_LOG: join(options.dir, "access.log"),
+        CADDY_GLOBAL_OPTIONS: [
+          `admin 127.0.0.1:${options.adminPort}`,
+          `http_port ${options.httpPort}`,
+          `https_port ${options.httpsPort}`,
+          "local_certs",
+          "skip_install_trust",
+          `storage file_system ${caddyDir}`,
+          "default_bind 127.0.0.1",
+        ].join("\n"),
+      },
     },
-  });
+  );
   caddy.unref();
   writeFileSync(pidFile, String(caddy.pid));
   log(`Caddy on https://localhost:${options.httpsPort} (log: ${join(options.dir, "caddy.log")})`);
 }
 
 function defaultLlm(): Pick<StackSettings, "llmProvider" | "llmApiKey" | "openaiBaseUrl"> {
-  if (process.env.ANTHROPIC_API_KEY) return { llmProvider: "anthropic", llmApiKey: process.env.ANTHROPIC_API_KEY, openaiBaseUrl: "" };
-  if (process.env.OPENAI_API_KEY) return { llmProvider: "openai", llmApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: process.env.OPENAI_BASE_URL ?? "" };
+  if (process.env.ANTHROPIC_API_KEY)
+    return { llmProvider: "anthropic", llmApiKey: process.env.ANTHROPIC_API_KEY, openaiBaseUrl: "" };
+  if (process.env.OPENAI_API_KEY)
+    return {
+      llmProvider: "openai",
+      llmApiKey: process.env.OPENAI_API_KEY,
+      openaiBaseUrl: process.env.OPENAI_BASE_URL ?? "",
+    };
   return { llmProvider: "mock", llmApiKey: "", openaiBaseUrl: "" };
 }
 
 function loadOrCreateSecrets(path: string): { natsToken: string; jwtSecret: string } {
   if (existsSync(path)) return JSON.parse(readFileSync(path, "utf8")) as { natsToken: string; jwtSecret: string };
-  const secrets = { natsToken: randomBytes(24).toString("base64url"), jwtSecret: randomBytes(36).toString("base64url") };
+  const secrets = {
+    natsToken: randomBytes(24).toString("base64url"),
+    jwtSecret: randomBytes(36).toString("base64url"),
+  };
   writeFileSync(path, JSON.stringify(secrets), { mode: 0o600 });
   return secrets;
 }

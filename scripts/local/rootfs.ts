@@ -21,7 +21,11 @@ export interface RootfsEntry {
   target: string;
 }
 
-export function rootfsEntries(binary: { source: string; target: string }, libraries: string[], busybox: string): RootfsEntry[] {
+export function rootfsEntries(
+  binary: { source: string; target: string },
+  libraries: string[],
+  busybox: string,
+): RootfsEntry[] {
   return [
     binary,
     { source: busybox, target: "/bin/busybox" },

@@ -3,6 +3,7 @@
 // would). Raw node:http, so tests control sockets, headers and aborts.
 import { request as httpRequest, type IncomingHttpHeaders, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { gunzipSync } from "node:zlib";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
 export interface ClientOptions {
@@ -57,7 +58,9 @@ export function requestJson<T = any>(
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
-        const text = Buffer.concat(chunks).toString();
+        const raw = Buffer.concat(chunks);
+        // Through Caddy, JSON may come gzip-compressed (the SSE tests ask for it).
+        const text = (res.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString();
         let parsed: unknown;
         try {
           parsed = text ? JSON.parse(text) : undefined;

@@ -1,0 +1,141 @@
+// The production compose stack, for real, on a local Docker engine: NATS and
+// two API instances running the built bundle in locally built images, Caddy
+// in front with the project's Caddyfile. Installed by the same release and
+// stack steps a deploy runs on the host.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localStackDown, localStackUp, ROOT, type LocalStack } from "../../scripts/local/local-stack.js";
+import { ChatClient, textOf } from "../harness/chat-client.js";
+import { requestJson } from "../harness/http-client.js";
+import { freePort } from "../harness/ports.js";
+import { tokenFor } from "../harness/tokens.js";
+import { natsServerBinary } from "../harness/tools.js";
+
+const DIR = join(ROOT, ".tmp/test-stack");
+
+describe("the compose stack behind Caddy", () => {
+  let stack: LocalStack;
+  let client: ChatClient;
+  let ca: Buffer;
+  beforeAll(async () => {
+    localStackDown(DIR, () => undefined);
+    stack = await localStackUp({
+      dir: DIR,
+      natsServer: natsServerBinary(),
+      httpsPort: await freePort(),
+      httpPort: await freePort(),
+      adminPort: await freePort(),
+      llm: { llmProvider: "mock", llmApiKey: "", openaiBaseUrl: "" },
+      log: () => undefined,
+    });
+    ca = readFileSync(stack.caCertificate);
+    client = new ChatClient(stack.url, await tokenFor("stack-user", { secret: stack.jwtSecret }), {
+      ca,
+      headers: { "accept-encoding": "gzip" },
+    });
+    // Caddy's first health checks and certificate.
+    const deadline = Date.now() + 30_000;
+    while (
+      (await requestJson("GET", `${stack.url}/health`, undefined, { ca }).catch(() => undefined))?.status !== 200
+    ) {
+      if (Date.now() > deadline) throw new Error("the stack did not become healthy through Caddy");
+      await sleep(250);
+    }
+  }, 180_000);
+  afterAll(() => localStackDown(DIR, () => undefined), 60_000);
+
+  it("streams answers through Caddy event by event", async () => {
+    const id = await client.createConversation();
+    const stream = await client.send(id, "one two three four five six seven eight");
+    await stream.ended;
+    expect(stream.status).toBe(200);
+    expect(stream.headers["content-encoding"]).toBeUndefined();
+    expect(textOf(stream)).toContain("[mock provider");
+    const deltas = stream.events.filter((e) => e.event === "delta");
+    expect(deltas.length).toBeGreaterThan(8);
+    // The mock sends a word every 30 ms: buffered, they would land together.
+    expect(deltas.at(-1)!.at - deltas[0]!.at).toBeGreaterThan(200);
+  });
+
+  it("loses no conversation when NATS restarts", async () => {
+    const id = await client.createConversation("before the restart");
+    for (const text of ["first", "second"]) await (await client.send(id, text)).ended;
+    stack.compose("restart", "nats");
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await client.request("GET", `/v1/conversations/${id}`).catch(() => undefined);
+      if (res?.status === 200) {
+        expect(
+          res.body.messages.map((m: { content: string }) => m.content).filter((c: string) => !c.startsWith("[mock")),
+        ).toEqual(["first", "second"]);
+        expect(res.body.messages.filter((m: { status?: string }) => m.status === "complete")).toHaveLength(2);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`no recovery after the NATS restart: ${res?.status} ${res?.text}`);
+      await sleep(500);
+    }
+    const after = await client.send(id, "after");
+    await after.ended;
+    expect(after.events.at(-1)!.event).toBe("done");
+  });
+
+  it("fails no request while one API instance restarts", async () => {
+    const id = await client.createConversation();
+    const results: Array<{ status: number; last?: string }> = [];
+    let restarting = true;
+    const restart = (async () => {
+      await sleep(300);
+      stack.compose("restart", "api-1");
+      restarting = false;
+    })();
+    // Bounded: at most 200 requests, 2 at a time, until the restart is over
+    // and 2 s more.
+    let stopAt = Infinity;
+    const worker = async () => {
+      for (let i = 0; i < 100 && Date.now() < stopAt; i++) {
+        if (!restarting && stopAt === Infinity) stopAt = Date.now() + 2000;
+        const stream = await client.send(id, `request ${i}`);
+        await stream.ended;
+        results.push({ status: stream.status, last: stream.events.at(-1)?.event });
+      }
+    };
+    await Promise.all([worker(), worker(), restart]);
+    expect(results.length).toBeGreaterThan(10);
+    expect(results.filter((r) => r.status !== 200 || r.last !== "done")).toEqual([]);
+  });
+
+  it("publishes nothing beyond 127.0.0.1, and runs every container read-only, unprivileged and capped", () => {
+    const ids = stack.compose("ps", "-q").trim().split("\n");
+    expect(ids).toHaveLength(3);
+    const containers = JSON.parse(execFileSync("docker", ["inspect", ...ids], { encoding: "utf8" })) as Array<{
+      Name: string;
+      Config: { User: string };
+      HostConfig: {
+        ReadonlyRootfs: boolean;
+        CapDrop: string[];
+        SecurityOpt: string[];
+        Memory: number;
+        PortBindings: Record<string, Array<{ HostIp: string }>> | null;
+      };
+    }>;
+    for (const c of containers) {
+      expect(c.HostConfig.ReadonlyRootfs, c.Name).toBe(true);
+      expect(c.HostConfig.CapDrop, c.Name).toEqual(["ALL"]);
+      expect(c.HostConfig.SecurityOpt, c.Name).toContain("no-new-privileges:true");
+      expect(c.Config.User, c.Name).toBe("10001:10001");
+      expect(c.HostConfig.Memory, c.Name).toBeGreaterThan(0);
+      for (const bindings of Object.values(c.HostConfig.PortBindings ?? {})) {
+        for (const b of bindings) expect(b.HostIp, c.Name).toBe("127.0.0.1");
+      }
+    }
+    // What actually listens on this machine for the stack: docker-proxy, on loopback only.
+    const listeners = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => /docker-proxy/.test(l));
+    expect(listeners.length).toBeGreaterThanOrEqual(3);
+    for (const l of listeners) expect(l).toMatch(/\s127\.0\.0\.1:\d+\s/);
+  });
+});
