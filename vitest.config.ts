@@ -2,11 +2,29 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Integration files each start real servers; two at a time fits 2 cores.
-    maxWorkers: 2,
-    reporters: ["default"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "fast",
+          // Unit and mock tests, and tests against real servers on loopback
+          // ports; two files at a time fits two cores.
+          include: ["test/{unit,api,infra,templates}/**/*.test.ts"],
+          maxWorkers: 2,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "system",
+          // A Docker engine and a systemd test host: heavy, one at a time,
+          // after the fast ones so they do not starve their timing.
+          include: ["test/{stack,host}/**/*.test.ts"],
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });

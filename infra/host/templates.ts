@@ -9,7 +9,7 @@ export const TEMPLATES_DIR = join(import.meta.dirname, "../../templates");
 export const BOOTSTRAP_FILES = [
   "bootstrap.sh",
   "ssh/00-platform-hardening.conf",
-  "fail2ban/platform.local",
+  "fail2ban/jail.local",
   "sysctl/99-platform.conf",
   "apt/20auto-upgrades",
   "apt/52platform-unattended-upgrades",

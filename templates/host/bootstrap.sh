@@ -72,7 +72,12 @@ apt_install() {
 # Security tooling: firewall, ban on repeated failures, automatic security
 # updates, package integrity checks, process accounting, a tmp per user.
 apt_install ca-certificates curl gnupg ufw fail2ban unattended-upgrades logrotate \
-  apt-listchanges needrestart debsums acct sysstat libpam-tmpdir python3-systemd
+  apt-listchanges apt-show-versions needrestart debsums acct sysstat libpam-tmpdir libpam-pwquality \
+  rkhunter python3-systemd
+
+# Security updates now, not at the first nightly run: a fresh image is
+# often weeks behind. (Only security updates; the same job runs daily.)
+unattended-upgrade >/dev/null 2>&1 || log "unattended-upgrade reported a problem; see /var/log/unattended-upgrades/"
 
 # --- Deploy user --------------------------------------------------------
 if ! id "$DEPLOY_USER" >/dev/null 2>&1; then
@@ -142,7 +147,10 @@ ufw allow 443/tcp comment 'HTTPS' >/dev/null
 ufw status numbered | awk -F'[][]' '/22\/tcp/ && /ALLOW IN/ {print $2" "$0}' | sort -rn | while read -r num rest; do
   src=$(awk '{print $NF}' <<<"${rest%%#*}")
   keep=0
-  for cidr in $ADMIN_CIDRS; do [ "$src" = "$cidr" ] && keep=1; done
+  for cidr in $ADMIN_CIDRS; do
+    # ufw shows a single address without its /32 or /128.
+    case "$src" in "$cidr" | "${cidr%/32}" | "${cidr%/128}") keep=1 ;; esac
+  done
   if [ "$keep" -eq 0 ] && [ "$src" != "Anywhere" ]; then
     ufw --force delete "$num" >/dev/null
     log "removed SSH rule for $src"
@@ -156,8 +164,9 @@ fi
 
 # --- fail2ban -----------------------------------------------------------
 jail=$(mktemp)
-sed "s#{{ADMIN_CIDRS}}#$ADMIN_CIDRS#" "$here/fail2ban/platform.local" >"$jail"
-if install_file "$jail" /etc/fail2ban/jail.d/platform.local 0644; then
+sed "s#{{ADMIN_CIDRS}}#$ADMIN_CIDRS#" "$here/fail2ban/jail.local" >"$jail"
+# jail.local, not an edit of jail.conf: package updates replace jail.conf.
+if install_file "$jail" /etc/fail2ban/jail.local 0644; then
   fail2ban-client -t >/dev/null || fail "fail2ban rejects its configuration"
   systemctl enable --now fail2ban >/dev/null 2>&1
   systemctl restart fail2ban
@@ -172,15 +181,16 @@ systemctl enable --now unattended-upgrades >/dev/null 2>&1 || true
 
 # --- Kernel and network hardening ---------------------------------------
 validate_sysctl() {
-  # Every setting is "key = number(s)", and the kernel knows every net.* key
-  # (a kernel built without a kernel.* feature, such as Yama, may lack one).
+  # Every setting is "key = number(s)", and the kernel knows every network
+  # key (a kernel built without a feature, such as Yama, may lack one of the
+  # kernel-wide ones, and a container sees none of those).
   ! grep -vE '^\s*(#|$)' "$1" | grep -qvE '^[a-z0-9_.]+ = [0-9]+( [0-9]+)*$' || return 1
-  ! sysctl --dry-run -p "$1" 2>&1 >/dev/null | grep -v 'cannot stat /proc/sys/\(kernel\|fs\)/' | grep -q .
+  ! sysctl --dry-run -p "$1" 2>&1 >/dev/null | grep -v 'cannot stat /proc/sys/\(kernel\|fs\|dev\|net/core\)/' | grep -q .
 }
 if install_file "$here/sysctl/99-platform.conf" /etc/sysctl.d/99-platform.conf 0644 validate_sysctl; then
   if systemd-detect-virt --container --quiet; then
     # A container may set only its own network namespace's values.
-    grep -E '^net\.' /etc/sysctl.d/99-platform.conf | sysctl -q -p - >/dev/null
+    grep -E '^net\.ipv[46]\.' /etc/sysctl.d/99-platform.conf | sysctl -q -p - >/dev/null
   else
     sysctl -q --system >/dev/null || log "some sysctl keys are not supported by this kernel (see sysctl --system)"
   fi
@@ -189,9 +199,12 @@ fi
 # --- Smaller measures: each closes something Lynis checks ---------------
 # Unused network protocols and storage that a server never needs.
 modules=$(mktemp)
-printf '%s\n' "# Managed by conversational-platform: modules a server never needs." \
-  "install dccp /bin/false" "install sctp /bin/false" "install rds /bin/false" "install tipc /bin/false" \
-  "install usb-storage /bin/false" "install firewire-core /bin/false" >"$modules"
+{
+  echo "# Managed by conversational-platform: modules a server never needs."
+  for module in dccp sctp rds tipc usb-storage firewire-core; do
+    printf 'blacklist %s\ninstall %s /bin/true\n' "$module" "$module"
+  done
+} >"$modules"
 install_file "$modules" /etc/modprobe.d/platform-blacklist.conf 0644 || true
 rm -f "$modules"
 # No core dumps: a dump of the API could hold keys.
@@ -199,18 +212,56 @@ limits=$(mktemp)
 printf '%s\n' "# Managed by conversational-platform: no core dumps." "* hard core 0" >"$limits"
 install_file "$limits" /etc/security/limits.d/90-platform-nocore.conf 0644 || true
 rm -f "$limits"
-# New files are private to their owner's group by default.
-if grep -qE '^UMASK\s+022' /etc/login.defs; then
-  sed -i -E 's/^UMASK\s+022/UMASK\t\t027/' /etc/login.defs
+# login.defs: new files private to their group; password hashing rounds and
+# ageing, for any account that is ever given a password.
+set_login_def() {
+  if ! grep -qE "^$1\s+$2\$" /etc/login.defs; then
+    sed -i -E "/^#?\s*$1\s/d" /etc/login.defs
+    printf '%s\t\t%s\n' "$1" "$2" >>/etc/login.defs
+    changed=1
+  fi
+}
+set_login_def UMASK 027
+set_login_def SHA_CRYPT_MIN_ROUNDS 5000
+set_login_def SHA_CRYPT_MAX_ROUNDS 100000
+set_login_def PASS_MIN_DAYS 1
+set_login_def PASS_MAX_DAYS 365
+# Home directories are not for others to read.
+if [ "$(stat -c %a "$home")" != 750 ]; then
+  chmod 750 "$home"
+  changed=1
+fi
+# The host's own name resolves locally (sudo and mail use it).
+if ! grep -qE "\s$(hostname)(\s|\$)" /etc/hosts; then
+  printf '127.0.1.1\t%s\n' "$(hostname)" >>/etc/hosts
   changed=1
 fi
 # A legal banner before login.
-banner="Authorised access only. Activity on this system is logged."
+banner="Authorized access only. This system is private property and all connections are monitored and logged. Unauthorized access is prohibited and may be prosecuted under applicable law."
 for f in /etc/issue /etc/issue.net; do
   if [ "$(cat "$f" 2>/dev/null)" != "$banner" ]; then
     printf '%s\n' "$banner" >"$f"
     changed=1
   fi
+done
+# Files only root should read or change: cron tables, sshd's configuration.
+restrict() {
+  local mode=$1 path
+  shift
+  for path in "$@"; do
+    if [ -e "$path" ] && [ "$(stat -c %a "$path")" != "$mode" ]; then
+      chmod "$mode" "$path"
+      changed=1
+    fi
+  done
+}
+restrict 600 /etc/crontab /etc/ssh/sshd_config
+restrict 700 /etc/cron.d /etc/cron.daily /etc/cron.hourly /etc/cron.weekly /etc/cron.monthly
+# Compilers for root only: nothing on this host builds code (images are
+# built elsewhere), and an intruder's first step is often to compile.
+for compiler in as gcc cc c++ g++ clang; do
+  path=$(command -v "$compiler" || true)
+  [ -n "$path" ] && restrict 750 "$(readlink -f "$path")"
 done
 # Process accounting and system statistics, for after-the-fact questions.
 if [ -f /etc/default/sysstat ] && grep -q '^ENABLED="false"' /etc/default/sysstat; then

@@ -177,6 +177,13 @@ describe("bootstrap and scripts (shellcheck)", () => {
     ]);
     expectBoth(good, bad, /SC2086/);
   });
+
+  it("passes shellcheck for every script of the project", async () => {
+    const root = join(TEMPLATES, "..");
+    const scripts = ["scripts/pulumi.sh", "scripts/test.sh", "scripts/setup/install-test-deps.sh", ".ci/run"].map((p) => join(root, p));
+    const result = await run("shellcheck", scripts);
+    expect(result.ok, result.output).toBe(true);
+  });
 });
 
 describe("logrotate (logrotate -d)", () => {
@@ -194,11 +201,11 @@ describe("logrotate (logrotate -d)", () => {
 
 describe("fail2ban jail (fail2ban-client -t)", () => {
   it("validates, and refuses a broken copy", async () => {
-    const jail = read("host/fail2ban/platform.local").replace("{{ADMIN_CIDRS}}", "203.0.113.7/32 2001:db8::/48");
+    const jail = read("host/fail2ban/jail.local").replace("{{ADMIN_CIDRS}}", "203.0.113.7/32 2001:db8::/48");
     const check = (content: string) => {
       const confDir = join(dir.path, `fail2ban-${counter++}`);
       cpSync("/etc/fail2ban", confDir, { recursive: true });
-      writeFileSync(join(confDir, "jail.d/platform.local"), content);
+      writeFileSync(join(confDir, "jail.local"), content);
       return run("fail2ban-client", ["-c", confDir, "-t"]);
     };
     expectBoth(
@@ -216,7 +223,7 @@ describe("sysctl settings (sysctl --dry-run)", () => {
     r.output
       .split("\n")
       .filter(Boolean)
-      .every((line) => /cannot stat \/proc\/sys\/(kernel|fs)\//.test(line) || !/sysctl:/.test(line));
+      .every((line) => /cannot stat \/proc\/sys\/(kernel|fs|dev|net\/core)\//.test(line) || !/sysctl:/.test(line));
 
   it("names only settings the kernel knows, and a broken copy is refused", async () => {
     const conf = read("host/sysctl/99-platform.conf");

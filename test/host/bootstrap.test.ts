@@ -1,0 +1,138 @@
+// The bootstrap, for real, over SSH, on a systemd test host (Debian 12 booted
+// by systemd-nspawn in its own network namespace): twice, the second run
+// changing nothing; then checks of what it promises, and the Lynis hardening
+// index before and after.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NodeSSH } from "node-ssh";
+import { bootstrapStep } from "../../infra/host/steps.js";
+import { loadTemplates } from "../../infra/host/templates.js";
+import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
+
+const LYNIS =
+  "lynis audit system --quick --no-colors 2>/dev/null | sed -n 's/.*Hardening index : \\([0-9]*\\).*/\\1/p'";
+
+async function run(ssh: NodeSSH, command: string, stdin?: string) {
+  const result = await ssh.execCommand(command, stdin === undefined ? {} : { stdin });
+  return { ...result, output: `${result.stdout}\n${result.stderr}` };
+}
+
+describe("bootstrap on a systemd test host", () => {
+  let host: SystemdHost;
+  let deploy: NodeSSH;
+  const lynis: { before?: number; after?: number } = {};
+  const results: Array<{ code: number | null; output: string }> = [];
+
+  beforeAll(async () => {
+    host = await startSystemdHost("boot");
+    const step = bootstrapStep(loadTemplates(), {
+      deployUser: "deploy",
+      deploySshKey: host.publicKey,
+      adminCidrs: [`${host.gatewayAddress}/32`],
+      apiHost: "api.example.com",
+      acmeEmail: "ops@example.com",
+      // The test host reaches only Debian's archive.
+      packageSource: "distro",
+    });
+    const root = await host.connect("root");
+    lynis.before = Number((await run(root, LYNIS)).stdout.trim());
+    // First run: as root, as on a fresh VPS.
+    results.push(await run(root, step.command, step.script));
+    root.dispose();
+    // Second run: as the deploy user, the only one SSH still lets in.
+    const second = await host.connect("deploy");
+    results.push(await run(second, step.command, step.script));
+    second.dispose();
+    // A new session, as the next deploy would open (with its new groups).
+    deploy = await host.connect("deploy");
+    lynis.after = Number((await run(deploy, `sudo sh -c "${LYNIS}"`)).stdout.trim());
+    console.log(`Lynis hardening index of the test host: ${lynis.before} before the bootstrap, ${lynis.after} after`);
+  }, 900_000);
+
+  afterAll(async () => {
+    deploy?.dispose();
+    await host?.stop();
+  }, 60_000);
+
+  it("runs cleanly, and the second run changes nothing", () => {
+    expect(results[0]!.code, results[0]!.output).toBe(0);
+    expect(results[0]!.output).toContain("bootstrap: done: changes made");
+    expect(results[1]!.code, results[1]!.output).toBe(0);
+    expect(results[1]!.output).toContain("bootstrap: done: nothing to change");
+    expect(results[1]!.output).not.toMatch(/installed |created user|added the deploy key|firewall enabled/);
+  });
+
+  it("lets the deploy user in with its key, with sudo and docker", async () => {
+    const who = await run(deploy, "id -un; sudo -n id -u; id -nG");
+    expect(who.stdout.split("\n")).toEqual(["deploy", "0", expect.stringContaining("docker")]);
+  });
+
+  it("refuses root and passwords over SSH", async () => {
+    await expect(host.connect("root")).rejects.toThrow(/authentication/i);
+    const effective = await run(deploy, "sudo sshd -T -C user=root,host=x,addr=127.0.0.1");
+    expect(effective.stdout).toMatch(/^permitrootlogin no$/m);
+    expect(effective.stdout).toMatch(/^passwordauthentication no$/m);
+    expect(effective.stdout).toMatch(/^kbdinteractiveauthentication no$/m);
+    expect(effective.stdout).toMatch(/^allowusers deploy$/m);
+  });
+
+  it("firewalls everything but SSH from the admin network, 80 and 443", async () => {
+    const status = await run(deploy, "sudo ufw status verbose");
+    expect(status.stdout).toMatch(/Status: active/);
+    expect(status.stdout).toMatch(/Default: deny \(incoming\)/);
+    const rules = status.stdout
+      .split("\n")
+      .filter((l) => /ALLOW IN/.test(l))
+      .map((l) =>
+        l
+          .replace(/\s+#.*$/, "")
+          .replace(/\s+/g, " ")
+          .trim(),
+      )
+      .sort();
+    expect(rules).toEqual(
+      [
+        `22/tcp ALLOW IN ${host.gatewayAddress}`,
+        "443/tcp ALLOW IN Anywhere",
+        "443/tcp (v6) ALLOW IN Anywhere (v6)",
+        "80/tcp ALLOW IN Anywhere",
+        "80/tcp (v6) ALLOW IN Anywhere (v6)",
+      ].sort(),
+    );
+  });
+
+  it("runs fail2ban's sshd jail and automatic security updates", async () => {
+    expect((await run(deploy, "sudo fail2ban-client status sshd")).stdout).toMatch(/Status for the jail: sshd/);
+    const apt = await run(
+      deploy,
+      "apt-config dump | grep -E 'APT::Periodic::(Update-Package-Lists|Unattended-Upgrade) '",
+    );
+    expect(apt.stdout).toContain('APT::Periodic::Update-Package-Lists "1";');
+    expect(apt.stdout).toContain('APT::Periodic::Unattended-Upgrade "1";');
+    expect((await run(deploy, "systemctl is-enabled unattended-upgrades")).stdout.trim()).toBe("enabled");
+  });
+
+  it("puts the network sysctl values in force", async () => {
+    const values = await run(
+      deploy,
+      "sysctl -n net.ipv4.conf.all.rp_filter net.ipv4.conf.all.accept_redirects net.ipv4.tcp_syncookies net.ipv4.conf.all.log_martians",
+    );
+    expect(values.stdout.trim().split("\n")).toEqual(["1", "0", "1", "1"]);
+  });
+
+  it("prepares the platform's directories", async () => {
+    const dirs = await run(
+      deploy,
+      "stat -c '%U %a %n' /opt/conversational-platform /opt/conversational-platform/releases; sudo stat -c '%u %a %n' /var/lib/platform-data/nats",
+    );
+    expect(dirs.stdout.trim().split("\n")).toEqual([
+      "deploy 750 /opt/conversational-platform",
+      "deploy 750 /opt/conversational-platform/releases",
+      "10001 700 /var/lib/platform-data/nats",
+    ]);
+  });
+
+  it("raises the Lynis hardening index to 85 or more", () => {
+    expect(lynis.before).toBeGreaterThan(0);
+    expect(lynis.after).toBeGreaterThanOrEqual(85);
+  });
+});
