@@ -73,7 +73,7 @@ apt_install() {
 # updates, package integrity checks, process accounting, a tmp per user.
 apt_install ca-certificates curl gnupg ufw fail2ban unattended-upgrades logrotate \
   apt-listchanges apt-show-versions needrestart debsums acct sysstat libpam-tmpdir libpam-pwquality \
-  rkhunter python3-systemd
+  rkhunter aide aide-common openssl python3-systemd
 
 # Security updates now, not at the first nightly run: a fresh image is
 # often weeks behind. (Only security updates; the same job runs daily.)
@@ -85,10 +85,18 @@ if ! id "$DEPLOY_USER" >/dev/null 2>&1; then
   log "created user $DEPLOY_USER"
   changed=1
 fi
-# Key-only: no password, but not "locked" (sshd refuses locked accounts
-# when PAM is off).
-if [ "$(getent shadow "$DEPLOY_USER" | cut -d: -f2)" != "*" ]; then
-  usermod -p '*' "$DEPLOY_USER"
+# Key-only: a random password nobody knows (a locked account is refused by
+# sshd without PAM, and flagged by audits), that never expires (an expired
+# password would block even key logins through PAM).
+case "$(getent shadow "$DEPLOY_USER" | cut -d: -f2)" in
+  "" | '!'* | '*'*)
+    # Pre-hashed, so the password-quality module has nothing to check.
+    usermod -p "$(head -c 48 /dev/urandom | base64 -w0 | openssl passwd -6 -stdin)" "$DEPLOY_USER"
+    changed=1
+    ;;
+esac
+if [ "$(chage -l "$DEPLOY_USER" | awk -F': ' '/^Maximum/ {print $2}')" != "-1" ]; then
+  chage -M -1 -m 0 "$DEPLOY_USER"
   changed=1
 fi
 home=$(getent passwd "$DEPLOY_USER" | cut -d: -f6)
@@ -263,6 +271,13 @@ for compiler in as gcc cc c++ g++ clang; do
   path=$(command -v "$compiler" || true)
   [ -n "$path" ] && restrict 750 "$(readlink -f "$path")"
 done
+# File integrity: AIDE's database of the system's files, built once in the
+# background (it reads the whole disk); its daily check compares against it.
+if [ ! -e /var/lib/aide/aide.db ] && ! systemctl is-active --quiet platform-aideinit; then
+  systemd-run --unit=platform-aideinit --description="Build the AIDE database" aideinit --yes --force >/dev/null
+  log "building the AIDE database in the background (unit platform-aideinit)"
+  changed=1
+fi
 # Process accounting and system statistics, for after-the-fact questions.
 if [ -f /etc/default/sysstat ] && grep -q '^ENABLED="false"' /etc/default/sysstat; then
   sed -i 's/^ENABLED="false"/ENABLED="true"/' /etc/default/sysstat

@@ -91,7 +91,18 @@ describe("a 3-node NATS cluster losing a node", () => {
       if (Date.now() > deadline) throw new Error(`no recovery: ${stream.status} ${stream.raw.join("")}`);
       await sleep(250);
     }
-    const contents = (await client.conversation(id)).messages.filter((m) => m.role === "user").map((m) => m.content);
+    // Reads may still meet a leader election for a moment: retry those too.
+    let history;
+    for (;;) {
+      const res = await client.request("GET", `/v1/conversations/${id}`);
+      if (res.status === 200) {
+        history = res.body as { messages: Array<{ role: string; content: string }> };
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`history unreadable: ${res.status} ${res.text}`);
+      await sleep(250);
+    }
+    const contents = history.messages.filter((m) => m.role === "user").map((m) => m.content);
     expect(contents[0]).toBe("before");
     expect(contents.at(-1)).toBe("after");
   });

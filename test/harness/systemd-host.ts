@@ -87,6 +87,8 @@ export async function startSystemdHost(name: string, subnet = 213): Promise<Syst
 
   const machine = `pt-${name}`.slice(0, 11);
   const veth = `ve-${machine}`.slice(0, 15);
+  // A veth left by a run that was killed would stop nspawn making its own.
+  tryRun(() => sh("ip", ["link", "del", veth]));
   const nspawn: ChildProcess = spawn(
     "systemd-nspawn",
     ["-b", "-D", root, "--register=no", "--keep-unit", `--network-veth`, "-M", machine],
@@ -95,7 +97,7 @@ export async function startSystemdHost(name: string, subnet = 213): Promise<Syst
   const exited = new Promise<void>((resolve) => nspawn.once("exit", () => resolve()));
 
   await until(() => existsSync(`/sys/class/net/${veth}`), 20_000, `interface ${veth}`);
-  sh("ip", ["addr", "add", `${gatewayAddress}/30`, "dev", veth]);
+  sh("ip", ["addr", "replace", `${gatewayAddress}/30`, "dev", veth]);
   sh("ip", ["link", "set", veth, "up"]);
   const rules: string[][] = [
     ["-t", "nat", "POSTROUTING", "-s", `${address}/32`, "!", "-o", veth, "-j", "MASQUERADE"],
@@ -107,7 +109,11 @@ export async function startSystemdHost(name: string, subnet = 213): Promise<Syst
     const rest = rule[0] === "-t" ? rule.slice(2) : rule;
     sh("iptables", [...table, op, ...rest]);
   };
-  for (const rule of rules) iptables("-I", rule);
+  for (const rule of rules) {
+    // Rules left by a run that was killed would pile up: drop them first.
+    while (tryRun(() => iptables("-D", rule)));
+    iptables("-I", rule);
+  }
 
   await until(() => portOpen(address, 22), 60_000, `SSH on ${address}`);
   return {
@@ -124,18 +130,21 @@ export async function startSystemdHost(name: string, subnet = 213): Promise<Syst
       nspawn.kill("SIGTERM");
       await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
       if (nspawn.exitCode === null) nspawn.kill("SIGKILL");
-      for (const rule of rules) {
-        try {
-          iptables("-D", rule);
-        } catch {
-          // already gone
-        }
-      }
+      for (const rule of rules) while (tryRun(() => iptables("-D", rule)));
       rmSync(root, { recursive: true, force: true });
       rmSync(keyPath, { force: true });
       rmSync(`${keyPath}.pub`, { force: true });
     },
   };
+}
+
+function tryRun(action: () => unknown): boolean {
+  try {
+    action();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function until(ready: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

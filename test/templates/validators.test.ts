@@ -180,7 +180,9 @@ describe("bootstrap and scripts (shellcheck)", () => {
 
   it("passes shellcheck for every script of the project", async () => {
     const root = join(TEMPLATES, "..");
-    const scripts = ["scripts/pulumi.sh", "scripts/test.sh", "scripts/setup/install-test-deps.sh", ".ci/run"].map((p) => join(root, p));
+    const scripts = ["scripts/pulumi.sh", "scripts/test.sh", "scripts/setup/install-test-deps.sh", ".ci/run"].map((p) =>
+      join(root, p),
+    );
     const result = await run("shellcheck", scripts);
     expect(result.ok, result.output).toBe(true);
   });
