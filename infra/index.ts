@@ -1,18 +1,18 @@
 // The Pulumi program: one production environment on Vultr. Configuration is
 // read and validated first, so a bad value stops everything before any
 // resource is touched; then one component per concern.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackConfig } from "./config/read.js";
 import { BackupBucket } from "./components/backup-bucket.js";
 import { Dns } from "./components/dns.js";
 import { Firewall } from "./components/firewall.js";
 import { Server } from "./components/server.js";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readStackConfig } from "./config/read.js";
+import { cloudInit } from "./host/cloud-init.js";
 import { HostConfiguration } from "./host/host-configuration.js";
 import { hostSteps } from "./host/steps.js";
 import { loadTemplates } from "./host/templates.js";
-import { cloudInit } from "./host/cloud-init.js";
 
 const config = readStackConfig();
 const name = config.hostname;

@@ -33,6 +33,20 @@ fail() {
 [ "$(id -u)" -eq 0 ] || fail "run as root (sudo bash bootstrap.sh)"
 export DEBIAN_FRONTEND=noninteractive
 
+# render TEMPLATE NAME=VALUE...: fills {{NAME}} placeholders, and fails if
+# any is left (a missing value) or a value holds a line break.
+render() {
+  local template=$1 out pair
+  shift
+  out=$(cat "$template")
+  for pair in "$@"; do
+    case "${pair#*=}" in *$'\n'*) fail "$template: the value for ${pair%%=*} holds a line break" ;; esac
+    out=${out//"{{${pair%%=*}}}"/"${pair#*=}"}
+  done
+  if grep -q '{{[A-Z_]*}}' <<<"$out"; then fail "$template: no value for $(grep -o '{{[A-Z_]*}}' <<<"$out" | head -1)"; fi
+  printf '%s\n' "$out"
+}
+
 # install_file SRC DEST MODE [VALIDATE...]: installs SRC as DEST only if it
 # differs, after VALIDATE (run with the new file's path appended) accepts it.
 install_file() {
@@ -120,7 +134,7 @@ rm -f "$sudoers"
 grep -qxF "$DEPLOY_SSH_KEY" "$keys" || fail "the deploy key is not in $keys; not turning off password and root logins"
 [ -n "$(awk '$1 ~ /^(ssh|ecdsa|sk-)/' "$keys")" ] || fail "$keys holds no usable key"
 ssh_conf=$(mktemp)
-sed "s/{{DEPLOY_USER}}/$DEPLOY_USER/" "$here/ssh/00-platform-hardening.conf" >"$ssh_conf"
+render "$here/ssh/00-platform-hardening.conf" "DEPLOY_USER=$DEPLOY_USER" >"$ssh_conf"
 mkdir -p /run/sshd
 validate_sshd() {
   # The whole configuration with the new drop-in in place must be valid.
@@ -142,6 +156,12 @@ fi
 rm -f "$ssh_conf"
 
 # --- Firewall: allow first, then enable ---------------------------------
+# ufw applies its own sysctl file whenever it (re)loads, and that file turns
+# martian logging off again; leave that setting to 99-platform.conf.
+if grep -qE '^net/ipv4/conf/(all|default)/log_martians=0' /etc/ufw/sysctl.conf 2>/dev/null; then
+  sed -i -E 's@^(net/ipv4/conf/(all|default)/log_martians=0)@# \1 (set by /etc/sysctl.d/99-platform.conf)@' /etc/ufw/sysctl.conf
+  changed=1
+fi
 ufw default deny incoming >/dev/null
 ufw default allow outgoing >/dev/null
 for cidr in $ADMIN_CIDRS; do
@@ -172,7 +192,7 @@ fi
 
 # --- fail2ban -----------------------------------------------------------
 jail=$(mktemp)
-sed "s#{{ADMIN_CIDRS}}#$ADMIN_CIDRS#" "$here/fail2ban/jail.local" >"$jail"
+render "$here/fail2ban/jail.local" "ADMIN_CIDRS=$ADMIN_CIDRS" >"$jail"
 # jail.local, not an edit of jail.conf: package updates replace jail.conf.
 if install_file "$jail" /etc/fail2ban/jail.local 0644; then
   fail2ban-client -t >/dev/null || fail "fail2ban rejects its configuration"
@@ -195,13 +215,13 @@ validate_sysctl() {
   ! grep -vE '^\s*(#|$)' "$1" | grep -qvE '^[a-z0-9_.]+ = [0-9]+( [0-9]+)*$' || return 1
   ! sysctl --dry-run -p "$1" 2>&1 >/dev/null | grep -v 'cannot stat /proc/sys/\(kernel\|fs\|dev\|net/core\)/' | grep -q .
 }
-if install_file "$here/sysctl/99-platform.conf" /etc/sysctl.d/99-platform.conf 0644 validate_sysctl; then
-  if systemd-detect-virt --container --quiet; then
-    # A container may set only its own network namespace's values.
-    grep -E '^net\.ipv[46]\.' /etc/sysctl.d/99-platform.conf | sysctl -q -p - >/dev/null
-  else
-    sysctl -q --system >/dev/null || log "some sysctl keys are not supported by this kernel (see sysctl --system)"
-  fi
+install_file "$here/sysctl/99-platform.conf" /etc/sysctl.d/99-platform.conf 0644 validate_sysctl || true
+# Applied on every run (it changes nothing when the values are in force).
+if systemd-detect-virt --container --quiet; then
+  # A container may set only its own network namespace's values.
+  grep -E '^net\.ipv[46]\.' /etc/sysctl.d/99-platform.conf | sysctl -q -p - >/dev/null
+else
+  sysctl -q -p /etc/sysctl.d/99-platform.conf >/dev/null || log "some sysctl keys are not supported by this kernel"
 fi
 
 # --- Smaller measures: each closes something Lynis checks ---------------
