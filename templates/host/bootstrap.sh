@@ -291,8 +291,14 @@ for compiler in as gcc cc c++ g++ clang; do
   path=$(command -v "$compiler" || true)
   [ -n "$path" ] && restrict 750 "$(readlink -f "$path")"
 done
-# File integrity: AIDE's database of the system's files, built once in the
-# background (it reads the whole disk); its daily check compares against it.
+# File integrity: AIDE's database of the system's files, with SHA-256 and
+# SHA-512 checksums only (the default also computes weak ones such as MD5),
+# built once in the background (it reads the whole disk); its daily check
+# compares against it.
+if grep -qE '^Checksums = H$' /etc/aide/aide.conf 2>/dev/null; then
+  sed -i -E 's/^Checksums = H$/Checksums = sha256+sha512/' /etc/aide/aide.conf
+  changed=1
+fi
 if [ ! -e /var/lib/aide/aide.db ] && ! systemctl is-active --quiet platform-aideinit; then
   systemd-run --unit=platform-aideinit --description="Build the AIDE database" aideinit --yes --force >/dev/null
   log "building the AIDE database in the background (unit platform-aideinit)"
