@@ -131,7 +131,7 @@ describe("bootstrap on a systemd test host", () => {
     ]);
   });
 
-  // Measured on this test host: 58-59 before, 83 after. The points still open
+  // Measured on this test host: 58-59 before, 84 after. The points still open
   // need the real kernel or a VM (auditd cannot run in a container, and the
   // kernel-wide fs.protected_* and dev.tty sysctls are the machine's, which
   // the tests must never change); see the README.
