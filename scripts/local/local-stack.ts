@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { releaseId, releaseStep, stackStep, type HostPaths, type StackSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { ensureDockerEngine } from "./docker-engine.js";
+import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "./caddy-env.js";
 import { buildLocalImages } from "./images.js";
 
 export const ROOT = join(import.meta.dirname, "../..");
@@ -67,7 +68,7 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
   runStep(stackStep(loadTemplates(), stack, releaseId(bundle), paths).script, log);
 
   startCaddy(options, log);
-  const caCertificate = join(options.dir, "caddy/pki/authorities/local/root.crt");
+  const caCertificate = localCaCertificate(join(options.dir, "caddy"));
   await waitFor(
     () =>
       existsSync(caCertificate) &&
@@ -100,14 +101,7 @@ export function localStackDown(dir: string, log: (line: string) => void = consol
       },
     );
   }
-  const pidFile = join(dir, "caddy.pid");
-  if (existsSync(pidFile)) {
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
-    } catch {
-      // already gone
-    }
-  }
+  stopCaddy(dir);
   rmSync(dir, { recursive: true, force: true });
   log(`removed the local stack and ${dir}`);
 }
@@ -128,43 +122,35 @@ function runStep(script: string, log: (line: string) => void) {
 function startCaddy(options: LocalStackOptions, log: (line: string) => void) {
   const caddyDir = join(options.dir, "caddy");
   mkdirSync(caddyDir, { recursive: true });
-  const pidFile = join(options.dir, "caddy.pid");
-  if (existsSync(pidFile)) {
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
-    } catch {
-      // not running
-    }
-  }
+  stopCaddy(options.dir);
   const out = openSync(join(options.dir, "caddy.log"), "a");
-  const caddy = spawn(
-    "caddy",
-    ["run", "--config", join(ROOT, "templates/host/caddy/Caddyfile"), "--adapter", "caddyfile"],
-    {
-      detached: true,
-      stdio: ["ignore", out, out],
-      env: {
-        ...process.env,
-        HOME: caddyDir,
-        ACME_EMAIL: "ops@example.com",
-        API_HOST: "localhost",
-        API_UPSTREAMS: "127.0.0.1:8081 127.0.0.1:8082",
-        CADDY_ACCESS_LOG: join(options.dir, "access.log"),
-        CADDY_GLOBAL_OPTIONS: [
-          `admin 127.0.0.1:${options.adminPort}`,
-          `http_port ${options.httpPort}`,
-          `https_port ${options.httpsPort}`,
-          "local_certs",
-          "skip_install_trust",
-          `storage file_system ${caddyDir}`,
-          "default_bind 127.0.0.1",
-        ].join("\n"),
-      },
-    },
-  );
+  const caddy = spawn("caddy", ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
+    detached: true,
+    stdio: ["ignore", out, out],
+    env: loopbackCaddyEnv({
+      host: "localhost",
+      upstreams: ["127.0.0.1:8081", "127.0.0.1:8082"],
+      adminPort: options.adminPort,
+      httpPort: options.httpPort,
+      httpsPort: options.httpsPort,
+      dataDir: caddyDir,
+      accessLog: join(options.dir, "access.log"),
+    }),
+  });
   caddy.unref();
-  writeFileSync(pidFile, String(caddy.pid));
+  writeFileSync(join(options.dir, "caddy.pid"), String(caddy.pid));
   log(`Caddy on https://localhost:${options.httpsPort} (log: ${join(options.dir, "caddy.log")})`);
+}
+
+/** Stops the Caddy a previous run left, if its pid file names one. */
+function stopCaddy(dir: string): void {
+  const pidFile = join(dir, "caddy.pid");
+  if (!existsSync(pidFile)) return;
+  try {
+    process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
+  } catch {
+    // already gone
+  }
 }
 
 function defaultLlm(): Pick<StackSettings, "llmProvider" | "llmApiKey" | "openaiBaseUrl"> {
