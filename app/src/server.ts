@@ -2,7 +2,7 @@
 // On SIGTERM /health turns 503 at once (so Caddy stops sending traffic), new
 // streams are refused, running answers get SHUTDOWN_GRACE to finish, and the
 // process exits 0.
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { buildApp, type AppDeps } from "./app.js";
 import { GenerationRegistry } from "./chat/registry.js";
 import { ConfigError, loadConfig, type Config } from "./config/env.js";
@@ -41,7 +41,10 @@ async function main() {
     logger,
   );
   metrics.natsConnected.set(1);
-  const store = await ChatStore.open(nats.nc, { replicas: config.natsReplicas, leaseTtlMs: config.generationLeaseMs });
+  const store = await openStore(
+    () => ChatStore.open(nats.nc, { replicas: config.natsReplicas, leaseTtlMs: config.generationLeaseMs }),
+    logger,
+  );
   nats.onStateChange((up) => {
     metrics.natsConnected.set(up ? 1 : 0);
     if (!up) return;
@@ -96,6 +99,24 @@ async function main() {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/**
+ * JetStream may not take the stream yet when NATS has just started (a
+ * cluster still electing its leader, or missing peers for the replicas):
+ * retry for a minute before giving up.
+ */
+async function openStore(open: () => Promise<ChatStore>, logger: Logger): Promise<ChatStore> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await open();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      logger.warn({ err }, "JetStream is not ready; retrying");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 main().catch((err: unknown) => {
