@@ -14,6 +14,10 @@ export const BOOTSTRAP_FILES = [
   "apt/20auto-upgrades",
   "apt/52platform-unattended-upgrades",
   "logrotate/platform",
+  "security/modprobe-blacklist.conf",
+  "security/limits-nocore.conf",
+  "security/coredump.conf",
+  "security/profile-session.sh",
 ] as const;
 
 export interface Templates {

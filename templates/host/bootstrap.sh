@@ -87,7 +87,7 @@ apt_install() {
 # updates, package integrity checks, process accounting, a tmp per user.
 apt_install ca-certificates curl gnupg ufw fail2ban unattended-upgrades logrotate \
   apt-listchanges apt-show-versions needrestart debsums acct sysstat libpam-tmpdir libpam-pwquality \
-  rkhunter aide aide-common openssl python3-systemd
+  rkhunter aide aide-common python3-systemd
 
 # Security updates now, not at the first nightly run: a fresh image is
 # often weeks behind. (Only security updates; the same job runs daily.)
@@ -101,11 +101,13 @@ if ! id "$DEPLOY_USER" >/dev/null 2>&1; then
 fi
 # Key-only: a random password nobody knows (a locked account is refused by
 # sshd without PAM, and flagged by audits), that never expires (an expired
-# password would block even key logins through PAM).
+# password would block even key logins through PAM). Hashed with yescrypt,
+# the default of Debian 12 and Ubuntu 24.04 (a hash from an earlier
+# bootstrap with sha512crypt's default rounds is replaced: audits flag it).
 case "$(getent shadow "$DEPLOY_USER" | cut -d: -f2)" in
-  "" | '!'* | '*'*)
-    # Pre-hashed, so the password-quality module has nothing to check.
-    usermod -p "$(head -c 48 /dev/urandom | base64 -w0 | openssl passwd -6 -stdin)" "$DEPLOY_USER"
+  "\$y\$"*) ;;
+  *)
+    printf '%s:%s\n' "$DEPLOY_USER" "$(head -c 48 /dev/urandom | base64 -w0)" | chpasswd --crypt-method YESCRYPT
     changed=1
     ;;
 esac
@@ -226,20 +228,12 @@ fi
 
 # --- Smaller measures: each closes something Lynis checks ---------------
 # Unused network protocols and storage that a server never needs.
-modules=$(mktemp)
-{
-  echo "# Managed by conversational-platform: modules a server never needs."
-  for module in dccp sctp rds tipc usb-storage firewire-core; do
-    printf 'blacklist %s\ninstall %s /bin/true\n' "$module" "$module"
-  done
-} >"$modules"
-install_file "$modules" /etc/modprobe.d/platform-blacklist.conf 0644 || true
-rm -f "$modules"
-# No core dumps: a dump of the API could hold keys.
-limits=$(mktemp)
-printf '%s\n' "# Managed by conversational-platform: no core dumps." "* hard core 0" >"$limits"
-install_file "$limits" /etc/security/limits.d/90-platform-nocore.conf 0644 || true
-rm -f "$limits"
+install_file "$here/security/modprobe-blacklist.conf" /etc/modprobe.d/platform-blacklist.conf 0644 || true
+# No core dumps, from sessions, shells or services: a dump of the API could
+# hold keys. An idle interactive shell logs out after 15 minutes.
+install_file "$here/security/limits-nocore.conf" /etc/security/limits.d/90-platform-nocore.conf 0644 || true
+install_file "$here/security/coredump.conf" /etc/systemd/coredump.conf.d/90-platform.conf 0644 || true
+install_file "$here/security/profile-session.sh" /etc/profile.d/platform-session.sh 0644 sh -n || true
 # login.defs: new files private to their group; password hashing rounds and
 # ageing, for any account that is ever given a password.
 set_login_def() {

@@ -178,6 +178,23 @@ describe("bootstrap and scripts (shellcheck)", () => {
     expectBoth(good, bad, /SC2086/);
   });
 
+  it("passes shellcheck for the login-shell profile, and a broken copy does not", async () => {
+    const profile = read("host/security/profile-session.sh");
+    const good = await run("shellcheck", [file("profile-session.sh", profile)]);
+    const bad = await run("shellcheck", [file("profile-session.sh", profile.replace("TMOUT=900", "TMOUT = 900"))]);
+    expectBoth(good, bad, /SC2283/);
+  });
+
+  it("sets a read-only idle timeout and no core dumps in dash and bash, even when read twice", async () => {
+    const profile = file("profile-session.sh", read("host/security/profile-session.sh"));
+    for (const shell of ["dash", "bash"]) {
+      const result = await run(shell, ["-c", `. "$0" && . "$0" && echo "$TMOUT $(ulimit -c)" && readonly -p`, profile]);
+      expect(result.ok, result.output).toBe(true);
+      expect(result.output).toMatch(/^900 0\n/);
+      expect(result.output).toMatch(/^(readonly|declare -r\w*) TMOUT=['"]?900['"]?$/m);
+    }
+  });
+
   it("passes shellcheck for every script of the project", async () => {
     const root = join(TEMPLATES, "..");
     const scripts = ["scripts/pulumi.sh", "scripts/test.sh", "scripts/setup/install-test-deps.sh", ".ci/run"].map((p) =>
