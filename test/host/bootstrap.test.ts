@@ -136,6 +136,8 @@ describe("bootstrap on a systemd test host", () => {
     const shell = await run(deploy, `bash -lc 'echo "$TMOUT $(ulimit -c) $(ulimit -Hc)"; TMOUT=0 && echo lifted'`);
     expect(shell.stdout.trim()).toBe("900 0 0");
     expect(shell.stderr).toMatch(/TMOUT: readonly variable/);
+    // A deploy's session reads no profile: its hard limit is PAM's (limits.d).
+    expect((await run(deploy, "ulimit -Hc")).stdout.trim()).toBe("0");
     const coredump = await run(deploy, "cat /etc/systemd/coredump.conf.d/90-platform.conf");
     expect(coredump.stdout).toMatch(/^Storage=none$/m);
     expect(coredump.stdout).toMatch(/^ProcessSizeMax=0$/m);

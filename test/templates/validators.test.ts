@@ -258,3 +258,25 @@ describe("sysctl settings (sysctl --dry-run)", () => {
     expect(bad.output).toMatch(/tcp_syncookiez/);
   });
 });
+
+describe("module blacklist (modprobe --dry-run)", () => {
+  const conf = read("host/security/modprobe-blacklist.conf");
+  // What modprobe would do for each module the file names, and what it
+  // complained about while reading the file (it ignores a bad line).
+  const dryRun = async (content: string) => {
+    const path = file("modprobe.conf", content);
+    const modules = [...new Set([...content.matchAll(/^blacklist (\S+)$/gm)].map((m) => m[1]!))];
+    const results = await Promise.all(
+      modules.map((m) => run("/usr/sbin/modprobe", ["-C", path, "--dry-run", "-v", m])),
+    );
+    return { modules, output: results.map((r) => r.output).join("") };
+  };
+
+  it("turns every listed module's load into a no-op, and a broken copy is reported", async () => {
+    const good = await dryRun(conf);
+    expect(good.modules).toEqual(["dccp", "sctp", "rds", "tipc", "usb-storage", "firewire-core"]);
+    expect(good.output).toBe("install /bin/true \n".repeat(good.modules.length));
+    const bad = await dryRun(conf.replace("install sctp /bin/true", "install sctp"));
+    expect(bad.output).toMatch(/ignoring bad line starting with 'install'/);
+  });
+});
