@@ -6,6 +6,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { releaseId, releaseStep, stackStep, type HostPaths, type StackSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { ensureDockerEngine } from "./docker-engine.js";
@@ -61,6 +62,7 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
     rateLimitWindow: "1m",
     ...llm,
   };
+  refuseAnotherCopy(paths.appDir);
   const bundle = readFileSync(bundlePath);
   const release = releaseStep(bundle, bundlePath, stack, paths);
   copyFileSync(bundlePath, release.upload!.remotePath);
@@ -79,31 +81,56 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
     url: `https://localhost:${options.httpsPort}`,
     jwtSecret: secrets.jwtSecret,
     caCertificate,
-    compose: (...args) =>
-      execFileSync(
-        "docker",
-        ["compose", "--project-directory", paths.appDir, "-f", join(paths.appDir, COMPOSE_FILE), ...args],
-        {
-          encoding: "utf8",
-        },
-      ),
+    compose: (...args) => compose(paths.appDir, args),
   };
 }
 
 export function localStackDown(dir: string, log: (line: string) => void = console.log): void {
   const appDir = join(dir, "app");
   if (existsSync(join(appDir, COMPOSE_FILE))) {
-    execFileSync(
-      "docker",
-      ["compose", "--project-directory", appDir, "-f", join(appDir, COMPOSE_FILE), "down", "--remove-orphans"],
-      {
-        stdio: "inherit",
-      },
-    );
+    refuseAnotherCopy(appDir);
+    compose(appDir, ["down", "--remove-orphans"], "inherit");
   }
   stopCaddy(dir);
   rmSync(dir, { recursive: true, force: true });
   log(`removed the local stack and ${dir}`);
+}
+
+function compose(appDir: string, args: string[], stdio: "pipe" | "inherit" = "pipe"): string {
+  const output = execFileSync(
+    "docker",
+    ["compose", "--project-directory", appDir, "-f", join(appDir, COMPOSE_FILE), ...args],
+    { encoding: "utf8", stdio: ["ignore", stdio, "inherit"] },
+  );
+  return output ?? "";
+}
+
+/**
+ * The compose file names its project, so `npm run local` and the stack test
+ * share one: a `down` from one would remove the other's containers, and an
+ * `up` would fight over the same loopback ports and subnet. Refuse instead.
+ */
+function refuseAnotherCopy(appDir: string): void {
+  const project = (parse(loadTemplates().compose) as { name: string }).name;
+  const dirs = execFileSync(
+    "docker",
+    [
+      "ps",
+      "--all",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+      "--format",
+      '{{.Label "com.docker.compose.project.working_dir"}}',
+    ],
+    { encoding: "utf8" },
+  );
+  const others = [...new Set(dirs.split("\n").filter((d) => d !== "" && d !== appDir))];
+  if (others.length > 0)
+    throw new Error(
+      `another copy of the stack is running from ${others.join(", ")}: it has the same project name ` +
+        `(${project}), ports (127.0.0.1:8081, 8082, 8222) and subnet. Remove it first ` +
+        `(npm run local -- --down for npm run local's), then run this again.`,
+    );
 }
 
 async function waitFor(ready: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localStackDown, localStackUp, ROOT, type LocalStack } from "../../scripts/local/local-stack.js";
 import { ChatClient, textOf } from "../harness/chat-client.js";
@@ -137,5 +137,19 @@ describe("the compose stack behind Caddy", () => {
       .filter((l) => /docker-proxy/.test(l));
     expect(listeners.length).toBeGreaterThanOrEqual(3);
     for (const l of listeners) expect(l).toMatch(/\s127\.0\.0\.1:\d+\s/);
+  });
+
+  it("will not take down or start over its own running copy from another directory", async () => {
+    // As `npm run local -- --down` would, run from another directory while this copy is up.
+    const other = join(ROOT, ".tmp/test-stack-other");
+    mkdirSync(join(other, "app"), { recursive: true });
+    copyFileSync(join(DIR, "app/docker-compose.prod.yml"), join(other, "app/docker-compose.prod.yml"));
+    expect(() => localStackDown(other, () => undefined)).toThrow(
+      new RegExp(`another copy of the stack is running from ${DIR}/app: .*Remove it first`),
+    );
+    expect(existsSync(other)).toBe(true);
+    rmSync(other, { recursive: true });
+    expect(stack.compose("ps", "-q").trim().split("\n")).toHaveLength(3);
+    expect((await requestJson("GET", `${stack.url}/health`, undefined, { ca })).status).toBe(200);
   });
 });
