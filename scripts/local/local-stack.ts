@@ -4,7 +4,8 @@
 // localhost and an internal certificate instead of Let's Encrypt.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { releaseId, releaseStep, stackStep, type HostPaths, type StackSettings } from "../../infra/host/steps.js";
@@ -32,6 +33,8 @@ export interface LocalStack {
   jwtSecret: string;
   caCertificate: string;
   compose(...args: string[]): string;
+  /** Deploys this bundle as a new release; resolves to its id. */
+  deploy(bundle: Buffer): Promise<string>;
 }
 
 const COMPOSE_FILE = "docker-compose.prod.yml";
@@ -63,11 +66,16 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
     ...llm,
   };
   refuseAnotherCopy(paths.appDir);
-  const bundle = readFileSync(bundlePath);
-  const release = releaseStep(bundle, bundlePath, stack, paths);
-  copyFileSync(bundlePath, release.upload!.remotePath);
-  runStep(release.script, log);
-  runStep(stackStep(loadTemplates(), stack, releaseId(bundle), paths).script, log);
+  // A deploy, as `pulumi up` runs it on a host: the release step, then the
+  // stack step (NATS, then one API instance at a time).
+  const deploy = async (bundle: Buffer) => {
+    const release = releaseStep(bundle, bundlePath, stack, paths);
+    writeFileSync(release.upload!.remotePath, bundle);
+    await runStep(release.script, log);
+    await runStep(stackStep(loadTemplates(), stack, releaseId(bundle), paths).script, log);
+    return releaseId(bundle);
+  };
+  await deploy(readFileSync(bundlePath));
 
   startCaddy(options, log);
   const caCertificate = localCaCertificate(join(options.dir, "caddy"));
@@ -82,6 +90,7 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
     jwtSecret: secrets.jwtSecret,
     caCertificate,
     compose: (...args) => compose(paths.appDir, args),
+    deploy,
   };
 }
 
@@ -141,9 +150,16 @@ async function waitFor(ready: () => boolean, what: string, timeoutMs = 30_000): 
   }
 }
 
-function runStep(script: string, log: (line: string) => void) {
-  const output = execFileSync("bash", ["-s"], { input: script, encoding: "utf8", stdio: ["pipe", "pipe", "inherit"] });
+/** Runs a host step here; asynchronous, so streams keep flowing during a deploy. */
+async function runStep(script: string, log: (line: string) => void): Promise<void> {
+  const bash = spawn("bash", ["-s"], { stdio: ["pipe", "pipe", "inherit"] });
+  let output = "";
+  bash.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  bash.stdin.end(script);
+  const [code] = (await once(bash, "close")) as [number | null];
   for (const line of output.trim().split("\n").filter(Boolean)) log(`  ${line}`);
+  if (code !== 0)
+    throw new Error(`a host step failed (exit ${code}):\n${output.trim().split("\n").slice(-10).join("\n")}`);
 }
 
 function startCaddy(options: LocalStackOptions, log: (line: string) => void) {

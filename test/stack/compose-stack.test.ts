@@ -107,6 +107,45 @@ describe("the compose stack behind Caddy", () => {
     expect(results.filter((r) => r.status !== 200 || r.last !== "done")).toEqual([]);
   });
 
+  it("deploys a new release while answers stream, and cuts none", async () => {
+    const id = await client.createConversation();
+    // A new bundle (same code, another release id), deployed as a host would.
+    const bundle = Buffer.concat([readFileSync(join(ROOT, "dist/api.cjs")), Buffer.from("\n// next release\n")]);
+    const before = Date.now();
+    let deployed = false;
+    const deploy = stack.deploy(bundle).finally(() => (deployed = true));
+    // Bounded: two clients, at most 40 answers each of about 3 s, sent until
+    // the deploy is over.
+    const results: Array<{ status: number; last?: string; deltas: number }> = [];
+    const words = Array.from({ length: 90 }, (_, i) => `w${i}`).join(" ");
+    const worker = async () => {
+      for (let i = 0; i < 40 && !deployed; i++) {
+        const stream = await client.send(id, words);
+        await stream.ended;
+        results.push({
+          status: stream.status,
+          last: stream.events.at(-1)?.event,
+          deltas: stream.events.filter((e) => e.event === "delta").length,
+        });
+      }
+    };
+    const [release] = await Promise.all([deploy, worker(), worker()]);
+    console.log(`answers during the deploy: ${results.length}`);
+    expect(results.length).toBeGreaterThanOrEqual(4);
+    expect(results.filter((r) => r.status !== 200 || r.last !== "done" || r.deltas < 90)).toEqual([]);
+    // Both instances were replaced and run the new release.
+    expect(readFileSync(join(DIR, "app/.env"), "utf8")).toContain(`API_RELEASE=releases/${release}\n`);
+    for (const api of ["api-1", "api-2"]) {
+      const [container] = JSON.parse(
+        execFileSync("docker", ["inspect", stack.compose("ps", "-q", api).trim()], { encoding: "utf8" }),
+      ) as Array<{ Created: string; Mounts: Array<{ Source: string; Destination: string }> }>;
+      expect(Date.parse(container!.Created), api).toBeGreaterThan(before);
+      expect(container!.Mounts.find((m) => m.Destination === "/app")?.Source, api).toBe(
+        join(DIR, `app/releases/${release}`),
+      );
+    }
+  }, 120_000);
+
   it("publishes nothing beyond 127.0.0.1, and runs every container read-only, unprivileged and capped", () => {
     const ids = stack.compose("ps", "-q").trim().split("\n");
     expect(ids).toHaveLength(3);
