@@ -31,6 +31,18 @@ fail() {
   exit 1
 }
 [ "$(id -u)" -eq 0 ] || fail "run as root (sudo bash bootstrap.sh)"
+
+# Bad input stops the run before it changes anything.
+if ! [[ $DEPLOY_USER =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || [ "$DEPLOY_USER" = root ]; then
+  fail "DEPLOY_USER '$DEPLOY_USER' is not a valid name for the deploy user (lower case, e.g. deploy; not root)"
+fi
+if [[ $DEPLOY_SSH_KEY == *$'\n'* ]] || ! ssh-keygen -l -f /dev/stdin <<<"$DEPLOY_SSH_KEY" >/dev/null 2>&1; then
+  fail "DEPLOY_SSH_KEY is not one OpenSSH public key line (the contents of a .pub file, e.g. ssh-ed25519 AAAA... deploy)"
+fi
+for cidr in $ADMIN_CIDRS; do
+  [[ $cidr =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ || $cidr =~ ^[0-9a-fA-F:]+:[0-9a-fA-F:]*/[0-9]{1,3}$ ]] ||
+    fail "ADMIN_CIDRS: '$cidr' is not an address range; write networks as 203.0.113.7/32 or 2001:db8::/48, separated by spaces"
+done
 export DEBIAN_FRONTEND=noninteractive
 
 # render TEMPLATE NAME=VALUE...: fills {{NAME}} placeholders, and fails if

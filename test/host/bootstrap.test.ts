@@ -22,19 +22,28 @@ describe("bootstrap on a systemd test host", () => {
   const lynis: { before?: number; after?: number } = {};
   const results: Array<{ code: number | null; output: string }> = [];
 
+  let rejected: { code: number | null; output: string; userAfter: string };
+
   beforeAll(async () => {
     host = await startSystemdHost("boot");
-    const step = bootstrapStep(loadTemplates(), {
+    const settings = {
       deployUser: "deploy",
       deploySshKey: host.publicKey,
       adminCidrs: [`${host.gatewayAddress}/32`],
       apiHost: "api.example.com",
       acmeEmail: "ops@example.com",
       // The test host reaches only Debian's archive.
-      packageSource: "distro",
-    });
+      packageSource: "distro" as const,
+    };
+    const step = bootstrapStep(loadTemplates(), settings);
     const root = await host.connect("root");
     lynis.before = Number((await run(root, LYNIS)).stdout.trim());
+    // A key pasted wrong (its middle cut off) must stop the run before it changes anything.
+    const cut = bootstrapStep(loadTemplates(), {
+      ...settings,
+      deploySshKey: host.publicKey.replace(/(AAAA\S{8})\S+/, "$1"),
+    });
+    rejected = { ...(await run(root, cut.command, cut.script)), userAfter: (await run(root, "id deploy")).output };
     // First run: as root, as on a fresh VPS.
     results.push(await run(root, step.command, step.script));
     root.dispose();
@@ -59,6 +68,12 @@ describe("bootstrap on a systemd test host", () => {
     expect(results[1]!.code, results[1]!.output).toBe(0);
     expect(results[1]!.output).toContain("bootstrap: done: nothing to change");
     expect(results[1]!.output).not.toMatch(/installed |created user|added the deploy key|firewall enabled/);
+  });
+
+  it("refuses a malformed deploy key before it changes anything", () => {
+    expect(rejected.code, rejected.output).toBe(1);
+    expect(rejected.output).toContain("bootstrap: ERROR: DEPLOY_SSH_KEY is not one OpenSSH public key line");
+    expect(rejected.userAfter).toMatch(/no such user/);
   });
 
   it("lets the deploy user in with its key, with sudo and docker", async () => {
