@@ -146,12 +146,22 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 printf '%s' ${q(b64(templates.caddyfile))} | base64 -d >"$stage/Caddyfile"
 printf '%s' ${q(b64(env))} | base64 -d >"$stage/platform.env"
-# Validate the pair as Caddy will load it: the Caddyfile with the new values.
-if ! (set -a && . "$stage/platform.env" && set +a && caddy validate --config "$stage/Caddyfile" --adapter caddyfile); then
+# Validate the pair as Caddy will load it: the Caddyfile with the new values,
+# read as systemd's EnvironmentFile= reads them (the rest of the line is the
+# value, spaces included; a shell would run "a=b c" as the command c).
+load_env() {
+  local line
+  while IFS= read -r line; do
+    case $line in '' | '#'*) continue ;; esac
+    export "\${line%%=*}=\${line#*=}"
+  done <"$1"
+}
+if ! (load_env "$stage/platform.env" && caddy validate --config "$stage/Caddyfile" --adapter caddyfile); then
   echo "the new Caddyfile does not validate; Caddy keeps running the old one" >&2
   exit 1
 fi
-install -d -m 0755 -o caddy -g caddy /var/log/caddy
+# Access logs hold client addresses: caddy writes them, admins (adm) read them.
+install -d -m 0750 -o caddy -g adm /var/log/caddy
 put /etc/systemd/system/caddy.service.d/platform.conf 0644 root:root ${q(b64(templates.caddyDropIn))}
 dropin_changed=$changed
 put /etc/caddy/platform.env 0640 root:caddy "$(base64 -w0 "$stage/platform.env")"
@@ -195,6 +205,7 @@ fi
 rm -f upload-*.cjs
 current=$(sed -n 's|^API_RELEASE=releases/||p' ../.env 2>/dev/null || true)
 # Keep the newest ${RELEASES_KEPT} others for a rollback; grep finds none on a first deploy.
+# shellcheck disable=SC2010 # release names are hex ids; ls -t sorts them by age
 { ls -1t | grep -vx -e ${id} -e "\${current:-none}" || true; } | tail -n +${RELEASES_KEPT + 1} | xargs -r rm -rf --
 `,
     ),

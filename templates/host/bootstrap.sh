@@ -39,6 +39,8 @@ fi
 if [[ $DEPLOY_SSH_KEY == *$'\n'* ]] || ! ssh-keygen -l -f /dev/stdin <<<"$DEPLOY_SSH_KEY" >/dev/null 2>&1; then
   fail "DEPLOY_SSH_KEY is not one OpenSSH public key line (the contents of a .pub file, e.g. ssh-ed25519 AAAA... deploy)"
 fi
+# No network at all would firewall SSH off for everybody.
+[ -n "${ADMIN_CIDRS//[[:space:]]/}" ] || fail "ADMIN_CIDRS names no network; SSH would be closed to everybody"
 for cidr in $ADMIN_CIDRS; do
   [[ $cidr =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ || $cidr =~ ^[0-9a-fA-F:]+:[0-9a-fA-F:]*/[0-9]{1,3}$ ]] ||
     fail "ADMIN_CIDRS: '$cidr' is not an address range; write networks as 203.0.113.7/32 or 2001:db8::/48, separated by spaces"

@@ -69,7 +69,12 @@ export async function startSystemdHost(name: string, subnet = 213): Promise<Syst
   writeFileSync(join(root, "root/.ssh/authorized_keys"), `${publicKey}\n`, { mode: 0o600 });
   // Name resolution from here: the host sends no DNS of its own.
   const mirror = await lookup(MIRROR, { family: 4 });
-  appendFileSync(join(root, "etc/hosts"), `${mirror.address} ${MIRROR}\n`);
+  // debootstrap writes no /etc/hosts; an installed Debian or Ubuntu (and a
+  // VPS image) has the loopback names, which Caddy's admin endpoint needs.
+  writeFileSync(
+    join(root, "etc/hosts"),
+    `127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n${mirror.address} ${MIRROR}\n`,
+  );
   writeFileSync(join(root, "etc/hostname"), `${name}\n`);
   // As on any installed Debian: security updates come from debian-security.
   appendFileSync(join(root, "etc/apt/sources.list"), `deb http://${MIRROR}/debian-security bookworm-security main\n`);

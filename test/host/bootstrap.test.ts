@@ -4,7 +4,7 @@
 // index before and after.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeSSH } from "node-ssh";
-import { bootstrapStep } from "../../infra/host/steps.js";
+import { bootstrapStep, caddyStep, type HostSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 
@@ -23,17 +23,18 @@ describe("bootstrap on a systemd test host", () => {
   const results: Array<{ code: number | null; output: string }> = [];
 
   let rejected: { code: number | null; output: string; userAfter: string };
+  let settings: HostSettings;
 
   beforeAll(async () => {
     host = await startSystemdHost("boot");
-    const settings = {
+    settings = {
       deployUser: "deploy",
       deploySshKey: host.publicKey,
       adminCidrs: [`${host.gatewayAddress}/32`],
       apiHost: "api.example.com",
       acmeEmail: "ops@example.com",
       // The test host reaches only Debian's archive.
-      packageSource: "distro" as const,
+      packageSource: "distro",
     };
     const step = bootstrapStep(loadTemplates(), settings);
     const root = await host.connect("root");
@@ -162,6 +163,50 @@ describe("bootstrap on a systemd test host", () => {
     const shadow = await run(deploy, "sudo getent shadow deploy");
     expect(shadow.stdout).toMatch(/^deploy:\$y\$[^:]+:\d+:0::/);
   });
+
+  it("installs the Caddyfile, reloads Caddy for a change without a restart, and keeps it running on a broken one", async () => {
+    const templates = loadTemplates();
+    const caddy = async (apiHost: string, caddyfile = templates.caddyfile) => {
+      const step = caddyStep({ ...templates, caddyfile }, { ...settings, apiHost });
+      return run(deploy, step.command, step.script);
+    };
+    // Caddy answers plain HTTP for the API host with a redirect to HTTPS (no
+    // ACME here: the test host has no DNS, and the redirect needs no certificate).
+    const redirectFor = async (apiHost: string) =>
+      (
+        await run(
+          deploy,
+          `curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: ${apiHost}' http://127.0.0.1/`,
+        )
+      ).stdout;
+    const mainPid = async () => (await run(deploy, "systemctl show -p MainPID --value caddy")).stdout.trim();
+
+    const first = await caddy("api.example.com");
+    expect(first.code, first.output).toBe(0);
+    expect(first.stdout).toContain("caddy: active");
+    expect((await run(deploy, "sudo stat -c '%U:%G %a' /etc/caddy/platform.env /var/log/caddy")).stdout).toBe(
+      "root:caddy 640\ncaddy:adm 750",
+    );
+    expect(await redirectFor("api.example.com")).toBe("308 https://api.example.com/");
+    const pid = await mainPid();
+
+    // A new host name: the same process reloads its configuration.
+    const changed = await caddy("chat.example.com");
+    expect(changed.code, changed.output).toBe(0);
+    expect(await redirectFor("chat.example.com")).toBe("308 https://chat.example.com/");
+    expect(await mainPid()).toBe(pid);
+
+    // A broken Caddyfile is refused on the host; the running one stays.
+    const broken = await caddy(
+      "chat.example.com",
+      templates.caddyfile.replace("flush_interval -1", "flush_intervall -1"),
+    );
+    expect(broken.code).not.toBe(0);
+    expect(broken.stderr).toContain("the new Caddyfile does not validate; Caddy keeps running the old one");
+    expect((await run(deploy, "sudo grep -c flush_intervall /etc/caddy/Caddyfile")).stdout.trim()).toBe("0");
+    expect(await mainPid()).toBe(pid);
+    expect(await redirectFor("chat.example.com")).toBe("308 https://chat.example.com/");
+  }, 120_000);
 
   // Measured on this test host: 58-59 before, 86 after. The points still open
   // need the real kernel or a VM (auditd cannot run in a container, and the

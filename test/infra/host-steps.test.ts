@@ -1,5 +1,6 @@
 // The host steps: their order under Pulumi (nothing before SSH is up), what
 // re-runs when one file changes, and how secrets travel.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -38,6 +39,14 @@ const changedSteps = (a: ReturnType<typeof steps>, b: ReturnType<typeof steps>) 
 describe("host steps", () => {
   it("run in order: wait for the host, bootstrap, Caddy, release, stack, verify", () => {
     expect(steps().map((s) => s.name)).toEqual(["wait", "bootstrap", "caddy", "release", "stack", "verify"]);
+  });
+
+  it("are scripts shellcheck passes", () => {
+    for (const step of steps()) {
+      // SC2034: the shared prelude sets `changed` also for steps that never read it.
+      const result = spawnSync("shellcheck", ["--shell=bash", "--exclude=SC2034", "-"], { input: step.script, encoding: "utf8" });
+      expect(result.status, `${step.name}:\n${result.stdout}${result.stderr}`).toBe(0);
+    }
   });
 
   it("re-run only the Caddy step when only the Caddyfile changes", () => {
