@@ -44,7 +44,10 @@ describe("host steps", () => {
   it("are scripts shellcheck passes", () => {
     for (const step of steps()) {
       // SC2034: the shared prelude sets `changed` also for steps that never read it.
-      const result = spawnSync("shellcheck", ["--shell=bash", "--exclude=SC2034", "-"], { input: step.script, encoding: "utf8" });
+      const result = spawnSync("shellcheck", ["--shell=bash", "--exclude=SC2034", "-"], {
+        input: step.script,
+        encoding: "utf8",
+      });
       expect(result.status, `${step.name}:\n${result.stdout}${result.stderr}`).toBe(0);
     }
   });
