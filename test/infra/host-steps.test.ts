@@ -41,7 +41,7 @@ describe("host steps", () => {
     expect(steps().map((s) => s.name)).toEqual(["wait", "bootstrap", "caddy", "release", "stack", "verify"]);
   });
 
-  it("are scripts shellcheck passes", () => {
+  it("are scripts that pass shellcheck", () => {
     for (const step of steps()) {
       // SC2034: the shared prelude sets `changed` also for steps that never read it.
       const result = spawnSync("shellcheck", ["--shell=bash", "--exclude=SC2034", "-"], {
