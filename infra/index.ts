@@ -1,77 +1,79 @@
-// The Pulumi program: one production environment on Vultr. Configuration is
-// read and validated first, so a bad value stops everything before any
-// resource is touched; then one component per concern.
+// The Pulumi program: one production environment. Configuration is read and
+// validated first, so a bad value stops everything before any resource is
+// touched; then the server (a new Vultr instance, or one you have), then the
+// host steps that make it run the platform.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { BackupBucket } from "./components/backup-bucket.js";
-import { Dns } from "./components/dns.js";
-import { Firewall } from "./components/firewall.js";
-import { Server } from "./components/server.js";
+import { HostConfiguration } from "./components/host-configuration.js";
+import { VultrEnvironment } from "./components/vultr-environment.js";
 import { readStackConfig } from "./config/read.js";
-import { cloudInit } from "./host/cloud-init.js";
-import { HostConfiguration } from "./host/host-configuration.js";
 import { hostSteps } from "./host/steps.js";
 import { loadTemplates } from "./host/templates.js";
+import { PROVIDERS_BUNDLE } from "./providers/dynamic.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const BUNDLE = join(ROOT, "dist/api.cjs");
+for (const file of [BUNDLE, join(ROOT, PROVIDERS_BUNDLE)]) {
+  if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run build" before pulumi (npm run up does).`);
+}
 
 const config = readStackConfig();
-const name = config.hostname;
-const DEPLOY_USER = "deploy";
-const BUNDLE = join(import.meta.dirname, "../dist/api.cjs");
-if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "npm run build" before pulumi (npm run up does).`);
+// Logical names are fixed: renaming the host (config hostname) must not
+// rename, and so replace, every resource.
+const vultr =
+  config.server.kind === "vultr"
+    ? new VultrEnvironment("platform", {
+        server: config.server,
+        stack: config.stack,
+        domain: config.domain,
+        apiSubdomain: config.apiSubdomain,
+        adminCidrs: config.adminCidrs,
+        deployUser: config.deployUser,
+        sshPublicKey: config.sshPublicKey,
+      })
+    : undefined;
+const address = vultr
+  ? vultr.server.ipv4
+  : pulumi.output(config.server.kind === "existing" ? config.server.address : "");
 
-const firewall = new Firewall(`${name}-firewall`, {
-  adminCidrs: config.adminCidrs,
-  description: `${name}: SSH from admins, HTTP(S) from anywhere`,
-});
-const server = new Server(`${name}-server`, {
-  region: config.region,
-  plan: config.plan,
-  osName: config.osName,
-  hostname: config.hostname,
-  sshPublicKey: config.sshPublicKey,
-  firewallGroupId: firewall.groupId,
-  reservedIp: config.reservedIp,
-  tags: config.tags,
-  userData: cloudInit(DEPLOY_USER, config.sshPublicKey),
-});
-new Dns(`${name}-dns`, {
-  domain: config.domain,
-  createZone: config.createDnsZone,
-  apiSubdomain: config.apiSubdomain,
-  ipv4: server.ipv4,
-  ipv6: server.ipv6,
-});
-const host = new HostConfiguration(`${name}-host`, {
-  host: server.ipv4,
-  user: DEPLOY_USER,
+const host = new HostConfiguration("platform-host", {
+  host: address,
+  port: config.sshPort,
+  user: config.deployUser,
   privateKey: pulumi.secret(config.sshPrivateKey),
+  dialTimeoutSeconds: config.sshDialTimeout,
+  // A replaced instance gets a new id: every step runs again on it.
+  triggers: [vultr ? vultr.server.instanceId : address],
   steps: hostSteps(
     loadTemplates(),
     {
-      deployUser: DEPLOY_USER,
+      deployUser: config.deployUser,
       deploySshKey: config.sshPublicKey,
       adminCidrs: config.adminCidrs.map((c) => `${c.address}/${c.prefix}`),
       apiHost: config.apiHost,
       acmeEmail: config.acmeEmail,
-      packageSource: "official",
+      packageSource: config.packageSource,
+      tlsIssuer: config.tlsIssuer,
     },
     config.app,
     readFileSync(BUNDLE),
     BUNDLE,
   ),
+  // The certificate check at the end needs the API's name to point here.
+  verifyAfter: vultr ? [vultr.dns] : [],
 });
-const backups = config.backupsBucket
-  ? new BackupBucket(`${name}-backups`, { region: config.backupsRegion, label: `${name}-${config.stack}-backups` })
-  : undefined;
 
-export const ipv4 = server.ipv4;
-export const ipv6 = server.ipv6;
+// Outputs that do not apply to this stack are null (a Vultr-only value on an
+// existing server, the backup keys without backupsBucket).
+export const ipv4 = address;
 export const apiUrl = `https://${config.apiHost}`;
-export const sshCommand = pulumi.interpolate`ssh deploy@${server.ipv4}`;
-export const nameservers = config.createDnsZone ? ["ns1.vultr.com", "ns2.vultr.com"] : undefined;
-export const backupEndpoint = backups?.endpoint;
-export const backupBucket = backups?.bucketName;
-export const backupAccessKey = backups?.accessKey;
-export const backupSecretKey = backups?.secretKey;
+export const sshCommand = pulumi.interpolate`ssh -p ${config.sshPort} ${config.deployUser}@${address}`;
 export const health = host.verified;
+export const ipv6 = vultr ? vultr.server.ipv6 : null;
+export const nameservers =
+  config.server.kind === "vultr" && config.server.createDnsZone ? ["ns1.vultr.com", "ns2.vultr.com"] : null;
+export const backupEndpoint = vultr?.backups?.endpoint ?? null;
+export const backupBucket = vultr?.backups?.bucketName ?? null;
+export const backupAccessKey = vultr?.backups?.accessKey ?? null;
+export const backupSecretKey = vultr?.backups?.secretKey ?? null;

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Runs the Pulumi CLI with this project's defaults, so no account is needed:
-# stack state in a local file backend (.pulumi-state/) unless
-# PULUMI_BACKEND_URL says otherwise (https://api.pulumi.com for Pulumi Cloud,
-# s3://bucket?endpoint=...&region=... for S3-compatible storage such as Vultr
-# Object Storage). Secrets use a passphrase unless the stack says otherwise.
+# Runs this project's Pulumi engine (built from Go modules by
+# scripts/setup/build-engine.sh; see tools/engine/README.md) with the
+# project's defaults, so no account is needed: stack state in a local file
+# backend (.pulumi-state/) unless PULUMI_BACKEND_URL says otherwise
+# (s3://bucket?endpoint=...&region=... for S3-compatible storage such as Vultr
+# Object Storage, https://api.pulumi.com for Pulumi Cloud). Secrets use a
+# passphrase unless the stack says otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v pulumi >/dev/null; then
-  echo "The Pulumi CLI is not installed. Install it: curl -fsSL https://get.pulumi.com | sh" >&2
-  exit 127
-fi
+engine=$(bash scripts/setup/build-engine.sh | tail -n 1)
+# The language host and the dynamic-provider plugin sit beside the CLI; the
+# CLI looks there and on PATH before it would try to download anything.
+export PATH="$engine:$PATH"
+export PULUMI_SKIP_UPDATE_CHECK=true
+
+case "${1:-}" in
+  version | about | help | --help | -h | "") exec pulumi "$@" ;;
+esac
 
 if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
   mkdir -p .pulumi-state

@@ -1,16 +1,18 @@
-import * as vultr from "@ediri/vultr";
 import * as pulumi from "@pulumi/pulumi";
+import { VultrResource } from "./vultr-resource.js";
 
 export interface BackupBucketArgs {
   /** Region of the Object Storage cluster, e.g. "ewr". */
   region: string;
+  /** The subscription's label, also the bucket's name. */
   label: string;
 }
 
 /**
- * Vultr Object Storage (S3-compatible) for off-host backups. The bucket
- * inside it is created by the backup script on first use: the provider
- * manages the subscription, not buckets.
+ * Vultr Object Storage (S3-compatible) for off-host backups: the
+ * subscription, on a storage tier offered in the region, and its keys. The
+ * bucket inside it is made by the first backup (S3 CreateBucket with these
+ * keys), not here: the Vultr API manages subscriptions, not buckets.
  */
 export class BackupBucket extends pulumi.ComponentResource {
   readonly endpoint: pulumi.Output<string>;
@@ -20,18 +22,16 @@ export class BackupBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("conversational-platform:storage:BackupBucket", name, {}, opts);
-    const cluster = vultr.getObjectStorageClusterOutput(
-      { filters: [{ name: "region", values: [args.region] }] },
-      { parent: this },
-    );
-    const storage = new vultr.ObjectStorage(
+    const storage = new VultrResource(
+      "ObjectStorage",
       `${name}-storage`,
-      { clusterId: cluster.id.apply(Number), label: args.label },
+      { region: args.region, label: args.label },
+      ["s3Hostname", "s3AccessKey", "s3SecretKey"],
       { parent: this, additionalSecretOutputs: ["s3AccessKey", "s3SecretKey"] },
     );
-    this.endpoint = pulumi.interpolate`https://${storage.s3Hostname}`;
-    this.accessKey = pulumi.secret(storage.s3AccessKey);
-    this.secretKey = pulumi.secret(storage.s3SecretKey);
+    this.endpoint = pulumi.interpolate`https://${storage.output("s3Hostname")}`;
+    this.accessKey = pulumi.secret(storage.output("s3AccessKey"));
+    this.secretKey = pulumi.secret(storage.output("s3SecretKey"));
     this.bucketName = pulumi.output(args.label);
     this.registerOutputs({ endpoint: this.endpoint, bucketName: this.bucketName });
   }

@@ -1,6 +1,6 @@
-import * as vultr from "@ediri/vultr";
 import * as pulumi from "@pulumi/pulumi";
 import { apiDnsRecords } from "../network/dns-records.js";
+import { VultrResource } from "./vultr-resource.js";
 
 export interface DnsArgs {
   domain: string;
@@ -11,29 +11,34 @@ export interface DnsArgs {
   ipv6: pulumi.Input<string>;
 }
 
-/** The API host's A and AAAA records, in a zone this stack creates or adopts. */
+/** The API host's A and AAAA records, in a zone this stack creates or one that exists in Vultr DNS. */
 export class Dns extends pulumi.ComponentResource {
-  readonly zone: pulumi.Output<string>;
+  readonly records: pulumi.Resource[] = [];
 
   constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("conversational-platform:network:Dns", name, {}, opts);
     const zone = args.createZone
-      ? new vultr.DnsDomain(`${name}-zone`, { domain: args.domain }, { parent: this }).domain
-      : vultr.getDnsDomainOutput({ domain: args.domain }, { parent: this }).domain;
+      ? new VultrResource("DnsDomain", `${name}-zone`, { domain: args.domain }, [], { parent: this })
+      : undefined;
     for (const record of apiDnsRecords(args.apiSubdomain)) {
-      new vultr.DnsRecord(
-        `${name}-${record.name}`,
-        {
-          domain: zone,
-          name: record.recordName,
-          type: record.type,
-          data: record.type === "A" ? args.ipv4 : args.ipv6,
-          ttl: record.ttl,
-        },
-        { parent: this },
+      this.records.push(
+        new VultrResource(
+          "DnsRecord",
+          `${name}-${record.name}`,
+          {
+            // With an existing zone the record's create fails with Vultr's own
+            // "domain not found" if the zone is missing.
+            domain: zone ? zone.id : args.domain,
+            name: record.recordName,
+            type: record.type,
+            data: record.type === "A" ? args.ipv4 : args.ipv6,
+            ttl: record.ttl,
+          },
+          [],
+          { parent: this },
+        ),
       );
     }
-    this.zone = zone;
-    this.registerOutputs({ zone });
+    this.registerOutputs({});
   }
 }

@@ -1,7 +1,7 @@
-import * as vultr from "@ediri/vultr";
 import * as pulumi from "@pulumi/pulumi";
 import type { Cidr } from "../config/cidr.js";
 import { firewallRules } from "../network/firewall-rules.js";
+import { VultrResource } from "./vultr-resource.js";
 
 export interface FirewallArgs {
   /** Addresses allowed to SSH in; nobody else can. */
@@ -15,9 +15,12 @@ export class Firewall extends pulumi.ComponentResource {
 
   constructor(name: string, args: FirewallArgs, opts?: pulumi.ComponentResourceOptions) {
     super("conversational-platform:network:Firewall", name, {}, opts);
-    const group = new vultr.FirewallGroup(`${name}-group`, { description: args.description }, { parent: this });
+    const group = new VultrResource("FirewallGroup", `${name}-group`, { description: args.description }, [], {
+      parent: this,
+    });
     for (const rule of firewallRules(args.adminCidrs)) {
-      new vultr.FirewallRule(
+      new VultrResource(
+        "FirewallRule",
         `${name}-${rule.name}`,
         {
           firewallGroupId: group.id,
@@ -28,6 +31,7 @@ export class Firewall extends pulumi.ComponentResource {
           subnetSize: rule.subnetSize,
           notes: rule.notes,
         },
+        [],
         { parent: this },
       );
     }

@@ -1,10 +1,10 @@
-import * as vultr from "@ediri/vultr";
 import * as pulumi from "@pulumi/pulumi";
+import { VultrResource } from "./vultr-resource.js";
 
 export interface ServerArgs {
   region: string;
   plan: string;
-  /** Looked up by name, e.g. "Ubuntu 24.04 LTS x64", rather than a hard-coded id. */
+  /** Looked up by name when the instance is created, e.g. "Ubuntu 24.04 LTS x64". */
   osName: string;
   hostname: string;
   sshPublicKey: string;
@@ -27,25 +27,29 @@ export class Server extends pulumi.ComponentResource {
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("conversational-platform:compute:Server", name, {}, opts);
-    const key = new vultr.SSHKey(
+    const key = new VultrResource(
+      "SshKey",
       `${name}-key`,
       { name: `${args.hostname}-deploy`, sshKey: args.sshPublicKey },
+      [],
       { parent: this },
     );
-    const os = vultr.getOsOutput({ filters: [{ name: "name", values: [args.osName] }] }, { parent: this });
     const reserved = args.reservedIp
-      ? new vultr.ReservedIp(
+      ? new VultrResource(
+          "ReservedIp",
           `${name}-ipv4`,
           { region: args.region, ipType: "v4", label: `${args.hostname}-ipv4` },
+          ["subnet"],
           { parent: this },
         )
       : undefined;
-    const instance = new vultr.Instance(
+    const instance = new VultrResource(
+      "Instance",
       `${name}-instance`,
       {
         region: args.region,
         plan: args.plan,
-        osId: os.id.apply(Number),
+        osName: args.osName,
         hostname: args.hostname,
         label: args.hostname,
         enableIpv6: true,
@@ -55,16 +59,17 @@ export class Server extends pulumi.ComponentResource {
         ddosProtection: false,
         firewallGroupId: args.firewallGroupId,
         sshKeyIds: [key.id],
-        reservedIpId: reserved?.id,
+        ...(reserved ? { reservedIpId: reserved.id } : {}),
         tags: args.tags,
         userData: args.userData,
       },
+      ["mainIp", "v6MainIp"],
       // User data only matters at first boot; a change must not rebuild the host.
       { parent: this, ignoreChanges: ["userData"] },
     );
     this.instanceId = instance.id;
-    this.ipv4 = instance.mainIp;
-    this.ipv6 = instance.v6MainIp;
+    this.ipv4 = instance.output("mainIp");
+    this.ipv6 = instance.output("v6MainIp");
     this.registerOutputs({ instanceId: this.instanceId, ipv4: this.ipv4, ipv6: this.ipv6 });
   }
 }

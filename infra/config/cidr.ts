@@ -1,5 +1,7 @@
 // Admin CIDRs, parsed and checked. Firewall rules take an address and a
 // prefix length, and a rule for "the whole internet" must never slip in.
+// Host bits are refused on both families: "2001:db8::7/32" is almost always a
+// single address pasted with the wrong prefix, and would open SSH to a /32.
 import { isIPv4, isIPv6 } from "node:net";
 
 export interface Cidr {
@@ -17,20 +19,63 @@ export function parseCidr(text: string): Cidr | Error {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || prefixText === "") {
     return new Error(`"${text}" has an invalid prefix length (use 0-${max})`);
   }
-  if (version === 4) {
-    const network = ipv4Network(address, prefix);
-    if (network !== address) return new Error(`"${text}" has host bits set; the network is ${network}/${prefix}`);
+  const bits = version === 4 ? 32n : 128n;
+  const value = version === 4 ? ipv4ToBigInt(address) : ipv6ToBigInt(address);
+  const hostMask = (1n << (bits - BigInt(prefix))) - 1n;
+  if ((value & hostMask) !== 0n) {
+    const network = value & ~hostMask & ((1n << bits) - 1n);
+    const shown = version === 4 ? bigIntToIpv4(network) : bigIntToIpv6(network);
+    const single = version === 4 ? `${address}/32` : `${address}/128`;
+    return new Error(
+      `"${text}" has host bits set; the network is ${shown}/${prefix} (for this one address use ${single})`,
+    );
   }
-  return { version, address, prefix };
+  return { version, address: version === 6 ? bigIntToIpv6(value) : address, prefix };
 }
 
 export function formatCidr(cidr: Cidr): string {
   return `${cidr.address}/${cidr.prefix}`;
 }
 
-function ipv4Network(address: string, prefix: number): string {
-  const value = address.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  const network = (value & mask) >>> 0;
-  return [24, 16, 8, 0].map((shift) => (network >>> shift) & 255).join(".");
+function ipv4ToBigInt(address: string): bigint {
+  return address.split(".").reduce((n, octet) => n * 256n + BigInt(Number(octet)), 0n);
+}
+
+function bigIntToIpv4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 255n)).join(".");
+}
+
+function ipv6ToBigInt(address: string): bigint {
+  let text = address;
+  // An embedded IPv4 tail (::ffff:192.0.2.1) becomes two hex groups.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const n = ipv4ToBigInt(v4[1]!);
+    text = `${text.slice(0, v4.index)}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const headGroups = head === "" ? [] : head.split(":");
+  const tailGroups = tail === undefined || tail === "" ? [] : tail.split(":");
+  const missing = 8 - headGroups.length - tailGroups.length;
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(missing).fill("0"), ...tailGroups];
+  return groups.reduce((n, group) => (n << 16n) + BigInt(parseInt(group, 16)), 0n);
+}
+
+/** The RFC 5952 form: lower case, the longest run of zero groups as "::". */
+function bigIntToIpv6(value: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = { start: -1, length: 0 };
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > best.length && j - i > 1) best = { start: i, length: j - i };
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best.start < 0) return hex.join(":");
+  return `${hex.slice(0, best.start).join(":")}::${hex.slice(best.start + best.length).join(":")}`;
 }

@@ -1,8 +1,10 @@
 // The stack's whole configuration, read and checked in one place. Every
 // value is validated before any resource is declared; a bad one stops the
 // program with the key, the problem and the fix.
+import { isIP } from "node:net";
 import { formatCidr, parseCidr, type Cidr } from "./cidr.js";
 import { StackConfigError } from "./errors.js";
+import { privateKeyProblem } from "./ssh-keys.js";
 
 export const PROJECT = "conversational-platform";
 
@@ -12,6 +14,10 @@ export const CONFIG_SCHEMA = {
   plan: { type: "string", default: "vhp-2c-4gb-amd" },
   osName: { type: "string", default: "Ubuntu 24.04 LTS x64" },
   hostname: { type: "string", default: "chat-platform" },
+  existingServer: { type: "string", default: "" },
+  sshPort: { type: "integer", default: 22 },
+  deployUser: { type: "string", default: "deploy" },
+  sshDialTimeout: { type: "integer", default: 600 },
   domain: { type: "string" },
   apiSubdomain: { type: "string", default: "api" },
   createDnsZone: { type: "boolean", default: true },
@@ -19,9 +25,11 @@ export const CONFIG_SCHEMA = {
   sshPublicKey: { type: "string" },
   sshPrivateKey: { type: "string", secret: true },
   reservedIp: { type: "boolean", default: true },
-  backupsBucket: { type: "boolean", default: true },
+  backupsBucket: { type: "boolean", default: false },
   backupsRegion: { type: "string", default: "" },
   acmeEmail: { type: "string" },
+  tlsIssuer: { type: "string", default: "letsencrypt" },
+  packageSource: { type: "string", default: "official" },
   natsToken: { type: "string", secret: true },
   jwtSecret: { type: "string", secret: true },
   llmProvider: { type: "string", default: "anthropic" },
@@ -36,26 +44,48 @@ export const CONFIG_SCHEMA = {
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
 
-export interface StackConfig {
-  stack: string;
+/** A new Vultr instance with its firewall, DNS and optional extras. */
+export interface VultrServer {
+  kind: "vultr";
   region: string;
   plan: string;
   osName: string;
   hostname: string;
-  domain: string;
-  apiSubdomain: string;
-  /** The API's public host name, e.g. api.example.com. */
-  apiHost: string;
   createDnsZone: boolean;
-  adminCidrs: Cidr[];
-  sshPublicKey: string;
-  /** Plaintext here; the reader hands it on only wrapped in pulumi.secret(). */
-  sshPrivateKey: string;
   reservedIp: boolean;
   backupsBucket: boolean;
   backupsRegion: string;
   tags: string[];
+}
+
+/** A server that exists already, anywhere: only the host steps run. */
+export interface ExistingServer {
+  kind: "existing";
+  /** Its address or DNS name, as SSH reaches it. */
+  address: string;
+}
+
+export interface StackConfig {
+  stack: string;
+  server: VultrServer | ExistingServer;
+  domain: string;
+  apiSubdomain: string;
+  /** The API's public host name, e.g. api.example.com. */
+  apiHost: string;
+  adminCidrs: Cidr[];
+  sshPort: number;
+  /** The user every host step logs in as: created by cloud-init on Vultr, by you on an existing server. */
+  deployUser: string;
+  /** Seconds to keep dialling SSH before failing with advice. */
+  sshDialTimeout: number;
+  sshPublicKey: string;
+  /** Plaintext here; the reader hands it on only wrapped in pulumi.secret(). */
+  sshPrivateKey: string;
   acmeEmail: string;
+  /** "letsencrypt" in production; "internal" (Caddy's own CA) for hosts the internet cannot reach. */
+  tlsIssuer: "letsencrypt" | "internal";
+  /** "official": Docker's and Caddy's apt repositories; "distro": the OS's own packages. */
+  packageSource: "official" | "distro";
   /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
   app: {
     natsToken: string;
@@ -108,10 +138,6 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     return value;
   };
 
-  const region = matching("region", /^[a-z]{3}$/, "a Vultr region id", "ewr");
-  const plan = matching("plan", /^[a-z0-9]+(-[a-z0-9]+)+$/, "a Vultr plan id", "vhp-2c-4gb-amd");
-  const osName = required("osName", '"Ubuntu 24.04 LTS x64"');
-  const hostname = matching("hostname", LABEL, "a host name (lowercase letters, digits, '-')", "chat-platform");
   const domain = matching(
     "domain",
     /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
@@ -127,29 +153,75 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     );
   }
 
+  const number = (key: ConfigKey, max: number, example: string): number => {
+    const value = Number(matching(key, /^[1-9][0-9]*$/, "a positive whole number", example));
+    if (value > max)
+      throw new StackConfigError(key, `is ${value}, more than ${max}`, `Use e.g.: pulumi config set ${key} ${example}`);
+    return value;
+  };
+
+  const existing = text("existingServer");
+  let server: VultrServer | ExistingServer;
+  if (existing !== undefined) {
+    if (!HOST.test(existing) && !isIP(existing)) {
+      throw new StackConfigError(
+        "existingServer",
+        `"${existing}" is not an IP address or a host name`,
+        "Use e.g.: pulumi config set existingServer 203.0.113.10",
+      );
+    }
+    // A key that only makes sense on Vultr is a sign of a mixed-up stack.
+    // (The engine passes Pulumi.yaml's defaults as values: only a changed one counts.)
+    const vultrOnly = VULTR_ONLY_KEYS.filter((key) => {
+      const value = raw.values[key]?.trim();
+      const fallback = (CONFIG_SCHEMA[key] as { default?: unknown }).default;
+      return value !== undefined && value !== "" && value !== String(fallback);
+    });
+    if (vultrOnly.length > 0) {
+      throw new StackConfigError(
+        vultrOnly[0]!,
+        `is set, but existingServer says this stack uses a server of its own and creates nothing on Vultr`,
+        `Remove it (pulumi config rm ${vultrOnly[0]}), or remove existingServer to create a Vultr instance`,
+      );
+    }
+    server = { kind: "existing", address: existing };
+  } else {
+    const region = matching("region", /^[a-z]{3}$/, "a Vultr region id", "ewr");
+    server = {
+      kind: "vultr",
+      region,
+      plan: matching("plan", /^[a-z0-9]+(-[a-z0-9]+)+$/, "a Vultr plan id", "vhp-2c-4gb-amd"),
+      osName: required("osName", '"Ubuntu 24.04 LTS x64"'),
+      hostname: matching("hostname", LABEL, "a host name (lowercase letters, digits, '-')", "chat-platform"),
+      createDnsZone: flag("createDnsZone"),
+      reservedIp: flag("reservedIp"),
+      backupsBucket: flag("backupsBucket"),
+      backupsRegion: text("backupsRegion") ?? region,
+      tags: [PROJECT, `stack-${raw.stack}`],
+    };
+  }
+
+  const sshPublicKey = matching(
+    "sshPublicKey",
+    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/,
+    "an OpenSSH public key",
+    '"$(cat ~/.ssh/id_ed25519.pub)"',
+  );
   return {
     stack: raw.stack,
-    region,
-    plan,
-    osName,
-    hostname,
+    server,
     domain,
     apiSubdomain,
     apiHost: apiSubdomain === "@" ? domain : `${apiSubdomain}.${domain}`,
-    createDnsZone: flag("createDnsZone"),
     adminCidrs: parseAdminCidrs(raw.values.adminCidrs),
-    sshPublicKey: matching(
-      "sshPublicKey",
-      /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/,
-      "an OpenSSH public key",
-      '"$(cat ~/.ssh/id_ed25519.pub)"',
-    ),
-    sshPrivateKey: parsePrivateKey(raw),
-    reservedIp: flag("reservedIp"),
-    backupsBucket: flag("backupsBucket"),
-    backupsRegion: text("backupsRegion") ?? region,
-    tags: [PROJECT, `stack-${raw.stack}`],
+    sshPort: number("sshPort", 65535, "22"),
+    deployUser: matching("deployUser", /^[a-z_][a-z0-9_-]{0,31}$/, "a Linux user name", "deploy"),
+    sshDialTimeout: number("sshDialTimeout", 86_400, "600"),
+    sshPublicKey,
+    sshPrivateKey: parsePrivateKey(raw, sshPublicKey),
     acmeEmail: matching("acmeEmail", /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i, "an e-mail address", "ops@example.com"),
+    tlsIssuer: oneOf(required("tlsIssuer", "letsencrypt"), "tlsIssuer", ["letsencrypt", "internal"] as const),
+    packageSource: oneOf(required("packageSource", "official"), "packageSource", ["official", "distro"] as const),
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
       jwtSecret: secret(raw, "jwtSecret", 32, "openssl rand -base64 48 | pulumi config set --secret jwtSecret"),
@@ -164,6 +236,20 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     },
   };
 }
+
+const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** Keys that describe Vultr resources, meaningless for an existing server. */
+const VULTR_ONLY_KEYS: ConfigKey[] = [
+  "region",
+  "plan",
+  "osName",
+  "hostname",
+  "createDnsZone",
+  "reservedIp",
+  "backupsBucket",
+  "backupsRegion",
+];
 
 const IMAGE = /^[a-z0-9]+([._/:@-][a-z0-9]+)*$/;
 
@@ -212,7 +298,7 @@ function parseAdminCidrs(value: string | undefined): Cidr[] {
   });
 }
 
-function parsePrivateKey(raw: RawConfig): string {
+function parsePrivateKey(raw: RawConfig, publicKey: string): string {
   const fix = "Store it encrypted: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519";
   const value = raw.values.sshPrivateKey;
   if (value === undefined || value.trim() === "") throw new StackConfigError("sshPrivateKey", "is not set", fix);
@@ -223,8 +309,21 @@ function parsePrivateKey(raw: RawConfig): string {
       `Remove it and ${fix.toLowerCase()}`,
     );
   }
-  if (!/-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(value)) {
-    throw new StackConfigError("sshPrivateKey", "is not an unencrypted OpenSSH/PEM private key", fix);
+  switch (privateKeyProblem(value, publicKey)) {
+    case "not-a-key":
+      throw new StackConfigError("sshPrivateKey", "is not an unencrypted OpenSSH/PEM private key", fix);
+    case "encrypted":
+      throw new StackConfigError(
+        "sshPrivateKey",
+        "is protected by a passphrase, which no deploy step can type",
+        "Make a deploy key without one (ssh-keygen -t ed25519 -N '' -f ~/.ssh/platform-deploy), set sshPublicKey to its .pub and store it: pulumi config set --secret sshPrivateKey < ~/.ssh/platform-deploy",
+      );
+    case "not-the-pair":
+      throw new StackConfigError(
+        "sshPrivateKey",
+        "is not the private half of sshPublicKey, so the host would refuse every login",
+        'Set both from the same key pair: pulumi config set sshPublicKey "$(cat KEY.pub)" and pulumi config set --secret sshPrivateKey < KEY',
+      );
   }
   return value.endsWith("\n") ? value : `${value}\n`;
 }

@@ -26,6 +26,8 @@ export interface HostSettings {
   acmeEmail: string;
   /** "official": Docker's and Caddy's own apt repositories; "distro": the OS's packages. */
   packageSource: "official" | "distro";
+  /** "letsencrypt", or "internal": Caddy's own CA, for a host the internet cannot reach. */
+  tlsIssuer: "letsencrypt" | "internal";
 }
 
 export interface StackSettings {
@@ -136,6 +138,7 @@ export function caddyStep(templates: Templates, host: HostSettings): HostStep {
   const env = renderEnvFile("host/caddy/platform.env", templates.caddyEnv, {
     ACME_EMAIL: host.acmeEmail,
     API_HOST: host.apiHost,
+    CADDY_GLOBAL_OPTIONS: host.tlsIssuer === "internal" ? "local_certs" : "",
   });
   return step(
     "caddy",
@@ -265,17 +268,49 @@ compose ps --format '{{.Name}} {{.Status}}'
   );
 }
 
+/** Where Caddy (run as the caddy user, HOME /var/lib/caddy) keeps its internal CA's root. */
+export const CADDY_LOCAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt";
+
+/**
+ * The API instances, then the API through Caddy and TLS on this host. With
+ * Let's Encrypt the certificate can only come once the API's name points
+ * here: until then the step says so and succeeds, instead of waiting for an
+ * issuance that cannot happen (a new zone is not delegated yet).
+ */
 export function verifyStep(host: HostSettings): HostStep {
+  const url = `https://${host.apiHost}/health`;
+  const resolve = `${host.apiHost}:443:127.0.0.1`;
+  const tls =
+    host.tlsIssuer === "internal"
+      ? `through_caddy --cacert ${CADDY_LOCAL_ROOT}`
+      : `resolved=$(getent ahostsv4 ${q(host.apiHost)} | awk 'NR == 1 { print $1 }')
+if [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$resolved"; then
+  echo "certificate pending: ${host.apiHost} resolves to \${resolved:-nothing} here, not to an address of this server."
+  echo "Let's Encrypt issues it once DNS points here (a new Vultr zone needs your registrar's name servers set to ns1.vultr.com and ns2.vultr.com); Caddy keeps trying by itself."
+  echo "$health"
+  exit 0
+fi
+through_caddy`;
   return step(
     "verify",
-    `Check that https://${host.apiHost}/health answers 200 through Caddy`,
-    "bash -s",
+    `Check the API instances, then https://${host.apiHost}/health through Caddy on the host`,
+    "sudo bash -s",
     `${PRELUDE}
-# Through Caddy and TLS on this host, whatever DNS says elsewhere; the first
-# certificate can take a minute to be issued.
-curl -fsS --retry 30 --retry-delay 5 --retry-all-errors --max-time 10 \\
-  --resolve ${q(`${host.apiHost}:443:127.0.0.1`)} ${q(`https://${host.apiHost}/health`)}
-echo
+for port in 8081 8082; do
+  if ! curl -fsS --retry 10 --retry-delay 2 --retry-all-errors --max-time 5 "http://127.0.0.1:$port/health" >/dev/null; then
+    echo "the API instance on 127.0.0.1:$port is not healthy:" >&2
+    docker ps --all --format '{{.Names}} {{.Status}}' >&2
+    exit 1
+  fi
+done
+health=$(curl -fsS --max-time 5 http://127.0.0.1:8081/health)
+# Through Caddy and TLS on this host, whatever DNS says elsewhere; a first
+# certificate can take a minute.
+through_caddy() {
+  curl -fsS --retry 30 --retry-delay 5 --retry-all-errors --max-time 10 --resolve ${q(resolve)} "$@" ${q(url)}
+  echo
+}
+${tls}
 `,
   );
 }

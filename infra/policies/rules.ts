@@ -3,8 +3,17 @@
 // validation directly; index.ts builds the pack from it.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 
-const FIREWALL_RULE = "vultr:index/firewallRule:FirewallRule";
-const INSTANCE = "vultr:index/instance:Instance";
+// Resource types of this project's providers (infra/components/vultr-resource.ts,
+// infra/components/host-configuration.ts).
+const FIREWALL_RULE = "pulumi-nodejs:dynamic/vultr:FirewallRule";
+const INSTANCE = "pulumi-nodejs:dynamic/vultr:Instance";
+const HOST_STEP = "pulumi-nodejs:dynamic/host:Step";
+/**
+ * The engine hands the dynamic-provider plugin the whole stack config as its
+ * inputs, secrets included; it keeps them encrypted in state as they are in
+ * the stack file (a test reads the state to check).
+ */
+const DYNAMIC_PROVIDER = "pulumi:providers:pulumi-nodejs";
 
 /** Ports the world may reach: HTTP and HTTPS, served by Caddy. */
 const WORLD_PORTS = new Set([80, 443]);
@@ -77,7 +86,10 @@ export const instanceHasFirewall: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     if (args.type !== INSTANCE) return;
-    if (typeof args.props.firewallGroupId !== "string" || args.props.firewallGroupId === "") {
+    // Unknown in a preview: it comes from the firewall group created with it.
+    const groupId = readKnown(args.props, "firewallGroupId", UNKNOWN);
+    if (groupId === UNKNOWN) return;
+    if (typeof groupId !== "string" || groupId === "") {
       report(
         `Instance "${args.name}" has no firewall group: every port its services open would be public. Set firewallGroupId.`,
       );
@@ -101,8 +113,8 @@ const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
  * shown in plain text, so a credential there would leak.
  */
 const SECRET_CARRYING_INPUTS: Record<string, string[]> = {
-  "command:remote:Command": ["connection", "stdin", "environment"],
-  "command:remote:CopyToRemote": ["connection", "source"],
+  // The SSH key (target) and, for the stack step, the script with the .env (step).
+  [HOST_STEP]: ["target", "step"],
 };
 
 export const noPlaintextCredentials: ResourceValidationPolicy = {
@@ -110,10 +122,11 @@ export const noPlaintextCredentials: ResourceValidationPolicy = {
   description: "No private key, API key or secret may appear in a resource input that is stored in plain text.",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
+    if (args.type === DYNAMIC_PROVIDER) return;
     const allowed = new Set(SECRET_CARRYING_INPUTS[args.type] ?? []);
-    for (const [key, value] of Object.entries(args.props)) {
+    for (const key of Object.keys(args.props)) {
       if (allowed.has(key)) continue;
-      for (const [path, text] of strings(value, key)) {
+      for (const [path, text] of strings(readKnown(args.props, key), key)) {
         const hit = CREDENTIAL_PATTERNS.find(([pattern]) => pattern.test(text));
         if (hit) {
           report(
@@ -125,11 +138,32 @@ export const noPlaintextCredentials: ResourceValidationPolicy = {
   },
 };
 
+/**
+ * Every string in a value, with its path. During a preview an input that
+ * depends on another resource is unknown and reading it throws; an unknown
+ * value cannot hold a credential written in the program, so it is skipped.
+ */
 function* strings(value: unknown, path: string): Generator<[string, string]> {
   if (typeof value === "string") yield [path, value];
-  else if (Array.isArray(value)) for (const [i, v] of value.entries()) yield* strings(v, `${path}[${i}]`);
-  else if (value && typeof value === "object")
-    for (const [k, v] of Object.entries(value)) yield* strings(v, `${path}.${k}`);
+  else if (value && typeof value === "object") {
+    for (const key of Object.keys(value)) {
+      const child = readKnown(value as Record<string, unknown>, key);
+      yield* strings(child, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`);
+    }
+  }
+}
+
+const UNKNOWN = Symbol("unknown during preview");
+
+/** A property's value, or `ifUnknown` when a preview cannot know it yet. */
+function readKnown(object: Record<string, unknown>, key: string, ifUnknown?: unknown): unknown {
+  try {
+    return object[key];
+  } catch (error) {
+    // @pulumi/policy's UnknownValueError (not exported) carries the unknown's sentinel.
+    if (error instanceof Error && "unknownTypeSentinel" in error) return ifUnknown;
+    throw error;
+  }
 }
 
 export const policies: ResourceValidationPolicy[] = [

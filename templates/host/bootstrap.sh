@@ -87,10 +87,16 @@ packages_missing() {
   return 1
 }
 
+# On a new VPS, apt-daily and unattended-upgrades hold the dpkg lock for the
+# first minutes after boot: wait for it (up to 10 minutes) instead of failing.
+apt_get() {
+  apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
+
 apt_install() {
   if packages_missing "$@"; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends "$@" >/dev/null
     log "installed packages: $*"
     changed=1
   fi

@@ -1,0 +1,72 @@
+// Carries out the host steps (infra/host/steps.ts) over SSH: one HostStep
+// resource per step, in order, each re-run only when its script's hash or
+// its triggers change. Secrets reach the host only inside secret inputs (the
+// private key, the script of a step that holds secrets), never in plain state.
+import * as pulumi from "@pulumi/pulumi";
+import type { HostStep } from "../host/steps.js";
+import { bundledProvider } from "../providers/dynamic.js";
+
+export interface HostConfigurationArgs {
+  /** Address the steps connect to. */
+  host: pulumi.Input<string>;
+  /** @default 22 */
+  port?: number;
+  /** The deploy user, created by cloud-init (Vultr) or by you (an existing server). */
+  user: string;
+  /** Must be a secret Output. */
+  privateKey: pulumi.Output<string>;
+  steps: HostStep[];
+  /** Values whose change re-runs every step: the server's id, so a new server is configured. */
+  triggers: pulumi.Input<string>[];
+  /** How long to keep dialling SSH before giving up with advice. @default 600 */
+  dialTimeoutSeconds?: number;
+  /** Resources the last step (the check through Caddy and TLS) waits for: the DNS records. */
+  verifyAfter?: pulumi.Resource[];
+}
+
+class HostStepResource extends pulumi.dynamic.Resource {
+  declare readonly output: pulumi.Output<string>;
+
+  constructor(name: string, props: Record<string, pulumi.Input<unknown>>, opts: pulumi.CustomResourceOptions) {
+    super(bundledProvider("host:Step"), name, { ...props, output: undefined }, opts, "host", "Step");
+  }
+}
+
+export class HostConfiguration extends pulumi.ComponentResource {
+  /** The last step's output (the /health answer). */
+  readonly verified: pulumi.Output<string>;
+
+  constructor(name: string, args: HostConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("conversational-platform:host:HostConfiguration", name, {}, opts);
+    const target = pulumi.secret(
+      pulumi.all([args.host, args.privateKey]).apply(([host, privateKey]) => ({
+        host,
+        port: args.port ?? 22,
+        user: args.user,
+        privateKey,
+        dialTimeoutSeconds: args.dialTimeoutSeconds ?? 600,
+      })),
+    );
+    let previous: pulumi.Resource | undefined;
+    for (const [index, step] of args.steps.entries()) {
+      const last = index === args.steps.length - 1;
+      const { name: stepName, command, script, hash, upload } = step;
+      const stepInput = { name: stepName, command, script, hash, ...(upload ? { upload } : {}) };
+      previous = new HostStepResource(
+        `${name}-${step.name}`,
+        {
+          target,
+          step: step.secret ? pulumi.secret(stepInput) : stepInput,
+          triggers: args.triggers,
+        },
+        {
+          parent: this,
+          dependsOn: [...(previous ? [previous] : []), ...(last ? (args.verifyAfter ?? []) : [])],
+          additionalSecretOutputs: step.secret ? ["output"] : [],
+        },
+      );
+    }
+    this.verified = previous ? (previous as HostStepResource).output : pulumi.output("");
+    this.registerOutputs({ verified: this.verified });
+  }
+}

@@ -1,0 +1,70 @@
+// Everything a stack creates on Vultr: the firewall, the server, its DNS
+// records and, optionally, Object Storage for backups.
+import * as pulumi from "@pulumi/pulumi";
+import type { Cidr } from "../config/cidr.js";
+import type { VultrServer } from "../config/stack-config.js";
+import { cloudInit } from "../host/cloud-init.js";
+import { BackupBucket } from "./backup-bucket.js";
+import { Dns } from "./dns.js";
+import { Firewall } from "./firewall.js";
+import { Server } from "./server.js";
+
+export interface VultrEnvironmentArgs {
+  server: VultrServer;
+  stack: string;
+  domain: string;
+  apiSubdomain: string;
+  adminCidrs: Cidr[];
+  deployUser: string;
+  sshPublicKey: string;
+}
+
+export class VultrEnvironment extends pulumi.ComponentResource {
+  readonly server: Server;
+  readonly dns: Dns;
+  readonly backups?: BackupBucket;
+
+  constructor(name: string, args: VultrEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("conversational-platform:vultr:Environment", name, {}, opts);
+    const { server } = args;
+    const firewall = new Firewall(
+      `${name}-firewall`,
+      { adminCidrs: args.adminCidrs, description: `${server.hostname}: SSH from admins, HTTP(S) from anywhere` },
+      { parent: this },
+    );
+    this.server = new Server(
+      `${name}-server`,
+      {
+        region: server.region,
+        plan: server.plan,
+        osName: server.osName,
+        hostname: server.hostname,
+        sshPublicKey: args.sshPublicKey,
+        firewallGroupId: firewall.groupId,
+        reservedIp: server.reservedIp,
+        tags: server.tags,
+        userData: cloudInit(args.deployUser, args.sshPublicKey),
+      },
+      { parent: this },
+    );
+    this.dns = new Dns(
+      `${name}-dns`,
+      {
+        domain: args.domain,
+        createZone: server.createDnsZone,
+        apiSubdomain: args.apiSubdomain,
+        ipv4: this.server.ipv4,
+        ipv6: this.server.ipv6,
+      },
+      { parent: this },
+    );
+    if (server.backupsBucket) {
+      this.backups = new BackupBucket(
+        `${name}-backups`,
+        { region: server.backupsRegion, label: `${server.hostname}-${args.stack}-backups` },
+        { parent: this },
+      );
+    }
+    this.registerOutputs({});
+  }
+}

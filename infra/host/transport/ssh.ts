@@ -1,0 +1,99 @@
+// SSH to a host, one connection per host and key for the whole process: every
+// command and upload of a deploy shares it as channels, so the host's
+// fail2ban and ufw rate limit see one login, not one per step.
+import { createHash } from "node:crypto";
+import { NodeSSH } from "node-ssh";
+import type { ExecResult, Transport } from "./transport.js";
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** An unencrypted OpenSSH or PEM private key. */
+  privateKey: string;
+  /**
+   * How long to keep dialling a host that does not answer yet (a new VPS
+   * takes a minute or two). After that the error says what to check.
+   * @default 600
+   */
+  dialTimeoutSeconds?: number;
+}
+
+const pool = new Map<string, Promise<NodeSSH>>();
+
+function poolKey(target: SshTarget): string {
+  const key = createHash("sha256").update(target.privateKey).digest("hex").slice(0, 16);
+  return `${target.user}@${target.host}:${target.port}/${key}`;
+}
+
+export class SshTransport implements Transport {
+  readonly description: string;
+
+  constructor(private readonly target: SshTarget) {
+    this.description = `${target.user}@${target.host}:${target.port}`;
+  }
+
+  async exec(command: string, stdin?: string): Promise<ExecResult> {
+    const ssh = await this.connection();
+    const result = await ssh.execCommand(command, stdin === undefined ? {} : { stdin });
+    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  async upload(localPath: string, remotePath: string): Promise<void> {
+    const ssh = await this.connection();
+    await ssh.putFile(localPath, remotePath);
+  }
+
+  private connection(): Promise<NodeSSH> {
+    const key = poolKey(this.target);
+    let connection = pool.get(key);
+    if (!connection) {
+      connection = dial(this.target);
+      pool.set(key, connection);
+      // A failed dial must not poison the next attempt; a dropped connection neither.
+      connection.then(
+        (ssh) => ssh.connection?.once("close", () => pool.delete(key)),
+        () => pool.delete(key),
+      );
+    }
+    return connection;
+  }
+}
+
+/** Closes every pooled connection, so a process can exit. */
+export async function closeSshConnections(): Promise<void> {
+  const all = [...pool.values()];
+  pool.clear();
+  await Promise.allSettled(all.map(async (c) => (await c).dispose()));
+}
+
+async function dial(target: SshTarget): Promise<NodeSSH> {
+  const timeoutMs = (target.dialTimeoutSeconds ?? 600) * 1000;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect({
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKey: target.privateKey,
+        readyTimeout: 20_000,
+        keepaliveInterval: 15_000,
+      });
+      return ssh;
+    } catch (error) {
+      ssh.dispose();
+      lastError = error;
+    }
+    if (Date.now() + 5_000 > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
+  const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  throw new Error(
+    `Could not log in to ${target.user}@${target.host}:${target.port} over SSH within ${timeoutMs / 1000} s (last error: ${reason}). ` +
+      `Check that this machine's address is in the stack's adminCidrs (the firewall lets only those in), ` +
+      `that the host is running, and that ${target.user} has the stack's public key.`,
+  );
+}

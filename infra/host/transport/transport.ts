@@ -1,0 +1,17 @@
+// How a host step reaches the machine it configures. The Pulumi provider,
+// `npm run local` and the tests run the same steps through one of these.
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Transport {
+  /** Where the commands run, for messages: "deploy@203.0.113.10:22", "this machine". */
+  readonly description: string;
+  /** Runs `command` with `stdin` on its standard input. */
+  exec(command: string, stdin?: string): Promise<ExecResult>;
+  /** Copies a local file to `remotePath`. */
+  upload(localPath: string, remotePath: string): Promise<void>;
+}

@@ -1,0 +1,12 @@
+// The entry of the providers bundle (dist/providers.cjs): every provider the
+// program's dynamic resources name, by kind.
+import { vultrProviders } from "../vultr/resources.js";
+import { hostStepProvider } from "./host-step.js";
+import type { Provider } from "./provider.js";
+
+type AnyProvider = Provider<never, never>;
+
+export const providers: Record<string, AnyProvider> = {
+  "host:Step": hostStepProvider as AnyProvider,
+  ...Object.fromEntries(Object.entries(vultrProviders).map(([kind, p]) => [`vultr:${kind}`, p as AnyProvider])),
+};

@@ -1,0 +1,339 @@
+// Vultr instances (govultr instance.go). Create looks the OS up by name,
+// posts the instance and waits until it is active with its addresses; update
+// PATCHes what Vultr can change on a running server; the rest replaces.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ApiInstance, ApiInstanceCreate, ApiInstanceUpdate, ApiReservedIp, ApiUpgrades } from "./api-types.js";
+import { InputChecker } from "./check.js";
+import { VultrApiError } from "./client.js";
+import { diffInputs, type DiffRules } from "../providers/diff.js";
+import { findOsId } from "./os.js";
+import {
+  deleteIgnoringMissing,
+  getUnlessGone,
+  isGone,
+  PartialCreateError,
+  type Provider,
+  type ProviderSettings,
+  type SettingsSource,
+} from "./provider.js";
+import { formatDuration, pollUntil } from "./wait.js";
+
+export interface InstanceInputs {
+  region: string;
+  plan: string;
+  /** Exact name from GET /v2/os, e.g. "Ubuntu 24.04 LTS x64". */
+  osName: string;
+  hostname: string;
+  label: string;
+  enableIpv6: boolean;
+  backups: "enabled" | "disabled";
+  activationEmail: boolean;
+  ddosProtection: boolean;
+  /** "" for no firewall group. */
+  firewallGroupId: string;
+  sshKeyIds: string[];
+  /** A reserved IPv4 to use as the main address; it survives a rebuild. */
+  reservedIpId?: string;
+  tags: string[];
+  /** Cloud-init user data as plain text; sent base64-encoded. */
+  userData: string;
+}
+
+export interface InstanceState extends InstanceInputs {
+  osId: number;
+  /** The public IPv4: the reserved IP's address when reservedIpId is set. */
+  mainIp: string;
+  v6MainIp: string;
+  status: string;
+  dateCreated: string;
+}
+
+/**
+ * Replaced, and why:
+ * - region: an instance cannot move between data centres.
+ * - osName: another OS means a reinstall, a new disk; a new instance is the honest equivalent.
+ * - hostname: the API sets it only at creation or with a reinstall (terraform-provider-vultr forces new too).
+ * - userData: cloud-init reads it on the first boot only, so a new value only means something on a new instance.
+ * - reservedIpId: the main IPv4 is chosen at creation (reserved_ipv4); attaching later adds a second address.
+ * - sshKeyIds: keys are copied in at creation; the update call has no field for them.
+ * Updated in place (PATCH /v2/instances/{id}):
+ * - plan (Vultr only resizes upwards; update explains a downgrade), label, tags, firewallGroupId,
+ *   enableIpv6, backups, ddosProtection.
+ * - activationEmail only matters at creation; a change is recorded, nothing is sent.
+ */
+export const INSTANCE_DIFF_RULES: DiffRules<InstanceInputs> = {
+  replace: ["region", "osName", "hostname", "userData", "reservedIpId", "sshKeyIds"],
+  update: ["plan", "label", "tags", "firewallGroupId", "enableIpv6", "backups", "ddosProtection", "activationEmail"],
+  unordered: ["tags", "sshKeyIds"],
+};
+
+const NO_ADDRESS = "0.0.0.0";
+
+export function instanceProvider(settings: SettingsSource): Provider<InstanceInputs, InstanceState> {
+  return {
+    async check(_olds, news) {
+      return new InputChecker({ ...news })
+        .text("region")
+        .text("plan")
+        .text("osName")
+        .text("hostname")
+        .text("label", { allowEmpty: true })
+        .flag("enableIpv6")
+        .oneOf("backups", ["enabled", "disabled"])
+        .flag("activationEmail")
+        .flag("ddosProtection")
+        .text("firewallGroupId", { allowEmpty: true })
+        .texts("sshKeyIds")
+        .text("reservedIpId", { optional: true, allowEmpty: true })
+        .texts("tags")
+        .text("userData", { allowEmpty: true })
+        .result(news);
+    },
+
+    // Pure: no API call, so a preview needs no key and no OS lookup.
+    async diff(_id, olds, news) {
+      const { changes, replaces } = diffInputs(olds, news, INSTANCE_DIFF_RULES);
+      if (!replaces) return { changes };
+      // A reserved IP is attached to one instance at a time: creating the
+      // replacement first fails with "Floating IPv4 address is already attached
+      // to another server" (terraform-provider-vultr issues 322 and 77), so the
+      // old instance goes first.
+      return news.reservedIpId ? { changes, replaces, deleteBeforeReplace: true } : { changes, replaces };
+    },
+
+    async create(inputs) {
+      const s = settings();
+      const osId = await findOsId(s, inputs.osName);
+      const reserved = inputs.reservedIpId ? await reservedIpFor(s, inputs) : undefined;
+      const created = await postInstance(s, instanceCreateBody(inputs, osId), reserved);
+      // From here on the instance exists: any failure must leave it in Pulumi's state.
+      try {
+        const ready = await waitUntilReady(s, created.id, { inputs, reservedAddress: reserved?.subnet });
+        return { id: created.id, outs: stateOf(inputs, ready) };
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new PartialCreateError(
+          `Instance ${created.id} was created but is not ready: ${reason}. The next pulumi up waits for it again.`,
+          created.id,
+          { ...stateOf(inputs, created) },
+          error,
+        );
+      }
+    },
+
+    async read(id, props) {
+      const found = await getUnlessGone<{ instance: ApiInstance }>(settings, `/v2/instances/${id}`);
+      if (!found) return { id: "", props };
+      const { instance } = found;
+      // Only what the API reports as such is refreshed; the rest (OS name,
+      // user data, keys, reserved IP, the flags) is not readable back and stays.
+      return {
+        id,
+        props: {
+          ...pickInputs(props),
+          region: instance.region,
+          plan: instance.plan,
+          label: instance.label,
+          firewallGroupId: instance.firewall_group_id,
+          tags: sameSet(instance.tags ?? [], props.tags) ? props.tags : (instance.tags ?? []),
+          osId: instance.os_id,
+          mainIp: instance.main_ip,
+          v6MainIp: instance.v6_main_ip,
+          status: instance.status,
+          dateCreated: instance.date_created,
+        },
+      };
+    },
+
+    async update(id, olds, news) {
+      const s = settings();
+      const client = s.client();
+      const { changed } = diffInputs(olds, news, INSTANCE_DIFF_RULES);
+      const body: ApiInstanceUpdate = {};
+      if (changed.includes("plan")) {
+        await assertUpgrade(s, id, olds.plan, news.plan);
+        body.plan = news.plan;
+      }
+      if (changed.includes("label")) body.label = news.label;
+      if (changed.includes("tags")) body.tags = news.tags;
+      if (changed.includes("firewallGroupId")) body.firewall_group_id = news.firewallGroupId;
+      if (changed.includes("enableIpv6")) body.enable_ipv6 = news.enableIpv6;
+      if (changed.includes("backups")) body.backups = news.backups;
+      if (changed.includes("ddosProtection")) body.ddos_protection = news.ddosProtection;
+      if (Object.keys(body).length > 0) await client.patch(`/v2/instances/${id}`, body);
+
+      // Also finishes an instance whose create timed out (Pulumi calls update on it).
+      const reserved = news.reservedIpId ? await reservedIpFor(s, news) : undefined;
+      const ready = await waitUntilReady(s, id, {
+        inputs: news,
+        reservedAddress: reserved?.subnet,
+        plan: body.plan,
+      });
+      return { outs: stateOf(news, ready) };
+    },
+
+    // Returns on the API's answer: Vultr frees the addresses (and a reserved IP) on its own.
+    async delete(id) {
+      await deleteIgnoringMissing(settings, `/v2/instances/${id}`);
+    },
+  };
+}
+
+/** The create request: Vultr's field names, user data in base64, optional fields left out when empty. */
+export function instanceCreateBody(inputs: InstanceInputs, osId: number): ApiInstanceCreate {
+  return {
+    region: inputs.region,
+    plan: inputs.plan,
+    os_id: osId,
+    hostname: inputs.hostname,
+    label: inputs.label,
+    tags: inputs.tags,
+    enable_ipv6: inputs.enableIpv6,
+    backups: inputs.backups,
+    activation_email: inputs.activationEmail,
+    ddos_protection: inputs.ddosProtection,
+    sshkey_id: inputs.sshKeyIds,
+    ...(inputs.firewallGroupId ? { firewall_group_id: inputs.firewallGroupId } : {}),
+    ...(inputs.reservedIpId ? { reserved_ipv4: inputs.reservedIpId } : {}),
+    ...(inputs.userData ? { user_data: Buffer.from(inputs.userData, "utf8").toString("base64") } : {}),
+  };
+}
+
+/** The reserved IP named by the inputs, checked before anything is created. */
+async function reservedIpFor(s: ProviderSettings, inputs: InstanceInputs): Promise<ApiReservedIp> {
+  const id = inputs.reservedIpId ?? "";
+  let reserved: ApiReservedIp;
+  try {
+    ({ reserved_ip: reserved } = await s.client().get<{ reserved_ip: ApiReservedIp }>(`/v2/reserved-ips/${id}`));
+  } catch (error) {
+    if (isGone(error)) {
+      throw new Error(`reservedIpId "${id}" is not a reserved IP in this Vultr account`, { cause: error });
+    }
+    throw error;
+  }
+  if (reserved.ip_type !== "v4") {
+    throw new Error(`reservedIpId "${id}" is an ${reserved.ip_type} reserved IP; the main address must be IPv4`);
+  }
+  if (reserved.region !== inputs.region) {
+    throw new Error(
+      `reservedIpId "${id}" (${reserved.subnet}) is in region "${reserved.region}", the instance in "${inputs.region}"`,
+    );
+  }
+  return reserved;
+}
+
+const ALREADY_ATTACHED = /already attached/i;
+
+/**
+ * POST /v2/instances. With a reserved IP, Vultr may still hold it for the
+ * instance deleted just before (delete-before-replace): the detach completes
+ * after the DELETE has answered. So "already attached" is retried for a
+ * while, as terraform-provider-vultr does, then explained.
+ */
+async function postInstance(
+  s: ProviderSettings,
+  body: ApiInstanceCreate,
+  reserved: ApiReservedIp | undefined,
+): Promise<ApiInstance> {
+  const client = s.client();
+  const deadline = Date.now() + s.reservedIpReleaseTimeoutMs;
+  for (;;) {
+    try {
+      return (await client.post<{ instance: ApiInstance }>("/v2/instances", body)).instance;
+    } catch (error) {
+      const stillAttached = reserved && error instanceof VultrApiError && ALREADY_ATTACHED.test(error.vultrMessage);
+      if (!stillAttached) throw error;
+      if (Date.now() + s.pollIntervalMs <= deadline) {
+        await sleep(s.pollIntervalMs);
+        continue;
+      }
+      const holder = await client.get<{ reserved_ip: ApiReservedIp }>(`/v2/reserved-ips/${reserved.id}`);
+      throw new Error(
+        `Reserved IP ${reserved.subnet} (${reserved.id}) is still attached to instance ` +
+          `"${holder.reserved_ip.instance_id || "unknown"}" after ${formatDuration(s.reservedIpReleaseTimeoutMs)}; ` +
+          "an instance can only take a free reserved IP. Detach it from that instance (or delete the instance) " +
+          `in the Vultr console, then run pulumi up again. (${error.message})`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+interface Readiness {
+  inputs: InstanceInputs;
+  /** The reserved IP's address, which must become the main IP. */
+  reservedAddress?: string;
+  /** After a resize: the plan the instance must report. */
+  plan?: string;
+}
+
+/**
+ * Active, with a real IPv4 (Vultr reports 0.0.0.0 until one is assigned),
+ * the reserved address as main IP when one was asked for, an IPv6 address
+ * when IPv6 is on (the AAAA record needs it), and the new plan after a resize.
+ */
+async function waitUntilReady(s: ProviderSettings, id: string, want: Readiness): Promise<ApiInstance> {
+  const client = s.client();
+  return pollUntil(
+    `Instance ${id}`,
+    async () => {
+      const { instance } = await client.get<{ instance: ApiInstance }>(`/v2/instances/${id}`);
+      const missing: string[] = [];
+      if (instance.status !== "active") missing.push(`status ${instance.status}`);
+      if (!instance.main_ip || instance.main_ip === NO_ADDRESS) missing.push(`main_ip ${instance.main_ip || "none"}`);
+      else if (want.reservedAddress && instance.main_ip !== want.reservedAddress) {
+        missing.push(`main_ip ${instance.main_ip}, not yet the reserved ${want.reservedAddress}`);
+      }
+      if (want.inputs.enableIpv6 && !instance.v6_main_ip) missing.push("no IPv6 address yet");
+      if (want.plan && instance.plan !== want.plan) missing.push(`plan ${instance.plan}, resizing to ${want.plan}`);
+      return missing.length === 0 ? { done: true, value: instance } : { done: false, state: missing.join(", ") };
+    },
+    { intervalMs: s.pollIntervalMs, timeoutMs: s.instanceReadyTimeoutMs },
+  );
+}
+
+/** Vultr resizes only to a plan in the instance's upgrade list; say so before trying. */
+async function assertUpgrade(s: ProviderSettings, id: string, from: string, to: string): Promise<void> {
+  const { upgrades } = await s.client().get<{ upgrades: ApiUpgrades }>(`/v2/instances/${id}/upgrades`);
+  const plans = upgrades.plans ?? [];
+  if (plans.includes(to)) return;
+  throw new Error(
+    `Plan "${from}" cannot change to "${to}" in place: Vultr only resizes an instance to a larger plan ` +
+      `(${plans.length > 0 ? `this one can go to ${plans.join(", ")}` : "none is available for this one"}). ` +
+      "To move to a smaller plan, replace the server: pulumi up --replace <the instance's URN>.",
+  );
+}
+
+function stateOf(inputs: InstanceInputs, instance: ApiInstance): InstanceState {
+  return {
+    ...pickInputs(inputs),
+    osId: instance.os_id,
+    mainIp: instance.main_ip,
+    v6MainIp: instance.v6_main_ip,
+    status: instance.status,
+    dateCreated: instance.date_created,
+  };
+}
+
+function pickInputs(from: InstanceInputs): InstanceInputs {
+  return {
+    region: from.region,
+    plan: from.plan,
+    osName: from.osName,
+    hostname: from.hostname,
+    label: from.label,
+    enableIpv6: from.enableIpv6,
+    backups: from.backups,
+    activationEmail: from.activationEmail,
+    ddosProtection: from.ddosProtection,
+    firewallGroupId: from.firewallGroupId,
+    sshKeyIds: from.sshKeyIds,
+    ...(from.reservedIpId ? { reservedIpId: from.reservedIpId } : {}),
+    tags: from.tags,
+    userData: from.userData,
+  };
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join("\n") === [...b].sort().join("\n");
+}

@@ -1,0 +1,50 @@
+// The registry the Pulumi side loads: one provider object per resource kind,
+// keyed by kind name. Nothing here touches the environment or the network
+// until an operation runs, so importing it is free.
+import { getDnsDomain as lookUpDnsDomain, dnsDomainProvider, dnsRecordProvider, type DnsDomainInfo } from "./dns.js";
+import { firewallGroupProvider, firewallRuleProvider } from "./firewall.js";
+import { instanceProvider } from "./instance.js";
+import { objectStorageProvider } from "./object-storage.js";
+import { settingsFromEnv, type AnyProvider, type ProviderSettings, type SettingsSource } from "./provider.js";
+import { reservedIpProvider } from "./reserved-ip.js";
+import { sshKeyProvider } from "./ssh-key.js";
+
+export type { DnsDomainInfo, DnsDomainInputs, DnsDomainState, DnsRecordInputs, DnsRecordState } from "./dns.js";
+export type { FirewallGroupInputs, FirewallGroupState, FirewallRuleInputs, FirewallRuleState } from "./firewall.js";
+export type { InstanceInputs, InstanceState } from "./instance.js";
+export type { ObjectStorageInputs, ObjectStorageState } from "./object-storage.js";
+export type { AnyProvider, CheckFailure, DiffResult, Provider, ProviderSettings } from "./provider.js";
+export type { ReservedIpInputs, ReservedIpState } from "./reserved-ip.js";
+export type { SshKeyInputs, SshKeyState } from "./ssh-key.js";
+export { PartialCreateError } from "./provider.js";
+
+export type VultrResourceKind =
+  "FirewallGroup" | "FirewallRule" | "SshKey" | "ReservedIp" | "Instance" | "DnsDomain" | "DnsRecord" | "ObjectStorage";
+
+/**
+ * Providers with the environment's settings (VULTR_API_KEY, VULTR_API_URL,
+ * VULTR_POLL_INTERVAL_MS, VULTR_WAIT_TIMEOUT_MS) overlaid by `overrides`,
+ * read again on every operation.
+ */
+export function createVultrProviders(
+  overrides: Partial<ProviderSettings> = {},
+): Record<VultrResourceKind, AnyProvider> {
+  const settings: SettingsSource = () => ({ ...settingsFromEnv(), ...overrides });
+  return {
+    FirewallGroup: firewallGroupProvider(settings),
+    FirewallRule: firewallRuleProvider(settings),
+    SshKey: sshKeyProvider(settings),
+    ReservedIp: reservedIpProvider(settings),
+    Instance: instanceProvider(settings),
+    DnsDomain: dnsDomainProvider(settings),
+    DnsRecord: dnsRecordProvider(settings),
+    ObjectStorage: objectStorageProvider(settings),
+  };
+}
+
+export const vultrProviders: Record<string, AnyProvider> = createVultrProviders();
+
+/** An existing zone, for a stack that adopts it rather than creating it. */
+export function getDnsDomain(domain: string, overrides: Partial<ProviderSettings> = {}): Promise<DnsDomainInfo> {
+  return lookUpDnsDomain(() => ({ ...settingsFromEnv(), ...overrides }), domain);
+}
