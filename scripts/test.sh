@@ -1,25 +1,62 @@
 #!/usr/bin/env bash
 # The whole test suite (`npm test`): the fast tests first, then the system
 # tests (Docker engine, systemd test host) one at a time. Prints one closing
-# line, "N passed, N failed".
+# line, "N passed, N failed", and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p .tmp
 status=0
+# A report left by an earlier run must not stand in for a run that wrote none.
+# --passWithNoTests: a filter given to `npm test --` may match files of one
+# project only (the closing line still fails if nothing ran at all).
+codes=()
 for project in fast system; do
-  npx vitest run --project "$project" --reporter=default --reporter=json --outputFile.json=".tmp/vitest-$project.json" "$@" || status=1
+  rm -f ".tmp/vitest-$project.json"
+  npx vitest run --project "$project" --passWithNoTests --reporter=default --reporter=json --outputFile.json=".tmp/vitest-$project.json" "$@"
+  code=$?
+  codes+=("$code")
+  [ "$code" -eq 0 ] || status=1
 done
+# A failure outside any test counts too: vitest's JSON report gives a file
+# whose beforeAll (or afterAll, or top-level code) threw the status "failed"
+# while its tests are only "skipped" (or even "passed"), and numFailedTests
+# leaves it out. An error thrown outside any test and hook (say by a timer)
+# leaves the report all green: only vitest's exit code tells.
 # shellcheck disable=SC2016 # the JavaScript is for node, not the shell
 node -e '
   const fs = require("fs");
-  let passed = 0, failed = 0, total = 0;
+  const path = require("path");
+  let passed = 0, failed = 0, skipped = 0, total = 0;
+  const codes = { fast: Number(process.argv[1]), system: Number(process.argv[2]) };
   for (const p of ["fast", "system"]) {
     const file = `.tmp/vitest-${p}.json`;
-    if (!fs.existsSync(file)) { failed++; continue; }
+    if (!fs.existsSync(file)) {
+      console.log(`FAILED ${p}: vitest wrote no report (${file})`);
+      failed++;
+      continue;
+    }
     const r = JSON.parse(fs.readFileSync(file, "utf8"));
-    passed += r.numPassedTests; failed += r.numFailedTests; total += r.numTotalTests;
+    passed += r.numPassedTests;
+    failed += r.numFailedTests;
+    skipped += r.numPendingTests + r.numTodoTests;
+    total += r.numTotalTests;
+    let outside = 0;
+    for (const f of r.testResults) {
+      if (f.status !== "failed" || f.assertionResults.some((a) => a.status === "failed")) continue;
+      // A hook inside a describe block leaves "message" empty: its error is
+      // in the default reporter output above.
+      const why = f.message ? f.message.split("\n")[0] : "a hook failed (see its error above)";
+      console.log(`FAILED ${p}: ${path.relative(process.cwd(), f.name)}, outside its tests: ${why}`);
+      outside++;
+    }
+    if ((codes[p] !== 0 || !r.success) && r.numFailedTests === 0 && outside === 0) {
+      console.log(`FAILED ${p}: vitest exited with ${codes[p]}, for an error outside the tests (see above)`);
+      outside++;
+    }
+    failed += outside;
   }
+  if (skipped > 0) console.log(`${skipped} skipped`);
   console.log(`${passed} passed, ${failed} failed`);
-  if (total === 0) process.exit(1);
-' || status=1
+  if (failed > 0 || total === 0) process.exit(1);
+' "${codes[@]}" || status=1
 exit $status

@@ -95,7 +95,9 @@ apt_get() {
 
 apt_install() {
   if packages_missing "$@"; then
-    apt_get update -qq
+    # --error-on=any: an archive that cannot be reached stops here, with
+    # apt's own message, not later as one failure per package.
+    apt_get update -qq --error-on=any
     apt_get install -y -qq --no-install-recommends "$@" >/dev/null
     log "installed packages: $*"
     changed=1
@@ -346,8 +348,15 @@ if [ "$PACKAGE_SOURCE" = official ]; then
   apt_install docker-ce docker-ce-cli containerd.io docker-compose-plugin
 else
   apt_install docker.io
+  # Ubuntu packages Compose v2 as docker-compose-v2; Debian 12 has none.
+  if ! docker compose version >/dev/null 2>&1 && apt-cache show docker-compose-v2 >/dev/null 2>&1; then
+    apt_install docker-compose-v2
+  fi
 fi
 systemctl enable --now docker >/dev/null 2>&1 || true
+docker info >/dev/null 2>&1 || fail "the Docker engine does not answer; see: journalctl -u docker"
+docker compose version >/dev/null 2>&1 ||
+  fail "Docker Compose v2 is missing: PACKAGE_SOURCE=official installs it; with distro packages the OS must have it (Ubuntu: docker-compose-v2)"
 if ! id -nG "$DEPLOY_USER" | grep -qw docker; then
   usermod -aG docker "$DEPLOY_USER"
   changed=1

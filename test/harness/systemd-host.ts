@@ -2,32 +2,57 @@
 // (debootstrap, cached) run by systemd-nspawn with its own network namespace
 // joined to this machine by a veth pair. The project's own host: its address
 // is on that veth, and it reaches only the Debian archive, through NAT.
+// With `docker: true` it also runs a Docker engine (Debian's docker.io,
+// started by the host's systemd) that can run containers, bridge networks,
+// published ports, healthchecks and `docker compose`.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { lookup } from "node:dns/promises";
 import {
   appendFileSync,
+  chmodSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
+  openSync,
+  closeSync,
   readFileSync,
   renameSync,
   rmSync,
+  statfsSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { homedir } from "node:os";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
 
 const CACHE = "/var/cache/platform-test-host";
 const PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,lynis";
+// A second cached root filesystem for hosts with a Docker engine: installing
+// docker.io (and its containerd, runc, iptables) on every start would cost
+// each test run a download and half a minute of dpkg.
+const DOCKER_PACKAGES = `${PACKAGES},docker.io`;
 const MIRROR = "deb.debian.org";
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+export interface SystemdHostOptions {
+  /** The host gets 10.<subnet>.0.2, this machine 10.<subnet>.0.1. */
+  subnet?: number;
+  /** Boot with a Docker engine ready (and the Compose v2 plugin of this machine). */
+  docker?: boolean;
+}
 
 export interface SystemdHost {
   address: string;
   /** This machine's address on the veth: where the host sees SSH come from. */
   gatewayAddress: string;
+  /** The host's root directory, as this machine sees it. */
+  root: string;
   keyPath: string;
   publicKey: string;
+  /** Milliseconds from the call: root filesystem ready, SSH answering, Docker answering (docker hosts). */
+  timings: { rootfsMs: number; sshMs: number; dockerMs?: number };
   connect(user: string): Promise<NodeSSH>;
   stop(): Promise<void>;
 }
@@ -36,31 +61,38 @@ function sh(command: string, args: string[]): string {
   return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-/** The base root filesystem, made once per machine (about 90 s). */
-export function ensureBaseRootfs(): string {
-  const base = join(CACHE, "base");
+/** A cached root filesystem, made once per machine (about 90 s; with docker.io about 110 s). */
+export function ensureBaseRootfs(variant: "base" | "docker" = "base"): string {
+  const packages = variant === "docker" ? DOCKER_PACKAGES : PACKAGES;
+  const base = join(CACHE, variant);
   const marker = join(base, ".platform-packages");
-  if (existsSync(marker) && readFileSync(marker, "utf8") === PACKAGES) return base;
+  if (existsSync(marker) && readFileSync(marker, "utf8") === packages) return base;
   mkdirSync(CACHE, { recursive: true });
-  const tmp = join(CACHE, "base.tmp");
+  const tmp = join(CACHE, `${variant}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
-  sh("debootstrap", ["--variant=minbase", `--include=${PACKAGES}`, "bookworm", tmp, `http://${MIRROR}/debian`]);
-  writeFileSync(join(tmp, ".platform-packages"), PACKAGES);
+  sh("debootstrap", ["--variant=minbase", `--include=${packages}`, "bookworm", tmp, `http://${MIRROR}/debian`]);
+  writeFileSync(join(tmp, ".platform-packages"), packages);
   rmSync(base, { recursive: true, force: true });
   renameSync(tmp, base);
   return base;
 }
 
-export async function startSystemdHost(name: string, subnet = 213): Promise<SystemdHost> {
+export async function startSystemdHost(name: string, options: SystemdHostOptions = {}): Promise<SystemdHost> {
   if (process.getuid?.() !== 0) throw new Error("the systemd test host needs root (systemd-nspawn, veth, iptables)");
-  const base = ensureBaseRootfs();
+  const started = Date.now();
+  const subnet = options.subnet ?? 213;
+  const docker = options.docker ?? false;
+  if (docker) checkDockerCanRun();
+  const base = ensureBaseRootfs(docker ? "docker" : "base");
   const root = `/var/tmp/platform-host-${name}`;
   rmSync(root, { recursive: true, force: true });
   sh("cp", ["-a", base, root]);
+  const rootfsMs = Date.now() - started;
 
   const gatewayAddress = `10.${subnet}.0.1`;
   const address = `10.${subnet}.0.2`;
   const keyPath = join(root, "..", `platform-host-${name}.key`);
+  const consoleLog = join(root, "..", `platform-host-${name}.console.log`);
   rmSync(keyPath, { force: true });
   rmSync(`${keyPath}.pub`, { force: true });
   sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "platform-test", "-f", keyPath]);
@@ -69,6 +101,14 @@ export async function startSystemdHost(name: string, subnet = 213): Promise<Syst
   writeFileSync(join(root, "root/.ssh/authorized_keys"), `${publicKey}\n`, { mode: 0o600 });
   // Name resolution from here: the host sends no DNS of its own.
   const mirror = await lookup(MIRROR, { family: 4 });
+  // debootstrap copied this machine's resolv.conf: through the NAT below the
+  // host would send its lookups (sudo's of its own name, Caddy's of ACME
+  // servers, the containers' of anything) to this machine's resolver, and
+  // with no route a sudo waited 20 s on it. Point it at this machine's end of
+  // the veth instead, where nothing answers on port 53: lookups fail at once
+  // and no DNS leaves the link.
+  rmSync(join(root, "etc/resolv.conf"), { force: true });
+  writeFileSync(join(root, "etc/resolv.conf"), `nameserver ${gatewayAddress}\n`);
   // debootstrap writes no /etc/hosts; an installed Debian or Ubuntu (and a
   // VPS image) has the loopback names, which Caddy's admin endpoint needs.
   writeFileSync(
@@ -89,21 +129,28 @@ export async function startSystemdHost(name: string, subnet = 213): Promise<Syst
     "/etc/systemd/system/platform-test-net.service",
     join(root, "etc/systemd/system/multi-user.target.wants/platform-test-net.service"),
   );
+  if (docker) prepareDocker(root);
 
   const machine = `pt-${name}`.slice(0, 11);
   const veth = `ve-${machine}`.slice(0, 15);
   // A veth left by a run that was killed would stop nspawn making its own.
   tryRun(() => sh("ip", ["link", "del", veth]));
-  const nspawn: ChildProcess = spawn(
-    "systemd-nspawn",
-    ["-b", "-D", root, "--register=no", "--keep-unit", `--network-veth`, "-M", machine],
-    { stdio: ["ignore", "ignore", "ignore"] },
-  );
+  const nspawnArgs = ["-b", "-D", root, "--register=no", "--keep-unit", `--network-veth`, "-M", machine];
+  if (docker) {
+    // runc gives every container a session keyring of its own. nspawn's
+    // default filter answers keyctl with EPERM, which runc treats as fatal
+    // (it carries on only when the kernel lacks keyrings). Nothing else was
+    // missing: nspawn's default capabilities include CAP_SYS_ADMIN (mounts,
+    // overlay2) and, with a private network, CAP_NET_ADMIN (bridges, veths,
+    // iptables in the host's own network namespace).
+    nspawnArgs.push("--system-call-filter=keyctl");
+  }
+  // The console (systemd's boot messages) goes to a file: the first place to
+  // look when the host does not come up.
+  const consoleFd = openSync(consoleLog, "w");
+  const nspawn: ChildProcess = spawn("systemd-nspawn", nspawnArgs, { stdio: ["ignore", consoleFd, consoleFd] });
+  closeSync(consoleFd);
   const exited = new Promise<void>((resolve) => nspawn.once("exit", () => resolve()));
-
-  await until(() => existsSync(`/sys/class/net/${veth}`), 20_000, `interface ${veth}`);
-  sh("ip", ["addr", "replace", `${gatewayAddress}/30`, "dev", veth]);
-  sh("ip", ["link", "set", veth, "up"]);
   const rules: string[][] = [
     ["-t", "nat", "POSTROUTING", "-s", `${address}/32`, "!", "-o", veth, "-j", "MASQUERADE"],
     ["FORWARD", "-i", veth, "-j", "ACCEPT"],
@@ -114,33 +161,145 @@ export async function startSystemdHost(name: string, subnet = 213): Promise<Syst
     const rest = rule[0] === "-t" ? rule.slice(2) : rule;
     sh("iptables", [...table, op, ...rest]);
   };
-  for (const rule of rules) {
-    // Rules left by a run that was killed would pile up: drop them first.
-    while (tryRun(() => iptables("-D", rule)));
-    iptables("-I", rule);
-  }
+  const stop = async () => {
+    if (nspawn.exitCode === null && nspawn.signalCode === null) {
+      nspawn.kill("SIGTERM");
+      // A Docker host first gives its containers 10 s to stop.
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+      if (nspawn.exitCode === null && nspawn.signalCode === null) nspawn.kill("SIGKILL");
+    }
+    for (const rule of rules) while (tryRun(() => iptables("-D", rule)));
+    rmSync(root, { recursive: true, force: true });
+    rmSync(keyPath, { force: true });
+    rmSync(`${keyPath}.pub`, { force: true });
+    rmSync(consoleLog, { force: true });
+  };
 
-  await until(() => portOpen(address, 22), 60_000, `SSH on ${address}`);
+  const connect = async (user: string) => {
+    const ssh = new NodeSSH();
+    await ssh.connect({ host: address, username: user, privateKeyPath: keyPath, readyTimeout: 20_000 });
+    return ssh;
+  };
+  let sshMs: number;
+  let dockerMs: number | undefined;
+  try {
+    await until(() => existsSync(`/sys/class/net/${veth}`), 20_000, `interface ${veth}`, consoleLog);
+    sh("ip", ["addr", "replace", `${gatewayAddress}/30`, "dev", veth]);
+    sh("ip", ["link", "set", veth, "up"]);
+    // The NAT below needs this machine to forward IPv4 between the veth and
+    // its uplink. A fresh machine does not; a Docker engine turns forwarding
+    // on for every interface when it starts, so a host booted before any
+    // dockerd ever ran here timed out on the archive, its bootstrap's apt-get
+    // failed, and no deploy user was made. Only these two interfaces.
+    for (const device of [veth, uplinkTowards(mirror.address)]) {
+      writeFileSync(`/proc/sys/net/ipv4/conf/${device}/forwarding`, "1");
+    }
+    for (const rule of rules) {
+      // Rules left by a run that was killed would pile up: drop them first.
+      while (tryRun(() => iptables("-D", rule)));
+      iptables("-I", rule);
+    }
+
+    await until(() => portOpen(address, 22), 60_000, `SSH on ${address}`, consoleLog);
+    sshMs = Date.now() - started;
+    if (docker) {
+      const ssh = await connect("root");
+      try {
+        await until(
+          async () => (await ssh.execCommand("docker info --format '{{.ServerVersion}}'")).code === 0,
+          60_000,
+          "the Docker engine in the test host",
+          consoleLog,
+        );
+      } finally {
+        ssh.dispose();
+      }
+      dockerMs = Date.now() - started;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     address,
     gatewayAddress,
+    root,
     keyPath,
     publicKey,
-    async connect(user) {
-      const ssh = new NodeSSH();
-      await ssh.connect({ host: address, username: user, privateKeyPath: keyPath, readyTimeout: 20_000 });
-      return ssh;
-    },
-    async stop() {
-      nspawn.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-      if (nspawn.exitCode === null) nspawn.kill("SIGKILL");
-      for (const rule of rules) while (tryRun(() => iptables("-D", rule)));
-      rmSync(root, { recursive: true, force: true });
-      rmSync(keyPath, { force: true });
-      rmSync(`${keyPath}.pub`, { force: true });
-    },
+    timings: { rootfsMs, sshMs, dockerMs },
+    connect,
+    stop,
   };
+}
+
+/**
+ * Docker in nspawn on this kind of machine: cgroup v1 controllers (a hybrid
+ * hierarchy; no systemd outside to delegate a v2 subtree). Checked before
+ * anything is built, so another layout fails with a reason.
+ */
+function checkDockerCanRun(): void {
+  if (statfsSync("/sys/fs/cgroup").type === CGROUP2_SUPER_MAGIC) {
+    throw new Error(
+      "this machine has only the unified cgroup hierarchy: a Docker engine in the nspawn test host needs a delegated " +
+        "cgroup v2 subtree (nspawn run under systemd with Delegate=yes) and bpf in its system call filter, which the " +
+        "harness does not set up yet",
+    );
+  }
+}
+
+/** Writes what the host's Docker engine needs into its root directory. */
+function prepareDocker(root: string): void {
+  // nspawn mounts the cgroup v1 controllers read-only, and runc must create
+  // a cgroup per container in each of them (with the memory and CPU limits
+  // the production compose file sets). The host's own unit makes them
+  // writable before containerd and dockerd start; inside the container's
+  // cgroup namespace each one shows only the container's own subtree.
+  writeFileSync(
+    join(root, "usr/local/sbin/platform-test-cgroup-rw"),
+    `#!/bin/sh\nset -e\nfor d in /sys/fs/cgroup/*; do\n  if mountpoint -q "$d"; then mount -o remount,bind,rw "$d"; fi\ndone\n`,
+  );
+  chmodSync(join(root, "usr/local/sbin/platform-test-cgroup-rw"), 0o755);
+  writeFileSync(
+    join(root, "etc/systemd/system/platform-test-cgroup-rw.service"),
+    `[Unit]\nDescription=Writable cgroup controllers for the container engine (test host)\nDefaultDependencies=no\n` +
+      `Before=containerd.service docker.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\n` +
+      `ExecStart=/usr/local/sbin/platform-test-cgroup-rw\n[Install]\nRequiredBy=containerd.service docker.service\n`,
+  );
+  for (const unit of ["containerd.service", "docker.service"]) {
+    mkdirSync(join(root, `etc/systemd/system/${unit}.requires`), { recursive: true });
+    symlinkSync(
+      "/etc/systemd/system/platform-test-cgroup-rw.service",
+      join(root, `etc/systemd/system/${unit}.requires/platform-test-cgroup-rw.service`),
+    );
+  }
+  // Compose v2 is not in bookworm: the host gets this machine's plugin, where
+  // Docker's own docker-compose-plugin package puts it.
+  const plugins = join(root, "usr/libexec/docker/cli-plugins");
+  mkdirSync(plugins, { recursive: true });
+  copyFileSync(composePlugin(), join(plugins, "docker-compose"));
+  chmodSync(join(plugins, "docker-compose"), 0o755);
+}
+
+/** This machine's Compose v2 plugin (see /work/shared/NOTES.md for how it got there). */
+function composePlugin(): string {
+  const dirs = [
+    ...(process.env.DOCKER_CONFIG ? [join(process.env.DOCKER_CONFIG, "cli-plugins")] : []),
+    join(homedir(), ".docker/cli-plugins"),
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+  ];
+  const found = dirs.map((d) => join(d, "docker-compose")).find((p) => existsSync(p));
+  if (!found) throw new Error(`no Docker Compose v2 plugin on this machine (looked in ${dirs.join(", ")})`);
+  return found;
+}
+
+/** The interface this machine sends packets for `address` out of. */
+function uplinkTowards(address: string): string {
+  const device = /\bdev (\S+)/.exec(sh("ip", ["-4", "route", "get", address]))?.[1];
+  if (!device) throw new Error(`no route from this machine to ${address}`);
+  return device;
 }
 
 function tryRun(action: () => unknown): boolean {
@@ -152,10 +311,18 @@ function tryRun(action: () => unknown): boolean {
   }
 }
 
-async function until(ready: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+async function until(
+  ready: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  consoleLog?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const tail = consoleLog && existsSync(consoleLog) ? readFileSync(consoleLog, "utf8").slice(-4000) : "";
+      throw new Error(`timed out waiting for ${what}${tail ? `; the host's console ended with:\n${tail}` : ""}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
 }

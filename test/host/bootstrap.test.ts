@@ -16,6 +16,20 @@ async function run(ssh: NodeSSH, command: string, stdin?: string) {
   return { ...result, output: `${result.stdout}\n${result.stderr}` };
 }
 
+// A bootstrap run that fails must stop the setup with what the host said:
+// the next step (logging in as the deploy user) would otherwise fail with an
+// SSH error that hides the cause, and every test would only be skipped.
+async function bootstrapRun(ssh: NodeSSH, command: string, script: string, which: string) {
+  const result = await run(ssh, command, script);
+  if (result.code !== 0) {
+    throw new Error(
+      `the ${which} bootstrap run exited with ${result.signal ? `signal ${result.signal}` : result.code}; the host's output:\n` +
+        `--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`,
+    );
+  }
+  return result;
+}
+
 describe("bootstrap on a systemd test host", () => {
   let host: SystemdHost;
   let deploy: NodeSSH;
@@ -35,6 +49,8 @@ describe("bootstrap on a systemd test host", () => {
       acmeEmail: "ops@example.com",
       // The test host reaches only Debian's archive.
       packageSource: "distro",
+      // As production's default; the tests below need no certificate.
+      tlsIssuer: "letsencrypt",
     };
     const step = bootstrapStep(loadTemplates(), settings);
     const root = await host.connect("root");
@@ -46,11 +62,11 @@ describe("bootstrap on a systemd test host", () => {
     });
     rejected = { ...(await run(root, cut.command, cut.script)), userAfter: (await run(root, "id deploy")).output };
     // First run: as root, as on a fresh VPS.
-    results.push(await run(root, step.command, step.script));
+    results.push(await bootstrapRun(root, step.command, step.script, "first"));
     root.dispose();
     // Second run: as the deploy user, the only one SSH still lets in.
     const second = await host.connect("deploy");
-    results.push(await run(second, step.command, step.script));
+    results.push(await bootstrapRun(second, step.command, step.script, "second"));
     second.dispose();
     // A new session, as the next deploy would open (with its new groups).
     deploy = await host.connect("deploy");

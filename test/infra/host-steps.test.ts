@@ -1,29 +1,30 @@
-// The host steps: their order under Pulumi (nothing before SSH is up), what
-// re-runs when one file changes, and how secrets travel.
+// The host steps as data: their order, what re-runs when one file changes,
+// and how secrets travel. The engine runs them in test/host/engine-up.test.ts.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { renderEnvFile, renderTemplate } from "../../infra/host/render.js";
 import { hostSteps, releaseId, type HostSettings, type StackSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { REALISTIC_CONFIG, runProgram, SECRET_SIG, SIG_KEY, type ProgramRun } from "./pulumi-harness.js";
+import { KEYS, REALISTIC_SECRETS } from "../harness/stack-configs.js";
 
 const HOST: HostSettings = {
   deployUser: "deploy",
-  deploySshKey: REALISTIC_CONFIG.sshPublicKey,
+  deploySshKey: KEYS.publicKey,
   adminCidrs: ["203.0.113.7/32"],
   apiHost: "api.example.com",
   acmeEmail: "ops@example.com",
   packageSource: "official",
+  tlsIssuer: "letsencrypt",
 };
 const STACK: StackSettings = {
   apiImage: "node:20-bookworm-slim",
   natsImage: "nats:2.10-alpine",
-  natsToken: REALISTIC_CONFIG.natsToken,
-  jwtSecret: REALISTIC_CONFIG.jwtSecret,
+  natsToken: REALISTIC_SECRETS.natsToken,
+  jwtSecret: REALISTIC_SECRETS.jwtSecret,
   llmProvider: "anthropic",
-  llmApiKey: REALISTIC_CONFIG.llmApiKey,
+  llmApiKey: REALISTIC_SECRETS.llmApiKey,
   openaiBaseUrl: "",
   logLevel: "info",
   rateLimitRequests: 60,
@@ -136,70 +137,5 @@ describe("the strict renderer", () => {
     expect(rendered).toContain(`API_RELEASE=releases/${releaseId(BUNDLE)}`);
     expect(rendered).not.toMatch(/\{\{[A-Z_]+\}\}/);
     expect(env.match(/\{\{[A-Z_]+\}\}/g)!.length).toBeGreaterThan(10);
-  });
-});
-
-describe("under Pulumi", () => {
-  let run: ProgramRun;
-  beforeAll(async () => {
-    run = await runProgram(REALISTIC_CONFIG);
-  });
-  const command = (step: string) => run.resources.find((r) => r.name === `chat-platform-host-${step}`)!;
-
-  it("chains every step after the one before, starting with the wait for SSH", () => {
-    const chain = ["wait", "bootstrap", "caddy", "release-upload", "release", "stack", "verify"];
-    // The first waits for the instance; each later one for the step before.
-    expect(command("wait").dependsOn).toEqual(["chat-platform-server-instance"]);
-    for (const [i, step] of chain.entries()) {
-      if (i > 0) expect(command(step).dependsOn, step).toContain(`chat-platform-host-${chain[i - 1]}`);
-      const later = chain.slice(i + 1).map((s) => `chat-platform-host-${s}`);
-      expect(
-        command(step).dependsOn.some((d) => later.includes(d)),
-        step,
-      ).toBe(false);
-    }
-    // The whole connection travels as a secret (it holds the private key).
-    const connection = command("wait").inputs.connection.value;
-    expect(connection).toMatchObject({ host: "192.0.2.50", user: "deploy", dialErrorLimit: -1 });
-  });
-
-  it("triggers each step with its script's hash", () => {
-    for (const step of ["wait", "bootstrap", "caddy", "release", "stack", "verify"]) {
-      const triggers = command(step).inputs.triggers;
-      const values = Array.isArray(triggers) ? triggers : triggers.value;
-      expect(values, step).toHaveLength(1);
-      expect(values[0]).toMatch(/^[0-9a-f]{64}$/);
-    }
-  });
-
-  it("sends secrets only inside secret inputs", () => {
-    const isSecret = (v: unknown) =>
-      typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
-    const secrets = [
-      REALISTIC_CONFIG.natsToken,
-      REALISTIC_CONFIG.jwtSecret,
-      REALISTIC_CONFIG.llmApiKey,
-      REALISTIC_CONFIG.sshPrivateKey,
-    ];
-    for (const r of run.resources.filter((r) => r.type.startsWith("command:"))) {
-      const connection = r.wire.connection as Record<string, unknown>;
-      expect(isSecret(connection) || isSecret(connection.privateKey), `${r.name} connection`).toBe(true);
-      for (const [key, value] of Object.entries(r.wire)) {
-        if (isSecret(value)) continue;
-        const text = JSON.stringify(value);
-        for (const s of secrets) expect(text.includes(s), `${r.name}.${key} holds a secret in plain text`).toBe(false);
-      }
-    }
-    expect(isSecret(command("stack").wire.stdin), "stack stdin").toBe(true);
-    const triggers = command("stack").wire.triggers as unknown[];
-    expect(isSecret(triggers) || triggers.every(isSecret), "stack triggers").toBe(true);
-    expect(isSecret(command("caddy").wire.stdin), "caddy stdin").toBe(false);
-  });
-
-  it("gives the instance cloud-init that creates the deploy user with its key only", () => {
-    const instance = run.one("vultr:index/instance:Instance");
-    expect(instance.inputs.userData).toContain("name: deploy");
-    expect(instance.inputs.userData).toContain(REALISTIC_CONFIG.sshPublicKey);
-    expect(instance.inputs.userData).not.toContain("PRIVATE KEY");
   });
 });

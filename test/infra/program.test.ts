@@ -1,35 +1,78 @@
-// The real Pulumi program under mocks, with a realistic production config:
-// the security-relevant properties of every resource.
-import { beforeAll, describe, expect, it } from "vitest";
-import { FAKE, REALISTIC_CONFIG, runProgram, type ProgramRun } from "./pulumi-harness.js";
+// The production program under the real Pulumi engine: `pulumi preview` with
+// the policy pack, offline, with a realistic config and a dummy Vultr API key
+// (a preview never calls the Vultr API: the OS is looked up when the instance
+// is created). What the engine plans is checked resource by resource.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createStack,
+  urnName,
+  type EngineStack,
+  type PreviewJson,
+  type PreviewStep,
+} from "../harness/pulumi-engine.js";
+import { KEYS, REALISTIC_CONFIG, REALISTIC_SECRETS } from "../harness/stack-configs.js";
 
+/** The engine's placeholder for a value only known after an update. */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const T = {
-  key: "vultr:index/sSHKey:SSHKey",
-  group: "vultr:index/firewallGroup:FirewallGroup",
-  rule: "vultr:index/firewallRule:FirewallRule",
-  instance: "vultr:index/instance:Instance",
-  reserved: "vultr:index/reservedIp:ReservedIp",
-  zone: "vultr:index/dnsDomain:DnsDomain",
-  record: "vultr:index/dnsRecord:DnsRecord",
-  storage: "vultr:index/objectStorage:ObjectStorage",
+  group: "pulumi-nodejs:dynamic/vultr:FirewallGroup",
+  rule: "pulumi-nodejs:dynamic/vultr:FirewallRule",
+  key: "pulumi-nodejs:dynamic/vultr:SshKey",
+  reserved: "pulumi-nodejs:dynamic/vultr:ReservedIp",
+  instance: "pulumi-nodejs:dynamic/vultr:Instance",
+  zone: "pulumi-nodejs:dynamic/vultr:DnsDomain",
+  record: "pulumi-nodejs:dynamic/vultr:DnsRecord",
+  storage: "pulumi-nodejs:dynamic/vultr:ObjectStorage",
+  step: "pulumi-nodejs:dynamic/host:Step",
 };
 
-describe("the production program", () => {
-  let run: ProgramRun;
-  beforeAll(async () => {
-    run = await runProgram(REALISTIC_CONFIG);
-  });
+interface Plan {
+  steps: PreviewStep[];
+  ofType(type: string): PreviewStep[];
+  one(type: string): Record<string, any>;
+  byName(name: string): PreviewStep;
+  output: string;
+}
 
-  it("declares exactly these resources", () => {
-    expect(run.resources.map((r) => r.type).sort()).toEqual(
+async function preview(stack: EngineStack): Promise<Plan> {
+  const result = await stack.ok(["preview", "--json", "--policy-pack", "dist/policy-pack"], {
+    env: { VULTR_API_KEY: "dummy-key-a-preview-never-uses" },
+  });
+  const json = JSON.parse(result.stdout) as PreviewJson;
+  const ofType = (type: string) => json.steps.filter((s) => s.newState?.type === type);
+  return {
+    steps: json.steps,
+    ofType,
+    one(type) {
+      const found = ofType(type);
+      if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+      return found[0]!.newState!.inputs;
+    },
+    byName: (name) => json.steps.find((s) => urnName(s.urn) === name)!,
+    output: result.stdout + result.stderr,
+  };
+}
+
+describe("pulumi preview of the production program", () => {
+  let stack: EngineStack;
+  let plan: Plan;
+  beforeAll(async () => {
+    stack = await createStack({ name: "prod", config: REALISTIC_CONFIG, secrets: REALISTIC_SECRETS });
+    plan = await preview(stack);
+  }, 600_000);
+  afterAll(() => stack?.remove());
+
+  it("plans exactly these resources, all to be created, and passes the policy pack", () => {
+    expect(plan.steps.every((s) => s.op === "create")).toBe(true);
+    expect(plan.steps.map((s) => s.newState!.type).sort()).toEqual(
       [
+        "pulumi:pulumi:Stack",
+        "conversational-platform:vultr:Environment",
         "conversational-platform:network:Firewall",
         "conversational-platform:compute:Server",
         "conversational-platform:network:Dns",
         "conversational-platform:storage:BackupBucket",
         "conversational-platform:host:HostConfiguration",
-        ...Array(6).fill("command:remote:Command"),
-        "command:remote:CopyToRemote",
         T.group,
         ...Array(6).fill(T.rule),
         T.key,
@@ -39,21 +82,14 @@ describe("the production program", () => {
         T.record,
         T.record,
         T.storage,
+        ...Array(6).fill(T.step),
       ].sort(),
     );
   });
 
   it("opens SSH to the admin CIDRs only, HTTP and HTTPS to all, on v4 and v6, and nothing else", () => {
-    const group = run.one(T.group);
-    const rules = run.ofType(T.rule);
-    for (const rule of rules) expect(rule.inputs.firewallGroupId).toBe(group.id);
-    expect(
-      rules
-        .map(
-          (r) => `${r.inputs.ipType} ${r.inputs.protocol} ${r.inputs.port} ${r.inputs.subnet}/${r.inputs.subnetSize}`,
-        )
-        .sort(),
-    ).toEqual(
+    const rules = plan.ofType(T.rule).map((s) => s.newState!.inputs);
+    expect(rules.map((r) => `${r.ipType} ${r.protocol} ${r.port} ${r.subnet}/${r.subnetSize}`).sort()).toEqual(
       [
         "v4 tcp 22 203.0.113.7/32",
         "v6 tcp 22 2001:db8:1234::/48",
@@ -65,94 +101,113 @@ describe("the production program", () => {
     );
   });
 
-  it("creates the instance with IPv6, no Vultr backups, no activation e-mail, the firewall, the key and the reserved IP", () => {
-    const instance = run.one(T.instance);
-    expect(instance.inputs).toMatchObject({
+  it("creates the instance with IPv6, no Vultr backups, no activation e-mail, a firewall, the key and the reserved IP", () => {
+    expect(plan.one(T.instance)).toMatchObject({
       region: "ewr",
       plan: "vhp-2c-4gb-amd",
-      osId: FAKE.osId,
+      osName: "Ubuntu 24.04 LTS x64",
       hostname: "chat-platform",
       enableIpv6: true,
       backups: "disabled",
       activationEmail: false,
-      firewallGroupId: run.one(T.group).id,
-      sshKeyIds: [run.one(T.key).id],
-      reservedIpId: run.one(T.reserved).id,
-      tags: ["conversational-platform", "stack-prod"],
+      firewallGroupId: UNKNOWN,
+      sshKeyIds: [UNKNOWN],
+      reservedIpId: UNKNOWN,
+      tags: ["conversational-platform", `stack-${stack.name}`],
     });
-    expect(run.one(T.key).inputs.sshKey).toBe(REALISTIC_CONFIG.sshPublicKey);
-    expect(run.one(T.reserved).inputs).toMatchObject({ region: "ewr", ipType: "v4" });
-    expect(run.invokes).toContain("vultr:index/getOs:getOs");
+    expect(plan.one(T.key).sshKey).toBe(KEYS.publicKey);
+    expect(plan.one(T.reserved)).toMatchObject({ region: "ewr", ipType: "v4" });
+    expect(plan.one(T.storage)).toMatchObject({ region: "ewr", label: `chat-platform-${stack.name}-backups` });
   });
 
-  it("points A at the reserved IPv4 and AAAA at the instance's IPv6, in the zone it creates", () => {
-    expect(run.one(T.zone).inputs.domain).toBe("example.com");
-    const records = run.ofType(T.record).map((r) => r.inputs);
-    expect(records).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ domain: "example.com", name: "api", type: "A", data: FAKE.reservedIpv4, ttl: 300 }),
-        expect.objectContaining({
-          domain: "example.com",
-          name: "api",
-          type: "AAAA",
-          data: FAKE.instanceIpv6,
-          ttl: 300,
-        }),
-      ]),
+  it("gives the instance cloud-init that creates the deploy user with its key only", () => {
+    const userData = plan.one(T.instance).userData as string;
+    expect(userData).toContain("name: deploy");
+    expect(userData).toContain(KEYS.publicKey);
+    expect(userData).not.toContain("PRIVATE KEY");
+  });
+
+  it("puts A and AAAA records for the API host in the zone it creates", () => {
+    expect(plan.one(T.zone)).toMatchObject({ domain: "example.com" });
+    const records = plan.ofType(T.record).map((s) => s.newState!.inputs);
+    expect(records.map((r) => `${r.name} ${r.type} ${r.ttl}`).sort()).toEqual(["api A 300", "api AAAA 300"]);
+  });
+
+  it("names resources after fixed logical names, not the host name", () => {
+    const names = plan.steps.map((s) => urnName(s.urn));
+    expect(names).toContain("platform-server-instance");
+    expect(names.filter((n) => n.includes("chat-platform"))).toEqual([]);
+  });
+
+  it("runs the host steps in order, and keeps the SSH key and the stack's secrets secret", () => {
+    const steps = plan.ofType(T.step).map((s) => urnName(s.urn));
+    expect(steps).toEqual(
+      ["wait", "bootstrap", "caddy", "release", "stack", "verify"].map((s) => `platform-host-${s}`),
     );
-  });
-
-  it("exports what users and the ops scripts need, with credentials as secrets", () => {
-    expect(run.outputs).toMatchObject({
-      ipv4: FAKE.reservedIpv4,
-      ipv6: FAKE.instanceIpv6,
-      apiUrl: "https://api.example.com",
-      sshCommand: `ssh deploy@${FAKE.reservedIpv4}`,
-      backupEndpoint: `https://${FAKE.s3Hostname}`,
-      backupBucket: "chat-platform-prod-backups",
-      backupAccessKey: FAKE.s3AccessKey,
-      backupSecretKey: FAKE.s3SecretKey,
-    });
-    expect([...run.secretOutputs].sort()).toEqual(["backupAccessKey", "backupSecretKey"]);
-    expect(run.one(T.storage).inputs.clusterId).toBe(FAKE.clusterId);
-  });
-
-  it("parents every child to its component and names it after the component", () => {
-    const children = run.resources.filter((r) => r.type.startsWith("vultr:"));
-    for (const child of children) {
-      expect(child.parentType, child.name).toMatch(/^conversational-platform:/);
-      expect(child.name.startsWith(`${child.parentName}-`), `${child.name} under ${child.parentName}`).toBe(true);
+    for (const step of plan.ofType(T.step)) {
+      const inputs = step.newState!.inputs;
+      // The target holds the private key: unknown here (it waits for the
+      // instance's address) and a secret once known.
+      expect(inputs.target, urnName(step.urn)).toBe(UNKNOWN);
+      expect(inputs.step === "[secret]", urnName(step.urn)).toBe(urnName(step.urn) === "platform-host-stack");
+    }
+    for (const secret of Object.values(REALISTIC_SECRETS)) {
+      expect(plan.output.includes(secret.trim().split("\n")[1] ?? secret)).toBe(false);
     }
   });
 });
 
-describe("variants", () => {
-  it("adopts an existing zone, and skips the reserved IP and the bucket when turned off", async () => {
-    const run = await runProgram({
-      ...REALISTIC_CONFIG,
-      createDnsZone: "false",
-      reservedIp: "false",
-      backupsBucket: "false",
+describe("pulumi preview of other shapes", () => {
+  it("adopts an existing zone, and leaves out the reserved IP and the bucket when turned off", async () => {
+    const stack = await createStack({
+      name: "lean",
+      config: { ...REALISTIC_CONFIG, createDnsZone: "false", reservedIp: "false", backupsBucket: "false" },
+      secrets: REALISTIC_SECRETS,
     });
-    expect(run.ofType(T.zone)).toEqual([]);
-    expect(run.ofType(T.reserved)).toEqual([]);
-    expect(run.ofType(T.storage)).toEqual([]);
-    expect(run.invokes).toContain("vultr:index/getDnsDomain:getDnsDomain");
-    expect(run.one(T.instance).inputs.reservedIpId).toBeUndefined();
-    const a = run.ofType(T.record).find((r) => r.inputs.type === "A")!;
-    expect(a.inputs.data).toBe(FAKE.instanceIpv4);
-    expect(run.outputs.backupEndpoint).toBeUndefined();
-  });
+    try {
+      const plan = await preview(stack);
+      expect(plan.ofType(T.zone)).toEqual([]);
+      expect(plan.ofType(T.reserved)).toEqual([]);
+      expect(plan.ofType(T.storage)).toEqual([]);
+      expect(plan.one(T.instance).reservedIpId).toBeUndefined();
+      expect(plan.ofType(T.record).map((s) => s.newState!.inputs.domain)).toEqual(["example.com", "example.com"]);
+    } finally {
+      await stack.remove();
+    }
+  }, 600_000);
 
-  it("stops before declaring any resource when the config is invalid", async () => {
-    await expect(runProgram({ ...REALISTIC_CONFIG, adminCidrs: ["0.0.0.0/0"] })).rejects.toThrow(
-      /Config "adminCidrs\[0\]": "0.0.0.0\/0" would open SSH to the whole internet/,
-    );
-  });
+  it("plans only the host steps for an existing server", async () => {
+    const { region, plan: _plan, hostname, createDnsZone, reservedIp, backupsBucket, ...common } = REALISTIC_CONFIG;
+    void [region, _plan, hostname, createDnsZone, reservedIp, backupsBucket];
+    const stack = await createStack({
+      name: "existing",
+      config: { ...common, existingServer: "203.0.113.10" },
+      secrets: REALISTIC_SECRETS,
+    });
+    try {
+      const plan = await preview(stack);
+      const types = [...new Set(plan.steps.map((s) => s.newState!.type))].sort();
+      expect(types).toEqual(["conversational-platform:host:HostConfiguration", "pulumi:pulumi:Stack", T.step].sort());
+    } finally {
+      await stack.remove();
+    }
+  }, 600_000);
 
-  it("refuses a private key stored in plaintext", async () => {
-    await expect(runProgram(REALISTIC_CONFIG, ["natsToken", "jwtSecret", "llmApiKey"])).rejects.toThrow(
-      /sshPrivateKey.*plaintext.*pulumi config set --secret/,
-    );
-  });
+  it("stops before any resource with a bad config, naming the key and the fix", async () => {
+    const stack = await createStack({
+      name: "bad",
+      config: { ...REALISTIC_CONFIG, adminCidrs: ["2001:db8::7/32"] },
+      secrets: REALISTIC_SECRETS,
+    });
+    try {
+      const result = await stack.run(["preview"]);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).toMatch(
+        /Config "adminCidrs\[0\]": "2001:db8::7\/32" has host bits set; the network is 2001:db8::\/32 \(for this one address use 2001:db8::7\/128\)/,
+      );
+      expect(result.stdout).not.toMatch(/platform-server-instance/);
+    } finally {
+      await stack.remove();
+    }
+  }, 600_000);
 });

@@ -5,11 +5,11 @@ import { parse as parseYaml } from "yaml";
 import { parseCidr } from "../../infra/config/cidr.js";
 import { StackConfigError } from "../../infra/config/errors.js";
 import { CONFIG_SCHEMA, parseStackConfig } from "../../infra/config/stack-config.js";
-import { PRIVATE_KEY, REALISTIC_CONFIG, SECRET_KEYS } from "./pulumi-harness.js";
+import { generateKeyPair, KEYS, REALISTIC_CONFIG, REALISTIC_SECRETS, SECRET_KEYS } from "../harness/stack-configs.js";
 
 const raw = (overrides: Record<string, unknown> = {}, secretKeys = SECRET_KEYS) => {
   const values: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...REALISTIC_CONFIG, ...overrides })) {
+  for (const [k, v] of Object.entries({ ...REALISTIC_CONFIG, ...REALISTIC_SECRETS, ...overrides })) {
     if (v !== undefined) values[k] = typeof v === "string" ? v : JSON.stringify(v);
   }
   return { values, secretKeys: new Set(secretKeys), stack: "prod" };
@@ -31,14 +31,21 @@ describe("parseStackConfig", () => {
       raw({ region: undefined, plan: undefined, apiSubdomain: undefined, backupsRegion: undefined }),
     );
     expect(config).toMatchObject({
-      region: "ewr",
-      plan: "vhp-2c-4gb-amd",
-      osName: "Ubuntu 24.04 LTS x64",
+      server: {
+        kind: "vultr",
+        region: "ewr",
+        plan: "vhp-2c-4gb-amd",
+        osName: "Ubuntu 24.04 LTS x64",
+        createDnsZone: true,
+        reservedIp: true,
+        backupsRegion: "ewr",
+      },
       apiHost: "api.example.com",
-      createDnsZone: true,
-      reservedIp: true,
-      backupsRegion: "ewr",
-      sshPrivateKey: PRIVATE_KEY,
+      sshPort: 22,
+      deployUser: "deploy",
+      tlsIssuer: "letsencrypt",
+      packageSource: "official",
+      sshPrivateKey: KEYS.privateKey,
     });
     expect(config.adminCidrs).toEqual([
       { version: 4, address: "203.0.113.7", prefix: 32 },
@@ -77,6 +84,25 @@ describe("parseStackConfig", () => {
       /Config "sshPrivateKey": is not set\. Store it encrypted: pulumi config set --secret sshPrivateKey/,
     ],
     [{ sshPrivateKey: "hunter2" }, /Config "sshPrivateKey": is not an unencrypted OpenSSH\/PEM private key/],
+    [
+      { sshPrivateKey: generateKeyPair("a passphrase").privateKey },
+      /Config "sshPrivateKey": is protected by a passphrase, which no deploy step can type\. Make a deploy key without one/,
+    ],
+    [
+      { sshPrivateKey: generateKeyPair().privateKey },
+      /Config "sshPrivateKey": is not the private half of sshPublicKey, so the host would refuse every login/,
+    ],
+    [
+      { adminCidrs: ["2001:db8::7/32"] },
+      /"2001:db8::7\/32" has host bits set; the network is 2001:db8::\/32 \(for this one address use 2001:db8::7\/128\)/,
+    ],
+    [{ existingServer: "my server" }, /Config "existingServer": "my server" is not an IP address or a host name/],
+    [
+      { existingServer: "203.0.113.10", plan: "vc2-1c-1gb" },
+      /Config "plan": is set, but existingServer says this stack uses a server of its own/,
+    ],
+    [{ tlsIssuer: "zerossl" }, /Config "tlsIssuer": is "zerossl"\. Use one of: letsencrypt, internal/],
+    [{ sshPort: "70000" }, /Config "sshPort": is 70000, more than 65535/],
     [{ acmeEmail: "ops" }, /Config "acmeEmail": "ops" is not an e-mail address/],
     [{ natsToken: "short" }, /Config "natsToken": is 5 characters, fewer than 16\. Set a longer one: openssl rand/],
     [
@@ -97,6 +123,19 @@ describe("parseStackConfig", () => {
     );
     expect(err.message).toMatch(/sshPrivateKey": is stored in plaintext/);
     expect(err.message).not.toContain("BEGIN OPENSSH");
+  });
+
+  it("reads an existing server; Vultr keys at their Pulumi.yaml defaults do not count as set", () => {
+    const existing = parseStackConfig(
+      raw({
+        plan: undefined,
+        hostname: undefined,
+        reservedIp: "true",
+        backupsBucket: "false",
+        existingServer: "server.example.net",
+      }),
+    );
+    expect(existing.server).toEqual({ kind: "existing", address: "server.example.net" });
   });
 
   it("accepts a bare address as a single host", () => {
@@ -131,13 +170,13 @@ describe("Pulumi.prod.yaml", () => {
     const stack = parseYaml(readFileSync(join(import.meta.dirname, "../../Pulumi.prod.yaml"), "utf8")) as {
       config: Record<string, unknown>;
     };
-    const secrets = Object.fromEntries(
-      SECRET_KEYS.map((k) => [k, String((REALISTIC_CONFIG as Record<string, unknown>)[k])]),
-    );
-    const values: Record<string, string> = { ...secrets };
+    const values: Record<string, string> = { ...REALISTIC_SECRETS };
     for (const [key, value] of Object.entries(stack.config)) {
       values[key.replace(/^conversational-platform:/, "")] = typeof value === "string" ? value : JSON.stringify(value);
     }
+    // As the user does: their own public key in place of the placeholder.
+    expect(values.sshPublicKey).toMatch(/ReplaceWithYourKey/);
+    values.sshPublicKey = KEYS.publicKey;
     expect(Object.keys(values).every((k) => k in CONFIG_SCHEMA)).toBe(true);
     const config = parseStackConfig({ values, secretKeys: new Set(SECRET_KEYS), stack: "prod" });
     expect(config.apiHost).toBe("api.example.com");

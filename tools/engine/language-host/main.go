@@ -236,6 +236,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), opts.env()...)
 	cmd.Env = append(cmd.Env, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys))
+	dieWithParent(cmd)
 	// The CLI shows the language host's output as the program's.
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
@@ -298,6 +299,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerStre
 	cmd := exec.CommandContext(server.Context(), "node", args...)
 	cmd.Dir = dir
 	cmd.Env = append(append([]string{}, req.GetEnv()...), opts.env()...)
+	dieWithParent(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

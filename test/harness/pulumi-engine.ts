@@ -1,0 +1,123 @@
+// The real Pulumi engine (built by scripts/setup/build-engine.sh), driven
+// the way a user drives it: through `npm run pulumi`'s script, with a stack
+// of its own in a file backend and a PULUMI_HOME under a scratch folder.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { scratchDir } from "./tmp.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+const PULUMI = join(ROOT, "scripts/pulumi.sh");
+export const PASSPHRASE = "engine-test-passphrase";
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time in milliseconds. */
+  ms: number;
+}
+
+export interface EngineStack {
+  /** The stack's name: the test's name and a random suffix. */
+  name: string;
+  /** Where state, PULUMI_HOME and logs live. */
+  dir: string;
+  /** `pulumi <args> --stack <name>` in the project folder. */
+  run(args: string[], options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CommandResult>;
+  /** Like run, but throws with the whole output unless the command succeeds. */
+  ok(args: string[], options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CommandResult>;
+  remove(): Promise<void>;
+}
+
+export interface StackOptions {
+  name: string;
+  /** The Pulumi project's folder. @default the repository (the production program) */
+  projectDir?: string;
+  /** Plain config; arrays are set element by element with --path. */
+  config: Record<string, string | string[]>;
+  secrets: Record<string, string>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function createStack(options: StackOptions): Promise<EngineStack> {
+  const scratch = scratchDir(`pulumi-${options.name}`);
+  mkdirSync(join(scratch.path, "state"));
+  const projectDir = options.projectDir ?? ROOT;
+  const baseEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    PULUMI_BACKEND_URL: `file://${scratch.path}/state`,
+    PULUMI_HOME: join(scratch.path, "home"),
+    PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+    ...options.env,
+  };
+  // The stack's config file lives in the scratch folder: a test must never
+  // write Pulumi.<stack>.yaml into the project (Pulumi.prod.yaml is the
+  // example users copy).
+  const stackName = `${options.name}-${randomBytes(4).toString("hex")}`;
+  const configFile = join(scratch.path, `Pulumi.${stackName}.yaml`);
+  const scoped = ["--cwd", projectDir, "--stack", stackName, "--config-file", configFile];
+  const run: EngineStack["run"] = (args, runOptions = {}) =>
+    command([...args, ...scoped], { ...baseEnv, ...runOptions.env }, runOptions.timeoutMs);
+  const ok: EngineStack["ok"] = async (args, runOptions) => {
+    const result = await run(args, runOptions);
+    if (result.code !== 0)
+      throw new Error(`pulumi ${args.join(" ")} exited with ${result.code}:\n${result.stdout}\n${result.stderr}`);
+    return result;
+  };
+  // `stack init` takes no --config-file: it writes the encryption salt into
+  // the project folder, under a name no real stack has, and it moves here.
+  const init = await command(["stack", "init", stackName, "--no-select", "--cwd", projectDir], baseEnv);
+  if (init.code !== 0) throw new Error(`pulumi stack init: ${init.stdout}${init.stderr}`);
+  renameSync(join(projectDir, `Pulumi.${stackName}.yaml`), configFile);
+  const plain = Object.entries(options.config).flatMap(([key, value]) =>
+    Array.isArray(value)
+      ? value.map((v, i) => ["--plaintext", `${key}[${i}]=${v}`])
+      : [["--plaintext", `${key}=${value}`]],
+  );
+  const secret = Object.entries(options.secrets).map(([key, value]) => ["--secret", `${key}=${value}`]);
+  await ok(["config", "set-all", "--path", ...plain.flat(), ...secret.flat()]);
+  return {
+    name: stackName,
+    dir: scratch.path,
+    run,
+    ok,
+    async remove() {
+      scratch.remove();
+    },
+  };
+}
+
+function command(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 600_000): Promise<CommandResult> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", [PULUMI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+/** One step of `pulumi preview --json`. */
+export interface PreviewStep {
+  op: string;
+  urn: string;
+  newState?: { type: string; inputs: Record<string, any>; parent?: string };
+}
+
+export interface PreviewJson {
+  steps: PreviewStep[];
+  diagnostics?: { message: string; severity: string; urn?: string }[];
+  policies?: unknown;
+}
+
+/** The resource's name, the last part of its URN. */
+export const urnName = (urn: string) => urn.split("::").at(-1)!;
