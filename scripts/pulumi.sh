@@ -15,9 +15,9 @@ engine=$(bash scripts/setup/build-engine.sh | tail -n 1)
 export PATH="$engine:$PATH"
 export PULUMI_SKIP_UPDATE_CHECK=true
 
-case "${1:-}" in
-  version | about | help | --help | -h | "") exec pulumi "$@" ;;
-esac
+# Commands that read no stack need neither a backend nor a passphrase.
+case "${1:-}" in version | about | help | "") exec pulumi "$@" ;; esac
+for arg in "$@"; do case "$arg" in --help | -h) exec pulumi "$@" ;; esac done
 
 if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
   mkdir -p .pulumi-state

@@ -50,8 +50,8 @@ export class HostConfiguration extends pulumi.ComponentResource {
     let previous: pulumi.Resource | undefined;
     for (const [index, step] of args.steps.entries()) {
       const last = index === args.steps.length - 1;
-      const { name: stepName, command, script, hash, upload } = step;
-      const stepInput = { name: stepName, command, script, hash, ...(upload ? { upload } : {}) };
+      const { name: stepName, command, script, hash, upload, endsSession } = step;
+      const stepInput = { name: stepName, command, script, hash, ...(upload ? { upload } : {}), ...(endsSession ? { endsSession } : {}) };
       previous = new HostStepResource(
         `${name}-${step.name}`,
         {

@@ -19,7 +19,7 @@ export class HostStepError extends Error {
 const OUTPUT_LIMIT = 20_000;
 
 /** What running a step needs; the rest of a HostStep describes it. */
-export type RunnableStep = Pick<HostStep, "name" | "command" | "script" | "upload">;
+export type RunnableStep = Pick<HostStep, "name" | "command" | "script" | "upload" | "endsSession">;
 
 export async function runStep(transport: Transport, step: RunnableStep): Promise<string> {
   if (step.upload) await transport.upload(step.upload.localPath, step.upload.remotePath);
@@ -27,5 +27,6 @@ export async function runStep(transport: Transport, step: RunnableStep): Promise
   const output = [result.stdout, result.stderr].filter((s) => s.trim() !== "").join("\n");
   if (result.code !== 0)
     throw new HostStepError(step.name, result.code, output.slice(-OUTPUT_LIMIT), transport.description);
+  if (step.endsSession) await transport.endSession();
   return result.stdout;
 }

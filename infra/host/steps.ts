@@ -57,6 +57,11 @@ export interface HostStep {
   hash: string;
   /** A file to copy to the host before the script runs. */
   upload?: { localPath: string; remotePath: string };
+  /**
+   * Later steps need a new SSH session: this one changed what a login gets
+   * (the deploy user's groups, sshd's settings).
+   */
+  endsSession?: boolean;
 }
 
 export function sha256(text: string | Buffer): string {
@@ -116,6 +121,10 @@ echo "host ready: $(uname -n)"
 }
 
 export function bootstrapStep(templates: Templates, host: HostSettings): HostStep {
+  return { ...bootstrapScript(templates, host), endsSession: true };
+}
+
+function bootstrapScript(templates: Templates, host: HostSettings): HostStep {
   const files = BOOTSTRAP_FILES.map(
     (f) =>
       `mkdir -p "$dir/$(dirname ${q(f)})"\nprintf '%s' ${q(b64(templates.bootstrap[f]))} | base64 -d >"$dir/"${q(f)}`,

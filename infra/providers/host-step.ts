@@ -9,7 +9,7 @@ import type { Provider } from "./provider.js";
 
 export interface HostStepInputs {
   target: SshTarget;
-  step: Pick<HostStep, "name" | "command" | "script" | "hash" | "upload">;
+  step: Pick<HostStep, "name" | "command" | "script" | "hash" | "upload" | "endsSession">;
   /**
    * Values whose change must run the step again although its script did not
    * change: the instance id, so a replaced server is configured from scratch.

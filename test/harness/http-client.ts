@@ -11,6 +11,8 @@ export interface ClientOptions {
   ca?: Buffer;
   localAddress?: string;
   signal?: AbortSignal;
+  /** Connect to this IPv4 address whatever the URL's host name resolves to (like curl --resolve). */
+  connectTo?: string;
 }
 
 export interface JsonResponse<T = any> {
@@ -35,6 +37,13 @@ function send(method: string, url: string, body: string | Buffer | undefined, op
     signal: options.signal,
     agent: false,
   };
+  const address = options.connectTo;
+  if (address) {
+    requestOptions.lookup = ((_host: string, lookupOptions: { all?: boolean }, callback: (...args: unknown[]) => void) =>
+      lookupOptions.all
+        ? callback(null, [{ address, family: 4 }])
+        : callback(null, address, 4)) as RequestOptions["lookup"];
+  }
   if (target.protocol === "https:") requestOptions.ca = options.ca;
   const req = (target.protocol === "https:" ? httpsRequest : httpRequest)(requestOptions);
   if (body !== undefined) req.write(body);

@@ -57,9 +57,17 @@ export async function createStack(options: StackOptions): Promise<EngineStack> {
   // example users copy).
   const stackName = `${options.name}-${randomBytes(4).toString("hex")}`;
   const configFile = join(scratch.path, `Pulumi.${stackName}.yaml`);
-  const scoped = ["--cwd", projectDir, "--stack", stackName, "--config-file", configFile];
+  // Only the commands that read config take --config-file (`stack output` refuses it).
+  const readsConfig = new Set(["up", "preview", "refresh", "destroy", "config"]);
+  const scoped = (command: string) => [
+    "--cwd",
+    projectDir,
+    "--stack",
+    stackName,
+    ...(readsConfig.has(command) ? ["--config-file", configFile] : []),
+  ];
   const run: EngineStack["run"] = (args, runOptions = {}) =>
-    command([...args, ...scoped], { ...baseEnv, ...runOptions.env }, runOptions.timeoutMs);
+    command([...args, ...scoped(args[0]!)], { ...baseEnv, ...runOptions.env }, runOptions.timeoutMs);
   const ok: EngineStack["ok"] = async (args, runOptions) => {
     const result = await run(args, runOptions);
     if (result.code !== 0)

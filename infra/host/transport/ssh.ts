@@ -44,17 +44,25 @@ export class SshTransport implements Transport {
     await ssh.putFile(localPath, remotePath);
   }
 
+  async endSession(): Promise<void> {
+    const key = poolKey(this.target);
+    const connection = pool.get(key);
+    pool.delete(key);
+    if (connection) (await connection.catch(() => undefined))?.dispose();
+  }
+
   private connection(): Promise<NodeSSH> {
     const key = poolKey(this.target);
     let connection = pool.get(key);
     if (!connection) {
       connection = dial(this.target);
       pool.set(key, connection);
-      // A failed dial must not poison the next attempt; a dropped connection neither.
-      connection.then(
-        (ssh) => ssh.connection?.once("close", () => pool.delete(key)),
-        () => pool.delete(key),
-      );
+      // A failed dial must not poison the next attempt; a dropped connection
+      // neither. (Only this connection's own entry: a new one may have taken its place.)
+      const forget = () => {
+        if (pool.get(key) === connection) pool.delete(key);
+      };
+      connection.then((ssh) => ssh.connection?.once("close", forget), forget);
     }
     return connection;
   }

@@ -14,4 +14,6 @@ export interface Transport {
   exec(command: string, stdin?: string): Promise<ExecResult>;
   /** Copies a local file to `remotePath`. */
   upload(localPath: string, remotePath: string): Promise<void>;
+  /** Ends the login session, so the next command starts a new one (with new groups, say). */
+  endSession(): Promise<void>;
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Before a deploy from CI: can this machine reach the server's SSH port?
+# Only the stack's adminCidrs can (Vultr's firewall and the host's ufw), and
+# a deploy from anywhere else would wait for its SSH dial timeout and fail.
+# This fails in seconds instead, saying what to do. A stack with no server
+# yet passes: its first `up` creates the firewall with the runner's rules.
+#   bash scripts/ci/check-ssh-reach.sh STACK
+set -euo pipefail
+stack=${1:?usage: check-ssh-reach.sh STACK}
+cd "$(dirname "$0")/../.."
+
+address=$(bash scripts/pulumi.sh stack output ipv4 --stack "$stack" 2>/dev/null || true)
+if [ -z "$address" ] || [ "$address" = null ]; then
+  echo "stack $stack has no server address yet: nothing to check"
+  exit 0
+fi
+port=$(bash scripts/pulumi.sh config get sshPort --stack "$stack" 2>/dev/null || echo 22)
+# shellcheck disable=SC2016 # $0 and $1 expand in the inner shell
+if timeout 10 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$address" "$port" 2>/dev/null; then
+  echo "SSH at $address:$port answers"
+  exit 0
+fi
+echo "This machine cannot reach SSH at $address:$port (10 s). Only the stack's adminCidrs can." >&2
+echo "Run this job on a runner whose public address is in adminCidrs (a self-hosted runner labelled platform-deploy)," >&2
+echo "or add this runner's address to adminCidrs and run pulumi up once from an admin machine." >&2
+exit 1

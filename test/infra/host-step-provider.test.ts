@@ -1,0 +1,47 @@
+// When the engine runs a host step again: a new script, new triggers (a
+// replaced instance) or another machine; never for what does not reach the
+// host (the uploaded file's local path, a rotated key).
+import { describe, expect, it } from "vitest";
+import { hostStepProvider, type HostStepInputs } from "../../infra/providers/host-step.js";
+
+const inputs: HostStepInputs = {
+  target: { host: "203.0.113.10", port: 22, user: "deploy", privateKey: "KEY-1", dialTimeoutSeconds: 600 },
+  step: {
+    name: "release",
+    command: "bash -s",
+    script: "echo release",
+    hash: "a".repeat(64),
+    upload: {
+      localPath: "/home/ops/repo/dist/api.cjs",
+      remotePath: "/opt/conversational-platform/releases/upload-x.cjs",
+    },
+  },
+  triggers: ["instance-1"],
+};
+const olds = { ...inputs, output: "release x installed" };
+const changes = async (news: HostStepInputs) => (await hostStepProvider.diff("id", olds, news)).changes;
+
+describe("the host step provider's diff", () => {
+  it("runs nothing again for the same inputs", async () => {
+    expect(await changes(inputs)).toBe(false);
+  });
+
+  it("runs the step again on a new instance (its id is a trigger)", async () => {
+    expect(await changes({ ...inputs, triggers: ["instance-2"] })).toBe(true);
+  });
+
+  it("runs the step again when its script changes, or on another host", async () => {
+    expect(await changes({ ...inputs, step: { ...inputs.step, hash: "b".repeat(64) } })).toBe(true);
+    expect(await changes({ ...inputs, target: { ...inputs.target, host: "203.0.113.11" } })).toBe(true);
+  });
+
+  it("ignores the local path of the upload and a new private key", async () => {
+    const upload = { ...inputs.step.upload!, localPath: "/builds/ci/dist/api.cjs" };
+    expect(await changes({ ...inputs, step: { ...inputs.step, upload } })).toBe(false);
+    expect(await changes({ ...inputs, target: { ...inputs.target, privateKey: "KEY-2" } })).toBe(false);
+  });
+
+  it("replaces nothing: a step is run again in place", async () => {
+    expect((await hostStepProvider.diff("id", olds, { ...inputs, triggers: ["instance-2"] })).replaces).toBeUndefined();
+  });
+});
