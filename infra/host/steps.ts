@@ -292,7 +292,8 @@ export function verifyStep(host: HostSettings): HostStep {
   const tls =
     host.tlsIssuer === "internal"
       ? `through_caddy --cacert ${CADDY_LOCAL_ROOT}`
-      : `resolved=$(getent ahostsv4 ${q(host.apiHost)} | awk 'NR == 1 { print $1 }')
+      : `# getent fails for a name that does not resolve: that is the case to report.
+resolved=$({ getent ahostsv4 ${q(host.apiHost)} || true; } | awk 'NR == 1 { print $1 }')
 if [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$resolved"; then
   echo "certificate pending: ${host.apiHost} resolves to \${resolved:-nothing} here, not to an address of this server."
   echo "Let's Encrypt issues it once DNS points here (a new Vultr zone needs your registrar's name servers set to ns1.vultr.com and ns2.vultr.com); Caddy keeps trying by itself."

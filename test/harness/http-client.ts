@@ -39,7 +39,11 @@ function send(method: string, url: string, body: string | Buffer | undefined, op
   };
   const address = options.connectTo;
   if (address) {
-    requestOptions.lookup = ((_host: string, lookupOptions: { all?: boolean }, callback: (...args: unknown[]) => void) =>
+    requestOptions.lookup = ((
+      _host: string,
+      lookupOptions: { all?: boolean },
+      callback: (...args: unknown[]) => void,
+    ) =>
       lookupOptions.all
         ? callback(null, [{ address, family: 4 }])
         : callback(null, address, 4)) as RequestOptions["lookup"];

@@ -24,6 +24,8 @@ export interface EngineStack {
   name: string;
   /** Where state, PULUMI_HOME and logs live. */
   dir: string;
+  /** The environment that points the CLI at this stack's backend. */
+  env: NodeJS.ProcessEnv;
   /** `pulumi <args> --stack <name>` in the project folder. */
   run(args: string[], options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CommandResult>;
   /** Like run, but throws with the whole output unless the command succeeds. */
@@ -89,6 +91,7 @@ export async function createStack(options: StackOptions): Promise<EngineStack> {
   return {
     name: stackName,
     dir: scratch.path,
+    env: baseEnv,
     run,
     ok,
     async remove() {
@@ -118,7 +121,7 @@ function command(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 600_000): P
 export interface PreviewStep {
   op: string;
   urn: string;
-  newState?: { type: string; inputs: Record<string, any>; parent?: string };
+  newState?: { type: string; inputs: Record<string, any>; parent?: string; dependencies?: string[] };
 }
 
 export interface PreviewJson {

@@ -5,6 +5,7 @@
 // the check through Caddy. Then: a second `up` changes nothing, a change that
 // touches only Caddy's settings re-runs only the Caddy step, and the API
 // streams an answer through Caddy to this machine.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -179,4 +180,27 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
     const env = await run(root, "grep ^ACME_EMAIL= /etc/caddy/platform.env");
     expect(env.stdout.trim()).toBe("ACME_EMAIL=certificates@example.com");
   }, 600_000);
+
+  it("lets CI find out in seconds whether it can reach SSH (scripts/ci/check-ssh-reach.sh)", async () => {
+    const check = () =>
+      spawnSync("bash", [join(ROOT, "scripts/ci/check-ssh-reach.sh"), stack.name], {
+        env: stack.env,
+        encoding: "utf8",
+      });
+    const reachable = check();
+    expect(reachable.status, reachable.stderr).toBe(0);
+    expect(reachable.stdout).toContain(`SSH at ${host.address}:22 answers`);
+    // As for a runner outside adminCidrs: new SSH connections are dropped.
+    const rule = "INPUT -p tcp --dport 22 -m conntrack --ctstate NEW -j DROP";
+    await run(root, `iptables -I ${rule}`);
+    try {
+      const blocked = check();
+      expect(blocked.status).toBe(1);
+      expect(blocked.stderr).toContain(
+        `cannot reach SSH at ${host.address}:22 (10 s). Only the stack's adminCidrs can.`,
+      );
+    } finally {
+      await run(root, `iptables -D ${rule}`);
+    }
+  }, 120_000);
 });

@@ -11,8 +11,9 @@ const pinned = (module: string) => new RegExp(`^\\s*${module.replaceAll(".", "\\
 
 describe("the engine's version", () => {
   it("is the SDK's version, for the CLI and the Go SDK alike", () => {
-    const sdk = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> })
-      .dependencies["@pulumi/pulumi"];
+    const sdk = (
+      JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }
+    ).dependencies["@pulumi/pulumi"];
     expect(sdk).toMatch(/^\d+\.\d+\.\d+$/);
     expect(pinned("github.com/pulumi/pulumi/pkg/v3")).toBe(sdk);
     expect(pinned("github.com/pulumi/pulumi/sdk/v3")).toBe(sdk);
