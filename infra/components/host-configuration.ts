@@ -51,7 +51,14 @@ export class HostConfiguration extends pulumi.ComponentResource {
     for (const [index, step] of args.steps.entries()) {
       const last = index === args.steps.length - 1;
       const { name: stepName, command, script, hash, upload, endsSession } = step;
-      const stepInput = { name: stepName, command, script, hash, ...(upload ? { upload } : {}), ...(endsSession ? { endsSession } : {}) };
+      const stepInput = {
+        name: stepName,
+        command,
+        script,
+        hash,
+        ...(upload ? { upload } : {}),
+        ...(endsSession ? { endsSession } : {}),
+      };
       previous = new HostStepResource(
         `${name}-${step.name}`,
         {

@@ -4,11 +4,19 @@
 // localhost and an internal certificate instead of Let's Encrypt.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { releaseId, releaseStep, stackStep, type HostPaths, type StackSettings } from "../../infra/host/steps.js";
+import { runStep } from "../../infra/host/run-step.js";
+import {
+  releaseId,
+  releaseStep,
+  stackStep,
+  type HostPaths,
+  type HostStep,
+  type StackSettings,
+} from "../../infra/host/steps.js";
+import { LocalTransport } from "../../infra/host/transport/local.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { ensureDockerEngine } from "./docker-engine.js";
 import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "./caddy-env.js";
@@ -68,11 +76,17 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
   refuseAnotherCopy(paths.appDir);
   // A deploy, as `pulumi up` runs it on a host: the release step, then the
   // stack step (NATS, then one API instance at a time).
+  const here = new LocalTransport();
+  const run = async (step: HostStep) => {
+    const output = await runStep(here, step);
+    for (const line of output.trim().split("\n").filter(Boolean)) log(`  ${line}`);
+  };
   const deploy = async (bundle: Buffer) => {
-    const release = releaseStep(bundle, bundlePath, stack, paths);
-    writeFileSync(release.upload!.remotePath, bundle);
-    await runStep(release.script, log);
-    await runStep(stackStep(loadTemplates(), stack, releaseId(bundle), paths).script, log);
+    // The release step uploads from a file: this bundle may not be the one in dist/.
+    const staged = join(options.dir, "upload.cjs");
+    writeFileSync(staged, bundle);
+    await run(releaseStep(bundle, staged, stack, paths));
+    await run(stackStep(loadTemplates(), stack, releaseId(bundle), paths));
     return releaseId(bundle);
   };
   await deploy(readFileSync(bundlePath));
@@ -148,18 +162,6 @@ async function waitFor(ready: () => boolean, what: string, timeoutMs = 30_000): 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/** Runs a host step here; asynchronous, so streams keep flowing during a deploy. */
-async function runStep(script: string, log: (line: string) => void): Promise<void> {
-  const bash = spawn("bash", ["-s"], { stdio: ["pipe", "pipe", "inherit"] });
-  let output = "";
-  bash.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  bash.stdin.end(script);
-  const [code] = (await once(bash, "close")) as [number | null];
-  for (const line of output.trim().split("\n").filter(Boolean)) log(`  ${line}`);
-  if (code !== 0)
-    throw new Error(`a host step failed (exit ${code}):\n${output.trim().split("\n").slice(-10).join("\n")}`);
 }
 
 function startCaddy(options: LocalStackOptions, log: (line: string) => void) {
