@@ -64,8 +64,10 @@ export class Server extends pulumi.ComponentResource {
         userData: args.userData,
       },
       ["mainIp", "v6MainIp"],
-      // User data only matters at first boot; a change must not rebuild the host.
-      { parent: this, ignoreChanges: ["userData"] },
+      // Neither must rebuild the server (and lose its data): user data only
+      // matters at first boot, and Vultr sets the host name only at creation
+      // (a new one reaches the label at once, and the host name on a rebuild).
+      { parent: this, ignoreChanges: ["userData", "hostname"] },
     );
     this.instanceId = instance.id;
     this.ipv4 = instance.output("mainIp");
