@@ -4,7 +4,7 @@ import { VultrResource } from "./vultr-resource.js";
 export interface BackupBucketArgs {
   /** Region of the Object Storage cluster, e.g. "ewr". */
   region: string;
-  /** The subscription's label, also the bucket's name. */
+  /** The subscription's label, also the bucket's name; kept from the first deploy. */
   label: string;
 }
 
@@ -27,12 +27,14 @@ export class BackupBucket extends pulumi.ComponentResource {
       `${name}-storage`,
       { region: args.region, label: args.label },
       ["s3Hostname", "s3AccessKey", "s3SecretKey"],
-      { parent: this, additionalSecretOutputs: ["s3AccessKey", "s3SecretKey"] },
+      // The label names the bucket: fixed at creation, so renaming the host
+      // does not send the next backups to a new, empty bucket.
+      { parent: this, additionalSecretOutputs: ["s3AccessKey", "s3SecretKey"], ignoreChanges: ["label"] },
     );
     this.endpoint = pulumi.interpolate`https://${storage.output("s3Hostname")}`;
     this.accessKey = pulumi.secret(storage.output("s3AccessKey"));
     this.secretKey = pulumi.secret(storage.output("s3SecretKey"));
-    this.bucketName = pulumi.output(args.label);
+    this.bucketName = storage.output("label");
     this.registerOutputs({ endpoint: this.endpoint, bucketName: this.bucketName });
   }
 }

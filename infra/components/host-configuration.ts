@@ -50,7 +50,7 @@ export class HostConfiguration extends pulumi.ComponentResource {
     let previous: pulumi.Resource | undefined;
     for (const [index, step] of args.steps.entries()) {
       const last = index === args.steps.length - 1;
-      const { name: stepName, command, script, hash, upload, endsSession } = step;
+      const { name: stepName, command, script, hash, upload, endsSession, rerunWhileOutputStarts } = step;
       const stepInput = {
         name: stepName,
         command,
@@ -58,14 +58,17 @@ export class HostConfiguration extends pulumi.ComponentResource {
         hash,
         ...(upload ? { upload } : {}),
         ...(endsSession ? { endsSession } : {}),
+        ...(rerunWhileOutputStarts ? { rerunWhileOutputStarts } : {}),
       };
+      // A check runs again whenever a step before it does: their hashes are
+      // its triggers (secret when one of those steps holds secrets).
+      const earlier = step.checksEarlierSteps ? args.steps.slice(0, index) : [];
+      const triggers: pulumi.Input<pulumi.Input<string>[]> = earlier.some((s) => s.secret)
+        ? pulumi.secret([...args.triggers, ...earlier.map((s) => s.hash)])
+        : [...args.triggers, ...earlier.map((s) => s.hash)];
       previous = new HostStepResource(
         `${name}-${step.name}`,
-        {
-          target,
-          step: step.secret ? pulumi.secret(stepInput) : stepInput,
-          triggers: args.triggers,
-        },
+        { target, step: step.secret ? pulumi.secret(stepInput) : stepInput, triggers },
         {
           parent: this,
           dependsOn: [...(previous ? [previous] : []), ...(last ? (args.verifyAfter ?? []) : [])],

@@ -3,13 +3,11 @@
 // type is `pulumi-nodejs:dynamic/vultr:<Kind>`, which the policy pack checks.
 import * as pulumi from "@pulumi/pulumi";
 import { bundledProvider } from "../providers/dynamic.js";
-
-export type VultrKind =
-  "FirewallGroup" | "FirewallRule" | "SshKey" | "ReservedIp" | "Instance" | "DnsDomain" | "DnsRecord" | "ObjectStorage";
+import type { VultrResourceKind } from "../vultr/resources.js";
 
 export class VultrResource extends pulumi.dynamic.Resource {
   constructor(
-    kind: VultrKind,
+    kind: VultrResourceKind,
     name: string,
     inputs: Record<string, pulumi.Input<unknown>>,
     /** Properties the API fills in, read back with `output()`. */

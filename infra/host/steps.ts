@@ -62,6 +62,10 @@ export interface HostStep {
    * (the deploy user's groups, sshd's settings).
    */
   endsSession?: boolean;
+  /** Run again on the next deploy while the last output starts with this (a state still pending). */
+  rerunWhileOutputStarts?: string;
+  /** A check of what the steps before it did: runs again whenever one of them does. */
+  checksEarlierSteps?: boolean;
 }
 
 export function sha256(text: string | Buffer): string {
@@ -280,32 +284,42 @@ compose ps --format '{{.Name}} {{.Status}}'
 /** Where Caddy (run as the caddy user, HOME /var/lib/caddy) keeps its internal CA's root. */
 export const CADDY_LOCAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt";
 
+/** How the verify step's output starts while Let's Encrypt cannot issue yet. */
+export const CERTIFICATE_PENDING = "certificate pending";
+
 /**
  * The API instances, then the API through Caddy and TLS on this host. With
- * Let's Encrypt the certificate can only come once the API's name points
- * here: until then the step says so and succeeds, instead of waiting for an
- * issuance that cannot happen (a new zone is not delegated yet).
+ * Let's Encrypt the certificate can only come once the API's name points at
+ * the server: when a short try through Caddy fails and the name does not
+ * resolve to an address of this host, the step says so and succeeds, instead
+ * of waiting for an issuance that cannot happen (a new zone is not delegated
+ * yet). It runs again on the next deploy until the certificate is there, and
+ * after any earlier step ran (`rerunWhileOutputStarts`, `checksEarlierSteps`).
+ * A host behind NAT, whose public address is on no interface, passes by the
+ * try through Caddy once its certificate exists.
  */
 export function verifyStep(host: HostSettings): HostStep {
   const url = `https://${host.apiHost}/health`;
   const resolve = `${host.apiHost}:443:127.0.0.1`;
   const tls =
     host.tlsIssuer === "internal"
-      ? `through_caddy --cacert ${CADDY_LOCAL_ROOT}`
-      : `# getent fails for a name that does not resolve: that is the case to report.
+      ? `through_caddy 30 --cacert ${CADDY_LOCAL_ROOT}`
+      : `if through_caddy 3 --no-ca-option 2>/dev/null; then exit 0; fi
+# getent fails for a name that does not resolve: that is the case to report.
 resolved=$({ getent ahostsv4 ${q(host.apiHost)} || true; } | awk 'NR == 1 { print $1 }')
 if [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$resolved"; then
-  echo "certificate pending: ${host.apiHost} resolves to \${resolved:-nothing} here, not to an address of this server."
-  echo "Let's Encrypt issues it once DNS points here (a new Vultr zone needs your registrar's name servers set to ns1.vultr.com and ns2.vultr.com); Caddy keeps trying by itself."
+  echo "${CERTIFICATE_PENDING}: ${host.apiHost} resolves to \${resolved:-nothing} here, not to an address of this server."
+  echo "Let's Encrypt issues it once DNS points here (a new Vultr zone needs your registrar's name servers set to ns1.vultr.com and ns2.vultr.com); Caddy keeps trying by itself, and the next deploy checks again."
   echo "$health"
   exit 0
 fi
-through_caddy --no-ca-option`;
-  return step(
-    "verify",
-    `Check the API instances, then https://${host.apiHost}/health through Caddy on the host`,
-    "sudo bash -s",
-    `${PRELUDE}
+through_caddy 30 --no-ca-option`;
+  return {
+    ...step(
+      "verify",
+      `Check the API instances, then https://${host.apiHost}/health through Caddy on the host`,
+      "sudo bash -s",
+      `${PRELUDE}
 for port in 8081 8082; do
   if ! curl -fsS --retry 10 --retry-delay 2 --retry-all-errors --max-time 5 "http://127.0.0.1:$port/health" >/dev/null; then
     echo "the API instance on 127.0.0.1:$port is not healthy:" >&2
@@ -316,16 +330,20 @@ done
 health=$(curl -fsS --max-time 5 http://127.0.0.1:8081/health)
 # Through Caddy and TLS on this host, whatever DNS says elsewhere; a first
 # certificate can take a minute.
-# $1 [$2]: how to trust the certificate (--cacert FILE, or --no-ca-option for the system's CAs).
+# through_caddy TRIES TRUST...: TRUST is --cacert FILE, or --no-ca-option for the system's CAs.
 through_caddy() {
-  local trust=()
-  [ "$1" = --no-ca-option ] || trust=("$1" "$2")
-  curl -fsS --retry 30 --retry-delay 5 --retry-all-errors --max-time 10 --resolve ${q(resolve)} "\${trust[@]}" ${q(url)}
+  local tries=$1 trust=()
+  shift
+  [ "$1" = --no-ca-option ] || trust=("$@")
+  curl -fsS --retry "$tries" --retry-delay 5 --retry-all-errors --max-time 10 --resolve ${q(resolve)} "\${trust[@]}" ${q(url)}
   echo
 }
 ${tls}
 `,
-  );
+    ),
+    rerunWhileOutputStarts: CERTIFICATE_PENDING,
+    checksEarlierSteps: true,
+  };
 }
 
 /** All steps, in the order they run. */

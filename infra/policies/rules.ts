@@ -10,8 +10,8 @@ const INSTANCE = "pulumi-nodejs:dynamic/vultr:Instance";
 const HOST_STEP = "pulumi-nodejs:dynamic/host:Step";
 /**
  * The engine hands the dynamic-provider plugin the whole stack config as its
- * inputs, secrets included; it keeps them encrypted in state as they are in
- * the stack file (a test reads the state to check).
+ * inputs, secrets included, and keeps the secret ones encrypted in state as
+ * they are in the stack file (test/host/engine-up.test.ts reads the state).
  */
 const DYNAMIC_PROVIDER = "pulumi:providers:pulumi-nodejs";
 
@@ -108,14 +108,18 @@ const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
 ];
 
 /**
- * Inputs that carry secrets by design and that the host components always
- * pass as Pulumi secrets (tests check that); everything else is stored and
- * shown in plain text, so a credential there would leak.
+ * Input paths that carry secrets by design, which the host components always
+ * pass as Pulumi secrets (a test reads the state to check): the SSH key of
+ * every host step, and the script of the one step that installs the .env.
+ * Everything else is stored and shown in plain text, so a credential there
+ * would leak.
  */
-const SECRET_CARRYING_INPUTS: Record<string, string[]> = {
-  // The SSH key (target) and, for the stack step, the script with the .env (step).
-  [HOST_STEP]: ["target", "step"],
-};
+function secretCarryingPaths(type: string, props: Record<string, unknown>): Set<string> {
+  if (type !== HOST_STEP) return new Set();
+  const step = readKnown(props, "step");
+  const name = step && typeof step === "object" ? readKnown(step as Record<string, unknown>, "name") : undefined;
+  return new Set(["target.privateKey", ...(name === "stack" ? ["step.script"] : [])]);
+}
 
 export const noPlaintextCredentials: ResourceValidationPolicy = {
   name: "no-plaintext-credentials",
@@ -123,10 +127,10 @@ export const noPlaintextCredentials: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     if (args.type === DYNAMIC_PROVIDER) return;
-    const allowed = new Set(SECRET_CARRYING_INPUTS[args.type] ?? []);
+    const allowed = secretCarryingPaths(args.type, args.props);
     for (const key of Object.keys(args.props)) {
-      if (allowed.has(key)) continue;
       for (const [path, text] of strings(readKnown(args.props, key), key)) {
+        if (allowed.has(path)) continue;
         const hit = CREDENTIAL_PATTERNS.find(([pattern]) => pattern.test(text));
         if (hit) {
           report(

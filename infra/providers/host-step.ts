@@ -1,6 +1,7 @@
 // A host step as a Pulumi resource: creating it runs the step over SSH,
 // a change of its script or triggers runs it again, deleting it does
 // nothing on the host (the server keeps what it was given).
+import { randomUUID } from "node:crypto";
 import { runStep } from "../host/run-step.js";
 import type { HostStep } from "../host/steps.js";
 import { SshTransport, type SshTarget } from "../host/transport/ssh.js";
@@ -9,7 +10,7 @@ import type { Provider } from "./provider.js";
 
 export interface HostStepInputs {
   target: SshTarget;
-  step: Pick<HostStep, "name" | "command" | "script" | "hash" | "upload" | "endsSession">;
+  step: Pick<HostStep, "name" | "command" | "script" | "hash" | "upload" | "endsSession" | "rerunWhileOutputStarts">;
   /**
    * Values whose change must run the step again although its script did not
    * change: the instance id, so a replaced server is configured from scratch.
@@ -33,7 +34,9 @@ export const hostStepProvider: Provider<HostStepInputs, HostStepOutputs> = {
   async diff(_id, olds, news) {
     // The upload's local path differs between machines (a laptop, CI) and
     // does not matter: the step's hash covers what is uploaded.
+    const pending = news.step.rerunWhileOutputStarts;
     const changes =
+      (pending !== undefined && (olds.output ?? "").startsWith(pending)) ||
       olds.step?.hash !== news.step.hash ||
       !sameInput(olds.triggers, news.triggers) ||
       !olds.target ||
@@ -42,7 +45,8 @@ export const hostStepProvider: Provider<HostStepInputs, HostStepOutputs> = {
   },
   async create(inputs) {
     const output = await runStep(new SshTransport(inputs.target), inputs.step);
-    return { id: `${inputs.step.name}-${inputs.step.hash.slice(0, 12)}`, outs: { ...inputs, output } };
+    // Not derived from the script: a secret step's script holds secrets, and ids are stored in plain text.
+    return { id: `${inputs.step.name}-${randomUUID()}`, outs: { ...inputs, output } };
   },
   async update(_id, _olds, news) {
     return { outs: { ...news, output: await runStep(new SshTransport(news.target), news.step) } };

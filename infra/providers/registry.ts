@@ -2,9 +2,7 @@
 // program's dynamic resources name, by kind.
 import { vultrProviders } from "../vultr/resources.js";
 import { hostStepProvider } from "./host-step.js";
-import type { Provider } from "./provider.js";
-
-type AnyProvider = Provider<never, never>;
+import type { AnyProvider } from "./provider.js";
 
 export const providers: Record<string, AnyProvider> = {
   "host:Step": hostStepProvider as AnyProvider,

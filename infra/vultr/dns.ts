@@ -48,14 +48,14 @@ export function dnsDomainProvider(settings: SettingsSource): Provider<DnsDomainI
   };
 }
 
-export interface DnsDomainInfo {
+interface DnsDomainInfo {
   domain: string;
   dateCreated: string;
   dnsSec: string;
 }
 
-/** Looks up a zone that already exists in the account, for a stack that adopts it instead of creating it. */
-export async function getDnsDomain(settings: SettingsSource, domain: string): Promise<DnsDomainInfo> {
+/** Looks up a zone that exists in the account; fails saying how to get one. */
+async function getDnsDomain(settings: SettingsSource, domain: string): Promise<DnsDomainInfo> {
   try {
     const { domain: found } = await settings().client().get<{ domain: ApiDomain }>(`/v2/domains/${domain}`);
     return { domain: found.domain, dateCreated: found.date_created, dnsSec: found.dns_sec };
@@ -106,15 +106,22 @@ export function dnsRecordProvider(settings: SettingsSource): Provider<DnsRecordI
     },
 
     async create(inputs) {
-      const { record } = await settings()
-        .client()
-        .post<{ record: ApiDomainRecord }>(`/v2/domains/${inputs.domain}/records`, {
-          name: inputs.name,
-          type: inputs.type,
-          data: inputs.data,
-          ttl: inputs.ttl,
-        });
-      return { id: record.id, outs: pickRecord(inputs) };
+      try {
+        const { record } = await settings()
+          .client()
+          .post<{ record: ApiDomainRecord }>(`/v2/domains/${inputs.domain}/records`, {
+            name: inputs.name,
+            type: inputs.type,
+            data: inputs.data,
+            ttl: inputs.ttl,
+          });
+        return { id: record.id, outs: pickRecord(inputs) };
+      } catch (error) {
+        // A zone the stack uses but does not create (createDnsZone false) may
+        // be missing: say so, and how to fix it, rather than "not found".
+        if (isGone(error)) await getDnsDomain(settings, inputs.domain);
+        throw error;
+      }
     },
 
     async read(id, props) {

@@ -1,7 +1,7 @@
 // The registry the Pulumi side loads: one provider object per resource kind,
 // keyed by kind name. Nothing here touches the environment or the network
 // until an operation runs, so importing it is free.
-import { getDnsDomain as lookUpDnsDomain, dnsDomainProvider, dnsRecordProvider, type DnsDomainInfo } from "./dns.js";
+import { dnsDomainProvider, dnsRecordProvider } from "./dns.js";
 import { firewallGroupProvider, firewallRuleProvider } from "./firewall.js";
 import { instanceProvider } from "./instance.js";
 import { objectStorageProvider } from "./object-storage.js";
@@ -9,7 +9,7 @@ import { settingsFromEnv, type AnyProvider, type ProviderSettings, type Settings
 import { reservedIpProvider } from "./reserved-ip.js";
 import { sshKeyProvider } from "./ssh-key.js";
 
-export type { DnsDomainInfo, DnsDomainInputs, DnsDomainState, DnsRecordInputs, DnsRecordState } from "./dns.js";
+export type { DnsDomainInputs, DnsDomainState, DnsRecordInputs, DnsRecordState } from "./dns.js";
 export type { FirewallGroupInputs, FirewallGroupState, FirewallRuleInputs, FirewallRuleState } from "./firewall.js";
 export type { InstanceInputs, InstanceState } from "./instance.js";
 export type { ObjectStorageInputs, ObjectStorageState } from "./object-storage.js";
@@ -43,8 +43,3 @@ export function createVultrProviders(
 }
 
 export const vultrProviders: Record<string, AnyProvider> = createVultrProviders();
-
-/** An existing zone, for a stack that adopts it rather than creating it. */
-export function getDnsDomain(domain: string, overrides: Partial<ProviderSettings> = {}): Promise<DnsDomainInfo> {
-  return lookUpDnsDomain(() => ({ ...settingsFromEnv(), ...overrides }), domain);
-}

@@ -9,8 +9,13 @@ set -euo pipefail
 stack=${1:?usage: check-ssh-reach.sh STACK}
 cd "$(dirname "$0")/../.."
 
-address=$(bash scripts/pulumi.sh stack output ipv4 --stack "$stack" 2>/dev/null || true)
-if [ -z "$address" ] || [ "$address" = null ]; then
+# A backend, passphrase or stack problem must fail here, not pass as "no server".
+if ! outputs=$(bash scripts/pulumi.sh stack output --json --stack "$stack"); then
+  echo "could not read the outputs of stack $stack (see above)" >&2
+  exit 1
+fi
+address=$(node -e 'const o = JSON.parse(process.argv[1]); process.stdout.write(o.ipv4 ?? "")' "$outputs")
+if [ -z "$address" ]; then
   echo "stack $stack has no server address yet: nothing to check"
   exit 0
 fi

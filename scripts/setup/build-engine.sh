@@ -45,8 +45,9 @@ flags=(-trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/ve
 )
 install -m 0755 "$source/bin/pulumi-resource-pulumi-nodejs" "$work/"
 "$work/pulumi" version >/dev/null
-rm -rf "$out"
-mv "$work" "$out"
+# Only a complete build takes the final name, and never over another one:
+# a concurrent build that finished first is kept (and may be running).
+mv -T "$work" "$out" 2>/dev/null || rm -rf "$work"
 trap - EXIT
 echo "built the Pulumi engine $version in $((SECONDS - started)) s: $out" >&2
 echo "$out"

@@ -24,7 +24,11 @@ if [[ $DEPLOY_SSH_KEY == *$'\n'* ]] || ! ssh-keygen -l -f /dev/stdin <<<"$DEPLOY
   fail "DEPLOY_SSH_KEY is not one OpenSSH public key line (the contents of a .pub file)"
 fi
 
-id "$DEPLOY_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$DEPLOY_USER"
+created=no
+if ! id "$DEPLOY_USER" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash "$DEPLOY_USER"
+  created=yes
+fi
 home=$(getent passwd "$DEPLOY_USER" | cut -d: -f6)
 install -d -m 0700 -o "$DEPLOY_USER" -g "$DEPLOY_USER" "$home/.ssh"
 keys="$home/.ssh/authorized_keys"
@@ -32,9 +36,12 @@ touch "$keys"
 grep -qxF "$DEPLOY_SSH_KEY" "$keys" || printf '%s\n' "$DEPLOY_SSH_KEY" >>"$keys"
 chown "$DEPLOY_USER:$DEPLOY_USER" "$keys"
 chmod 0600 "$keys"
-# A locked account ("!") is refused by sshd without PAM; the bootstrap sets a
-# random password nobody knows.
-usermod -p '*' "$DEPLOY_USER"
+# A new account is locked ("!"), which sshd refuses without PAM: no password
+# instead (the bootstrap then sets a random one nobody knows). An existing
+# account keeps the password it has.
+if [ "$created" = yes ] || [[ "$(getent shadow "$DEPLOY_USER" | cut -d: -f2)" == "!"* ]]; then
+  usermod -p '*' "$DEPLOY_USER"
+fi
 sudoers=$(mktemp)
 printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$DEPLOY_USER" >"$sudoers"
 visudo -cqf "$sudoers" || fail "the sudoers line does not validate"

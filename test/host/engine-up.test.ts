@@ -4,7 +4,8 @@
 // internal CA: the test host is offline), the release, the compose stack and
 // the check through Caddy. Then: a second `up` changes nothing, a change that
 // touches only Caddy's settings re-runs only the Caddy step, and the API
-// streams an answer through Caddy to this machine.
+// streams an answer through Caddy to this machine. And the Vultr program,
+// whole, against a local fake of the Vultr API, configuring the same host.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeSSH } from "node-ssh";
 import { ChatClient, textOf } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
+import { startFakeVultr, type FakeVultr } from "../harness/fake-vultr.js";
 import { loadLocalImages } from "../harness/host-images.js";
 import {
   createStack,
@@ -49,48 +51,65 @@ async function plannedOps(stack: EngineStack): Promise<Record<string, string>> {
   );
 }
 
+let host: SystemdHost;
+let root: NodeSSH;
+let images: { apiImage: string; natsImage: string };
+
+beforeAll(async () => {
+  host = await startSystemdHost("engine-up", { docker: true, subnet: 216 });
+  root = await host.connect("root");
+  images = await loadLocalImages(host, root);
+  // What cloud-init does on a Vultr instance, with the script users run on their own server.
+  const script = readFileSync(join(ROOT, "templates/host/create-deploy-user.sh"), "utf8");
+  const created = await root.execCommand(`DEPLOY_USER=deploy DEPLOY_SSH_KEY='${host.publicKey}' bash -s`, {
+    stdin: script,
+  });
+  if (created.code !== 0) throw new Error(`create-deploy-user.sh: ${created.stdout}\n${created.stderr}`);
+}, 600_000);
+
+afterAll(async () => {
+  root?.dispose();
+  await host?.stop();
+}, 120_000);
+
+/** The config both stacks share: the test host is offline and its images local. */
+function offlineHostConfig(): Record<string, string | string[]> {
+  return {
+    domain: "example.com",
+    apiSubdomain: "api",
+    acmeEmail: "ops@example.com",
+    adminCidrs: [`${host.gatewayAddress}/32`],
+    sshPublicKey: host.publicKey,
+    // Caddy's own CA, and Debian's packages (the host reaches only its archive).
+    tlsIssuer: "internal",
+    packageSource: "distro",
+    llmProvider: "mock",
+    apiImage: images.apiImage,
+    natsImage: images.natsImage,
+    sshDialTimeout: "120",
+  };
+}
+
+function hostSecrets(): Record<string, string> {
+  return {
+    sshPrivateKey: readFileSync(host.keyPath, "utf8"),
+    natsToken: "engine-up-nats-token-0123456789",
+    jwtSecret: JWT_SECRET,
+    llmApiKey: "unused-by-the-mock-provider",
+  };
+}
+
 describe("pulumi up of an existing-server stack on a systemd test host", () => {
-  let host: SystemdHost;
-  let root: NodeSSH;
   let stack: EngineStack;
   let first: CommandResult;
   let second: CommandResult;
   const logins: number[] = [];
 
   beforeAll(async () => {
-    host = await startSystemdHost("engine-up", { docker: true, subnet: 216 });
-    root = await host.connect("root");
-    const images = await loadLocalImages(host, root);
-    // What cloud-init does on a Vultr instance, with the script users run on their own server.
-    const script = readFileSync(join(ROOT, "templates/host/create-deploy-user.sh"), "utf8");
-    const created = await root.execCommand(`DEPLOY_USER=deploy DEPLOY_SSH_KEY='${host.publicKey}' bash -s`, {
-      stdin: script,
-    });
-    if (created.code !== 0) throw new Error(`create-deploy-user.sh: ${created.stdout}\n${created.stderr}`);
-
     stack = await createStack({
       name: "engine-up",
-      config: {
-        existingServer: host.address,
-        domain: "example.com",
-        apiSubdomain: "api",
-        acmeEmail: "ops@example.com",
-        adminCidrs: [`${host.gatewayAddress}/32`],
-        sshPublicKey: host.publicKey,
-        // Offline: Caddy's own CA, and Debian's packages (the host reaches only its archive).
-        tlsIssuer: "internal",
-        packageSource: "distro",
-        llmProvider: "mock",
-        apiImage: images.apiImage,
-        natsImage: images.natsImage,
-        sshDialTimeout: "120",
-      },
-      secrets: {
-        sshPrivateKey: readFileSync(host.keyPath, "utf8"),
-        natsToken: "engine-up-nats-token-0123456789",
-        jwtSecret: JWT_SECRET,
-        llmApiKey: "unused-by-the-mock-provider",
-      },
+      config: { ...offlineHostConfig(), existingServer: host.address },
+      secrets: hostSecrets(),
     });
     logins.push(await deployLogins(root));
     first = await stack.ok(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK], { timeoutMs: 1_500_000 });
@@ -103,10 +122,8 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
   }, 1_800_000);
 
   afterAll(async () => {
-    root?.dispose();
     await stack?.remove();
-    await host?.stop();
-  }, 120_000);
+  });
 
   it("runs every host step, ending with /health through Caddy and TLS", async () => {
     for (const step of ["wait", "bootstrap", "caddy", "release", "stack", "verify"]) {
@@ -115,6 +132,16 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
     const outputs = JSON.parse((await stack.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
     expect(JSON.parse(String(outputs.health))).toMatchObject({ status: "ok", nats: "connected", provider: "mock" });
     expect(outputs).toMatchObject({ ipv4: host.address, apiUrl: `https://${API_HOST}`, ipv6: null });
+  });
+
+  it("keeps the private key and the stack's secrets encrypted in the state", async () => {
+    const state = (await stack.ok(["stack", "export"])).stdout;
+    expect(state).toContain("platform-host-stack");
+    for (const [name, value] of Object.entries(hostSecrets())) {
+      const probe = name === "sshPrivateKey" ? value.split("\n")[1]! : value;
+      expect(state.includes(probe), `${name} in plain text in the state`).toBe(false);
+    }
+    expect(state).toContain('"ciphertext"');
   });
 
   it("changes nothing on a second up, and opens no SSH connection for it", () => {
@@ -170,13 +197,19 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
     }
   });
 
-  it("re-runs only the Caddy step when only Caddy's settings change", async () => {
+  it("re-runs only the Caddy step (and the final check) when only Caddy's settings change", async () => {
     await stack.ok(["config", "set", "acmeEmail", "certificates@example.com"]);
     // The preview lists the steps it would change (a "same" step may be left out).
     const ops = Object.entries(await plannedOps(stack)).filter(([, op]) => op !== "same");
-    expect(ops).toEqual([["platform-host-caddy", "update"]]);
+    // The final check runs again after any step it checks.
+    expect(ops).toEqual([
+      ["platform-host-caddy", "update"],
+      ["platform-host-verify", "update"],
+    ]);
     const applied = await stack.ok(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK]);
     expect(applied.stdout).toMatch(/platform-host-caddy\s+updated/);
+    expect(applied.stdout).toMatch(/platform-host-verify\s+updated/);
+    expect(applied.stdout).not.toMatch(/platform-host-(wait|bootstrap|release|stack)\s+updated/);
     const env = await run(root, "grep ^ACME_EMAIL= /etc/caddy/platform.env");
     expect(env.stdout.trim()).toBe("ACME_EMAIL=certificates@example.com");
   }, 600_000);
@@ -203,4 +236,93 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
       await run(root, `iptables -D ${rule}`);
     }
   }, 120_000);
+});
+
+describe("pulumi up of the Vultr program, against a local fake of the Vultr API, configuring the test host", () => {
+  // The fake reports the test host's address for the new instance (and its
+  // reserved IP): the engine creates every Vultr resource, then the host
+  // steps run on the test host (set up above: nothing left to change there).
+  let fake: FakeVultr;
+  let stack: EngineStack;
+  let up: CommandResult;
+
+  beforeAll(async () => {
+    fake = await startFakeVultr({ instanceIpv4: host.address, reservedIpv4: host.address, pendingPolls: 1 });
+    stack = await createStack({
+      name: "vultr",
+      config: {
+        ...offlineHostConfig(),
+        region: "ewr",
+        hostname: "chat-platform",
+        createDnsZone: "true",
+        reservedIp: "true",
+        backupsBucket: "true",
+      },
+      secrets: hostSecrets(),
+      env: { VULTR_API_URL: fake.url, VULTR_API_KEY: fake.apiKey, VULTR_POLL_INTERVAL_MS: "100" },
+    });
+    up = await stack.ok(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK], { timeoutMs: 900_000 });
+    console.log(`pulumi up of the Vultr program (fake API, test host): ${(up.ms / 1000).toFixed(0)} s`);
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await stack?.remove();
+    await fake?.close();
+  });
+
+  it("creates every Vultr resource as the program declares it", () => {
+    const [instance] = [...fake.state.instances.values()];
+    expect(fake.state.instances.size).toBe(1);
+    expect(instance).toMatchObject({
+      region: "ewr",
+      plan: "vhp-2c-4gb-amd",
+      os_id: 2284,
+      hostname: "chat-platform",
+      main_ip: host.address,
+      firewall_group_id: [...fake.state.firewallGroups.keys()][0],
+      tags: ["conversational-platform", `stack-${stack.name}`],
+    });
+    expect(instance!.fake.userData).toContain("name: deploy");
+    expect(instance!.fake.reservedIpId).toBe([...fake.state.reservedIps.keys()][0]);
+    const rules = [...fake.state.firewallRules.values()].flatMap((group) => [...group.values()]) as Array<
+      Record<string, unknown>
+    >;
+    expect(rules.map((r) => `${r.ip_type} ${r.port} ${r.subnet}/${r.subnet_size}`).sort()).toEqual(
+      [`v4 22 ${host.gatewayAddress}/32`, "v4 80 0.0.0.0/0", "v6 80 ::/0", "v4 443 0.0.0.0/0", "v6 443 ::/0"].sort(),
+    );
+    const records = [...(fake.state.records.get("example.com")?.values() ?? [])];
+    expect(records.map((r) => `${r.name} ${r.type} ${r.data}`).sort()).toEqual(
+      [`api A ${host.address}`, `api AAAA ${instance!.v6_main_ip}`].sort(),
+    );
+    const [storage] = [...fake.state.objectStorages.values()];
+    expect(storage).toMatchObject({ status: "active", label: `chat-platform-${stack.name}-backups` });
+    expect(storage!.fake.tierId).toBeGreaterThan(0);
+  });
+
+  it("configures the server it created and reports it healthy, with the backup keys as secrets", async () => {
+    const outputs = JSON.parse((await stack.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
+    expect(outputs).toMatchObject({ ipv4: host.address, nameservers: ["ns1.vultr.com", "ns2.vultr.com"] });
+    expect(JSON.parse(String(outputs.health))).toMatchObject({ status: "ok" });
+    expect(outputs.backupAccessKey).toBe("[secret]");
+    expect(outputs.backupSecretKey).toBe("[secret]");
+  });
+
+  it("renames the server without replacing anything", async () => {
+    await stack.ok(["config", "set", "hostname", "chat-renamed"]);
+    const preview = await stack.ok(["preview", "--json", "--policy-pack", POLICY_PACK]);
+    const steps = (JSON.parse(preview.stdout) as PreviewJson).steps;
+    const changed = steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${urnName(s.urn)}`);
+    expect(changed.filter((c) => /^(replace|create-replacement|delete|delete-replaced|create) /.test(c))).toEqual([]);
+    expect(changed).toContain("update platform-server-instance");
+  });
+
+  it("deletes every Vultr resource on destroy", async () => {
+    await stack.ok(["destroy", "--yes", "--skip-preview"], { timeoutMs: 600_000 });
+    expect(fake.state.instances.size).toBe(0);
+    expect(fake.state.firewallGroups.size).toBe(0);
+    expect(fake.state.sshKeys.size).toBe(0);
+    expect(fake.state.reservedIps.size).toBe(0);
+    expect(fake.state.domains.size).toBe(0);
+    expect(fake.state.objectStorages.size).toBe(0);
+  }, 600_000);
 });

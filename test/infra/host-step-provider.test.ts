@@ -44,4 +44,14 @@ describe("the host step provider's diff", () => {
   it("replaces nothing: a step is run again in place", async () => {
     expect((await hostStepProvider.diff("id", olds, { ...inputs, triggers: ["instance-2"] })).replaces).toBeUndefined();
   });
+
+  it("runs a check again while its last output says it is still pending", async () => {
+    const verify = {
+      ...inputs,
+      step: { ...inputs.step, name: "verify" as const, rerunWhileOutputStarts: "certificate pending" },
+    };
+    const diff = (output: string) => hostStepProvider.diff("id", { ...verify, output }, verify);
+    expect((await diff("certificate pending: api.example.com resolves to nothing here")).changes).toBe(true);
+    expect((await diff('{"status":"ok"}')).changes).toBe(false);
+  });
 });

@@ -92,13 +92,23 @@ describe("credential policy", () => {
     expect(found[0]).toMatch(message);
   });
 
-  it("allows secrets in the inputs built to carry them (secret in state), and variable references", () => {
+  it("allows the SSH key in every host step and the script of the stack step, which are secret in state", () => {
     expect(
       violations(noPlaintextCredentials, STEP, {
         target: { host: "h", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" },
-        step: { script: "NATS_TOKEN=abcdefghijklmnop" },
+        step: { name: "stack", script: "NATS_TOKEN=abcdefghijklmnop" },
         triggers: ['echo "JWT_SECRET=$JWT_SECRET" > .env'],
       }),
     ).toEqual([]);
+  });
+
+  it("reports a credential in the script of any other step, and a key anywhere else in the target", () => {
+    const caddy = violations(noPlaintextCredentials, STEP, {
+      target: { host: "h", privateKey: "x", note: "-----BEGIN OPENSSH PRIVATE KEY-----" },
+      step: { name: "caddy", script: "JWT_SECRET=abcdefghijklmnop" },
+    });
+    expect(caddy).toHaveLength(2);
+    expect(caddy.join("\n")).toMatch(/target\.note.*a private key/);
+    expect(caddy.join("\n")).toMatch(/step\.script.*secret assigned in plain text/);
   });
 });

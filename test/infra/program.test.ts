@@ -188,6 +188,9 @@ describe("pulumi preview of other shapes", () => {
       const plan = await preview(stack);
       const types = [...new Set(plan.steps.map((s) => s.newState!.type))].sort();
       expect(types).toEqual(["conversational-platform:host:HostConfiguration", "pulumi:pulumi:Stack", T.step].sort());
+      // Known here (no instance to wait for): the target, with the private key, is a secret.
+      for (const step of plan.ofType(T.step)) expect(step.newState!.inputs.target, urnName(step.urn)).toBe("[secret]");
+      expect(plan.output).not.toContain(KEYS.privateKey.split("\n")[1]);
     } finally {
       await stack.remove();
     }

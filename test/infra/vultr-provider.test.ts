@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { VultrApiError, VultrClient } from "../../infra/vultr/client.js";
 import { INSTANCE_DIFF_RULES, type InstanceInputs, type InstanceState } from "../../infra/vultr/instance.js";
 import { PartialCreateError, settingsFromEnv, type ProviderSettings } from "../../infra/vultr/provider.js";
-import { createVultrProviders, getDnsDomain, vultrProviders } from "../../infra/vultr/resources.js";
+import { createVultrProviders, vultrProviders } from "../../infra/vultr/resources.js";
 import {
   ALREADY_ATTACHED,
   DEFAULT_OS,
@@ -503,11 +503,12 @@ describe("DNS", () => {
     expect((await p.read!(id, outs)).id).toBe("");
   });
 
-  it("adopts an existing zone, or says how to get one", async () => {
-    const { providers, overrides } = await setup();
+  it("adds records to an existing zone, or says how to get one", async () => {
+    const { providers } = await setup();
     await providers.DnsDomain.create({ domain: "example.com" });
-    await expect(getDnsDomain("example.com", overrides)).resolves.toMatchObject({ domain: "example.com" });
-    const message = await messageOf(getDnsDomain("missing.example", overrides));
+    const record = { domain: "example.com", name: "api", type: "A", data: "203.0.113.10", ttl: 300 };
+    await expect(providers.DnsRecord.create(record)).resolves.toMatchObject({ outs: record });
+    const message = await messageOf(providers.DnsRecord.create({ ...record, domain: "missing.example" }));
     expect(message).toContain('The DNS zone "missing.example" is not in this Vultr account');
     expect(message).toContain("pulumi config set createDnsZone true");
   });

@@ -68,17 +68,18 @@ export class SshTransport implements Transport {
   }
 }
 
-/** Closes every pooled connection, so a process can exit. */
-export async function closeSshConnections(): Promise<void> {
-  const all = [...pool.values()];
-  pool.clear();
-  await Promise.allSettled(all.map(async (c) => (await c).dispose()));
-}
+/**
+ * A host that answers but refuses the key: for a new VPS, cloud-init has not
+ * created the deploy user yet (a minute or two); longer than this, the key
+ * or the user is wrong, and waiting the whole dial timeout helps nobody.
+ */
+const REFUSED_KEY_PATIENCE_MS = 180_000;
 
 async function dial(target: SshTarget): Promise<NodeSSH> {
   const timeoutMs = (target.dialTimeoutSeconds ?? 600) * 1000;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
+  let refusedSince: number | undefined;
   for (;;) {
     const ssh = new NodeSSH();
     try {
@@ -94,6 +95,15 @@ async function dial(target: SshTarget): Promise<NodeSSH> {
     } catch (error) {
       ssh.dispose();
       lastError = error;
+    }
+    const refused = lastError instanceof Error && /authentication methods failed/i.test(lastError.message);
+    refusedSince = refused ? (refusedSince ?? Date.now()) : undefined;
+    if (refusedSince !== undefined && Date.now() - refusedSince > REFUSED_KEY_PATIENCE_MS) {
+      throw new Error(
+        `${target.host}:${target.port} answers SSH but has refused the key for ${target.user} for ${REFUSED_KEY_PATIENCE_MS / 1000} s. ` +
+          `Check that sshPrivateKey is the pair of sshPublicKey and that ${target.user} exists with that key ` +
+          `(cloud-init creates it on a Vultr instance; on your own server, templates/host/create-deploy-user.sh).`,
+      );
     }
     if (Date.now() + 5_000 > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 5_000));

@@ -124,7 +124,9 @@ type runtimeOptions struct {
 }
 
 func readOptions(info *pulumirpc.ProgramInfo) (runtimeOptions, error) {
-	opts := runtimeOptions{}
+	// As with Pulumi's own host, a project that says nothing is TypeScript
+	// compiled by the SDK; this project's Pulumi.yaml turns that off (tsx).
+	opts := runtimeOptions{typescript: true}
 	if info == nil || info.GetOptions() == nil {
 		return opts, nil
 	}
