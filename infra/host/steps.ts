@@ -335,8 +335,8 @@ through_caddy() {
   local tries=$1 trust=()
   shift
   [ "$1" = --no-ca-option ] || trust=("$@")
-  curl -fsS --retry "$tries" --retry-delay 5 --retry-all-errors --max-time 10 --resolve ${q(resolve)} "\${trust[@]}" ${q(url)}
-  echo
+  # "&& echo": the function's status must be curl's, also where it is a condition.
+  curl -fsS --retry "$tries" --retry-delay 5 --retry-all-errors --max-time 10 --resolve ${q(resolve)} "\${trust[@]}" ${q(url)} && echo
 }
 ${tls}
 `,

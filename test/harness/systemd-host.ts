@@ -110,10 +110,11 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
   rmSync(join(root, "etc/resolv.conf"), { force: true });
   writeFileSync(join(root, "etc/resolv.conf"), `nameserver ${gatewayAddress}\n`);
   // debootstrap writes no /etc/hosts; an installed Debian or Ubuntu (and a
-  // VPS image) has the loopback names, which Caddy's admin endpoint needs.
+  // VPS image) has the loopback names, which Caddy's admin endpoint needs,
+  // and its own host name (sudo looks it up).
   writeFileSync(
     join(root, "etc/hosts"),
-    `127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n${mirror.address} ${MIRROR}\n`,
+    `127.0.0.1\tlocalhost\n127.0.1.1\t${name}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n${mirror.address} ${MIRROR}\n`,
   );
   writeFileSync(join(root, "etc/hostname"), `${name}\n`);
   // As on any installed Debian: security updates come from debian-security.
@@ -129,6 +130,7 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
     "/etc/systemd/system/platform-test-net.service",
     join(root, "etc/systemd/system/multi-user.target.wants/platform-test-net.service"),
   );
+  installComposePlugin(root);
   if (docker) prepareDocker(root);
 
   const machine = `pt-${name}`.slice(0, 11);
@@ -272,8 +274,14 @@ function prepareDocker(root: string): void {
       join(root, `etc/systemd/system/${unit}.requires/platform-test-cgroup-rw.service`),
     );
   }
-  // Compose v2 is not in bookworm: the host gets this machine's plugin, where
-  // Docker's own docker-compose-plugin package puts it.
+}
+
+/**
+ * Compose v2 is not in bookworm, which Ubuntu 24.04 packages as
+ * docker-compose-v2 (and the bootstrap requires): every test host gets this
+ * machine's plugin, where Docker's own docker-compose-plugin package puts it.
+ */
+function installComposePlugin(root: string): void {
   const plugins = join(root, "usr/libexec/docker/cli-plugins");
   mkdirSync(plugins, { recursive: true });
   copyFileSync(composePlugin(), join(plugins, "docker-compose"));

@@ -282,7 +282,8 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
       firewall_group_id: [...fake.state.firewallGroups.keys()][0],
       tags: ["conversational-platform", `stack-${stack.name}`],
     });
-    expect(instance!.fake.userData).toContain("name: deploy");
+    // Vultr takes user data base64-encoded.
+    expect(Buffer.from(instance!.fake.userData, "base64").toString()).toContain("name: deploy");
     expect(instance!.fake.reservedIpId).toBe([...fake.state.reservedIps.keys()][0]);
     const rules = [...fake.state.firewallRules.values()].flatMap((group) => [...group.values()]) as Array<
       Record<string, unknown>
@@ -315,6 +316,33 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     expect(changed.filter((c) => /^(replace|create-replacement|delete|delete-replaced|create) /.test(c))).toEqual([]);
     expect(changed).toContain("update platform-server-instance");
   });
+
+  it("keeps an instance that never became active in state, and deletes it on destroy", async () => {
+    // A second fake whose instances stay pending; the provider gives up after 1 s.
+    const stuck = await startFakeVultr({ pendingPolls: 1_000_000 });
+    const broken = await createStack({
+      name: "stuck",
+      config: { ...offlineHostConfig(), reservedIp: "false", createDnsZone: "false" },
+      secrets: hostSecrets(),
+      env: {
+        VULTR_API_URL: stuck.url,
+        VULTR_API_KEY: stuck.apiKey,
+        VULTR_POLL_INTERVAL_MS: "50",
+        VULTR_WAIT_TIMEOUT_MS: "1000",
+      },
+    });
+    try {
+      const failed = await broken.run(["up", "--yes", "--skip-preview"]);
+      expect(failed.code).not.toBe(0);
+      expect(failed.stdout).toMatch(/Instance \S+ was created but is not ready/);
+      expect(stuck.state.instances.size).toBe(1);
+      await broken.ok(["destroy", "--yes", "--skip-preview"]);
+      expect(stuck.state.instances.size).toBe(0);
+    } finally {
+      await broken.remove();
+      await stuck.close();
+    }
+  }, 300_000);
 
   it("deletes every Vultr resource on destroy", async () => {
     await stack.ok(["destroy", "--yes", "--skip-preview"], { timeoutMs: 600_000 });
