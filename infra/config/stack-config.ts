@@ -2,14 +2,15 @@
 // value is validated before any resource is declared; a bad one stops the
 // program with the key, the problem and the fix.
 import { isIP } from "node:net";
+import { API_SETTINGS, checkApiSettings } from "./api-settings.js";
 import { formatCidr, parseCidr, type Cidr } from "./cidr.js";
 import { StackConfigError } from "./errors.js";
 import { privateKeyProblem } from "./ssh-keys.js";
 
 export const PROJECT = "conversational-platform";
 
-/** Declared keys, their type and default: Pulumi.yaml declares the same (a test checks). */
-export const CONFIG_SCHEMA = {
+/** The stack's own keys, their type and default. */
+const STACK_KEYS = {
   region: { type: "string", default: "ewr" },
   plan: { type: "string", default: "vhp-2c-4gb-amd" },
   osName: { type: "string", default: "Ubuntu 24.04 LTS x64" },
@@ -34,15 +35,23 @@ export const CONFIG_SCHEMA = {
   jwtSecret: { type: "string", secret: true },
   llmProvider: { type: "string", default: "anthropic" },
   llmApiKey: { type: "string", secret: true },
-  openaiBaseUrl: { type: "string", default: "" },
   apiImage: { type: "string", default: "node:20-bookworm-slim" },
   natsImage: { type: "string", default: "nats:2.10-alpine" },
-  logLevel: { type: "string", default: "info" },
-  rateLimitRequests: { type: "integer", default: 60 },
-  rateLimitWindow: { type: "string", default: "1m" },
 } as const;
 
-export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+export type ConfigKey = keyof typeof STACK_KEYS;
+
+interface KeySpec {
+  type: "string" | "integer" | "boolean" | "array";
+  default?: string | number | boolean;
+  secret?: boolean;
+}
+
+/** Every key the program reads: Pulumi.yaml declares the same (a test checks). An API setting's "" leaves the API's own default. */
+export const CONFIG_SCHEMA: Readonly<Record<string, KeySpec>> = {
+  ...STACK_KEYS,
+  ...Object.fromEntries(API_SETTINGS.map((s) => [s.key, { type: "string", default: "" }])),
+};
 
 /** A new Vultr instance with its firewall, DNS and optional extras. */
 export interface VultrServer {
@@ -92,12 +101,10 @@ export interface StackConfig {
     jwtSecret: string;
     llmProvider: "anthropic" | "openai" | "mock";
     llmApiKey: string;
-    openaiBaseUrl: string;
     apiImage: string;
     natsImage: string;
-    logLevel: string;
-    rateLimitRequests: number;
-    rateLimitWindow: string;
+    /** The API settings the stack sets (api-settings.ts), by environment variable. */
+    apiSettings: Record<string, string>;
   };
 }
 
@@ -201,6 +208,11 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     };
   }
 
+  const llmProvider = oneOf(required("llmProvider", "anthropic"), "llmProvider", [
+    "anthropic",
+    "openai",
+    "mock",
+  ] as const);
   const sshPublicKey = matching(
     "sshPublicKey",
     /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/,
@@ -225,14 +237,11 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
       jwtSecret: secret(raw, "jwtSecret", 32, "openssl rand -base64 48 | pulumi config set --secret jwtSecret"),
-      llmProvider: oneOf(required("llmProvider", "anthropic"), "llmProvider", ["anthropic", "openai", "mock"] as const),
+      llmProvider,
       llmApiKey: secret(raw, "llmApiKey", 1, "pulumi config set --secret llmApiKey <your provider's API key>"),
-      openaiBaseUrl: text("openaiBaseUrl") ?? "",
       apiImage: matching("apiImage", IMAGE, "a container image name", "node:20-bookworm-slim"),
       natsImage: matching("natsImage", IMAGE, "a container image name", "nats:2.10-alpine"),
-      logLevel: oneOf(required("logLevel", "info"), "logLevel", ["debug", "info", "warn", "error"] as const),
-      rateLimitRequests: Number(matching("rateLimitRequests", /^[1-9][0-9]{0,6}$/, "a positive whole number", "60")),
-      rateLimitWindow: matching("rateLimitWindow", /^[1-9][0-9]*(s|m|h)$/, 'a duration like "1m" or "30s"', "1m"),
+      apiSettings: parseApiSettings(raw, llmProvider),
     },
   };
 }
@@ -252,6 +261,24 @@ const VULTR_ONLY_KEYS: ConfigKey[] = [
 ];
 
 const IMAGE = /^[a-z0-9]+([._/:@-][a-z0-9]+)*$/;
+
+/** The API settings the stack sets, checked by the API's own reader. */
+function parseApiSettings(raw: RawConfig, provider: "anthropic" | "openai" | "mock"): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const setting of API_SETTINGS) {
+    const value = raw.values[setting.key]?.trim();
+    if (value !== undefined && value !== "") settings[setting.env] = value;
+  }
+  const problem = checkApiSettings(settings, provider);
+  if (problem) {
+    throw new StackConfigError(
+      problem.key,
+      problem.problem,
+      `Change it (pulumi config set ${problem.key} ...), or remove it for the API's default (pulumi config rm ${problem.key})`,
+    );
+  }
+  return settings;
+}
 
 function oneOf<T extends string>(value: string, key: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;

@@ -3,6 +3,7 @@
 // the ops scripts and the tests all run these same steps. Each step installs
 // a file only after validating it on the host, and only if it changed.
 import { createHash } from "node:crypto";
+import { API_SETTINGS } from "../config/api-settings.js";
 import { renderEnvFile } from "./render.js";
 import { BOOTSTRAP_FILES, type Templates } from "./templates.js";
 
@@ -37,10 +38,8 @@ export interface StackSettings {
   jwtSecret: string;
   llmProvider: "anthropic" | "openai" | "mock";
   llmApiKey: string;
-  openaiBaseUrl: string;
-  logLevel: string;
-  rateLimitRequests: number;
-  rateLimitWindow: string;
+  /** API settings by environment variable (infra/config/api-settings.ts); unset ones keep the API's default. */
+  apiSettings: Readonly<Record<string, string>>;
 }
 
 export type StepName = "wait" | "bootstrap" | "caddy" | "release" | "stack" | "verify";
@@ -77,74 +76,66 @@ export function releaseId(bundle: Buffer): string {
   return sha256(bundle).slice(0, 12);
 }
 
-const PRELUDE = `set -euo pipefail
-changed=0
-# put DEST MODE OWNER:GROUP BASE64 [VALIDATE...]: install a file if it differs,
-# after VALIDATE (given the new file's path) accepts it.
-put() {
-  local dest=$1 mode=$2 owner=$3 data=$4
-  shift 4
-  local tmp
-  tmp=$(mktemp)
-  printf '%s' "$data" | base64 -d >"$tmp"
-  if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then
-    rm -f "$tmp"
-    return 0
-  fi
-  if [ $# -gt 0 ] && ! "$@" "$tmp"; then
-    rm -f "$tmp"
-    echo "$dest: the new version does not validate; the live file was left as it is" >&2
-    exit 1
-  fi
-  install -D -m "$mode" -o "\${owner%%:*}" -g "\${owner##*:}" "$tmp" "$dest"
-  rm -f "$tmp"
-  echo "installed $dest"
-  changed=1
-}
-`;
-
-const b64 = (text: string) => Buffer.from(text).toString("base64");
+const b64 = (text: string | Buffer) => Buffer.from(text).toString("base64");
 const q = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * What a step sends to `bash -s`: a staging folder (removed on exit) holding
+ * the shared library, the step's inputs as shell variables, then its script
+ * from templates/host/steps/. The inputs are the only part TypeScript writes.
+ */
+export function stepScript(templates: Templates, body: string, inputs: Readonly<Record<string, string>>): string {
+  for (const name of Object.keys(inputs)) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`step input ${name}: names are upper case (A-Z, 0-9, _)`);
+  }
+  return [
+    // Some inputs are read indirectly (decode NAME FILE).
+    "# shellcheck disable=SC2034",
+    "set -euo pipefail",
+    "PLATFORM_STAGE=$(mktemp -d)",
+    `trap 'rm -rf "$PLATFORM_STAGE"' EXIT`,
+    `printf '%s' ${q(b64(templates.lib))} | base64 -d >"$PLATFORM_STAGE/lib.sh"`,
+    ...Object.entries(inputs).map(([name, value]) => `${name}=${q(value)}`),
+    body,
+  ].join("\n");
+}
 
 function step(name: StepName, description: string, command: string, script: string, secret = false): HostStep {
   return { name, description, command, script, secret, hash: sha256(script) };
 }
 
-export function waitStep(): HostStep {
+export function waitStep(templates: Templates): HostStep {
   return step(
     "wait",
     "Wait for SSH and for cloud-init to finish",
     "bash -s",
-    `${PRELUDE}
-# cloud-init creates the deploy user and is still installing packages when
-# SSH first answers; apt would fail under it.
-if command -v cloud-init >/dev/null; then cloud-init status --wait >/dev/null || true; fi
-echo "host ready: $(uname -n)"
-`,
+    stepScript(templates, templates.steps.wait, {}),
   );
 }
 
 export function bootstrapStep(templates: Templates, host: HostSettings): HostStep {
-  return { ...bootstrapScript(templates, host), endsSession: true };
-}
-
-function bootstrapScript(templates: Templates, host: HostSettings): HostStep {
+  // The bootstrap ships as a folder of files (it also runs on its own, by hand).
   const files = BOOTSTRAP_FILES.map(
     (f) =>
-      `mkdir -p "$dir/$(dirname ${q(f)})"\nprintf '%s' ${q(b64(templates.bootstrap[f]))} | base64 -d >"$dir/"${q(f)}`,
+      `mkdir -p "$PLATFORM_STAGE/$(dirname ${q(f)})"\nprintf '%s' ${q(b64(templates.bootstrap[f]))} | base64 -d >"$PLATFORM_STAGE/"${q(f)}`,
   ).join("\n");
-  return step(
-    "bootstrap",
-    "Harden the host and install Docker, Compose and Caddy (bootstrap.sh)",
-    "sudo bash -s",
-    `${PRELUDE}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-${files}
-DEPLOY_USER=${q(host.deployUser)} DEPLOY_SSH_KEY=${q(host.deploySshKey)} ADMIN_CIDRS=${q(host.adminCidrs.join(" "))} \\
-  PLATFORM_DATA_DIR=${q(PRODUCTION_PATHS.dataDir)} PACKAGE_SOURCE=${q(host.packageSource)} bash "$dir/bootstrap.sh"
-`,
-  );
+  const run = `${files}\nDEPLOY_USER="$DEPLOY_USER" DEPLOY_SSH_KEY="$DEPLOY_SSH_KEY" ADMIN_CIDRS="$ADMIN_CIDRS" \\
+  PLATFORM_DATA_DIR="$PLATFORM_DATA_DIR" PACKAGE_SOURCE="$PACKAGE_SOURCE" bash "$PLATFORM_STAGE/bootstrap.sh"`;
+  return {
+    ...step(
+      "bootstrap",
+      "Harden the host and install Docker, Compose and Caddy (bootstrap.sh)",
+      "sudo bash -s",
+      stepScript(templates, run, {
+        DEPLOY_USER: host.deployUser,
+        DEPLOY_SSH_KEY: host.deploySshKey,
+        ADMIN_CIDRS: host.adminCidrs.join(" "),
+        PLATFORM_DATA_DIR: PRODUCTION_PATHS.dataDir,
+        PACKAGE_SOURCE: host.packageSource,
+      }),
+    ),
+    endsSession: true,
+  };
 }
 
 export function caddyStep(templates: Templates, host: HostSettings): HostStep {
@@ -157,75 +148,35 @@ export function caddyStep(templates: Templates, host: HostSettings): HostStep {
     "caddy",
     "Install the Caddyfile and its environment, then reload Caddy",
     "sudo bash -s",
-    `${PRELUDE}
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
-printf '%s' ${q(b64(templates.caddyfile))} | base64 -d >"$stage/Caddyfile"
-printf '%s' ${q(b64(env))} | base64 -d >"$stage/platform.env"
-# Validate the pair as Caddy will load it: the Caddyfile with the new values,
-# read as systemd's EnvironmentFile= reads them (the rest of the line is the
-# value, spaces included; a shell would run "a=b c" as the command c).
-load_env() {
-  local line
-  while IFS= read -r line; do
-    case $line in '' | '#'*) continue ;; esac
-    export "\${line%%=*}=\${line#*=}"
-  done <"$1"
-}
-if ! (load_env "$stage/platform.env" && caddy validate --config "$stage/Caddyfile" --adapter caddyfile); then
-  echo "the new Caddyfile does not validate; Caddy keeps running the old one" >&2
-  exit 1
-fi
-# Access logs hold client addresses: caddy writes them, admins (adm) read them.
-install -d -m 0750 -o caddy -g adm /var/log/caddy
-put /etc/systemd/system/caddy.service.d/platform.conf 0644 root:root ${q(b64(templates.caddyDropIn))}
-dropin_changed=$changed
-put /etc/caddy/platform.env 0640 root:caddy "$(base64 -w0 "$stage/platform.env")"
-put /etc/caddy/Caddyfile 0644 root:root "$(base64 -w0 "$stage/Caddyfile")"
-if [ "$dropin_changed" -eq 1 ]; then systemctl daemon-reload; fi
-systemctl enable caddy >/dev/null 2>&1
-if ! systemctl is-active --quiet caddy; then
-  systemctl start caddy
-elif [ "$changed" -eq 1 ]; then
-  # A reload keeps open connections (and their event streams) alive.
-  systemctl reload caddy
-fi
-echo "caddy: $(systemctl is-active caddy)"
-`,
+    stepScript(templates, templates.steps.caddy, {
+      CADDYFILE_B64: b64(templates.caddyfile),
+      PLATFORM_ENV_B64: b64(env),
+      CADDY_DROPIN_B64: b64(templates.caddyDropIn),
+    }),
   );
 }
 
 export function releaseStep(
+  templates: Templates,
   bundle: Buffer,
   bundlePath: string,
   stack: StackSettings,
   paths = PRODUCTION_PATHS,
 ): HostStep {
   const id = releaseId(bundle);
-  const upload = `${paths.appDir}/releases/upload-${id}.cjs`;
   return {
     ...step(
       "release",
       `Install release ${id} of the API bundle, keeping the last ${RELEASES_KEPT} for rollback`,
       "bash -s",
-      `${PRELUDE}
-cd ${q(paths.appDir)}/releases
-if [ ! -f ${id}/api.cjs ]; then
-  # The bundle must at least parse in the image that will run it.
-  docker run --rm --network none -v "$PWD/upload-${id}.cjs:/app/api.cjs:ro" ${q(stack.apiImage)} node --check /app/api.cjs
-  mkdir -p ${id}
-  mv upload-${id}.cjs ${id}/api.cjs
-  chmod 0644 ${id}/api.cjs
-  echo "release ${id} installed"
-fi
-rm -f upload-*.cjs
-current=$(sed -n 's|^API_RELEASE=releases/||p' ../.env 2>/dev/null || true)
-# Keep the newest ${RELEASES_KEPT} others for a rollback; grep finds none on a first deploy.
-# shellcheck disable=SC2010 # release names are hex ids; ls -t sorts them by age
-{ ls -1t | grep -vx -e ${id} -e "\${current:-none}" || true; } | tail -n +${RELEASES_KEPT + 1} | xargs -r rm -rf --
-`,
+      stepScript(templates, templates.steps.release, {
+        APP_DIR: paths.appDir,
+        RELEASE_ID: id,
+        API_IMAGE: stack.apiImage,
+        RELEASES_KEPT: String(RELEASES_KEPT),
+      }),
     ),
-    upload: { localPath: bundlePath, remotePath: upload },
+    upload: { localPath: bundlePath, remotePath: `${paths.appDir}/releases/upload-${id}.cjs` },
   };
 }
 
@@ -235,7 +186,6 @@ export function stackStep(
   release: string,
   paths = PRODUCTION_PATHS,
 ): HostStep {
-  const app = q(paths.appDir);
   const env = renderEnvFile("stack/stack.env", templates.stackEnv, {
     API_RELEASE: `releases/${release}`,
     API_IMAGE: stack.apiImage,
@@ -246,100 +196,39 @@ export function stackStep(
     LLM_PROVIDER: stack.llmProvider,
     ANTHROPIC_API_KEY: stack.llmProvider === "anthropic" ? stack.llmApiKey : "",
     OPENAI_API_KEY: stack.llmProvider === "openai" ? stack.llmApiKey : "",
-    OPENAI_BASE_URL: stack.openaiBaseUrl,
-    LOG_LEVEL: stack.logLevel,
-    RATE_LIMIT_REQUESTS: String(stack.rateLimitRequests),
-    RATE_LIMIT_WINDOW: stack.rateLimitWindow,
+    ...Object.fromEntries(API_SETTINGS.map((s) => [s.env, stack.apiSettings[s.env] ?? ""])),
   });
   return step(
     "stack",
     "Install the compose stack, NATS config and .env; bring NATS up, then restart the API instances one at a time",
     "sudo bash -s",
-    `${PRELUDE}
-cd ${app}
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
-printf '%s' ${q(b64(templates.compose))} | base64 -d >"$stage/docker-compose.prod.yml"
-printf '%s' ${q(b64(templates.natsConf))} | base64 -d >"$stage/nats-server.conf"
-printf '%s' ${q(b64(env))} | base64 -d >"$stage/.env"
-docker compose --project-directory ${app} -f "$stage/docker-compose.prod.yml" --env-file "$stage/.env" config -q
-docker run --rm --network none -e NATS_TOKEN=validation-only -v "$stage/nats-server.conf:/c.conf:ro" ${q(stack.natsImage)} -c /c.conf -t
-owner=$(stat -c %U:%G ${app})
-put ${app}/docker-compose.prod.yml 0644 "$owner" "$(base64 -w0 "$stage/docker-compose.prod.yml")"
-put ${app}/nats-server.conf 0644 "$owner" "$(base64 -w0 "$stage/nats-server.conf")"
-put ${app}/.env 0600 "$owner" "$(base64 -w0 "$stage/.env")"
-compose() { docker compose --project-directory ${app} -f ${app}/docker-compose.prod.yml "$@"; }
-compose up -d --wait nats
-# One instance at a time: Caddy sends traffic to the other while this one
-# drains its streams and comes back healthy.
-for api in api-1 api-2; do
-  compose up -d --no-deps --wait "$api"
-done
-compose ps --format '{{.Name}} {{.Status}}'
-`,
+    stepScript(templates, templates.steps.stack, {
+      APP_DIR: paths.appDir,
+      NATS_IMAGE: stack.natsImage,
+      COMPOSE_B64: b64(templates.compose),
+      NATS_CONF_B64: b64(templates.natsConf),
+      STACK_ENV_B64: b64(env),
+    }),
     true,
   );
 }
 
-/** Where Caddy (run as the caddy user, HOME /var/lib/caddy) keeps its internal CA's root. */
-export const CADDY_LOCAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt";
-
-/** How the verify step's output starts while Let's Encrypt cannot issue yet. */
+/** How the verify step's output starts while Let's Encrypt cannot issue yet (templates/host/steps/verify.sh). */
 export const CERTIFICATE_PENDING = "certificate pending";
 
 /**
- * The API instances, then the API through Caddy and TLS on this host. With
- * Let's Encrypt the certificate can only come once the API's name points at
- * the server: when a short try through Caddy fails and the name does not
- * resolve to an address of this host, the step says so and succeeds, instead
- * of waiting for an issuance that cannot happen (a new zone is not delegated
- * yet). It runs again on the next deploy until the certificate is there, and
- * after any earlier step ran (`rerunWhileOutputStarts`, `checksEarlierSteps`).
- * A host behind NAT, whose public address is on no interface, passes by the
- * try through Caddy once its certificate exists.
+ * The API instances, then the API through Caddy and TLS on the host
+ * (templates/host/steps/verify.sh). It checks what the steps before it did,
+ * so it runs again whenever one of them does, and on every deploy while it
+ * reported the certificate pending.
  */
-export function verifyStep(host: HostSettings): HostStep {
-  const url = `https://${host.apiHost}/health`;
-  const resolve = `${host.apiHost}:443:127.0.0.1`;
-  const tls =
-    host.tlsIssuer === "internal"
-      ? `through_caddy 30 --cacert ${CADDY_LOCAL_ROOT}`
-      : `if through_caddy 3 --no-ca-option 2>/dev/null; then exit 0; fi
-# getent fails for a name that does not resolve: that is the case to report.
-resolved=$({ getent ahostsv4 ${q(host.apiHost)} || true; } | awk 'NR == 1 { print $1 }')
-if [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$resolved"; then
-  echo "${CERTIFICATE_PENDING}: ${host.apiHost} resolves to \${resolved:-nothing} here, not to an address of this server."
-  echo "Let's Encrypt issues it once DNS points here (a new Vultr zone needs your registrar's name servers set to ns1.vultr.com and ns2.vultr.com); Caddy keeps trying by itself, and the next deploy checks again."
-  echo "$health"
-  exit 0
-fi
-through_caddy 30 --no-ca-option`;
+export function verifyStep(templates: Templates, host: HostSettings): HostStep {
   return {
     ...step(
       "verify",
       `Check the API instances, then https://${host.apiHost}/health through Caddy on the host`,
       "sudo bash -s",
-      `${PRELUDE}
-for port in 8081 8082; do
-  if ! curl -fsS --retry 10 --retry-delay 2 --retry-all-errors --max-time 5 "http://127.0.0.1:$port/health" >/dev/null; then
-    echo "the API instance on 127.0.0.1:$port is not healthy:" >&2
-    docker ps --all --format '{{.Names}} {{.Status}}' >&2
-    exit 1
-  fi
-done
-health=$(curl -fsS --max-time 5 http://127.0.0.1:8081/health)
-# Through Caddy and TLS on this host, whatever DNS says elsewhere; a first
-# certificate can take a minute.
-# through_caddy TRIES TRUST...: TRUST is --cacert FILE, or --no-ca-option for the system's CAs.
-through_caddy() {
-  local tries=$1 trust=()
-  shift
-  [ "$1" = --no-ca-option ] || trust=("$@")
-  # "&& echo": the function's status must be curl's, also where it is a condition.
-  curl -fsS --retry "$tries" --retry-delay 5 --retry-all-errors --max-time 10 --resolve ${q(resolve)} "\${trust[@]}" ${q(url)} && echo
-}
-${tls}
-`,
+      stepScript(templates, templates.steps.verify, { API_HOST: host.apiHost, TLS_ISSUER: host.tlsIssuer }),
     ),
     rerunWhileOutputStarts: CERTIFICATE_PENDING,
     checksEarlierSteps: true,
@@ -355,11 +244,11 @@ export function hostSteps(
   bundlePath: string,
 ): HostStep[] {
   return [
-    waitStep(),
+    waitStep(templates),
     bootstrapStep(templates, host),
     caddyStep(templates, host),
-    releaseStep(bundle, bundlePath, stack),
+    releaseStep(templates, bundle, bundlePath, stack),
     stackStep(templates, stack, releaseId(bundle)),
-    verifyStep(host),
+    verifyStep(templates, host),
   ];
 }

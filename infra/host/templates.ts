@@ -8,6 +8,7 @@ export const TEMPLATES_DIR = join(import.meta.dirname, "../../templates");
 /** The files the bootstrap installs, relative to templates/host/. */
 export const BOOTSTRAP_FILES = [
   "bootstrap.sh",
+  "lib.sh",
   "ssh/00-platform-hardening.conf",
   "fail2ban/jail.local",
   "sysctl/99-platform.conf",
@@ -20,8 +21,14 @@ export const BOOTSTRAP_FILES = [
   "security/profile-session.sh",
 ] as const;
 
+/** The deploy steps' scripts, under templates/host/steps/. */
+export const STEP_SCRIPTS = ["wait", "caddy", "release", "stack", "verify"] as const;
+
 export interface Templates {
   bootstrap: Record<(typeof BOOTSTRAP_FILES)[number], string>;
+  /** templates/host/lib.sh, which every step and the bootstrap source. */
+  lib: string;
+  steps: Record<(typeof STEP_SCRIPTS)[number], string>;
   caddyfile: string;
   caddyEnv: string;
   caddyDropIn: string;
@@ -34,6 +41,8 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
   const read = (path: string) => readFileSync(join(dir, path), "utf8");
   return {
     bootstrap: Object.fromEntries(BOOTSTRAP_FILES.map((f) => [f, read(`host/${f}`)])) as Templates["bootstrap"],
+    lib: read("host/lib.sh"),
+    steps: Object.fromEntries(STEP_SCRIPTS.map((s) => [s, read(`host/steps/${s}.sh`)])) as Templates["steps"],
     caddyfile: read("host/caddy/Caddyfile"),
     caddyEnv: read("host/caddy/platform.env"),
     caddyDropIn: read("host/caddy/caddy-platform.conf"),

@@ -32,7 +32,7 @@ export interface LocalStackOptions {
   httpPort: number;
   adminPort: number;
   /** Extra API settings, e.g. a provider base URL for tests. */
-  llm?: Pick<StackSettings, "llmProvider" | "llmApiKey" | "openaiBaseUrl">;
+  llm?: Pick<StackSettings, "llmProvider" | "llmApiKey" | "apiSettings">;
   log?: (line: string) => void;
 }
 
@@ -68,10 +68,9 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
     natsImage: images.natsImage,
     natsToken: secrets.natsToken,
     jwtSecret: secrets.jwtSecret,
-    logLevel: "info",
-    rateLimitRequests: 600,
-    rateLimitWindow: "1m",
     ...llm,
+    // A local run is one person testing: a roomy limit.
+    apiSettings: { RATE_LIMIT_REQUESTS: "600", ...llm.apiSettings },
   };
   refuseAnotherCopy(paths.appDir);
   // A deploy, as `pulumi up` runs it on a host: the release step, then the
@@ -85,7 +84,7 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
     // The release step uploads from a file: this bundle may not be the one in dist/.
     const staged = join(options.dir, "upload.cjs");
     writeFileSync(staged, bundle);
-    await run(releaseStep(bundle, staged, stack, paths));
+    await run(releaseStep(loadTemplates(), bundle, staged, stack, paths));
     await run(stackStep(loadTemplates(), stack, releaseId(bundle), paths));
     return releaseId(bundle);
   };
@@ -198,16 +197,16 @@ function stopCaddy(dir: string): void {
   }
 }
 
-function defaultLlm(): Pick<StackSettings, "llmProvider" | "llmApiKey" | "openaiBaseUrl"> {
+function defaultLlm(): Pick<StackSettings, "llmProvider" | "llmApiKey" | "apiSettings"> {
   if (process.env.ANTHROPIC_API_KEY)
-    return { llmProvider: "anthropic", llmApiKey: process.env.ANTHROPIC_API_KEY, openaiBaseUrl: "" };
+    return { llmProvider: "anthropic", llmApiKey: process.env.ANTHROPIC_API_KEY, apiSettings: {} };
   if (process.env.OPENAI_API_KEY)
     return {
       llmProvider: "openai",
       llmApiKey: process.env.OPENAI_API_KEY,
-      openaiBaseUrl: process.env.OPENAI_BASE_URL ?? "",
+      apiSettings: process.env.OPENAI_BASE_URL ? { OPENAI_BASE_URL: process.env.OPENAI_BASE_URL } : {},
     };
-  return { llmProvider: "mock", llmApiKey: "", openaiBaseUrl: "" };
+  return { llmProvider: "mock", llmApiKey: "", apiSettings: {} };
 }
 
 function loadOrCreateSecrets(path: string): { natsToken: string; jwtSecret: string } {

@@ -12,7 +12,10 @@
 # Optional: PLATFORM_DATA_DIR (/var/lib/platform-data),
 # PACKAGE_SOURCE (official: Docker's and Caddy's own repositories; distro:
 # the distribution's packages, for hosts that reach only its archive).
-set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=templates/host/lib.sh
+. "$here/lib.sh"
+LOG_PREFIX=bootstrap
 
 DEPLOY_USER=${DEPLOY_USER:?set DEPLOY_USER, e.g. deploy}
 DEPLOY_SSH_KEY=${DEPLOY_SSH_KEY:?set DEPLOY_SSH_KEY to the deploy user\'s public key}
@@ -22,14 +25,7 @@ PACKAGE_SOURCE=${PACKAGE_SOURCE:-official}
 APP_DIR=/opt/conversational-platform
 # The containers' fixed unprivileged user (see docker-compose.prod.yml).
 CONTAINER_UID=10001
-here=$(cd "$(dirname "$0")" && pwd)
-changed=0
 
-log() { printf 'bootstrap: %s\n' "$*"; }
-fail() {
-  printf 'bootstrap: ERROR: %s\n' "$*" >&2
-  exit 1
-}
 [ "$(id -u)" -eq 0 ] || fail "run as root (sudo bash bootstrap.sh)"
 
 # Bad input stops the run before it changes anything.
@@ -46,38 +42,6 @@ for cidr in $ADMIN_CIDRS; do
     fail "ADMIN_CIDRS: '$cidr' is not an address range; write networks as 203.0.113.7/32 or 2001:db8::/48, separated by spaces"
 done
 export DEBIAN_FRONTEND=noninteractive
-
-# render TEMPLATE NAME=VALUE...: fills {{NAME}} placeholders, and fails if
-# any is left (a missing value) or a value holds a line break.
-render() {
-  local template=$1 out pair
-  shift
-  out=$(cat "$template")
-  for pair in "$@"; do
-    case "${pair#*=}" in *$'\n'*) fail "$template: the value for ${pair%%=*} holds a line break" ;; esac
-    out=${out//"{{${pair%%=*}}}"/"${pair#*=}"}
-  done
-  if grep -q '{{[A-Z_]*}}' <<<"$out"; then fail "$template: no value for $(grep -o '{{[A-Z_]*}}' <<<"$out" | head -1)"; fi
-  printf '%s\n' "$out"
-}
-
-# install_file SRC DEST MODE [VALIDATE...]: installs SRC as DEST only if it
-# differs, after VALIDATE (run with the new file's path appended) accepts it.
-install_file() {
-  local src=$1 dest=$2 mode=$3
-  shift 3
-  if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
-    chmod "$mode" "$dest"
-    return 1
-  fi
-  if [ $# -gt 0 ] && ! "$@" "$src"; then
-    fail "$dest: the new version does not validate; the live file was left as it is"
-  fi
-  install -D -m "$mode" -o root -g root "$src" "$dest"
-  log "installed $dest"
-  changed=1
-  return 0
-}
 
 packages_missing() {
   local p
@@ -150,7 +114,7 @@ chmod 0600 "$keys"
 sudoers=$(mktemp)
 printf '%s\n' "# Managed by conversational-platform: the deploy user administers the host." \
   "$DEPLOY_USER ALL=(ALL) NOPASSWD:ALL" >"$sudoers"
-install_file "$sudoers" /etc/sudoers.d/90-platform-deploy 0440 visudo -cqf || true
+install_file "$sudoers" /etc/sudoers.d/90-platform-deploy 0440 root:root visudo -cqf || true
 rm -f "$sudoers"
 
 # --- SSH: key-only, no root --------------------------------------------
@@ -172,7 +136,7 @@ validate_sshd() {
   rm -rf "$dir"
   return $rc
 }
-if install_file "$ssh_conf" /etc/ssh/sshd_config.d/00-platform-hardening.conf 0644 validate_sshd; then
+if install_file "$ssh_conf" /etc/ssh/sshd_config.d/00-platform-hardening.conf 0644 root:root validate_sshd; then
   sshd -t || fail "sshd -t failed after the change"
   # Ubuntu 24.04 starts sshd on demand (ssh.socket): reload it only if running.
   systemctl try-reload-or-restart ssh.service
@@ -218,7 +182,7 @@ fi
 jail=$(mktemp)
 render "$here/fail2ban/jail.local" "ADMIN_CIDRS=$ADMIN_CIDRS" >"$jail"
 # jail.local, not an edit of jail.conf: package updates replace jail.conf.
-if install_file "$jail" /etc/fail2ban/jail.local 0644; then
+if install_file "$jail" /etc/fail2ban/jail.local 0644 root:root; then
   fail2ban-client -t >/dev/null || fail "fail2ban rejects its configuration"
   systemctl enable --now fail2ban >/dev/null 2>&1
   systemctl restart fail2ban
@@ -227,8 +191,8 @@ rm -f "$jail"
 systemctl is-active --quiet fail2ban || systemctl enable --now fail2ban >/dev/null 2>&1
 
 # --- Automatic security updates ----------------------------------------
-install_file "$here/apt/20auto-upgrades" /etc/apt/apt.conf.d/20auto-upgrades 0644 || true
-install_file "$here/apt/52platform-unattended-upgrades" /etc/apt/apt.conf.d/52platform-unattended-upgrades 0644 || true
+install_file "$here/apt/20auto-upgrades" /etc/apt/apt.conf.d/20auto-upgrades 0644 root:root || true
+install_file "$here/apt/52platform-unattended-upgrades" /etc/apt/apt.conf.d/52platform-unattended-upgrades 0644 root:root || true
 systemctl enable --now unattended-upgrades >/dev/null 2>&1 || true
 
 # --- Kernel and network hardening ---------------------------------------
@@ -239,7 +203,7 @@ validate_sysctl() {
   ! grep -vE '^\s*(#|$)' "$1" | grep -qvE '^[a-z0-9_.]+ = [0-9]+( [0-9]+)*$' || return 1
   ! sysctl --dry-run -p "$1" 2>&1 >/dev/null | grep -v 'cannot stat /proc/sys/\(kernel\|fs\|dev\|net/core\)/' | grep -q .
 }
-install_file "$here/sysctl/99-platform.conf" /etc/sysctl.d/99-platform.conf 0644 validate_sysctl || true
+install_file "$here/sysctl/99-platform.conf" /etc/sysctl.d/99-platform.conf 0644 root:root validate_sysctl || true
 # Applied on every run (it changes nothing when the values are in force).
 if systemd-detect-virt --container --quiet; then
   # A container may set only its own network namespace's values.
@@ -250,12 +214,12 @@ fi
 
 # --- Smaller measures: each closes something Lynis checks ---------------
 # Unused network protocols and storage that a server never needs.
-install_file "$here/security/modprobe-blacklist.conf" /etc/modprobe.d/platform-blacklist.conf 0644 || true
+install_file "$here/security/modprobe-blacklist.conf" /etc/modprobe.d/platform-blacklist.conf 0644 root:root || true
 # No core dumps, from sessions, shells or services: a dump of the API could
 # hold keys. An idle interactive shell logs out after 15 minutes.
-install_file "$here/security/limits-nocore.conf" /etc/security/limits.d/90-platform-nocore.conf 0644 || true
-install_file "$here/security/coredump.conf" /etc/systemd/coredump.conf.d/90-platform.conf 0644 || true
-install_file "$here/security/profile-session.sh" /etc/profile.d/platform-session.sh 0644 sh -n || true
+install_file "$here/security/limits-nocore.conf" /etc/security/limits.d/90-platform-nocore.conf 0644 root:root || true
+install_file "$here/security/coredump.conf" /etc/systemd/coredump.conf.d/90-platform.conf 0644 root:root || true
+install_file "$here/security/profile-session.sh" /etc/profile.d/platform-session.sh 0644 root:root sh -n || true
 # login.defs: new files private to their group; password hashing rounds and
 # ageing, for any account that is ever given a password.
 set_login_def() {
@@ -332,7 +296,7 @@ validate_logrotate() {
   # logrotate -d exits 0 on unknown directives; its "error:" lines tell.
   ! logrotate -d "$1" 2>&1 | grep -q '^error:'
 }
-install_file "$here/logrotate/platform" /etc/logrotate.d/platform 0644 validate_logrotate || true
+install_file "$here/logrotate/platform" /etc/logrotate.d/platform 0644 root:root validate_logrotate || true
 install -d -m 0750 -o root -g adm /var/log/platform
 
 # --- Docker engine and Compose -----------------------------------------

@@ -25,6 +25,7 @@ import {
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 import { tokenFor } from "../harness/tokens.js";
 import { verifyStep } from "../../infra/host/steps.js";
+import { loadTemplates } from "../../infra/host/templates.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const POLICY_PACK = join(ROOT, "dist/policy-pack");
@@ -108,7 +109,13 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
   beforeAll(async () => {
     stack = await createStack({
       name: "engine-up",
-      config: { ...offlineHostConfig(), existingServer: host.address },
+      // Two API settings from the stack config, to follow them onto the host.
+      config: {
+        ...offlineHostConfig(),
+        existingServer: host.address,
+        disconnectPolicy: "cancel",
+        llmMaxTokens: "2048",
+      },
       secrets: hostSecrets(),
     });
     logins.push(await deployLogins(root));
@@ -132,6 +139,19 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
     const outputs = JSON.parse((await stack.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
     expect(JSON.parse(String(outputs.health))).toMatchObject({ status: "ok", nats: "connected", provider: "mock" });
     expect(outputs).toMatchObject({ ipv4: host.address, apiUrl: `https://${API_HOST}`, ipv6: null });
+  });
+
+  it("hands the stack's API settings to the running API instances, and leaves the others empty", async () => {
+    for (const instance of ["api-1", "api-2"]) {
+      const env = await run(
+        root,
+        `docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' ` +
+          `$(docker ps -q --filter label=com.docker.compose.service=${instance})`,
+      );
+      expect(env.stdout, instance).toMatch(/^DISCONNECT_POLICY=cancel$/m);
+      expect(env.stdout, instance).toMatch(/^LLM_MAX_TOKENS=2048$/m);
+      expect(env.stdout, instance).toMatch(/^RATE_LIMIT_WINDOW=$/m);
+    }
   });
 
   it("keeps the private key and the stack's secrets encrypted in the state", async () => {
@@ -177,7 +197,7 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
   it("says the certificate is pending, and succeeds, while the API's name does not point at the server", async () => {
     // The check of a Let's Encrypt stack, on this host: the name resolves to
     // nothing here (a new zone not yet delegated), so no certificate can come.
-    const step = verifyStep({
+    const step = verifyStep(loadTemplates(), {
       deployUser: "deploy",
       deploySshKey: host.publicKey,
       adminCidrs: [`${host.gatewayAddress}/32`],

@@ -110,7 +110,16 @@ describe("parseStackConfig", () => {
       /Config "jwtSecret": is not set\. Set it: openssl rand -base64 48 \| pulumi config set --secret jwtSecret/,
     ],
     [{ llmProvider: "gemini" }, /Config "llmProvider": is "gemini"\. Use one of: anthropic, openai, mock/],
-    [{ rateLimitRequests: "lots" }, /Config "rateLimitRequests": "lots" is not a positive whole number/],
+    [
+      { rateLimitRequests: "lots" },
+      /Config "rateLimitRequests": is invalid \("lots"\); use a whole number of requests, e\.g\. 60\. Change it \(pulumi config set rateLimitRequests \.\.\.\), or remove it for the API's default/,
+    ],
+    [{ disconnectPolicy: "drop" }, /Config "disconnectPolicy": is invalid \("drop"\); use "continue"/],
+    [
+      { tracingEnabled: "true" },
+      /Config "tracingEndpoint": is not set but tracingEnabled is true; give the OTLP\/HTTP collector URL/,
+    ],
+    [{ generationLease: "10ms" }, /Config "generationLease": is invalid \("10ms"\); use a duration of at least 1s/],
     [{ apiImage: "Node 20" }, /Config "apiImage": "Node 20" is not a container image name/],
   ])("refuses %o, naming the key, the problem and the fix", (overrides, message) => {
     expect(errorOf(overrides).message).toMatch(message);

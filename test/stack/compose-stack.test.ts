@@ -28,7 +28,7 @@ describe("the compose stack behind Caddy", () => {
       httpsPort: await freePort(),
       httpPort: await freePort(),
       adminPort: await freePort(),
-      llm: { llmProvider: "mock", llmApiKey: "", openaiBaseUrl: "" },
+      llm: { llmProvider: "mock", llmApiKey: "", apiSettings: {} },
       log: () => undefined,
     });
     ca = readFileSync(stack.caCertificate);
