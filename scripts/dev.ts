@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SignJWT } from "jose";
-import { natsServerBinary } from "../test/harness/tools.js";
+import { natsServerBinary } from "./setup/tools.js";
 
 const root = join(import.meta.dirname, "..");
 const dataDir = join(root, ".tmp/dev");

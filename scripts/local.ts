@@ -2,7 +2,7 @@
 // Caddy on https://localhost:8443. `npm run local -- --down` removes it.
 import { join } from "node:path";
 import { SignJWT } from "jose";
-import { natsServerBinary } from "../test/harness/tools.js";
+import { natsServerBinary } from "./setup/tools.js";
 import { localStackDown, localStackUp, ROOT } from "./local/local-stack.js";
 
 const dir = join(ROOT, ".tmp/local");

@@ -6,7 +6,7 @@ import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "../../scripts/l
 import { freePort } from "./ports.js";
 import { ManagedProcess } from "./process.js";
 import { scratchDir } from "./tmp.js";
-import { caddyBinary } from "./tools.js";
+import { caddyBinary } from "../../scripts/setup/tools.js";
 
 export interface RunningCaddy {
   httpsPort: number;

@@ -10,7 +10,7 @@ import type { NodeSSH } from "node-ssh";
 import { ensureDockerEngine } from "../../scripts/local/docker-engine.js";
 import { buildLocalImages } from "../../scripts/local/images.js";
 import type { SystemdHost } from "./systemd-host.js";
-import { natsServerBinary } from "./tools.js";
+import { natsServerBinary } from "../../scripts/setup/tools.js";
 
 /** Builds the local API and NATS images here and loads them into the host; `ssh` may use docker. */
 export async function loadLocalImages(

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { freePort } from "./ports.js";
 import { ManagedProcess } from "./process.js";
 import { scratchDir } from "./tmp.js";
-import { natsServerBinary } from "./tools.js";
+import { natsServerBinary } from "../../scripts/setup/tools.js";
 
 export const TEST_NATS_TOKEN = "test-nats-token-0123456789";
 

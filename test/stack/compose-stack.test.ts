@@ -12,7 +12,7 @@ import { ChatClient, textOf } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
 import { freePort } from "../harness/ports.js";
 import { tokenFor } from "../harness/tokens.js";
-import { natsServerBinary } from "../harness/tools.js";
+import { natsServerBinary } from "../../scripts/setup/tools.js";
 
 const DIR = join(ROOT, ".tmp/test-stack");
 

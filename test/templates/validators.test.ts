@@ -6,7 +6,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { natsServerBinary } from "../harness/tools.js";
+import { natsServerBinary } from "../../scripts/setup/tools.js";
 import { scratchDir } from "../harness/tmp.js";
 
 const TEMPLATES = join(import.meta.dirname, "../../templates");

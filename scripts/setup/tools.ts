@@ -1,4 +1,4 @@
-// Where the real servers the tests run are installed
+// Where the servers that npm run dev, npm run local and the tests run are installed
 // (scripts/setup/install-test-deps.sh puts them there).
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
