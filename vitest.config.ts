@@ -11,7 +11,7 @@ export default defineConfig({
           name: "fast",
           // Unit and mock tests, and tests against real servers on loopback
           // ports; two files at a time fits two cores.
-          include: ["test/{unit,api,infra,templates}/**/*.test.ts"],
+          include: ["test/{unit,api,infra,templates,ops}/**/*.test.ts"],
           maxWorkers: 2,
         },
       },

@@ -80,11 +80,11 @@ const b64 = (text: string | Buffer) => Buffer.from(text).toString("base64");
 const q = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
 /**
- * What a step sends to `bash -s`: a staging folder (removed on exit) holding
- * the shared library, the step's inputs as shell variables, then its script
- * from templates/host/steps/. The inputs are the only part TypeScript writes.
+ * What a step or an ops command sends to `bash -s`: a staging folder (removed on exit) holding
+ * the shared library, the inputs as shell variables, then the script
+ * (templates/host/steps/, templates/host/ops/). The inputs are the only part TypeScript writes.
  */
-export function stepScript(templates: Templates, body: string, inputs: Readonly<Record<string, string>>): string {
+export function hostScript(templates: Templates, body: string, inputs: Readonly<Record<string, string>>): string {
   for (const name of Object.keys(inputs)) {
     if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`step input ${name}: names are upper case (A-Z, 0-9, _)`);
   }
@@ -109,7 +109,7 @@ export function waitStep(templates: Templates): HostStep {
     "wait",
     "Wait for SSH and for cloud-init to finish",
     "bash -s",
-    stepScript(templates, templates.steps.wait, {}),
+    hostScript(templates, templates.steps.wait, {}),
   );
 }
 
@@ -126,7 +126,7 @@ export function bootstrapStep(templates: Templates, host: HostSettings): HostSte
       "bootstrap",
       "Harden the host and install Docker, Compose and Caddy (bootstrap.sh)",
       "sudo bash -s",
-      stepScript(templates, run, {
+      hostScript(templates, run, {
         DEPLOY_USER: host.deployUser,
         DEPLOY_SSH_KEY: host.deploySshKey,
         ADMIN_CIDRS: host.adminCidrs.join(" "),
@@ -148,7 +148,7 @@ export function caddyStep(templates: Templates, host: HostSettings): HostStep {
     "caddy",
     "Install the Caddyfile and its environment, then reload Caddy",
     "sudo bash -s",
-    stepScript(templates, templates.steps.caddy, {
+    hostScript(templates, templates.steps.caddy, {
       CADDYFILE_B64: b64(templates.caddyfile),
       PLATFORM_ENV_B64: b64(env),
       CADDY_DROPIN_B64: b64(templates.caddyDropIn),
@@ -160,7 +160,8 @@ export function releaseStep(
   templates: Templates,
   bundle: Buffer,
   bundlePath: string,
-  stack: StackSettings,
+  /** The image the bundle must parse in; "" for the one in the host's .env (what runs now). */
+  apiImage: string,
   paths = PRODUCTION_PATHS,
 ): HostStep {
   const id = releaseId(bundle);
@@ -169,10 +170,10 @@ export function releaseStep(
       "release",
       `Install release ${id} of the API bundle, keeping the last ${RELEASES_KEPT} for rollback`,
       "bash -s",
-      stepScript(templates, templates.steps.release, {
+      hostScript(templates, templates.steps.release, {
         APP_DIR: paths.appDir,
         RELEASE_ID: id,
-        API_IMAGE: stack.apiImage,
+        API_IMAGE: apiImage,
         RELEASES_KEPT: String(RELEASES_KEPT),
       }),
     ),
@@ -185,9 +186,10 @@ export function stackStep(
   stack: StackSettings,
   release: string,
   paths = PRODUCTION_PATHS,
+  /** Who deploys, for the host's audit log. */
+  actor = "pulumi up",
 ): HostStep {
   const env = renderEnvFile("stack/stack.env", templates.stackEnv, {
-    API_RELEASE: `releases/${release}`,
     API_IMAGE: stack.apiImage,
     NATS_IMAGE: stack.natsImage,
     PLATFORM_DATA_DIR: paths.dataDir,
@@ -202,9 +204,11 @@ export function stackStep(
     "stack",
     "Install the compose stack, NATS config and .env; bring NATS up, then restart the API instances one at a time",
     "sudo bash -s",
-    stepScript(templates, templates.steps.stack, {
+    hostScript(templates, templates.steps.stack, {
       APP_DIR: paths.appDir,
       NATS_IMAGE: stack.natsImage,
+      RELEASE_ID: release,
+      ACTOR: actor,
       COMPOSE_B64: b64(templates.compose),
       NATS_CONF_B64: b64(templates.natsConf),
       STACK_ENV_B64: b64(env),
@@ -228,7 +232,7 @@ export function verifyStep(templates: Templates, host: HostSettings): HostStep {
       "verify",
       `Check the API instances, then https://${host.apiHost}/health through Caddy on the host`,
       "sudo bash -s",
-      stepScript(templates, templates.steps.verify, { API_HOST: host.apiHost, TLS_ISSUER: host.tlsIssuer }),
+      hostScript(templates, templates.steps.verify, { API_HOST: host.apiHost, TLS_ISSUER: host.tlsIssuer }),
     ),
     rerunWhileOutputStarts: CERTIFICATE_PENDING,
     checksEarlierSteps: true,
@@ -247,7 +251,7 @@ export function hostSteps(
     waitStep(templates),
     bootstrapStep(templates, host),
     caddyStep(templates, host),
-    releaseStep(templates, bundle, bundlePath, stack),
+    releaseStep(templates, bundle, bundlePath, stack.apiImage),
     stackStep(templates, stack, releaseId(bundle)),
     verifyStep(templates, host),
   ];

@@ -24,11 +24,15 @@ export const BOOTSTRAP_FILES = [
 /** The deploy steps' scripts, under templates/host/steps/. */
 export const STEP_SCRIPTS = ["wait", "caddy", "release", "stack", "verify"] as const;
 
+/** The day-2 commands' host scripts, under templates/host/ops/. */
+export const OPS_SCRIPTS = ["switch-release", "releases", "restart", "status", "logs"] as const;
+
 export interface Templates {
   bootstrap: Record<(typeof BOOTSTRAP_FILES)[number], string>;
   /** templates/host/lib.sh, which every step and the bootstrap source. */
   lib: string;
   steps: Record<(typeof STEP_SCRIPTS)[number], string>;
+  ops: Record<(typeof OPS_SCRIPTS)[number], string>;
   caddyfile: string;
   caddyEnv: string;
   caddyDropIn: string;
@@ -43,6 +47,7 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
     bootstrap: Object.fromEntries(BOOTSTRAP_FILES.map((f) => [f, read(`host/${f}`)])) as Templates["bootstrap"],
     lib: read("host/lib.sh"),
     steps: Object.fromEntries(STEP_SCRIPTS.map((s) => [s, read(`host/steps/${s}.sh`)])) as Templates["steps"],
+    ops: Object.fromEntries(OPS_SCRIPTS.map((s) => [s, read(`host/ops/${s}.sh`)])) as Templates["ops"],
     caddyfile: read("host/caddy/Caddyfile"),
     caddyEnv: read("host/caddy/platform.env"),
     caddyDropIn: read("host/caddy/caddy-platform.conf"),

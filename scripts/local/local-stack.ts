@@ -47,6 +47,19 @@ export interface LocalStack {
 
 const COMPOSE_FILE = "docker-compose.prod.yml";
 
+/** Where a local stack describes itself, in its folder. */
+export const LOCAL_STACK_FILE = "local-stack.json";
+
+export interface LocalStackFile {
+  appDir: string;
+  dataDir: string;
+  apiHost: string;
+  httpsPort: number;
+  /** Caddy's storage: its local CA and certificates. */
+  caddyData: string;
+  accessLog: string;
+}
+
 export async function localStackUp(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? console.log;
   const paths: HostPaths = { appDir: join(options.dir, "app"), dataDir: join(options.dir, "data") };
@@ -84,13 +97,23 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
     // The release step uploads from a file: this bundle may not be the one in dist/.
     const staged = join(options.dir, "upload.cjs");
     writeFileSync(staged, bundle);
-    await run(releaseStep(loadTemplates(), bundle, staged, stack, paths));
-    await run(stackStep(loadTemplates(), stack, releaseId(bundle), paths));
+    await run(releaseStep(loadTemplates(), bundle, staged, stack.apiImage, paths));
+    await run(stackStep(loadTemplates(), stack, releaseId(bundle), paths, "npm run local"));
     return releaseId(bundle);
   };
   await deploy(readFileSync(bundlePath));
 
   startCaddy(options, log);
+  // What the ops commands need to target this stack (npm run ops -- status --local).
+  const local: LocalStackFile = {
+    appDir: paths.appDir,
+    dataDir: paths.dataDir,
+    apiHost: "localhost",
+    httpsPort: options.httpsPort,
+    caddyData: join(options.dir, "caddy"),
+    accessLog: join(options.dir, "access.log"),
+  };
+  writeFileSync(join(options.dir, LOCAL_STACK_FILE), `${JSON.stringify(local, null, 2)}\n`);
   const caCertificate = localCaCertificate(join(options.dir, "caddy"));
   await waitFor(
     () =>
@@ -119,10 +142,17 @@ export function localStackDown(dir: string, log: (line: string) => void = consol
 }
 
 function compose(appDir: string, args: string[], stdio: "pipe" | "inherit" = "pipe"): string {
+  // As platform_compose does on a host: the release in service is in its own file.
+  const current = join(appDir, "current-release");
+  const release = existsSync(current) ? readFileSync(current, "utf8").trim() : "";
   const output = execFileSync(
     "docker",
     ["compose", "--project-directory", appDir, "-f", join(appDir, COMPOSE_FILE), ...args],
-    { encoding: "utf8", stdio: ["ignore", stdio, "inherit"] },
+    {
+      encoding: "utf8",
+      stdio: ["ignore", stdio, "inherit"],
+      env: { ...process.env, ...(release ? { API_RELEASE: `releases/${release}` } : {}) },
+    },
   );
   return output ?? "";
 }

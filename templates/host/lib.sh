@@ -64,3 +64,41 @@ load_env() {
     export "${line%%=*}=${line#*=}"
   done <"$1"
 }
+
+# platform_compose ARGS...: docker compose for the stack in APP_DIR, with the
+# release in service read from APP_DIR/current-release: outside the secret
+# .env, so a rollback or a status needs no secret.
+platform_compose() {
+  local release
+  release=$(cat "$APP_DIR/current-release" 2>/dev/null) || fail "no release is recorded in $APP_DIR/current-release (run a deploy)"
+  API_RELEASE="releases/$release" docker compose --project-directory "$APP_DIR" -f "$APP_DIR/docker-compose.prod.yml" "$@"
+}
+
+# app_file PATH: creates PATH in APP_DIR if missing, owned like APP_DIR: the
+# deploy steps run as root, the ops commands as the deploy user, and both
+# write the lock and the audit log.
+app_file() {
+  [ -e "$1" ] || install -m 0640 /dev/null "$1"
+  if [ "$(id -u)" -eq 0 ]; then chown "$(stat -c %U:%G "$APP_DIR")" "$1"; fi
+}
+
+# with_deploy_lock COMMAND...: one deploy, rollback or restart at a time on
+# this host; a second one stops at once, saying who holds the lock.
+with_deploy_lock() {
+  local lock="$APP_DIR/.deploy.lock"
+  app_file "$lock"
+  app_file "$lock.holder"
+  exec 9>>"$lock"
+  if ! flock -n 9; then
+    fail "another deploy is running here ($(cat "$lock.holder" 2>/dev/null || echo "holder unknown")); try again when it ends"
+  fi
+  printf '%s since %s\n' "${ACTOR:-someone}" "$(date -u +%FT%TZ)" >"$lock.holder"
+  "$@"
+}
+
+# audit ACTION DETAIL...: one line per deploy, rollback or restart in
+# APP_DIR/audit.log, who and when first.
+audit() {
+  app_file "$APP_DIR/audit.log"
+  printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "${ACTOR:-unknown}" "$1" "${*:2}" >>"$APP_DIR/audit.log"
+}

@@ -6,8 +6,8 @@
 // touches only Caddy's settings re-runs only the Caddy step, and the API
 // streams an answer through Caddy to this machine. And the Vultr program,
 // whole, against a local fake of the Vultr API, configuring the same host.
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeSSH } from "node-ssh";
@@ -24,7 +24,7 @@ import {
 } from "../harness/pulumi-engine.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 import { tokenFor } from "../harness/tokens.js";
-import { verifyStep } from "../../infra/host/steps.js";
+import { PRODUCTION_PATHS, releaseId, verifyStep } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -109,12 +109,14 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
   beforeAll(async () => {
     stack = await createStack({
       name: "engine-up",
-      // Two API settings from the stack config, to follow them onto the host.
+      // Two API settings from the stack config, to follow them onto the host
+      // (and a rate limit that the load of the ops tests below stays under).
       config: {
         ...offlineHostConfig(),
         existingServer: host.address,
         disconnectPolicy: "cancel",
         llmMaxTokens: "2048",
+        rateLimitRequests: "100000",
       },
       secrets: hostSecrets(),
     });
@@ -256,6 +258,172 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
       await run(root, `iptables -D ${rule}`);
     }
   }, 120_000);
+});
+
+describe("npm run ops over SSH, on the stack pulumi up deployed on the test host", () => {
+  // The commands as an operator types them, with the deploy key in a file.
+  const ops = (args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(
+        "npm",
+        ["run", "-s", "ops", "--", ...args, "--host", host.address, "--user", "deploy", "--key", host.keyPath],
+        { cwd: ROOT, env: { ...process.env, OPS_ACTOR: "engine-up-test", ...env } },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      child.once("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  const client = async () =>
+    new ChatClient(`https://${API_HOST}`, await tokenFor("ops-user", { secret: JWT_SECRET }), {
+      ca: readFileSync(join(host.root, CADDY_ROOT_CA)),
+      connectTo: host.address,
+    });
+  /** Bounded load through Caddy while `during` runs: short requests and long streams. */
+  async function underLoad<T>(during: Promise<T>) {
+    let over = false;
+    const result = during.finally(() => (over = true));
+    const chat = await client();
+    const id = await chat.createConversation();
+    const failures: string[] = [];
+    let answers = 0;
+    let requests = 0;
+    const words = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
+    const streams = async () => {
+      for (let i = 0; i < 40 && !over; i++) {
+        const stream = await chat.send(id, words);
+        await stream.ended;
+        answers++;
+        const deltas = stream.events.filter((e) => e.event === "delta").length;
+        if (stream.status !== 200 || stream.events.at(-1)?.event !== "done" || deltas < 60)
+          failures.push(`stream: ${stream.status} ${stream.events.at(-1)?.event} ${deltas}`);
+      }
+    };
+    const shorts = async () => {
+      for (let i = 0; i < 400 && !over; i++) {
+        const res = await chat
+          .request("GET", "/v1/conversations")
+          .catch((e: Error) => ({ status: 0, text: e.message }));
+        requests++;
+        if (res.status !== 200) failures.push(`request: ${res.status} ${res.text}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const [value] = await Promise.all([result, streams(), streams(), shorts()]);
+    return { value, failures, answers, requests };
+  }
+  // Bundles to deploy, beside dist/ (the host is known only once it runs).
+  const bundleV2 = join(ROOT, ".tmp", `engine-up-v2-${process.pid}.cjs`);
+  const broken = join(ROOT, ".tmp", `engine-up-broken-${process.pid}.cjs`);
+
+  beforeAll(() => {
+    mkdirSync(join(ROOT, ".tmp"), { recursive: true });
+    writeFileSync(
+      bundleV2,
+      Buffer.concat([readFileSync(join(ROOT, "dist/api.cjs")), Buffer.from("\n// ops deploy\n")]),
+    );
+    // Parses (node --check passes), then dies at start: never healthy.
+    writeFileSync(broken, 'throw new Error("a release that cannot start");\n');
+  });
+  afterAll(() => {
+    rmSync(bundleV2, { force: true });
+    rmSync(broken, { force: true });
+  });
+
+  it("status --json: the API through Caddy, the containers, the release, JetStream, the disk, the certificate", async () => {
+    const result = await ops(["status", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const status = JSON.parse(result.stdout);
+    expect(status.health.httpStatus).toBe(200);
+    expect(status.apiHost).toBe(API_HOST);
+    expect(
+      status.containers.map((c: { service: string; health: string }) => `${c.service} ${c.health}`).sort(),
+    ).toEqual(["api-1 healthy", "api-2 healthy", "nats healthy"]);
+    expect(status.release).toMatch(/^[0-9a-f]{12}$/);
+    expect(status.jetstream.streams).toBeGreaterThan(0);
+    expect(status.jetstream.maxStorageBytes).toBeGreaterThan(0);
+    expect(status.disk.availableBytes).toBeGreaterThan(0);
+    expect(status.certificate.issuer).toMatch(/Caddy Local Authority/);
+  });
+
+  it("deploy: a new release under load, one instance at a time, failing no request and cutting no stream", async () => {
+    const { value, failures, answers, requests } = await underLoad(ops(["deploy", "--bundle", bundleV2]));
+    expect(value.code, value.stdout + value.stderr).toBe(0);
+    console.log(`during the ops deploy: ${answers} answers, ${requests} short requests`);
+    expect(failures).toEqual([]);
+    expect(answers).toBeGreaterThanOrEqual(2);
+    const releases = JSON.parse((await ops(["releases", "--json"])).stdout);
+    expect(releases.current).toBe(releaseId(readFileSync(bundleV2)));
+    expect(releases.audit.at(-1)).toMatchObject({ actor: "engine-up-test", action: "deploy" });
+  });
+
+  it("deploy: a release that does not become healthy is rolled back by itself, and the old one keeps serving", async () => {
+    const before = JSON.parse((await ops(["releases", "--json"])).stdout).current;
+    const result = await ops(["deploy", "--bundle", broken]);
+    expect(result.code).toBe(1);
+    expect(result.stdout + result.stderr).toContain(`did not become healthy; ${before} is in service again`);
+    const status = JSON.parse((await ops(["status", "--json"])).stdout);
+    expect(status.release).toBe(before);
+    expect(status.health.httpStatus).toBe(200);
+  });
+
+  it("deploy: refused while another one holds the lock", async () => {
+    const lock = `${PRODUCTION_PATHS.appDir}/.deploy.lock`;
+    // Another deploy, as seen by the host: the lock held by a process there.
+    const held = root.execCommand(`flock ${lock} sleep 20`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const result = await ops(["deploy", "--bundle", bundleV2]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("another deploy is running here");
+    await held;
+  });
+
+  it("rollback: back to the release before, the same careful way", async () => {
+    const before = JSON.parse((await ops(["releases", "--json"])).stdout);
+    const result = await ops(["rollback"]);
+    expect(result.code, result.stderr).toBe(0);
+    const after = JSON.parse((await ops(["releases", "--json"])).stdout);
+    expect(after.current).toBe(before.previous);
+    expect(after.audit.at(-1)).toMatchObject({ action: "rollback" });
+  });
+
+  it("restart api: one instance at a time under load, failing nothing", async () => {
+    const { value, failures } = await underLoad(ops(["restart", "api"]));
+    expect(value.code, value.stderr).toBe(0);
+    expect(failures).toEqual([]);
+  });
+
+  it("logs: each line labelled with its instance, filtered by --grep", async () => {
+    const all = await ops(["logs", "api", "--tail", "20"]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/^api-1\S*\s+\| \d{4}-\d\d-\d\dT/m);
+    expect(all.stdout).toMatch(/^api-2\S*\s+\| \d{4}-\d\d-\d\dT/m);
+    const caddy = await ops(["logs", "caddy", "--tail", "5", "--grep", "health"]);
+    expect(
+      caddy.stdout
+        .split("\n")
+        .filter(Boolean)
+        .every((l) => l.startsWith("caddy | ") && l.includes("health")),
+    ).toBe(true);
+  });
+
+  it("token: a short-lived JWT the API accepts, signed with the secret the operator's environment gives", async () => {
+    const refused = await ops(["token", "--sub", "smoke"], 60_000);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("OPS_JWT_SECRET");
+    const result = await ops(["token", "--sub", "smoke", "--ttl", "5m"], 60_000, { OPS_JWT_SECRET: JWT_SECRET });
+    expect(result.code, result.stderr).toBe(0);
+    const chat = new ChatClient(`https://${API_HOST}`, result.stdout.trim(), {
+      ca: readFileSync(join(host.root, CADDY_ROOT_CA)),
+      connectTo: host.address,
+    });
+    expect((await chat.request("GET", "/v1/conversations")).status).toBe(200);
+  });
 });
 
 describe("pulumi up of the Vultr program, against a local fake of the Vultr API, configuring the test host", () => {

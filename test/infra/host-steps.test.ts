@@ -131,9 +131,12 @@ describe("the strict renderer", () => {
     const files = [...stackStep.script.matchAll(/'([A-Za-z0-9+/=]{16,})'/g)].map((m) =>
       Buffer.from(m[1]!, "base64").toString(),
     );
-    const rendered = files.find((f) => f.includes("API_RELEASE="))!;
-    expect(rendered).toContain(`API_RELEASE=releases/${releaseId(BUNDLE)}`);
+    const rendered = files.find((f) => f.includes("NATS_TOKEN="))!;
+    expect(rendered).toContain(`NATS_TOKEN=${STACK.natsToken}`);
     expect(rendered).not.toMatch(/\{\{[A-Z_]+\}\}/);
+    // The release in service is not in the secret .env: the step records it beside.
+    expect(rendered).not.toContain("API_RELEASE");
+    expect(stackStep.script).toContain(`RELEASE_ID='${releaseId(BUNDLE)}'`);
     expect(env.match(/\{\{[A-Z_]+\}\}/g)!.length).toBeGreaterThan(10);
   });
 });

@@ -2,7 +2,7 @@
 // two API instances running the built bundle in locally built images, Caddy
 // in front with the project's Caddyfile. Installed by the same release and
 // stack steps a deploy runs on the host.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -134,7 +134,7 @@ describe("the compose stack behind Caddy", () => {
     expect(results.length).toBeGreaterThanOrEqual(4);
     expect(results.filter((r) => r.status !== 200 || r.last !== "done" || r.deltas < 90)).toEqual([]);
     // Both instances were replaced and run the new release.
-    expect(readFileSync(join(DIR, "app/.env"), "utf8")).toContain(`API_RELEASE=releases/${release}\n`);
+    expect(readFileSync(join(DIR, "app/current-release"), "utf8")).toBe(`${release}\n`);
     for (const api of ["api-1", "api-2"]) {
       const [container] = JSON.parse(
         execFileSync("docker", ["inspect", stack.compose("ps", "-q", api).trim()], { encoding: "utf8" }),
@@ -145,6 +145,23 @@ describe("the compose stack behind Caddy", () => {
       );
     }
   }, 120_000);
+
+  it("answers npm run ops with --local, to rehearse on this machine what runs on a server", () => {
+    const ops = (...args: string[]) =>
+      spawnSync("npm", ["run", "-s", "ops", "--", ...args, "--local", "--local-dir", DIR], {
+        cwd: ROOT,
+        encoding: "utf8",
+      });
+    const status = ops("status", "--json");
+    expect(status.status, status.stderr).toBe(0);
+    const parsed = JSON.parse(status.stdout);
+    expect(parsed.health.httpStatus).toBe(200);
+    expect(parsed.release).toBe(readFileSync(join(DIR, "app/current-release"), "utf8").trim());
+    expect(parsed.certificate.issuer).toMatch(/Caddy Local Authority/);
+    const releases = JSON.parse(ops("releases", "--json").stdout);
+    expect(releases.current).toBe(parsed.release);
+    expect(releases.audit.map((e: { actor: string }) => e.actor)).toContain("npm run local");
+  });
 
   it("publishes nothing beyond 127.0.0.1, and runs every container read-only, unprivileged and capped", () => {
     const ids = stack.compose("ps", "-q").trim().split("\n");

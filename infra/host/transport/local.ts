@@ -6,18 +6,24 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { ExecResult, Transport } from "./transport.js";
+import type { ExecResult, OutputListener, Transport } from "./transport.js";
 
 export class LocalTransport implements Transport {
   readonly description = "this machine";
 
-  async exec(command: string, stdin?: string): Promise<ExecResult> {
+  async exec(command: string, stdin?: string, listener?: OutputListener): Promise<ExecResult> {
     const line = process.getuid?.() === 0 ? command.replace(/^sudo /, "") : command;
     const child = spawn("bash", ["-c", line], { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      listener?.stdout?.(chunk);
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+      listener?.stderr?.(chunk);
+    });
     child.stdin.end(stdin ?? "");
     const [code] = (await once(child, "close")) as [number | null];
     return { code, stdout, stderr };

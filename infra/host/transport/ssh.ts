@@ -3,7 +3,7 @@
 // fail2ban and ufw rate limit see one login, not one per step.
 import { createHash } from "node:crypto";
 import { NodeSSH } from "node-ssh";
-import type { ExecResult, Transport } from "./transport.js";
+import type { ExecResult, OutputListener, Transport } from "./transport.js";
 
 export interface SshTarget {
   host: string;
@@ -33,9 +33,13 @@ export class SshTransport implements Transport {
     this.description = `${target.user}@${target.host}:${target.port}`;
   }
 
-  async exec(command: string, stdin?: string): Promise<ExecResult> {
+  async exec(command: string, stdin?: string, listener?: OutputListener): Promise<ExecResult> {
     const ssh = await this.connection();
-    const result = await ssh.execCommand(command, stdin === undefined ? {} : { stdin });
+    const result = await ssh.execCommand(command, {
+      ...(stdin === undefined ? {} : { stdin }),
+      ...(listener?.stdout ? { onStdout: (chunk: Buffer) => listener.stdout!(chunk.toString()) } : {}),
+      ...(listener?.stderr ? { onStderr: (chunk: Buffer) => listener.stderr!(chunk.toString()) } : {}),
+    });
     return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   }
 

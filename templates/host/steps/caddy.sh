@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Managed by conversational-platform (templates/host/steps/caddy.sh).
 # Deploy step "caddy": installs the Caddyfile, its environment and the unit's
 # drop-in, each only if it changed and only once the pair validates, then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Managed by conversational-platform (templates/host/steps/verify.sh).
 # Deploy step "verify": both API instances answer /health, then the API does
 # through Caddy and TLS on this host, whatever DNS says elsewhere. With Let's

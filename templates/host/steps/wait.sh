@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Managed by conversational-platform (templates/host/steps/wait.sh).
 # Deploy step "wait": the host answers SSH. cloud-init creates the deploy user
 # and is still installing packages when SSH first answers (apt would fail

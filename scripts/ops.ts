@@ -1,0 +1,130 @@
+// `npm run ops -- <command> [options]`: day-2 operations on the platform's
+// host, over SSH (or on the local stack with --local). The decisions are in
+// scripts/ops/ (host commands and parsers, as data); what runs on the host is
+// templates/host/ops/.
+import { userInfo, hostname } from "node:os";
+import { join } from "node:path";
+import { config as loadDotenv } from "dotenv";
+import { $, chalk, minimist, spinner } from "zx";
+import { ROOT } from "./local/local-stack.js";
+import { deploy, rollback } from "./ops/commands/deploy.js";
+import { logs } from "./ops/commands/logs.js";
+import { releases } from "./ops/commands/releases.js";
+import { restart } from "./ops/commands/restart.js";
+import { ssh } from "./ops/commands/ssh.js";
+import { status } from "./ops/commands/status.js";
+import { token } from "./ops/commands/token.js";
+import { SERVICES, type Service } from "./ops/host-commands.js";
+import { OpsError, resolveTarget } from "./ops/target.js";
+
+const TARGET_HELP = `Target (default: the Pulumi stack's server):
+  --local [--local-dir DIR]   the stack npm run local runs (.tmp/local)
+  --host ADDRESS --user NAME --port N --key FILE
+  --stack NAME                the Pulumi stack to read (prod)
+  An optional .env here may set OPS_HOST, OPS_USER, OPS_SSH_PORT, OPS_SSH_KEY, OPS_STACK.`;
+
+const HELP: Record<string, string> = {
+  status: `status [--json]
+  The API through Caddy, the containers, the release in service, JetStream's
+  usage and limits, the data directory's disk use, the certificate, the last
+  backup. Exits 2 when the API does not answer through Caddy.`,
+  logs: `logs [api|nats|caddy|all] [--follow] [--since 10m] [--tail 100] [--grep PATTERN]
+  The instances' logs, each line labelled, and Caddy's access log.`,
+  releases: `releases [--json]
+  The releases on the host, the one in service, where a rollback goes, recent deploys.`,
+  deploy: `deploy [--bundle FILE]
+  Builds the API bundle (or takes FILE), installs it as a new release and puts
+  it in service one instance at a time; back to the previous release by itself
+  when the new one is not healthy. One deploy at a time; each is audited.`,
+  rollback: `rollback [RELEASE]
+  Back to the previous release (or RELEASE), the same careful way.`,
+  restart: `restart api|nats|caddy
+  The API instances one at a time, NATS, or Caddy by a reload (open streams stay).`,
+  ssh: `ssh [COMMAND...]
+  A shell on the host as the deploy user.`,
+  token: `token --sub USER [--ttl 1h]
+  A short-lived JWT signed with the stack's secret, for smoke tests.`,
+};
+
+function usage(): string {
+  return `Usage: npm run ops -- <command> [options]\n\n${Object.values(HELP)
+    .map((h) => `  ${h.replaceAll("\n", "\n  ")}`)
+    .join("\n\n")}\n\n${TARGET_HELP}`;
+}
+
+async function main(): Promise<number> {
+  loadDotenv({ path: join(process.cwd(), ".env"), quiet: true });
+  const argv = minimist(process.argv.slice(2), {
+    boolean: ["local", "json", "follow", "help"],
+    string: ["local-dir", "host", "user", "port", "key", "stack", "bundle", "since", "grep", "sub", "ttl", "tail"],
+    alias: { h: "help" },
+  });
+  const [command, ...rest] = argv._.map(String);
+  if (!command || command === "help") {
+    console.log(usage());
+    return command ? 0 : 1;
+  }
+  if (!(command in HELP)) throw new OpsError(`no command "${command}"; npm run ops -- help lists them`);
+  if (argv.help) {
+    console.log(`npm run ops -- ${HELP[command]}\n\n${TARGET_HELP}`);
+    return 0;
+  }
+  const target = resolveTarget({
+    local: argv.local,
+    localDir: argv["local-dir"],
+    host: argv.host,
+    user: argv.user,
+    port: argv.port,
+    key: argv.key,
+    stack: argv.stack,
+  });
+  const actor = process.env.OPS_ACTOR ?? `${userInfo().username}@${hostname()}`;
+  switch (command) {
+    case "status":
+      return status(target, argv.json);
+    case "logs": {
+      const service = rest[0] ?? "all";
+      if (service !== "all" && !SERVICES.includes(service as Service))
+        throw new OpsError(`no service "${service}": use api, nats, caddy or all`);
+      return logs(target, {
+        service: service as Service | "all",
+        follow: argv.follow,
+        since: argv.since ?? "",
+        tail: Number(argv.tail ?? 100),
+        grep: argv.grep ?? "",
+      });
+    }
+    case "releases":
+      return releases(target, argv.json);
+    case "deploy": {
+      let bundle = argv.bundle;
+      if (!bundle) {
+        await spinner("building the API bundle", () => $({ cwd: ROOT, quiet: true })`node app/build.mjs`);
+        bundle = join(ROOT, "dist/api.cjs");
+      }
+      return deploy(target, bundle, actor);
+    }
+    case "rollback":
+      return rollback(target, rest[0], actor);
+    case "restart": {
+      const service = rest[0];
+      if (!SERVICES.includes(service as Service)) throw new OpsError("restart what? api, nats or caddy");
+      return restart(target, service as Service, actor);
+    }
+    case "ssh":
+      return ssh(target, rest);
+    case "token":
+      if (!argv.sub) throw new OpsError("token needs --sub USER (the subject the API sees)");
+      return token(target, argv.sub, argv.ttl ?? "1h");
+  }
+  return 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(chalk.red(`ops: ${message}`));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,94 @@
+// What each day-2 command runs on the host, as data: a command line and the
+// script on its stdin (templates/host/ops/, with the shared library). The
+// commands in commands/ only carry these out through a transport.
+import { hostScript, type HostPaths } from "../../infra/host/steps.js";
+import type { Templates } from "../../infra/host/templates.js";
+
+export interface HostCommand {
+  /** Runs on the host; the script arrives on stdin. */
+  command: string;
+  script: string;
+}
+
+/** What differs on the stack `npm run local` runs: no systemd unit for Caddy, its own ports and files. */
+export interface LocalCaddy {
+  apiHost: string;
+  httpsPort: number;
+  dataDir: string;
+  accessLog: string;
+}
+
+export type Service = "api" | "nats" | "caddy";
+export const SERVICES: readonly Service[] = ["api", "nats", "caddy"];
+
+export function switchReleaseCommand(
+  templates: Templates,
+  paths: HostPaths,
+  release: string,
+  action: "deploy" | "rollback",
+  actor: string,
+): HostCommand {
+  return {
+    command: "bash -s",
+    script: hostScript(templates, templates.ops["switch-release"], {
+      APP_DIR: paths.appDir,
+      RELEASE_ID: release,
+      ACTION: action,
+      ACTOR: actor,
+    }),
+  };
+}
+
+export function releasesCommand(templates: Templates, paths: HostPaths): HostCommand {
+  return { command: "bash -s", script: hostScript(templates, templates.ops.releases, { APP_DIR: paths.appDir }) };
+}
+
+export function restartCommand(templates: Templates, paths: HostPaths, service: Service, actor: string): HostCommand {
+  return {
+    command: "bash -s",
+    script: hostScript(templates, templates.ops.restart, { APP_DIR: paths.appDir, SERVICE: service, ACTOR: actor }),
+  };
+}
+
+export function statusCommand(templates: Templates, paths: HostPaths, local?: LocalCaddy): HostCommand {
+  return {
+    command: "sudo bash -s",
+    script: hostScript(templates, templates.ops.status, {
+      APP_DIR: paths.appDir,
+      DATA_DIR: paths.dataDir,
+      API_HOST: local?.apiHost ?? "",
+      HTTPS_PORT: local ? String(local.httpsPort) : "",
+      CADDY_DATA: local?.dataDir ?? "",
+    }),
+  };
+}
+
+export interface LogOptions {
+  service: Service | "all";
+  follow: boolean;
+  /** e.g. "10m"; empty for the last `tail` lines. */
+  since: string;
+  tail: number;
+  /** An extended regular expression, or empty. */
+  grep: string;
+}
+
+export function logsCommand(
+  templates: Templates,
+  paths: HostPaths,
+  options: LogOptions,
+  local?: LocalCaddy,
+): HostCommand {
+  return {
+    command: "sudo bash -s",
+    script: hostScript(templates, templates.ops.logs, {
+      APP_DIR: paths.appDir,
+      SERVICE: options.service,
+      FOLLOW: options.follow ? "yes" : "no",
+      SINCE: options.since,
+      TAIL: String(options.tail),
+      GREP: options.grep,
+      ACCESS_LOG: local?.accessLog ?? "",
+    }),
+  };
+}

@@ -1,0 +1,126 @@
+// Which host a day-2 command talks to, and how: --local (the stack that
+// `npm run local` runs, through this machine's shell), or a server over SSH
+// found from flags, then an operator's .env (OPS_HOST, OPS_USER, OPS_SSH_PORT,
+// OPS_SSH_KEY, OPS_STACK), then the Pulumi stack's outputs and config.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PRODUCTION_PATHS, type HostPaths } from "../../infra/host/steps.js";
+import { LocalTransport } from "../../infra/host/transport/local.js";
+import { SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
+import type { Transport } from "../../infra/host/transport/transport.js";
+import { LOCAL_STACK_FILE, ROOT, type LocalStackFile } from "../local/local-stack.js";
+import type { LocalCaddy } from "./host-commands.js";
+
+export interface Target {
+  description: string;
+  transport: Transport;
+  paths: HostPaths;
+  /** Set for the local stack: Caddy's ports and files there. */
+  local?: LocalCaddy;
+  /** For `ssh`; undefined for the local stack. */
+  ssh?: SshTarget;
+  /** The API's JWT secret, for `token`. */
+  jwtSecret(): string;
+}
+
+export interface TargetFlags {
+  local?: boolean;
+  localDir?: string;
+  host?: string;
+  user?: string;
+  port?: string;
+  key?: string;
+  stack?: string;
+}
+
+export class OpsError extends Error {
+  override name = "OpsError";
+}
+
+export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Target {
+  if (flags.local) return localTarget(flags.localDir ?? env.OPS_LOCAL_DIR ?? join(ROOT, ".tmp/local"));
+  const stack = flags.stack ?? env.OPS_STACK ?? "prod";
+  // A server named by flags or .env is taken as given (the deploy user on
+  // port 22 unless said otherwise); otherwise the stack tells.
+  const named = flags.host ?? env.OPS_HOST;
+  let cached: { outputs: Record<string, unknown>; config: Record<string, { value?: unknown }> } | undefined;
+  const fromStack = () => (cached ??= readStack(stack));
+  const config = (key: string) => (named ? undefined : fromStack().config[`conversational-platform:${key}`]?.value);
+
+  const host = named ?? stringOr(fromStack().outputs.ipv4);
+  if (!host)
+    throw new OpsError(`stack ${stack} has no server address yet (run npm run up), or give one: --host ADDRESS`);
+  const user = flags.user ?? env.OPS_USER ?? stringOr(config("deployUser")) ?? "deploy";
+  const port = Number(flags.port ?? env.OPS_SSH_PORT ?? stringOr(config("sshPort")) ?? 22);
+  const keyFile = flags.key ?? env.OPS_SSH_KEY;
+  let privateKey: string;
+  if (keyFile) {
+    if (!existsSync(keyFile)) throw new OpsError(`the SSH key ${keyFile} does not exist (--key or OPS_SSH_KEY)`);
+    privateKey = readFileSync(keyFile, "utf8");
+  } else {
+    const fromConfig = stringOr(config("sshPrivateKey"));
+    if (!fromConfig)
+      throw new OpsError(
+        named
+          ? "give the deploy key with --key FILE (or OPS_SSH_KEY)"
+          : `stack ${stack} has no sshPrivateKey: give the deploy key with --key FILE`,
+      );
+    privateKey = fromConfig;
+  }
+  const ssh: SshTarget = { host, port, user, privateKey, dialTimeoutSeconds: 30 };
+  return {
+    description: `${user}@${host}:${port}`,
+    transport: new SshTransport(ssh),
+    paths: PRODUCTION_PATHS,
+    ssh,
+    jwtSecret: () => {
+      const secret = env.OPS_JWT_SECRET ?? stringOr(config("jwtSecret"));
+      if (!secret)
+        throw new OpsError(
+          named
+            ? "no JWT secret for a server named by --host: set OPS_JWT_SECRET"
+            : "no JWT secret: set OPS_JWT_SECRET, or read it from the stack (PULUMI_CONFIG_PASSPHRASE)",
+        );
+      return secret;
+    },
+  };
+}
+
+function localTarget(dir: string): Target {
+  const file = join(dir, LOCAL_STACK_FILE);
+  if (!existsSync(file)) throw new OpsError(`no local stack in ${dir}: start one with npm run local`);
+  const local = JSON.parse(readFileSync(file, "utf8")) as LocalStackFile;
+  return {
+    description: `the local stack in ${dir}`,
+    transport: new LocalTransport(),
+    paths: { appDir: local.appDir, dataDir: local.dataDir },
+    local: { apiHost: local.apiHost, httpsPort: local.httpsPort, dataDir: local.caddyData, accessLog: local.accessLog },
+    jwtSecret: () => (JSON.parse(readFileSync(join(dir, "secrets.json"), "utf8")) as { jwtSecret: string }).jwtSecret,
+  };
+}
+
+function readStack(stack: string) {
+  const pulumi = (args: string[]) => {
+    try {
+      return execFileSync("bash", [join(ROOT, "scripts/pulumi.sh"), ...args, "--stack", stack], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr ?? "";
+      throw new OpsError(
+        `could not read stack ${stack}: ${stderr.trim().split("\n").at(-1) ?? "pulumi failed"}. ` +
+          "Give the server with --host and --key, or set PULUMI_CONFIG_PASSPHRASE (and PULUMI_BACKEND_URL) to read the stack",
+      );
+    }
+  };
+  return {
+    outputs: JSON.parse(pulumi(["stack", "output", "--json"])) as Record<string, unknown>,
+    config: JSON.parse(pulumi(["config", "--json", "--show-secrets"])) as Record<string, { value?: unknown }>,
+  };
+}
+
+function stringOr(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined;
+}

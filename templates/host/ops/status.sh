@@ -1,0 +1,38 @@
+# shellcheck shell=bash
+# Managed by conversational-platform (templates/host/ops/status.sh).
+# `npm run ops -- status`: what the platform looks like from the host, in
+# sections the command reads ("== name" then its lines): the API through
+# Caddy, the containers, the release in service, JetStream's usage and
+# limits, the data directory's disk use, the certificate's expiry and the
+# last backup. Runs as root (Caddy's files are not the deploy user's).
+# Inputs: APP_DIR, DATA_DIR; API_HOST, HTTPS_PORT and CADDY_DATA where they
+# differ from a host's (empty: from /etc/caddy/platform.env, 443, Caddy's
+# data folder), as for the stack that npm run local runs.
+# shellcheck source=templates/host/lib.sh
+. "$PLATFORM_STAGE/lib.sh"
+
+api_host=${API_HOST:-$(sed -n 's/^API_HOST=//p' /etc/caddy/platform.env 2>/dev/null || true)}
+https_port=${HTTPS_PORT:-443}
+caddy_data=${CADDY_DATA:-/var/lib/caddy/.local/share/caddy}
+echo "== api_host"
+echo "$api_host"
+echo "== health"
+# Through Caddy and TLS here, whatever DNS says; -k: the certificate is its own section.
+curl -sk --max-time 5 --resolve "$api_host:$https_port:127.0.0.1" "https://$api_host:$https_port/health" -w '\n%{http_code}\n' || echo 000
+echo "== containers"
+platform_compose ps --all --format json 2>/dev/null || true
+echo "== release"
+cat "$APP_DIR/current-release" 2>/dev/null || true
+echo "== jetstream"
+curl -s --max-time 5 "http://127.0.0.1:8222/jsz" || true
+echo
+echo "== disk"
+du -sb "$DATA_DIR" 2>/dev/null | cut -f1
+df -B1 --output=avail "$DATA_DIR" 2>/dev/null | tail -n 1
+echo "== certificate"
+cert=$(find "$caddy_data/certificates" -name "$api_host.crt" 2>/dev/null | head -n 1)
+if [ -n "$cert" ]; then
+  openssl x509 -noout -enddate -issuer -in "$cert"
+fi
+echo "== backup"
+cat "$DATA_DIR/backups/last" 2>/dev/null || true
