@@ -1,7 +1,19 @@
-// Bundles the API into one file, dist/api.cjs, that runs with plain `node`
-// and no node_modules: the same file goes into the container image, the
-// release directories on the host, and the tests.
+// Bundles what runs in the stack's node containers, each into one file that
+// runs with plain `node` and no node_modules:
+// - dist/api.cjs, the API: the same file goes into the container image, the
+//   release directories on the host, and the tests;
+// - dist/backup.cjs, the scheduled backup (scripts/backup/scheduled.ts).
 import { build } from "esbuild";
+
+await build({
+  entryPoints: ["scripts/backup/scheduled.ts"],
+  outfile: "dist/backup.cjs",
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  logLevel: "warning",
+});
 
 const result = await build({
   entryPoints: ["app/src/server.ts"],

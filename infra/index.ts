@@ -5,16 +5,17 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { HostConfiguration } from "./components/host-configuration.js";
+import { HostConfiguration, type LateStep } from "./components/host-configuration.js";
 import { VultrEnvironment } from "./components/vultr-environment.js";
 import { readStackConfig } from "./config/read.js";
-import { hostSteps } from "./host/steps.js";
+import { backupsStep, hostSteps, type HostStep } from "./host/steps.js";
 import { loadTemplates } from "./host/templates.js";
 import { PROVIDERS_BUNDLE } from "./providers/dynamic.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BUNDLE = join(ROOT, "dist/api.cjs");
-for (const file of [BUNDLE, join(ROOT, PROVIDERS_BUNDLE)]) {
+const BACKUP_BUNDLE = join(ROOT, "dist/backup.cjs");
+for (const file of [BUNDLE, BACKUP_BUNDLE, join(ROOT, PROVIDERS_BUNDLE)]) {
   if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run build" before pulumi (npm run up does).`);
 }
 
@@ -36,6 +37,28 @@ const vultr =
 const address = vultr
   ? vultr.server.ipv4
   : pulumi.output(config.server.kind === "existing" ? config.server.address : "");
+
+// Backups: to the stack's own bucket (backupS3*), to the Vultr bucket it
+// creates (whose keys exist only once it does), or kept on the host.
+const backupBundle = readFileSync(BACKUP_BUNDLE);
+const { schedule, keep, ownBucket } = config.backups;
+const vultrBucket = vultr?.backups;
+const backups: HostStep | LateStep = vultrBucket
+  ? {
+      name: "backups",
+      secret: true,
+      late: pulumi
+        .all([vultrBucket.endpoint, vultrBucket.bucketName, vultrBucket.accessKey, vultrBucket.secretKey])
+        .apply(([endpoint, bucket, accessKey, secretKey]) =>
+          backupsStep(
+            loadTemplates(),
+            { schedule, keep, bucket: { endpoint, bucket, accessKey, secretKey } },
+            backupBundle,
+            BACKUP_BUNDLE,
+          ),
+        ),
+    }
+  : backupsStep(loadTemplates(), { schedule, keep, bucket: ownBucket }, backupBundle, BACKUP_BUNDLE);
 
 const host = new HostConfiguration("platform-host", {
   host: address,
@@ -59,6 +82,7 @@ const host = new HostConfiguration("platform-host", {
     config.app,
     readFileSync(BUNDLE),
     BUNDLE,
+    backups,
   ),
   // The certificate check at the end needs the API's name to point here.
   verifyAfter: vultr ? [vultr.dns] : [],
@@ -73,7 +97,7 @@ export const health = host.verified;
 export const ipv6 = vultr ? vultr.server.ipv6 : null;
 export const nameservers =
   config.server.kind === "vultr" && config.server.createDnsZone ? ["ns1.vultr.com", "ns2.vultr.com"] : null;
-export const backupEndpoint = vultr?.backups?.endpoint ?? null;
-export const backupBucket = vultr?.backups?.bucketName ?? null;
-export const backupAccessKey = vultr?.backups?.accessKey ?? null;
-export const backupSecretKey = vultr?.backups?.secretKey ?? null;
+export const backupEndpoint = vultrBucket?.endpoint ?? ownBucket?.endpoint ?? null;
+export const backupBucket = vultrBucket?.bucketName ?? ownBucket?.bucket ?? null;
+export const backupAccessKey = vultrBucket?.accessKey ?? (ownBucket ? pulumi.secret(ownBucket.accessKey) : null);
+export const backupSecretKey = vultrBucket?.secretKey ?? (ownBucket ? pulumi.secret(ownBucket.secretKey) : null);

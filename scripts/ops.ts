@@ -3,10 +3,11 @@
 // scripts/ops/ (host commands and parsers, as data); what runs on the host is
 // templates/host/ops/.
 import { userInfo, hostname } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { config as loadDotenv } from "dotenv";
 import { $, chalk, minimist, spinner } from "zx";
 import { ROOT } from "./local/local-stack.js";
+import { backup, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";
 import { logs } from "./ops/commands/logs.js";
 import { releases } from "./ops/commands/releases.js";
@@ -40,6 +41,21 @@ const HELP: Record<string, string> = {
   Back to the previous release (or RELEASE), the same careful way.`,
   restart: `restart api|nats|caddy
   The API instances one at a time, NATS, or Caddy by a reload (open streams stay).`,
+  backup: `backup [--out DIR] [--upload] [--keep 48]
+  Every JetStream stream and KV bucket, with the server's snapshot API through
+  an SSH tunnel, while the platform serves: a folder in DIR (./backups) with a
+  manifest of streams, message counts, last sequences and checksums; with
+  --upload also to the stack's bucket, keeping the newest --keep there.`,
+  backups: `backups [--out DIR]
+  The backups in the stack's bucket and in DIR (./backups).`,
+  restore: `restore FOLDER|NAME [--replace]
+  A backup folder, or a backup in the bucket by name: checked whole first
+  (a damaged one is refused, nothing touched); then, with the API instances
+  stopped, every stream restored and its counts and last sequence proven.
+  Streams that hold messages are only replaced with --replace.`,
+  purge: `purge --confirm [--no-backup] [--out DIR] [--upload]
+  Emergency: every message of every stream deleted (all conversations), the
+  API stopped meanwhile; a backup is taken first unless --no-backup.`,
   ssh: `ssh [COMMAND...]
   A shell on the host as the deploy user.`,
   token: `token --sub USER [--ttl 1h]
@@ -55,8 +71,24 @@ function usage(): string {
 async function main(): Promise<number> {
   loadDotenv({ path: join(process.cwd(), ".env"), quiet: true });
   const argv = minimist(process.argv.slice(2), {
-    boolean: ["local", "json", "follow", "help"],
-    string: ["local-dir", "host", "user", "port", "key", "stack", "bundle", "since", "grep", "sub", "ttl", "tail"],
+    boolean: ["local", "json", "follow", "help", "upload", "replace", "confirm", "backup"],
+    string: [
+      "local-dir",
+      "host",
+      "user",
+      "port",
+      "key",
+      "stack",
+      "bundle",
+      "since",
+      "grep",
+      "sub",
+      "ttl",
+      "tail",
+      "out",
+      "keep",
+    ],
+    default: { backup: true },
     alias: { h: "help" },
   });
   const [command, ...rest] = argv._.map(String);
@@ -86,11 +118,14 @@ async function main(): Promise<number> {
       const service = rest[0] ?? "all";
       if (service !== "all" && !SERVICES.includes(service as Service))
         throw new OpsError(`no service "${service}": use api, nats, caddy or all`);
+      const tail = Number(argv.tail ?? 100);
+      if (!Number.isInteger(tail) || tail < 1)
+        throw new OpsError(`--tail ${argv.tail}: give a number of lines, e.g. 200`);
       return logs(target, {
         service: service as Service | "all",
         follow: argv.follow,
         since: argv.since ?? "",
-        tail: Number(argv.tail ?? 100),
+        tail,
         grep: argv.grep ?? "",
       });
     }
@@ -109,8 +144,28 @@ async function main(): Promise<number> {
     case "restart": {
       const service = rest[0];
       if (!SERVICES.includes(service as Service)) throw new OpsError("restart what? api, nats or caddy");
+      if (service === "caddy" && target.local)
+        throw new OpsError("the local stack's Caddy has no systemd unit: run npm run local again to restart it");
       return restart(target, service as Service, actor);
     }
+    case "backup":
+    case "purge": {
+      const keep = Number(argv.keep ?? 48);
+      if (!Number.isInteger(keep) || keep < 1) throw new OpsError(`--keep ${argv.keep}: keep at least 1 backup`);
+      const options = { out: resolve(argv.out ?? "backups"), upload: argv.upload, keep, actor };
+      if (command === "backup") return backup(target, options);
+      if (!argv.confirm)
+        throw new OpsError(
+          `purge deletes every conversation on ${target.description}; run it again with --confirm ` +
+            `(a backup is taken first${argv.backup ? "" : ", but you said --no-backup"})`,
+        );
+      return purge(target, { ...options, skipBackup: !argv.backup });
+    }
+    case "backups":
+      return listBackups(target, resolve(argv.out ?? "backups"));
+    case "restore":
+      if (!rest[0]) throw new OpsError("restore what? a backup folder, or a backup's name (npm run ops -- backups)");
+      return restore(target, rest[0], argv.replace, actor);
     case "ssh":
       return ssh(target, rest);
     case "token":

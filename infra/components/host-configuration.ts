@@ -3,8 +3,16 @@
 // its triggers change. Secrets reach the host only inside secret inputs (the
 // private key, the script of a step that holds secrets), never in plain state.
 import * as pulumi from "@pulumi/pulumi";
-import type { HostStep } from "../host/steps.js";
+import type { HostStep, StepName } from "../host/steps.js";
 import { bundledProvider } from "../providers/dynamic.js";
+
+/** A step whose script needs a resource's outputs (a bucket's keys): known once that resource exists. */
+export interface LateStep {
+  name: StepName;
+  /** Always: what makes it late is a resource's output, and those here are keys. */
+  secret: true;
+  late: pulumi.Output<HostStep>;
+}
 
 export interface HostConfigurationArgs {
   /** Address the steps connect to. */
@@ -15,7 +23,7 @@ export interface HostConfigurationArgs {
   user: string;
   /** Must be a secret Output. */
   privateKey: pulumi.Output<string>;
-  steps: HostStep[];
+  steps: Array<HostStep | LateStep>;
   /** Values whose change re-runs every step: the server's id, so a new server is configured. */
   triggers: pulumi.Input<string>[];
   /** How long to keep dialling SSH before giving up with advice. @default 600 */
@@ -48,24 +56,27 @@ export class HostConfiguration extends pulumi.ComponentResource {
       })),
     );
     let previous: pulumi.Resource | undefined;
+    const hashOf = (s: HostStep | LateStep): pulumi.Input<string> =>
+      "late" in s ? s.late.apply((l) => l.hash) : s.hash;
     for (const [index, step] of args.steps.entries()) {
       const last = index === args.steps.length - 1;
-      const { name: stepName, command, script, hash, upload, endsSession, rerunWhileOutputStarts } = step;
-      const stepInput = {
-        name: stepName,
-        command,
-        script,
-        hash,
-        ...(upload ? { upload } : {}),
-        ...(endsSession ? { endsSession } : {}),
-        ...(rerunWhileOutputStarts ? { rerunWhileOutputStarts } : {}),
-      };
+      const stepInput = pulumi
+        .output("late" in step ? step.late : step)
+        .apply(({ name: stepName, command, script, hash, upload, endsSession, rerunWhileOutputStarts }) => ({
+          name: stepName,
+          command,
+          script,
+          hash,
+          ...(upload ? { upload } : {}),
+          ...(endsSession ? { endsSession } : {}),
+          ...(rerunWhileOutputStarts ? { rerunWhileOutputStarts } : {}),
+        }));
       // A check runs again whenever a step before it does: their hashes are
       // its triggers (secret when one of those steps holds secrets).
-      const earlier = step.checksEarlierSteps ? args.steps.slice(0, index) : [];
+      const earlier = "checksEarlierSteps" in step && step.checksEarlierSteps ? args.steps.slice(0, index) : [];
       const triggers: pulumi.Input<pulumi.Input<string>[]> = earlier.some((s) => s.secret)
-        ? pulumi.secret([...args.triggers, ...earlier.map((s) => s.hash)])
-        : [...args.triggers, ...earlier.map((s) => s.hash)];
+        ? pulumi.secret([...args.triggers, ...earlier.map(hashOf)])
+        : [...args.triggers, ...earlier.map(hashOf)];
       previous = new HostStepResource(
         `${name}-${step.name}`,
         { target, step: step.secret ? pulumi.secret(stepInput) : stepInput, triggers },

@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import { API_SETTINGS, checkApiSettings } from "./api-settings.js";
 import { formatCidr, parseCidr, type Cidr } from "./cidr.js";
 import { StackConfigError } from "./errors.js";
+import { ENV_SAFE } from "../host/render.js";
 import { privateKeyProblem } from "./ssh-keys.js";
 
 export const PROJECT = "conversational-platform";
@@ -28,6 +29,14 @@ const STACK_KEYS = {
   reservedIp: { type: "boolean", default: true },
   backupsBucket: { type: "boolean", default: false },
   backupsRegion: { type: "string", default: "" },
+  backupSchedule: { type: "string", default: "hourly" },
+  backupKeep: { type: "integer", default: 48 },
+  backupS3Endpoint: { type: "string", default: "" },
+  backupS3Bucket: { type: "string", default: "" },
+  // Optional secrets: Pulumi refuses a default for a key it knows is secret,
+  // so the program checks they are stored encrypted (parseOwnBucket).
+  backupS3AccessKey: { type: "string", default: "" },
+  backupS3SecretKey: { type: "string", default: "" },
   acmeEmail: { type: "string" },
   tlsIssuer: { type: "string", default: "letsencrypt" },
   packageSource: { type: "string", default: "official" },
@@ -74,6 +83,24 @@ export interface ExistingServer {
   address: string;
 }
 
+/** An S3-compatible bucket of your own for the backups (any server), instead of Vultr's. */
+export interface OwnBucket {
+  endpoint: string;
+  bucket: string;
+  /** Plaintext here; handed on only as a secret. */
+  accessKey: string;
+  secretKey: string;
+}
+
+export interface BackupSettings {
+  /** When the host backs up: a systemd calendar expression ("hourly", "*:0/30"). */
+  schedule: string;
+  /** Backups kept in the bucket. */
+  keep: number;
+  /** Set when the stack names a bucket of its own (backupS3*); a Vultr stack may create one instead (backupsBucket). */
+  ownBucket?: OwnBucket;
+}
+
 export interface StackConfig {
   stack: string;
   server: VultrServer | ExistingServer;
@@ -95,6 +122,7 @@ export interface StackConfig {
   tlsIssuer: "letsencrypt" | "internal";
   /** "official": Docker's and Caddy's apt repositories; "distro": the OS's own packages. */
   packageSource: "official" | "distro";
+  backups: BackupSettings;
   /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
   app: {
     natsToken: string;
@@ -234,6 +262,11 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     acmeEmail: matching("acmeEmail", /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i, "an e-mail address", "ops@example.com"),
     tlsIssuer: oneOf(required("tlsIssuer", "letsencrypt"), "tlsIssuer", ["letsencrypt", "internal"] as const),
     packageSource: oneOf(required("packageSource", "official"), "packageSource", ["official", "distro"] as const),
+    backups: {
+      schedule: matching("backupSchedule", /^[A-Za-z0-9*:,./~ -]{1,100}$/, "a systemd calendar expression", "hourly"),
+      keep: number("backupKeep", 10_000, "48"),
+      ownBucket: parseOwnBucket(raw, server),
+    },
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
       jwtSecret: secret(raw, "jwtSecret", 32, "openssl rand -base64 48 | pulumi config set --secret jwtSecret"),
@@ -260,6 +293,48 @@ const VULTR_ONLY_KEYS: ConfigKey[] = [
   "backupsRegion",
 ];
 
+const S3_KEYS = ["backupS3Endpoint", "backupS3Bucket", "backupS3AccessKey", "backupS3SecretKey"] as const;
+
+/** All four backupS3* settings, or none; never beside a Vultr bucket the stack creates. */
+function parseOwnBucket(raw: RawConfig, server: VultrServer | ExistingServer): OwnBucket | undefined {
+  const given = S3_KEYS.filter((key) => (raw.values[key]?.trim() ?? "") !== "");
+  if (given.length === 0) return undefined;
+  const missing = S3_KEYS.find((key) => !given.includes(key));
+  if (missing)
+    throw new StackConfigError(
+      missing,
+      `is not set, but ${given.join(", ")} ${given.length > 1 ? "are" : "is"}`,
+      `Set all four backupS3* settings for a bucket of your own (pulumi config set ${missing} ...), or remove them`,
+    );
+  if (server.kind === "vultr" && server.backupsBucket)
+    throw new StackConfigError(
+      "backupS3Endpoint",
+      "is set, and so is backupsBucket (a Vultr bucket the stack creates)",
+      "Choose one: pulumi config rm backupS3Endpoint (and the other backupS3* settings), or pulumi config set backupsBucket false",
+    );
+  const endpoint = raw.values.backupS3Endpoint!.trim();
+  if (!/^https?:\/\/[^\s/]+\/?$/.test(endpoint))
+    throw new StackConfigError(
+      "backupS3Endpoint",
+      `"${endpoint}" is not an endpoint URL`,
+      "Use e.g.: pulumi config set backupS3Endpoint https://ewr1.vultrobjects.com",
+    );
+  const bucket = raw.values.backupS3Bucket!.trim();
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+    throw new StackConfigError(
+      "backupS3Bucket",
+      `"${bucket}" is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-')`,
+      "Use e.g.: pulumi config set backupS3Bucket chat-platform-backups",
+    );
+  const key = (name: string) => secret(raw, name, 1, `pulumi config set --secret ${name} <your key>`);
+  return {
+    endpoint: endpoint.replace(/\/$/, ""),
+    bucket,
+    accessKey: key("backupS3AccessKey"),
+    secretKey: key("backupS3SecretKey"),
+  };
+}
+
 const IMAGE = /^[a-z0-9]+([._/:@-][a-z0-9]+)*$/;
 
 /** The API settings the stack sets, checked by the API's own reader. */
@@ -267,7 +342,15 @@ function parseApiSettings(raw: RawConfig, provider: "anthropic" | "openai" | "mo
   const settings: Record<string, string> = {};
   for (const setting of API_SETTINGS) {
     const value = raw.values[setting.key]?.trim();
-    if (value !== undefined && value !== "") settings[setting.env] = value;
+    if (value === undefined || value === "") continue;
+    if (!ENV_SAFE.test(value)) {
+      throw new StackConfigError(
+        setting.key,
+        `"${value}" has characters the host's env file cannot hold (spaces, quotes, $, #)`,
+        `Write it without them, e.g. "a,b" for a list: pulumi config set ${setting.key} ...`,
+      );
+    }
+    settings[setting.env] = value;
   }
   const problem = checkApiSettings(settings, provider);
   if (problem) {

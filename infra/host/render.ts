@@ -18,7 +18,7 @@ export function renderTemplate(template: string, text: string, values: Readonly<
 }
 
 /** Characters an env file holds literally, unquoted, in both Compose and systemd. */
-const ENV_SAFE = /^[A-Za-z0-9+/=._:,@%-]*$/;
+export const ENV_SAFE = /^[A-Za-z0-9+/=._:,@%-]*$/;
 
 /** Like renderTemplate, for KEY=value files: refuses values that would need quoting. */
 export function renderEnvFile(template: string, text: string, values: Readonly<Record<string, string>>): string {

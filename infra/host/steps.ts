@@ -42,7 +42,7 @@ export interface StackSettings {
   apiSettings: Readonly<Record<string, string>>;
 }
 
-export type StepName = "wait" | "bootstrap" | "caddy" | "release" | "stack" | "verify";
+export type StepName = "wait" | "bootstrap" | "caddy" | "release" | "stack" | "backups" | "verify";
 
 export interface HostStep {
   name: StepName;
@@ -217,6 +217,58 @@ export function stackStep(
   );
 }
 
+export interface BackupStepSettings {
+  /** A systemd calendar expression. */
+  schedule: string;
+  /** Backups kept in the bucket. */
+  keep: number;
+  /** The S3-compatible bucket backups are uploaded to; none keeps them on the host only. */
+  bucket?: { endpoint: string; bucket: string; accessKey: string; secretKey: string };
+}
+
+/**
+ * The scheduled backup (templates/host/steps/backups.sh): its bundle
+ * (dist/backup.cjs), the systemd timer that runs it, the bucket's settings.
+ * Holds the bucket's keys, so it travels as a secret when there is a bucket.
+ */
+export function backupsStep(
+  templates: Templates,
+  settings: BackupStepSettings,
+  bundle: Buffer,
+  bundlePath: string,
+  paths = PRODUCTION_PATHS,
+): HostStep {
+  const { bucket } = settings;
+  const bucketEnv = bucket
+    ? renderEnvFile("host/backup/bucket.env", templates.backupBucketEnv, {
+        BACKUP_S3_ENDPOINT: bucket.endpoint,
+        BACKUP_S3_BUCKET: bucket.bucket,
+        BACKUP_S3_ACCESS_KEY: bucket.accessKey,
+        BACKUP_S3_SECRET_KEY: bucket.secretKey,
+        BACKUP_KEEP: String(settings.keep),
+      })
+    : "";
+  return {
+    ...step(
+      "backups",
+      `Schedule backups (${settings.schedule})${bucket ? `, uploaded to ${bucket.bucket}` : ", kept on the host (no bucket)"}`,
+      "sudo bash -s",
+      hostScript(templates, templates.steps.backups, {
+        APP_DIR: paths.appDir,
+        DATA_DIR: paths.dataDir,
+        BUNDLE_SHA256: sha256(bundle),
+        SCHEDULE: settings.schedule,
+        SERVICE_B64: b64(templates.backupService),
+        TIMER_B64: b64(templates.backupTimer),
+        RUN_B64: b64(templates.backupRun),
+        BUCKET_ENV_B64: bucketEnv ? b64(bucketEnv) : "",
+      }),
+      bucket !== undefined,
+    ),
+    upload: { localPath: bundlePath, remotePath: `${paths.appDir}/upload-backup.cjs` },
+  };
+}
+
 /** How the verify step's output starts while Let's Encrypt cannot issue yet (templates/host/steps/verify.sh). */
 export const CERTIFICATE_PENDING = "certificate pending";
 
@@ -239,20 +291,25 @@ export function verifyStep(templates: Templates, host: HostSettings): HostStep {
   };
 }
 
-/** All steps, in the order they run. */
-export function hostSteps(
+/**
+ * All steps, in the order they run. The backups step is made by the caller
+ * (backupsStep), which may only know the bucket's keys once a resource exists.
+ */
+export function hostSteps<Backups = HostStep>(
   templates: Templates,
   host: HostSettings,
   stack: StackSettings,
   bundle: Buffer,
   bundlePath: string,
-): HostStep[] {
+  backups: Backups,
+): Array<HostStep | Backups> {
   return [
     waitStep(templates),
     bootstrapStep(templates, host),
     caddyStep(templates, host),
     releaseStep(templates, bundle, bundlePath, stack.apiImage),
     stackStep(templates, stack, releaseId(bundle)),
+    backups,
     verifyStep(templates, host),
   ];
 }

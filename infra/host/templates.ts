@@ -22,10 +22,10 @@ export const BOOTSTRAP_FILES = [
 ] as const;
 
 /** The deploy steps' scripts, under templates/host/steps/. */
-export const STEP_SCRIPTS = ["wait", "caddy", "release", "stack", "verify"] as const;
+export const STEP_SCRIPTS = ["wait", "caddy", "release", "stack", "backups", "verify"] as const;
 
 /** The day-2 commands' host scripts, under templates/host/ops/. */
-export const OPS_SCRIPTS = ["switch-release", "releases", "restart", "status", "logs"] as const;
+export const OPS_SCRIPTS = ["switch-release", "releases", "restart", "status", "logs", "restore-window"] as const;
 
 export interface Templates {
   bootstrap: Record<(typeof BOOTSTRAP_FILES)[number], string>;
@@ -36,6 +36,11 @@ export interface Templates {
   caddyfile: string;
   caddyEnv: string;
   caddyDropIn: string;
+  /** The scheduled backup's systemd units and the script the service runs (templates/host/backup/). */
+  backupService: string;
+  backupTimer: string;
+  backupRun: string;
+  backupBucketEnv: string;
   compose: string;
   natsConf: string;
   stackEnv: string;
@@ -51,6 +56,10 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
     caddyfile: read("host/caddy/Caddyfile"),
     caddyEnv: read("host/caddy/platform.env"),
     caddyDropIn: read("host/caddy/caddy-platform.conf"),
+    backupService: read("host/backup/platform-backup.service"),
+    backupTimer: read("host/backup/platform-backup.timer"),
+    backupRun: read("host/backup/run.sh"),
+    backupBucketEnv: read("host/backup/bucket.env"),
     compose: read("stack/docker-compose.prod.yml"),
     natsConf: read("stack/nats-server.conf"),
     stackEnv: read("stack/stack.env"),

@@ -180,7 +180,7 @@ function refuseAnotherCopy(appDir: string): void {
   if (others.length > 0)
     throw new Error(
       `another copy of the stack is running from ${others.join(", ")}: it has the same project name ` +
-        `(${project}), ports (127.0.0.1:8081, 8082, 8222) and subnet. Remove it first ` +
+        `(${project}), ports (127.0.0.1:8081, 8082, 8222, 4222) and subnet. Remove it first ` +
         `(npm run local -- --down for npm run local's), then run this again.`,
     );
 }

@@ -92,3 +92,42 @@ export function logsCommand(
     }),
   };
 }
+
+/** The API instances stopped, under the deploy lock, until the held command's input closes (templates/host/ops/restore-window.sh). */
+export function restoreWindowCommand(
+  templates: Templates,
+  paths: HostPaths,
+  action: "restore" | "purge",
+  detail: string,
+  actor: string,
+): HostCommand {
+  return {
+    command: "bash -s",
+    script: hostScript(templates, templates.ops["restore-window"], {
+      APP_DIR: paths.appDir,
+      ACTION: action,
+      DETAIL: detail,
+      ACTOR: actor,
+    }),
+  };
+}
+
+/** NATS's token, from the host's .env (root's to read): printed to the SSH channel, never to the terminal. */
+export function natsTokenCommand(templates: Templates, paths: HostPaths): HostCommand {
+  return {
+    command: "sudo bash -s",
+    script: hostScript(templates, `sed -n 's/^NATS_TOKEN=//p' "$APP_DIR/.env"`, { APP_DIR: paths.appDir }),
+  };
+}
+
+/** Where the last backup is recorded on the host, for status. */
+export function recordBackupCommand(templates: Templates, paths: HostPaths, line: string): HostCommand {
+  return {
+    command: "sudo bash -s",
+    script: hostScript(
+      templates,
+      `install -d -m 0700 -o 10001 -g 10001 "$DATA_DIR/backups"\nprintf '%s\\n' "$LINE" >"$DATA_DIR/backups/last"\nchown 10001:10001 "$DATA_DIR/backups/last"`,
+      { DATA_DIR: paths.dataDir, LINE: line },
+    ),
+  };
+}

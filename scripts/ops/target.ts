@@ -10,6 +10,7 @@ import { LocalTransport } from "../../infra/host/transport/local.js";
 import { SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
 import type { Transport } from "../../infra/host/transport/transport.js";
 import { LOCAL_STACK_FILE, ROOT, type LocalStackFile } from "../local/local-stack.js";
+import type { BucketSettings } from "../backup/object-store.js";
 import type { LocalCaddy } from "./host-commands.js";
 
 export interface Target {
@@ -22,6 +23,8 @@ export interface Target {
   ssh?: SshTarget;
   /** The API's JWT secret, for `token`. */
   jwtSecret(): string;
+  /** The stack's backup bucket, or undefined when it has none. */
+  bucket(): BucketSettings | undefined;
 }
 
 export interface TargetFlags {
@@ -39,7 +42,7 @@ export class OpsError extends Error {
 }
 
 export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Target {
-  if (flags.local) return localTarget(flags.localDir ?? env.OPS_LOCAL_DIR ?? join(ROOT, ".tmp/local"));
+  if (flags.local) return localTarget(flags.localDir ?? env.OPS_LOCAL_DIR ?? join(ROOT, ".tmp/local"), env);
   const stack = flags.stack ?? env.OPS_STACK ?? "prod";
   // A server named by flags or .env is taken as given (the deploy user on
   // port 22 unless said otherwise); otherwise the stack tells.
@@ -84,10 +87,41 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
         );
       return secret;
     },
+    bucket: () =>
+      bucketFromEnv(env) ??
+      (named
+        ? undefined
+        : bucketFrom({
+            endpoint: stringOr(fromStack().outputs.backupEndpoint),
+            bucket: stringOr(fromStack().outputs.backupBucket),
+            accessKey: stringOr(fromStack().outputs.backupAccessKey),
+            secretKey: stringOr(fromStack().outputs.backupSecretKey),
+          })),
   };
 }
 
-function localTarget(dir: string): Target {
+function bucketFrom(parts: Partial<BucketSettings>): BucketSettings | undefined {
+  const { endpoint, bucket, accessKey, secretKey } = parts;
+  return endpoint && bucket && accessKey && secretKey ? { endpoint, bucket, accessKey, secretKey } : undefined;
+}
+
+/** An operator's own bucket settings win over the stack's. */
+function bucketFromEnv(env: NodeJS.ProcessEnv): BucketSettings | undefined {
+  const parts = {
+    endpoint: env.OPS_BACKUP_ENDPOINT,
+    bucket: env.OPS_BACKUP_BUCKET,
+    accessKey: env.OPS_BACKUP_ACCESS_KEY,
+    secretKey: env.OPS_BACKUP_SECRET_KEY,
+  };
+  const given = Object.entries(parts).filter(([, v]) => v);
+  if (given.length > 0 && given.length < 4)
+    throw new OpsError(
+      "set all four of OPS_BACKUP_ENDPOINT, OPS_BACKUP_BUCKET, OPS_BACKUP_ACCESS_KEY and OPS_BACKUP_SECRET_KEY, or none",
+    );
+  return bucketFrom(parts);
+}
+
+function localTarget(dir: string, env: NodeJS.ProcessEnv): Target {
   const file = join(dir, LOCAL_STACK_FILE);
   if (!existsSync(file)) throw new OpsError(`no local stack in ${dir}: start one with npm run local`);
   const local = JSON.parse(readFileSync(file, "utf8")) as LocalStackFile;
@@ -97,6 +131,7 @@ function localTarget(dir: string): Target {
     paths: { appDir: local.appDir, dataDir: local.dataDir },
     local: { apiHost: local.apiHost, httpsPort: local.httpsPort, dataDir: local.caddyData, accessLog: local.accessLog },
     jwtSecret: () => (JSON.parse(readFileSync(join(dir, "secrets.json"), "utf8")) as { jwtSecret: string }).jwtSecret,
+    bucket: () => bucketFromEnv(env),
   };
 }
 
@@ -116,7 +151,7 @@ function readStack(stack: string) {
     }
   };
   return {
-    outputs: JSON.parse(pulumi(["stack", "output", "--json"])) as Record<string, unknown>,
+    outputs: JSON.parse(pulumi(["stack", "output", "--json", "--show-secrets"])) as Record<string, unknown>,
     config: JSON.parse(pulumi(["config", "--json", "--show-secrets"])) as Record<string, { value?: unknown }>,
   };
 }

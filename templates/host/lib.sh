@@ -35,14 +35,14 @@ install_file() {
   local src=$1 dest=$2 mode=$3 owner=$4
   shift 4
   if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
-    chmod "$mode" "$dest"
-    chown "$owner" "$dest"
+    chmod "$mode" "$dest" || fail "could not set the mode of $dest"
+    chown "$owner" "$dest" || fail "could not set the owner of $dest"
     return 1
   fi
   if [ $# -gt 0 ] && ! "$@" "$src"; then
     fail "$dest: the new version does not validate; the live file was left as it is"
   fi
-  install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$dest"
+  install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$dest" || fail "could not install $dest"
   log "installed $dest"
   changed=1
   return 0
@@ -70,7 +70,7 @@ load_env() {
 # .env, so a rollback or a status needs no secret.
 platform_compose() {
   local release
-  release=$(cat "$APP_DIR/current-release" 2>/dev/null) || fail "no release is recorded in $APP_DIR/current-release (run a deploy)"
+  release=$(cat "$APP_DIR/current-release" 2>/dev/null) || fail "no release is recorded in $APP_DIR/current-release: run npm run up once"
   API_RELEASE="releases/$release" docker compose --project-directory "$APP_DIR" -f "$APP_DIR/docker-compose.prod.yml" "$@"
 }
 
@@ -78,8 +78,26 @@ platform_compose() {
 # deploy steps run as root, the ops commands as the deploy user, and both
 # write the lock and the audit log.
 app_file() {
-  [ -e "$1" ] || install -m 0640 /dev/null "$1"
+  : >>"$1" || fail "cannot write $1 (it should belong to $(stat -c %U "$APP_DIR"), like $APP_DIR)"
   if [ "$(id -u)" -eq 0 ]; then chown "$(stat -c %U:%G "$APP_DIR")" "$1"; fi
+}
+
+# record_release ID: the release in service, written whole or not at all.
+record_release() {
+  printf '%s\n' "$1" >"$APP_DIR/current-release.new"
+  if [ "$(id -u)" -eq 0 ]; then chown "$(stat -c %U:%G "$APP_DIR")" "$APP_DIR/current-release.new"; fi
+  chmod 0644 "$APP_DIR/current-release.new"
+  mv "$APP_DIR/current-release.new" "$APP_DIR/current-release"
+}
+
+# api_one_by_one: recreates the API instances on the recorded release, in
+# turn, each healthy (within two minutes) before the next: Caddy always has
+# one to send traffic to.
+api_one_by_one() {
+  local api
+  for api in api-1 api-2; do
+    platform_compose up -d --no-deps --wait --wait-timeout 120 "$api" || return 1
+  done
 }
 
 # with_deploy_lock COMMAND...: one deploy, rollback or restart at a time on

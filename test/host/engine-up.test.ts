@@ -8,6 +8,7 @@
 // whole, against a local fake of the Vultr API, configuring the same host.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeSSH } from "node-ssh";
@@ -22,10 +23,13 @@ import {
   type EngineStack,
   type PreviewJson,
 } from "../harness/pulumi-engine.js";
+import { startFakeS3, type FakeS3 } from "../harness/s3.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 import { tokenFor } from "../harness/tokens.js";
 import { PRODUCTION_PATHS, releaseId, verifyStep } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
+import { verifyBackup } from "../../scripts/backup/backup.js";
+import { BackupBucket } from "../../scripts/backup/object-store.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const POLICY_PACK = join(ROOT, "dist/policy-pack");
@@ -54,10 +58,15 @@ async function plannedOps(stack: EngineStack): Promise<Record<string, string>> {
 
 let host: SystemdHost;
 let root: NodeSSH;
+/** The stack's backup bucket: an S3 endpoint on this machine, where the test host reaches it. */
+let s3: FakeS3;
 let images: { apiImage: string; natsImage: string };
+/** The existing-server stack: the ops tests use it after its own. */
+let byo: EngineStack | undefined;
 
 beforeAll(async () => {
   host = await startSystemdHost("engine-up", { docker: true, subnet: 216 });
+  s3 = await startFakeS3({ listen: `${host.gatewayAddress}:0` });
   root = await host.connect("root");
   images = await loadLocalImages(host, root);
   // What cloud-init does on a Vultr instance, with the script users run on their own server.
@@ -70,7 +79,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   root?.dispose();
+  await byo?.remove();
   await host?.stop();
+  await s3?.stop();
 }, 120_000);
 
 /** The config both stacks share: the test host is offline and its images local. */
@@ -117,9 +128,13 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
         disconnectPolicy: "cancel",
         llmMaxTokens: "2048",
         rateLimitRequests: "100000",
+        // Backups to a bucket of the stack's own (any S3 endpoint).
+        backupS3Endpoint: s3.endpoint,
+        backupS3Bucket: s3.bucket,
       },
-      secrets: hostSecrets(),
+      secrets: { ...hostSecrets(), backupS3AccessKey: s3.accessKey, backupS3SecretKey: s3.secretKey },
     });
+    byo = stack;
     logins.push(await deployLogins(root));
     first = await stack.ok(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK], { timeoutMs: 1_500_000 });
     logins.push(await deployLogins(root));
@@ -129,10 +144,6 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
       `pulumi up on the test host: first ${(first.ms / 1000).toFixed(0)} s, second (no change) ${(second.ms / 1000).toFixed(1)} s`,
     );
   }, 1_800_000);
-
-  afterAll(async () => {
-    await stack?.remove();
-  });
 
   it("runs every host step, ending with /health through Caddy and TLS", async () => {
     for (const step of ["wait", "bootstrap", "caddy", "release", "stack", "verify"]) {
@@ -377,9 +388,11 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     // Another deploy, as seen by the host: the lock held by a process there.
     const held = root.execCommand(`flock ${lock} sleep 20`);
     await new Promise((r) => setTimeout(r, 1000));
+    const before = (await run(root, `cat ${PRODUCTION_PATHS.appDir}/current-release`)).stdout;
     const result = await ops(["deploy", "--bundle", bundleV2]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("another deploy is running here");
+    expect((await run(root, `cat ${PRODUCTION_PATHS.appDir}/current-release`)).stdout).toBe(before);
     await held;
   });
 
@@ -392,6 +405,20 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     expect(after.audit.at(-1)).toMatchObject({ action: "rollback" });
   });
 
+  it("pulumi up keeps the release ops put in service when its own bundle did not change", async () => {
+    // After the rollback above, pulumi's own release is in service again: put the ops one back.
+    expect((await ops(["deploy", "--bundle", bundleV2])).code).toBe(0);
+    const inService = JSON.parse((await ops(["releases", "--json"])).stdout).current;
+    expect(inService).toBe(releaseId(readFileSync(bundleV2)));
+    // A settings change: the stack step runs again, with the same bundle as its last deploy.
+    await byo!.ok(["config", "set", "logLevel", "debug"]);
+    const up = await byo!.ok(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK]);
+    expect(up.stdout).toMatch(/platform-host-stack\s+updated/);
+    const status = JSON.parse((await ops(["status", "--json"])).stdout);
+    expect(status.release).toBe(inService);
+    expect(status.health.httpStatus).toBe(200);
+  }, 600_000);
+
   it("restart api: one instance at a time under load, failing nothing", async () => {
     const { value, failures } = await underLoad(ops(["restart", "api"]));
     expect(value.code, value.stderr).toBe(0);
@@ -403,13 +430,11 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout).toMatch(/^api-1\S*\s+\| \d{4}-\d\d-\d\dT/m);
     expect(all.stdout).toMatch(/^api-2\S*\s+\| \d{4}-\d\d-\d\dT/m);
-    const caddy = await ops(["logs", "caddy", "--tail", "5", "--grep", "health"]);
-    expect(
-      caddy.stdout
-        .split("\n")
-        .filter(Boolean)
-        .every((l) => l.startsWith("caddy | ") && l.includes("health")),
-    ).toBe(true);
+    // The restart above ran under load: Caddy's last lines hold its requests.
+    const caddy = await ops(["logs", "caddy", "--tail", "50", "--grep", "/v1/conversations"]);
+    const lines = caddy.stdout.split("\n").filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.startsWith("caddy | ") && l.includes("/v1/conversations"))).toBe(true);
   });
 
   it("token: a short-lived JWT the API accepts, signed with the secret the operator's environment gives", async () => {
@@ -424,6 +449,120 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     });
     expect((await chat.request("GET", "/v1/conversations")).status).toBe(200);
   });
+
+  // The bucket as the operator names it for a server given by --host.
+  const bucketEnv = () => ({
+    OPS_BACKUP_ENDPOINT: s3.endpoint,
+    OPS_BACKUP_BUCKET: s3.bucket,
+    OPS_BACKUP_ACCESS_KEY: s3.accessKey,
+    OPS_BACKUP_SECRET_KEY: s3.secretKey,
+  });
+  const backupsDir = join(ROOT, ".tmp", `engine-up-backups-${process.pid}`);
+  const savedName = (stdout: string) => /saved \S+\/(backup-\d{8}T\d{6}Z)/.exec(stdout)?.[1];
+  const inBucket = async () => {
+    const bucket = new BackupBucket(s3);
+    try {
+      return await bucket.list();
+    } finally {
+      bucket.close();
+    }
+  };
+  afterAll(() => rmSync(backupsDir, { recursive: true, force: true }));
+
+  it("backup: every stream through an SSH tunnel while the platform serves, into a folder and the bucket", async () => {
+    const { value, failures } = await underLoad(ops(["backup", "--out", backupsDir, "--upload"], 300_000, bucketEnv()));
+    expect(value.code, value.stdout + value.stderr).toBe(0);
+    expect(failures).toEqual([]);
+    const name = savedName(value.stdout)!;
+    const manifest = await verifyBackup(join(backupsDir, name));
+    expect(manifest.streams.map((s) => s.name)).toEqual(["CONVERSATIONS", "KV_conversations", "KV_generation-leases"]);
+    expect(manifest.streams[0]!.messages).toBeGreaterThan(0);
+    expect(await inBucket()).toContain(name);
+    const status = JSON.parse((await ops(["status", "--json"])).stdout);
+    expect(status.lastBackup).toContain(name);
+  }, 600_000);
+
+  it("keeps NATS's client port off the network: only the SSH tunnel reaches it", async () => {
+    const reached = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect({ host: host.address, port: 4222, timeout: 3000 });
+      socket.once("connect", () => resolve(true));
+      socket.once("error", () => resolve(false));
+      socket.once("timeout", () => resolve(false));
+    });
+    expect(reached).toBe(false);
+  });
+
+  it("scheduled backup: the host's timer backs up and uploads by itself", async () => {
+    const timers = await run(root, "systemctl list-timers platform-backup.timer --all --no-legend");
+    expect(timers.stdout).toContain("platform-backup.timer");
+    const before = await inBucket();
+    // What the timer starts; a oneshot service, so this returns when the backup is done.
+    await new Promise((r) => setTimeout(r, 1100));
+    const started = await run(root, "systemctl start platform-backup.service");
+    const journal = await run(root, "journalctl -u platform-backup --no-pager -o cat | tail -n 40");
+    expect(started.code, journal.output).toBe(0);
+    const after = await inBucket();
+    expect(after.length, journal.output).toBe(before.length + 1);
+    const status = JSON.parse((await ops(["status", "--json"])).stdout);
+    expect(status.lastBackup).toContain(`${after.at(-1)} uploaded to s3://${s3.bucket}`);
+    expect(status.lastBackup).toContain("by the timer");
+  }, 600_000);
+
+  it("restore: refuses a damaged backup, or one over conversations the server holds, before stopping anything", async () => {
+    const backup = await ops(["backup", "--out", backupsDir], 300_000);
+    const name = savedName(backup.stdout)!;
+    const auditBefore = JSON.parse((await ops(["releases", "--json"])).stdout).audit.length;
+    const refused = await ops(["restore", join(backupsDir, name)], 300_000);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/the server holds messages in CONVERSATIONS \(\d+ messages\).*--replace/);
+    const snapshot = join(backupsDir, name, "streams/CONVERSATIONS.tar.s2");
+    writeFileSync(snapshot, readFileSync(snapshot).subarray(0, 100));
+    const damaged = await ops(["restore", join(backupsDir, name), "--replace"], 300_000);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toContain("is damaged, so nothing was restored");
+    expect(damaged.stderr).toContain("streams/CONVERSATIONS.tar.s2 has 100 bytes");
+    // Nothing was stopped, nothing audited.
+    expect(JSON.parse((await ops(["releases", "--json"])).stdout).audit).toHaveLength(auditBefore);
+    expect(JSON.parse((await ops(["status", "--json"])).stdout).health.httpStatus).toBe(200);
+  }, 600_000);
+
+  it("restore, the disaster drill: NATS's data lost, a backup from the bucket brings every conversation back", async () => {
+    const chat = await client();
+    const id = await chat.createConversation("kept across a disaster");
+    const answer = await chat.send(id, "remember this question");
+    await answer.ended;
+    const before = await chat.conversation(id);
+    expect(before.messages).toHaveLength(2);
+    const backup = await ops(["backup", "--out", backupsDir, "--upload"], 300_000, bucketEnv());
+    expect(backup.code, backup.stderr).toBe(0);
+    const name = savedName(backup.stdout)!;
+    rmSync(join(backupsDir, name), { recursive: true });
+
+    // The disaster: NATS comes back with an empty store (a new server, a lost volume).
+    const compose = `cd ${PRODUCTION_PATHS.appDir} && API_RELEASE=releases/$(cat current-release) docker compose -f docker-compose.prod.yml`;
+    const lost = await run(
+      root,
+      `${compose} stop nats && rm -rf ${PRODUCTION_PATHS.dataDir}/nats/* && ${compose} up -d --wait nats`,
+    );
+    expect(lost.code, lost.output).toBe(0);
+    await expect
+      .poll(async () => (await chat.request("GET", `/v1/conversations/${id}`)).status, { timeout: 60_000 })
+      .toBe(404);
+
+    // From the bucket, by name: the API's new, empty streams are replaced without --replace.
+    const restored = await ops(["restore", name], 600_000, bucketEnv());
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    expect(restored.stdout).toContain(`restored ${name}`);
+    await expect
+      .poll(async () => (await chat.request("GET", `/v1/conversations/${id}`)).status, { timeout: 60_000 })
+      .toBe(200);
+    expect((await chat.conversation(id)).messages).toEqual(before.messages);
+    const audit = JSON.parse((await ops(["releases", "--json"])).stdout).audit;
+    expect(audit.at(-1)).toMatchObject({ action: "restore", actor: "engine-up-test" });
+    expect(audit.at(-1).detail).toContain(`${name}: restored`);
+    // And the platform takes new conversations again.
+    expect(await chat.createConversation()).toMatch(/^[0-9a-f-]{36}$/);
+  }, 900_000);
 });
 
 describe("pulumi up of the Vultr program, against a local fake of the Vultr API, configuring the test host", () => {

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderEnvFile, renderTemplate } from "../../infra/host/render.js";
-import { hostSteps, releaseId, type HostSettings, type StackSettings } from "../../infra/host/steps.js";
+import { backupsStep, hostSteps, releaseId, type HostSettings, type StackSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { KEYS, REALISTIC_SECRETS } from "../harness/stack-configs.js";
 
@@ -29,14 +29,21 @@ const STACK: StackSettings = {
 };
 const BUNDLE = Buffer.from("console.log('bundle v1')\n");
 const steps = (templates = loadTemplates(), bundle = BUNDLE, stack = STACK) =>
-  hostSteps(templates, HOST, stack, bundle, "/tmp/api.cjs");
+  hostSteps(
+    templates,
+    HOST,
+    stack,
+    bundle,
+    "/tmp/api.cjs",
+    backupsStep(templates, { schedule: "hourly", keep: 48 }, Buffer.from("backup"), "/tmp/backup.cjs"),
+  );
 const hashes = (list: ReturnType<typeof steps>) => Object.fromEntries(list.map((s) => [s.name, s.hash]));
 const changedSteps = (a: ReturnType<typeof steps>, b: ReturnType<typeof steps>) =>
   a.filter((s, i) => s.hash !== b[i]!.hash).map((s) => s.name);
 
 describe("host steps", () => {
-  it("run in order: wait for the host, bootstrap, Caddy, release, stack, verify", () => {
-    expect(steps().map((s) => s.name)).toEqual(["wait", "bootstrap", "caddy", "release", "stack", "verify"]);
+  it("run in order: wait for the host, bootstrap, Caddy, release, stack, backups, verify", () => {
+    expect(steps().map((s) => s.name)).toEqual(["wait", "bootstrap", "caddy", "release", "stack", "backups", "verify"]);
   });
 
   it("are scripts that pass shellcheck", () => {

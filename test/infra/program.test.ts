@@ -82,7 +82,7 @@ describe("pulumi preview of the production program", () => {
         T.record,
         T.record,
         T.storage,
-        ...Array(6).fill(T.step),
+        ...Array(7).fill(T.step),
       ].sort(),
     );
   });
@@ -142,14 +142,18 @@ describe("pulumi preview of the production program", () => {
   it("runs the host steps in order, and keeps the SSH key and the stack's secrets secret", () => {
     const steps = plan.ofType(T.step).map((s) => urnName(s.urn));
     expect(steps).toEqual(
-      ["wait", "bootstrap", "caddy", "release", "stack", "verify"].map((s) => `platform-host-${s}`),
+      ["wait", "bootstrap", "caddy", "release", "stack", "backups", "verify"].map((s) => `platform-host-${s}`),
     );
     for (const step of plan.ofType(T.step)) {
       const inputs = step.newState!.inputs;
+      const name = urnName(step.urn);
       // The target holds the private key: unknown here (it waits for the
       // instance's address) and a secret once known.
-      expect(inputs.target, urnName(step.urn)).toBe(UNKNOWN);
-      expect(inputs.step === "[secret]", urnName(step.urn)).toBe(urnName(step.urn) === "platform-host-stack");
+      expect(inputs.target, name).toBe(UNKNOWN);
+      // The backups step holds the bucket's keys, known once the bucket exists.
+      const expected =
+        name === "platform-host-stack" ? "[secret]" : name === "platform-host-backups" ? UNKNOWN : "plain";
+      expect(inputs.step === "[secret]" || inputs.step === UNKNOWN ? inputs.step : "plain", name).toBe(expected);
     }
     for (const secret of Object.values(REALISTIC_SECRETS)) {
       expect(plan.output.includes(secret.trim().split("\n")[1] ?? secret)).toBe(false);

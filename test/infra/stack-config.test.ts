@@ -119,6 +119,10 @@ describe("parseStackConfig", () => {
       { tracingEnabled: "true" },
       /Config "tracingEndpoint": is not set but tracingEnabled is true; give the OTLP\/HTTP collector URL/,
     ],
+    [
+      { llmAllowedModels: "gpt-4o, gpt-4.1" },
+      /Config "llmAllowedModels": "gpt-4o, gpt-4\.1" has characters the host's env file cannot hold \(spaces, quotes, \$, #\)\. Write it without them, e\.g\. "a,b"/,
+    ],
     [{ generationLease: "10ms" }, /Config "generationLease": is invalid \("10ms"\); use a duration of at least 1s/],
     [{ apiImage: "Node 20" }, /Config "apiImage": "Node 20" is not a container image name/],
   ])("refuses %o, naming the key, the problem and the fix", (overrides, message) => {
@@ -154,6 +158,38 @@ describe("parseStackConfig", () => {
 });
 
 describe("Pulumi.yaml", () => {
+  it("takes a backup bucket of your own: all four settings, the keys encrypted, not beside a Vultr bucket", () => {
+    const own = {
+      backupsBucket: false,
+      backupS3Endpoint: "https://ewr1.vultrobjects.com/",
+      backupS3Bucket: "chat-backups",
+      backupS3AccessKey: "AKIAEXAMPLE",
+      backupS3SecretKey: "secret-example",
+    };
+    const secrets = [...SECRET_KEYS, "backupS3AccessKey", "backupS3SecretKey"];
+    expect(parseStackConfig(raw(own, secrets)).backups).toEqual({
+      schedule: "hourly",
+      keep: 48,
+      ownBucket: {
+        endpoint: "https://ewr1.vultrobjects.com",
+        bucket: "chat-backups",
+        accessKey: "AKIAEXAMPLE",
+        secretKey: "secret-example",
+      },
+    });
+    expect(parseStackConfig(raw({ backupsBucket: false })).backups.ownBucket).toBeUndefined();
+    expect(errorOf({ ...own, backupS3SecretKey: undefined }, secrets).message).toMatch(
+      /Config "backupS3SecretKey": is not set, but backupS3Endpoint, backupS3Bucket, backupS3AccessKey are/,
+    );
+    expect(errorOf(own).message).toMatch(/"backupS3AccessKey": is stored in plaintext/);
+    expect(errorOf({ ...own, backupsBucket: true }, secrets).message).toMatch(/Choose one/);
+    expect(errorOf({ ...own, backupS3Endpoint: "ewr1.vultrobjects.com" }, secrets).message).toMatch(
+      /is not an endpoint URL/,
+    );
+    expect(errorOf({ backupSchedule: "hourly; rm -rf /" }).message).toMatch(/not a systemd calendar expression/);
+    expect(errorOf({ backupKeep: "0" }).message).toMatch(/"backupKeep": "0" is not a positive whole number/);
+  });
+
   it("declares exactly the keys the program reads, with the same defaults", () => {
     const project = parseYaml(readFileSync(join(import.meta.dirname, "../../Pulumi.yaml"), "utf8")) as {
       name: string;

@@ -208,4 +208,38 @@ describe("the compose stack behind Caddy", () => {
     expect(stack.compose("ps", "-q").trim().split("\n")).toHaveLength(3);
     expect((await requestJson("GET", `${stack.url}/health`, undefined, { ca })).status).toBe(200);
   });
+
+  it("backs up, purges in an emergency and restores with npm run ops --local, the API stopped only meanwhile", async () => {
+    const ops = (...args: string[]) =>
+      spawnSync("npm", ["run", "-s", "ops", "--", ...args, "--local", "--local-dir", DIR], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, OPS_ACTOR: "compose-stack-test" },
+      });
+    const id = await client.createConversation("before the purge");
+    await (
+      await client.send(id, "hello")
+    ).ended;
+    const backups = join(DIR, "backups");
+    const backup = ops("backup", "--out", backups);
+    expect(backup.status, backup.stderr).toBe(0);
+    const name = /saved \S+\/(backup-\d{8}T\d{6}Z)/.exec(backup.stdout)![1]!;
+
+    const unconfirmed = ops("purge");
+    expect(unconfirmed.status).toBe(1);
+    expect(unconfirmed.stderr).toMatch(/purge deletes every conversation on the local stack .*--confirm/);
+    expect((await client.request("GET", `/v1/conversations/${id}`)).status).toBe(200);
+
+    const purged = ops("purge", "--confirm", "--no-backup");
+    expect(purged.status, purged.stderr).toBe(0);
+    expect(purged.stdout).toMatch(/CONVERSATIONS: \d+ messages purged/);
+    expect((await client.request("GET", `/v1/conversations/${id}`)).status).toBe(404);
+
+    const restored = ops("restore", join(backups, name));
+    expect(restored.status, restored.stdout + restored.stderr).toBe(0);
+    expect((await client.conversation(id)).messages.map((m) => m.role)).toEqual(["user", "assistant"]);
+    const audit = JSON.parse(ops("releases", "--json").stdout).audit.map((e: { action: string }) => e.action);
+    expect(audit.slice(-2)).toEqual(["purge", "restore"]);
+    expect(stack.compose("ps", "-q").trim().split("\n")).toHaveLength(3);
+  }, 300_000);
 });

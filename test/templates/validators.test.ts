@@ -161,7 +161,31 @@ describe("docker-compose.prod.yml (docker compose config)", () => {
       expect(service.deploy?.resources?.limits?.memory, name).toBeDefined();
       expect(service.logging?.options?.["max-size"], name).toBe("10m");
     }
-    expect(config.services.nats!.ports.map((p: { target: number }) => p.target)).toEqual([8222]);
+    // Monitoring, and the clients' port that ops backup and restore reach through an SSH tunnel.
+    expect(config.services.nats!.ports.map((p: { target: number }) => p.target)).toEqual([8222, 4222]);
+  });
+
+  it("runs the scheduled backup only when asked (profile backup), as hardened, with no port", async () => {
+    const { output } = await run(
+      "docker",
+      [
+        "compose",
+        "-f",
+        join(TEMPLATES, "stack/docker-compose.prod.yml"),
+        "--profile",
+        "backup",
+        "config",
+        "--format",
+        "json",
+      ],
+      env,
+    );
+    const backup = (JSON.parse(output) as { services: Record<string, Record<string, any>> }).services.backup!;
+    expect(backup.read_only).toBe(true);
+    expect(backup.cap_drop).toEqual(["ALL"]);
+    expect(backup.user).toBe("10001:10001");
+    expect(backup.ports).toBeUndefined();
+    expect(backup.environment.NATS_URL).toBe("nats://nats:4222");
   });
 });
 

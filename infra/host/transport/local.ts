@@ -6,12 +6,20 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { ExecResult, OutputListener, Transport } from "./transport.js";
+import { createConnection } from "node:net";
+import type { Duplex } from "node:stream";
+import type { ExecResult, HeldCommand, OutputListener, Transport } from "./transport.js";
 
 export class LocalTransport implements Transport {
   readonly description = "this machine";
 
   async exec(command: string, stdin?: string, listener?: OutputListener): Promise<ExecResult> {
+    const held = await this.hold(command, stdin ?? "", listener);
+    held.end();
+    return held.result;
+  }
+
+  async hold(command: string, stdin: string, listener?: OutputListener): Promise<HeldCommand> {
     const line = process.getuid?.() === 0 ? command.replace(/^sudo /, "") : command;
     const child = spawn("bash", ["-c", line], { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -24,9 +32,17 @@ export class LocalTransport implements Transport {
       stderr += chunk;
       listener?.stderr?.(chunk);
     });
-    child.stdin.end(stdin ?? "");
-    const [code] = (await once(child, "close")) as [number | null];
-    return { code, stdout, stderr };
+    // A command that exits before reading all its input is not an error here.
+    child.stdin.on("error", () => undefined);
+    child.stdin.write(stdin);
+    const result = once(child, "close").then(([code]) => ({ code: code as number | null, stdout, stderr }));
+    return { end: (finalInput) => child.stdin.end(finalInput ?? ""), result };
+  }
+
+  async connect(port: number): Promise<Duplex> {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    await once(socket, "connect");
+    return socket;
   }
 
   async upload(localPath: string, remotePath: string): Promise<void> {

@@ -3,7 +3,9 @@
 // fail2ban and ufw rate limit see one login, not one per step.
 import { createHash } from "node:crypto";
 import { NodeSSH } from "node-ssh";
-import type { ExecResult, OutputListener, Transport } from "./transport.js";
+import type { Duplex } from "node:stream";
+import type { ClientChannel } from "ssh2";
+import type { ExecResult, HeldCommand, OutputListener, Transport } from "./transport.js";
 
 export interface SshTarget {
   host: string;
@@ -41,6 +43,45 @@ export class SshTransport implements Transport {
       ...(listener?.stderr ? { onStderr: (chunk: Buffer) => listener.stderr!(chunk.toString()) } : {}),
     });
     return { code: result.code, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  async hold(command: string, stdin: string, listener?: OutputListener): Promise<HeldCommand> {
+    const client = (await this.connection()).connection!;
+    const channel = await new Promise<ClientChannel>((resolve, reject) =>
+      client.exec(command, (error, stream) => (error ? reject(error) : resolve(stream))),
+    );
+    let stdout = "";
+    let stderr = "";
+    channel.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      listener?.stdout?.(chunk.toString());
+    });
+    channel.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      listener?.stderr?.(chunk.toString());
+    });
+    const result = new Promise<ExecResult>((resolve) => {
+      let code: number | null = null;
+      channel.on("exit", (exitCode: number | null) => (code = exitCode));
+      channel.on("close", () => resolve({ code, stdout, stderr }));
+    });
+    channel.write(stdin);
+    return { end: (finalInput) => channel.end(finalInput ?? ""), result };
+  }
+
+  async connect(port: number): Promise<Duplex> {
+    const client = (await this.connection()).connection!;
+    return new Promise((resolve, reject) =>
+      client.forwardOut("127.0.0.1", 0, "127.0.0.1", port, (error, stream) => {
+        if (!error) return resolve(stream);
+        reject(
+          new Error(
+            `${this.description} refused a tunnel to 127.0.0.1:${port} (${error.message}): the host's sshd must allow it ` +
+              "(templates/host/ssh/00-platform-hardening.conf, installed by the bootstrap: run npm run up once)",
+          ),
+        );
+      }),
+    );
   }
 
   async upload(localPath: string, remotePath: string): Promise<void> {

@@ -9,6 +9,10 @@ import { OpsError, type Target } from "../target.js";
 export function ssh(target: Target, command: string[]): number {
   if (!target.ssh) throw new OpsError("the local stack runs on this machine: no ssh needed");
   const dir = mkdtempSync(join(tmpdir(), "ops-ssh-"));
+  // Ctrl-C or a closed terminal reaches ssh; node must live on to remove the key file.
+  const ignore = () => undefined;
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGHUP", "SIGTERM"];
+  for (const signal of signals) process.on(signal, ignore);
   try {
     const key = join(dir, "key");
     writeFileSync(key, target.ssh.privateKey, { mode: 0o600 });
@@ -23,5 +27,6 @@ export function ssh(target: Target, command: string[]): number {
     return result.status ?? 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    for (const signal of signals) process.off(signal, ignore);
   }
 }

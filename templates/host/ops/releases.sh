@@ -10,7 +10,7 @@ echo "== current"
 cat "$APP_DIR/current-release" 2>/dev/null || true
 echo "== releases"
 for dir in "$APP_DIR"/releases/*/; do
-  [ -f "$dir/api.cjs" ] && printf '%s\t%s\n' "$(basename "$dir")" "$(date -u -r "$dir/api.cjs" +%FT%TZ)"
+  if [ -f "$dir/api.cjs" ]; then printf '%s\t%s\n' "$(basename "$dir")" "$(date -u -r "$dir/api.cjs" +%FT%TZ)"; fi
 done | sort -t "$(printf '\t')" -k2 -r
 echo "== audit"
 tail -n 100 "$APP_DIR/audit.log" 2>/dev/null || true

@@ -20,7 +20,8 @@ echo "== health"
 # Through Caddy and TLS here, whatever DNS says; -k: the certificate is its own section.
 curl -sk --max-time 5 --resolve "$api_host:$https_port:127.0.0.1" "https://$api_host:$https_port/health" -w '\n%{http_code}\n' || echo 000
 echo "== containers"
-platform_compose ps --all --format json 2>/dev/null || true
+# (platform_compose stops the script when no release is recorded yet.)
+if [ -f "$APP_DIR/current-release" ]; then platform_compose ps --all --format json 2>/dev/null || true; fi
 echo "== release"
 cat "$APP_DIR/current-release" 2>/dev/null || true
 echo "== jetstream"

@@ -13,19 +13,6 @@ LOG_PREFIX=$ACTION
 [ -f "$APP_DIR/releases/$RELEASE_ID/api.cjs" ] ||
   fail "release $RELEASE_ID is not on this host (npm run ops -- releases lists those that are)"
 
-record_release() {
-  printf '%s\n' "$1" >"$APP_DIR/current-release.new"
-  mv "$APP_DIR/current-release.new" "$APP_DIR/current-release"
-}
-
-# one_by_one: recreates the API instances on the recorded release, in turn.
-one_by_one() {
-  local api
-  for api in api-1 api-2; do
-    platform_compose up -d --no-deps --wait --wait-timeout 120 "$api" || return 1
-  done
-}
-
 switch_release() {
   local previous
   previous=$(cat "$APP_DIR/current-release" 2>/dev/null || true)
@@ -35,11 +22,14 @@ switch_release() {
     return 0
   fi
   record_release "$RELEASE_ID"
-  if ! one_by_one; then
+  if ! api_one_by_one; then
     log "release $RELEASE_ID did not become healthy; putting $previous back"
     platform_compose logs --no-color --tail 40 api-1 api-2 >&2 || true
     record_release "$previous"
-    one_by_one || log "the previous release $previous is not healthy either: see npm run ops -- status"
+    if ! api_one_by_one; then
+      audit "$ACTION-failed" "$previous -> $RELEASE_ID: not healthy, and $previous not healthy either"
+      fail "neither release $RELEASE_ID nor $previous became healthy: npm run ops -- status, and logs api"
+    fi
     audit "$ACTION-failed" "$previous -> $RELEASE_ID: not healthy, $previous back in service"
     fail "release $RELEASE_ID did not become healthy; $previous is in service again"
   fi

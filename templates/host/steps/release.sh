@@ -19,7 +19,7 @@ if [ ! -f "$RELEASE_ID/api.cjs" ]; then
   chmod 0644 "$RELEASE_ID/api.cjs"
   log "release $RELEASE_ID installed"
 fi
-rm -f upload-*.cjs
+rm -f "upload-$RELEASE_ID.cjs"
 current=$(cat ../current-release 2>/dev/null || true)
 # The newest others stay for a rollback; grep finds none on a first deploy.
 # shellcheck disable=SC2010 # release names are hex ids; ls -t sorts them by age

@@ -1,0 +1,69 @@
+// The scheduled backup, as it runs on the host: a one-off container of the
+// compose stack (service `backup`, started by the platform-backup systemd
+// timer) on the stack's network, so NATS is reached at nats:4222 with no
+// port opened. It takes the backup into /backups (the data directory), keeps
+// the newest few there, uploads it to the stack's bucket when there is one
+// and keeps the newest BACKUP_KEEP in it, then records the last backup for
+// `npm run ops -- status`. Settings arrive in the environment.
+import { readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { takeBackup } from "./backup.js";
+import { BACKUP_NAME, backupsToDelete } from "./manifest.js";
+import { BackupBucket } from "./object-store.js";
+
+const DIR = "/backups";
+/** Copies kept on the host itself: a restore without a download, and a bound on the disk they take. */
+const KEPT_ON_HOST = 3;
+
+function setting(name: string, fallback?: string): string {
+  const value = process.env[name] || fallback;
+  if (value === undefined)
+    throw new Error(`${name} is not set (templates/stack/docker-compose.prod.yml, service backup)`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const log = (line: string) => console.log(line);
+  const nc = await connect({ servers: setting("NATS_URL"), token: setting("NATS_TOKEN"), reconnect: false });
+  let taken;
+  try {
+    taken = await takeBackup(nc, DIR, `the platform-backup timer on ${hostname()}`, log);
+  } finally {
+    await nc.close();
+  }
+  log(`saved ${taken.dir}`);
+  for (const old of backupsToDelete(
+    readdirSync(DIR).filter((n) => BACKUP_NAME.test(n)),
+    KEPT_ON_HOST,
+  ))
+    rmSync(join(DIR, old), { recursive: true, force: true });
+
+  let where = `kept on the host only (no bucket)`;
+  const endpoint = process.env.BACKUP_S3_ENDPOINT;
+  if (endpoint) {
+    const bucket = new BackupBucket({
+      endpoint,
+      bucket: setting("BACKUP_S3_BUCKET"),
+      accessKey: setting("BACKUP_S3_ACCESS_KEY"),
+      secretKey: setting("BACKUP_S3_SECRET_KEY"),
+    });
+    try {
+      await bucket.upload(taken.dir, taken.manifest.name);
+      const pruned = await bucket.prune(Number(setting("BACKUP_KEEP", "48")));
+      where = `uploaded to ${bucket.description}`;
+      log(`${where}${pruned.length ? `; removed ${pruned.join(", ")}` : ""}`);
+    } finally {
+      bucket.close();
+    }
+  }
+  // Replaced, not rewritten: `ops backup` may have left a root-owned one.
+  writeFileSync(join(DIR, "last.new"), `${taken.manifest.name} ${where} by the timer\n`);
+  renameSync(join(DIR, "last.new"), join(DIR, "last"));
+}
+
+main().catch((error: unknown) => {
+  console.error(`backup failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

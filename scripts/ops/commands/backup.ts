@@ -1,0 +1,201 @@
+// backup, backups, restore and purge: JetStream through the tunnel (the
+// snapshot and restore API, scripts/backup/), the bucket through S3, and the
+// host only for what must happen there: the API stopped under the deploy lock
+// while streams are rewritten, the audit log, the last backup for status.
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { loadTemplates } from "../../../infra/host/templates.js";
+import type { HeldCommand } from "../../../infra/host/transport/transport.js";
+import { planRestoreOn, restoreBackup, takeBackup, verifyBackup } from "../../backup/backup.js";
+import { BACKUP_NAME } from "../../backup/manifest.js";
+import { BackupBucket } from "../../backup/object-store.js";
+import { recordBackupCommand, restoreWindowCommand } from "../host-commands.js";
+import { withNats } from "../nats.js";
+import { OpsError, type Target } from "../target.js";
+import { runOnHost } from "./run.js";
+
+const log = (line: string) => console.log(`  ${line}`);
+
+function bucketOf(target: Target): BackupBucket {
+  const settings = target.bucket();
+  if (!settings)
+    throw new OpsError(
+      `no backup bucket for ${target.description}: the stack has none (backupsBucket, or the backupS3* settings), ` +
+        "or set OPS_BACKUP_ENDPOINT, OPS_BACKUP_BUCKET, OPS_BACKUP_ACCESS_KEY and OPS_BACKUP_SECRET_KEY",
+    );
+  return new BackupBucket(settings);
+}
+
+export interface BackupOptions {
+  /** The folder backups go in, locally. */
+  out: string;
+  upload: boolean;
+  /** Finished backups kept in the bucket after an upload. */
+  keep: number;
+  actor: string;
+}
+
+export async function backup(target: Target, options: BackupOptions): Promise<number> {
+  const bucket = options.upload ? bucketOf(target) : undefined;
+  try {
+    console.log(`backing up JetStream on ${target.description} (the platform keeps serving)`);
+    const { dir, manifest } = await withNats(target, (nc) => takeBackup(nc, options.out, options.actor, log));
+    console.log(`saved ${dir}`);
+    let where = `downloaded by ${options.actor}`;
+    if (bucket) {
+      await bucket.upload(dir, manifest.name);
+      const pruned = await bucket.prune(options.keep);
+      console.log(`uploaded to ${bucket.description}${pruned.length ? `; removed ${pruned.length} older` : ""}`);
+      where = `uploaded to ${bucket.description} by ${options.actor}`;
+    }
+    await runOnHost(
+      target,
+      "recording the backup",
+      recordBackupCommand(loadTemplates(), target.paths, `${manifest.name} ${where}`),
+    );
+    return 0;
+  } finally {
+    bucket?.close();
+  }
+}
+
+export async function listBackups(target: Target, out: string): Promise<number> {
+  const bucket = target.bucket() ? bucketOf(target) : undefined;
+  try {
+    const inBucket = bucket ? await bucket.list() : [];
+    const local = existsSync(out) ? readdirSync(out).filter((n) => BACKUP_NAME.test(n)) : [];
+    for (const name of [...new Set([...inBucket, ...local])].sort())
+      console.log(
+        `${name}  ${[inBucket.includes(name) ? "bucket" : "", local.includes(name) ? join(out, name) : ""].filter(Boolean).join(", ")}`,
+      );
+    if (!bucket) console.log(`(no backup bucket for ${target.description}: local backups in ${out} only)`);
+    return 0;
+  } finally {
+    bucket?.close();
+  }
+}
+
+/**
+ * Keeps the API instances stopped on the host (templates/host/ops/restore-window.sh)
+ * while `work` runs, and has the host start them again whatever happens,
+ * with `work`'s outcome (or its failure) in the host's audit log.
+ */
+async function withApiStopped(
+  target: Target,
+  action: "restore" | "purge",
+  detail: string,
+  work: () => Promise<string>,
+  actor: string,
+): Promise<void> {
+  let stopped!: () => void;
+  const isStopped = new Promise<void>((resolve) => (stopped = resolve));
+  let said = "";
+  const command = restoreWindowCommand(loadTemplates(), target.paths, action, detail, actor);
+  const held: HeldCommand = await target.transport.hold(command.command, command.script, {
+    stdout: (chunk) => {
+      said += chunk;
+      if (said.includes("== stopped")) stopped();
+      process.stdout.write(chunk.replace("== stopped\n", ""));
+    },
+    stderr: (chunk) => process.stderr.write(chunk),
+  });
+  const endedEarly = held.result.then((result) => {
+    if (!said.includes("== stopped"))
+      throw new OpsError(
+        `the host could not stop the API for the ${action} (exit code ${result.code ?? "none"}): ` +
+          (result.stderr.trim() || result.stdout.trim()),
+      );
+  });
+  await Promise.race([isStopped, endedEarly]);
+  let outcome = "failed";
+  try {
+    outcome = await work();
+  } catch (error) {
+    outcome = `failed: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`;
+    throw error;
+  } finally {
+    held.end(`${outcome.replace(/[\r\n\t]/g, " ")}\n`);
+    const result = await held.result;
+    if (result.code !== 0)
+      console.error(`ops: the API instances did not come back on ${target.description}: npm run ops -- status`);
+  }
+}
+
+/** A local backup folder, or the name of one in the bucket (downloaded to a private temporary folder). */
+async function fetchBackup(target: Target, from: string): Promise<{ dir: string; cleanup(): void }> {
+  if (existsSync(from)) return { dir: resolve(from), cleanup: () => undefined };
+  if (!BACKUP_NAME.test(from))
+    throw new OpsError(`${from} is neither a backup folder here nor a backup's name (backup-YYYYMMDDTHHMMSSZ)`);
+  const bucket = bucketOf(target);
+  const temporary = mkdtempSync(join(tmpdir(), "ops-restore-"));
+  try {
+    console.log(`downloading ${from} from ${bucket.description}`);
+    return {
+      dir: await bucket.download(from, temporary),
+      cleanup: () => rmSync(temporary, { recursive: true, force: true }),
+    };
+  } catch (error) {
+    rmSync(temporary, { recursive: true, force: true });
+    throw error;
+  } finally {
+    bucket.close();
+  }
+}
+
+export async function restore(target: Target, from: string, replaceLive: boolean, actor: string): Promise<number> {
+  const backupFolder = await fetchBackup(target, from);
+  try {
+    // Checked whole, and against the streams there, before the API is
+    // stopped: a damaged backup or a refused overwrite costs no downtime.
+    const manifest = await verifyBackup(backupFolder.dir);
+    await withNats(target, (nc) => planRestoreOn(nc, manifest, replaceLive));
+    console.log(
+      `${manifest.name}: ${manifest.streams.length} streams, checksums match; taken ${manifest.createdAt} by ${manifest.source}`,
+    );
+    await withApiStopped(
+      target,
+      "restore",
+      manifest.name,
+      async () => {
+        await withNats(target, (nc) => restoreBackup(nc, backupFolder.dir, { replaceLive, log }));
+        return "restored; every stream's message count and last sequence match the backup";
+      },
+      actor,
+    );
+    console.log(`restored ${manifest.name} on ${target.description}`);
+    return 0;
+  } finally {
+    backupFolder.cleanup();
+  }
+}
+
+/**
+ * The emergency purge: every message of every stream gone (conversations,
+ * their logs, the leases), the streams kept. A backup is taken first unless
+ * the operator says otherwise, so even this can be undone.
+ */
+export async function purge(target: Target, options: BackupOptions & { skipBackup: boolean }): Promise<number> {
+  if (!options.skipBackup) await backup(target, options);
+  await withApiStopped(
+    target,
+    "purge",
+    "every stream",
+    async () => {
+      const purged = await withNats(target, async (nc) => {
+        const jsm = await jetstreamManager(nc);
+        const lines: string[] = [];
+        for await (const name of jsm.streams.names()) {
+          const { purged: count } = await jsm.streams.purge(name);
+          lines.push(`${name} ${count}`);
+          log(`${name}: ${count} messages purged`);
+        }
+        return lines;
+      });
+      return `purged ${purged.join(", ")}`;
+    },
+    options.actor,
+  );
+  return 0;
+}

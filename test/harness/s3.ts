@@ -1,0 +1,37 @@
+// A local S3 endpoint (tools/s3-fake: gofakes3 in memory), built from Go
+// modules by scripts/setup/build-s3-fake.sh, standing in for the stack's
+// Vultr Object Storage. It accepts only the access key it was given.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import type { BucketSettings } from "../../scripts/backup/object-store.js";
+import { ManagedProcess } from "./process.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+
+export interface FakeS3 extends BucketSettings {
+  stop(): Promise<void>;
+}
+
+/** `listen`: 127.0.0.1:0 by default; a test host reaches the fake on the host side of its link. */
+export async function startFakeS3(options: { listen?: string; bucket?: string } = {}): Promise<FakeS3> {
+  const binary = execFileSync("bash", [join(ROOT, "scripts/setup/build-s3-fake.sh")], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .at(-1)!;
+  const accessKey = "TESTACCESSKEY0123456";
+  const process = new ManagedProcess("s3-fake", binary, [
+    "-listen",
+    options.listen ?? "127.0.0.1:0",
+    "-access-key",
+    accessKey,
+  ]);
+  const line = await process.waitFor(/listening on /);
+  const address = /listening on (\S+)/.exec(line)![1]!;
+  return {
+    endpoint: `http://${address}`,
+    bucket: options.bucket ?? "platform-backups",
+    accessKey,
+    secretKey: "test-secret-key-not-checked",
+    stop: async () => void (await process.stop()),
+  };
+}
