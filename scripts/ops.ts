@@ -48,8 +48,8 @@ const HELP: Record<string, string> = {
   --upload also to the stack's bucket, keeping the newest --keep there.`,
   backups: `backups [--out DIR]
   The backups in the stack's bucket and in DIR (./backups).`,
-  restore: `restore FOLDER|NAME [--replace]
-  A backup folder, or a backup in the bucket by name: checked whole first
+  restore: `restore FOLDER|NAME|latest [--replace]
+  A backup folder, or a backup in the bucket by name (latest: the newest): checked whole first
   (a damaged one is refused, nothing touched); then, with the API instances
   stopped, every stream restored and its counts and last sequence proven.
   Streams that hold messages are only replaced with --replace.`,

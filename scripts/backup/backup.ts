@@ -65,6 +65,7 @@ export async function takeBackup(
     for (const stream of await streamNames(jsm)) {
       const file = snapshotFile(stream);
       const taken = await snapshotStream(nc, stream, join(partial, file));
+      const atEnd = (await jsm.streams.info(stream)).state;
       streams.push({
         name: stream,
         file,
@@ -73,6 +74,8 @@ export async function takeBackup(
         messages: taken.state.messages,
         firstSeq: taken.state.first_seq,
         lastSeq: taken.state.last_seq,
+        messagesAtEnd: atEnd.messages,
+        lastSeqAtEnd: atEnd.last_seq,
         config: taken.config,
         state: taken.state,
       });

@@ -23,9 +23,17 @@ const streamEntry = z.object({
   file: z.string().regex(/^streams\/[^/]+$/),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The stream's state when its snapshot began... */
   messages: z.number().int().nonnegative(),
   firstSeq: z.number().int().nonnegative(),
   lastSeq: z.number().int().nonnegative(),
+  /**
+   * ...and when it ended: the server may include messages written meanwhile,
+   * so the snapshot holds a state between the two (the same when the stream
+   * was not written to).
+   */
+  messagesAtEnd: z.number().int().nonnegative(),
+  lastSeqAtEnd: z.number().int().nonnegative(),
   /** The stream's configuration and state as the server reported them with the snapshot. */
   config: z.record(z.string(), z.unknown()),
   state: z.record(z.string(), z.unknown()),
@@ -126,18 +134,25 @@ export function planRestore(manifest: Manifest, live: readonly LiveStream[], rep
 
 /**
  * A restored stream's state against the manifest: the problem in words, or
- * undefined. The last sequence must match; so must the message count, except
- * in a stream with a maximum age (the leases bucket), where the server drops
- * on restore what aged out since the backup.
+ * undefined. The last sequence must lie between the stream's at the start and
+ * at the end of its snapshot (equal to both when nothing was written
+ * meanwhile), and so must the message count: writes only add messages (or,
+ * in a bucket, replace them) while a snapshot runs, because the server holds
+ * back deletions until it ends. In a stream with a maximum age (the leases
+ * bucket) the server drops on restore what aged out since: fewer is fine.
  */
 export function compareRestored(entry: StreamEntry, state: { messages: number; last_seq: number }): string | undefined {
   const maxAge = Number(entry.config.max_age ?? 0);
-  const countOk = state.messages === entry.messages || (maxAge > 0 && state.messages < entry.messages);
-  if (countOk && state.last_seq === entry.lastSeq) return undefined;
-  return (
-    `${entry.name}: restored ${state.messages} messages up to sequence ${state.last_seq}, ` +
-    `the backup holds ${entry.messages} up to ${entry.lastSeq}`
-  );
+  const fewest = maxAge > 0 ? 0 : Math.min(entry.messages, entry.messagesAtEnd);
+  const most = Math.max(entry.messages, entry.messagesAtEnd);
+  const countOk = state.messages >= fewest && state.messages <= most;
+  const lastOk = state.last_seq >= entry.lastSeq && state.last_seq <= entry.lastSeqAtEnd;
+  if (countOk && lastOk) return undefined;
+  const held =
+    entry.lastSeqAtEnd === entry.lastSeq
+      ? `${entry.messages} up to ${entry.lastSeq}`
+      : `${entry.messages}-${entry.messagesAtEnd} up to ${entry.lastSeq}-${entry.lastSeqAtEnd} (written to while it was taken)`;
+  return `${entry.name}: restored ${state.messages} messages up to sequence ${state.last_seq}, the backup holds ${held}`;
 }
 
 /** The backups to delete so that the newest `keep` remain (names sort by age). */

@@ -90,6 +90,8 @@ export interface Status {
   disk: { dataBytes: number; availableBytes: number } | null;
   certificate: { notAfter: string; daysLeft: number; issuer: string } | null;
   lastBackup: string | null;
+  /** The host's backup timer; null where there is none (the local stack). */
+  backupTimer: { next: string; lastResult: string; lastFinished: string } | null;
 }
 
 export function parseStatus(output: string, now = new Date()): Status {
@@ -118,10 +120,9 @@ export function parseStatus(output: string, now = new Date()): Status {
       }
     | undefined;
   const [dataBytes, availableBytes] = (s.disk ?? []).map(Number);
-  const cert = Object.fromEntries(
-    (s.certificate ?? []).map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
-  );
+  const cert = keyValues(s.certificate ?? []);
   const notAfter = cert.notAfter ? new Date(cert.notAfter) : undefined;
+  const timer = keyValues(s.backup_timer ?? []);
   return {
     apiHost: s.api_host?.[0] ?? "",
     health: { httpStatus, body: tryJson(bodyText) ?? bodyText },
@@ -148,7 +149,26 @@ export function parseStatus(output: string, now = new Date()): Status {
           }
         : null,
     lastBackup: s.backup?.[0] ?? null,
+    backupTimer:
+      timer.next !== undefined
+        ? { next: timer.next, lastResult: timer.result ?? "", lastFinished: timer.finished ?? "" }
+        : null,
   };
+}
+
+/** "key=value" lines, split at the first "=". */
+function keyValues(lines: string[]): Record<string, string> {
+  return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+}
+
+/** How the last scheduled backup went, for a person: systemd says "success" or why it failed. */
+function describeTimer(timer: NonNullable<Status["backupTimer"]>): string {
+  const last = !timer.lastFinished
+    ? "not run yet"
+    : timer.lastResult === "success"
+      ? `last run ${timer.lastFinished} succeeded`
+      : `LAST RUN FAILED (${timer.lastResult}) at ${timer.lastFinished}: journalctl -u platform-backup`;
+  return `next ${timer.next || "not scheduled"}; ${last}`;
 }
 
 function tryJson(text: string): unknown {
@@ -187,6 +207,7 @@ export function formatStatus(target: string, status: Status): string {
       ? `  TLS        expires ${status.certificate.notAfter.slice(0, 10)} (${status.certificate.daysLeft} days), ${status.certificate.issuer}`
       : "  TLS        no certificate yet",
     `  backup     ${status.lastBackup ?? "none yet"}`,
+    ...(status.backupTimer ? [`  schedule   ${describeTimer(status.backupTimer)}`] : []),
   ];
   return lines.join("\n");
 }

@@ -1,6 +1,7 @@
-// A local S3 endpoint (tools/s3-fake: gofakes3 in memory), built from Go
-// modules by scripts/setup/build-s3-fake.sh, standing in for the stack's
-// Vultr Object Storage. It accepts only the access key it was given.
+// A local S3 endpoint (tools/s3-fake: rclone's gofakes3 in memory), built
+// from Go modules by scripts/setup/build-s3-fake.sh, standing in for the
+// stack's Vultr Object Storage. It checks every request's signature against
+// the one key pair it was given.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { BucketSettings } from "../../scripts/backup/object-store.js";
@@ -19,11 +20,14 @@ export async function startFakeS3(options: { listen?: string; bucket?: string } 
     .split("\n")
     .at(-1)!;
   const accessKey = "TESTACCESSKEY0123456";
+  const secretKey = "test-secret-key-0123456789abcdef";
   const process = new ManagedProcess("s3-fake", binary, [
     "-listen",
     options.listen ?? "127.0.0.1:0",
     "-access-key",
     accessKey,
+    "-secret-key",
+    secretKey,
   ]);
   const line = await process.waitFor(/listening on /);
   const address = /listening on (\S+)/.exec(line)![1]!;
@@ -31,7 +35,7 @@ export async function startFakeS3(options: { listen?: string; bucket?: string } 
     endpoint: `http://${address}`,
     bucket: options.bucket ?? "platform-backups",
     accessKey,
-    secretKey: "test-secret-key-not-checked",
+    secretKey,
     stop: async () => void (await process.stop()),
   };
 }

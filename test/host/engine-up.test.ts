@@ -506,6 +506,7 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     const status = JSON.parse((await ops(["status", "--json"])).stdout);
     expect(status.lastBackup).toContain(`${after.at(-1)} uploaded to s3://${s3.bucket}`);
     expect(status.lastBackup).toContain("by the timer");
+    expect(status.backupTimer).toMatchObject({ lastResult: "success", next: expect.stringMatching(/\d{4}-\d\d-\d\d/) });
   }, 600_000);
 
   it("restore: refuses a damaged backup, or one over conversations the server holds, before stopping anything", async () => {
@@ -549,9 +550,11 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
       .poll(async () => (await chat.request("GET", `/v1/conversations/${id}`)).status, { timeout: 60_000 })
       .toBe(404);
 
-    // From the bucket, by name: the API's new, empty streams are replaced without --replace.
-    const restored = await ops(["restore", name], 600_000, bucketEnv());
+    // The newest backup in the bucket: the API's new, empty streams are replaced without --replace.
+    const started = Date.now();
+    const restored = await ops(["restore", "latest"], 600_000, bucketEnv());
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    console.log(`disaster drill: npm run ops -- restore latest took ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(restored.stdout).toContain(`restored ${name}`);
     await expect
       .poll(async () => (await chat.request("GET", `/v1/conversations/${id}`)).status, { timeout: 60_000 })

@@ -120,6 +120,44 @@ describe("host steps", () => {
   });
 });
 
+describe("the backups step", () => {
+  const bucket = {
+    endpoint: "https://ewr1.vultrobjects.com",
+    bucket: "chat-backups",
+    accessKey: "AKIAEXAMPLEKEY",
+    secretKey: "bucket-secret-example",
+  };
+  const decoded = (script: string) =>
+    [...script.matchAll(/'([A-Za-z0-9+/=]{16,})'/g)].map((m) => Buffer.from(m[1]!, "base64").toString()).join("\n");
+  const backups = (settings: Parameters<typeof backupsStep>[1], bundle = Buffer.from("backup v1")) =>
+    backupsStep(loadTemplates(), settings, bundle, "/tmp/backup.cjs");
+
+  it("keeps backups on the host without a bucket, holding no secret", () => {
+    const step = backups({ schedule: "hourly", keep: 48 });
+    expect(step.secret).toBe(false);
+    expect(step.script).toContain("BUCKET_ENV_B64=''");
+    expect(step.description).toContain("kept on the host (no bucket)");
+    expect(step.upload).toEqual({
+      localPath: "/tmp/backup.cjs",
+      remotePath: "/opt/conversational-platform/upload-backup.cjs",
+    });
+  });
+
+  it("hands a bucket's keys to the host only inside a secret step, in the env file the backup container reads", () => {
+    const step = backups({ schedule: "*:0/30", keep: 10, bucket });
+    expect(step.secret).toBe(true);
+    expect(decoded(step.script)).toContain("BACKUP_S3_SECRET_KEY=bucket-secret-example\nBACKUP_KEEP=10");
+    expect(step.script).toContain("SCHEDULE='*:0/30'");
+  });
+
+  it("runs again for a new schedule or bundle, and only then", () => {
+    const one = backups({ schedule: "hourly", keep: 48 });
+    expect(backups({ schedule: "hourly", keep: 48 }).hash).toBe(one.hash);
+    expect(backups({ schedule: "daily", keep: 48 }).hash).not.toBe(one.hash);
+    expect(backups({ schedule: "hourly", keep: 48 }, Buffer.from("backup v2")).hash).not.toBe(one.hash);
+  });
+});
+
 describe("the strict renderer", () => {
   it("fails on a missing value and on a line break", () => {
     expect(() => renderTemplate("t", "a={{A}} b={{B}}", { A: "1" })).toThrow("t: no value for {{B}}");

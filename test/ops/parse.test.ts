@@ -67,6 +67,11 @@ aaaaaaaaaaaa
 notAfter=Feb 25 12:00:00 2027 GMT
 issuer=C = US, O = Let's Encrypt, CN = R11
 == backup
+backup-20261127T100000Z uploaded to s3://chat-backups at https://ewr1.vultrobjects.com by the timer
+== backup_timer
+next=Wed 2027-01-26 13:00:00 UTC
+result=exit-code
+finished=Wed 2027-01-26 12:00:41 UTC
 `;
 
 describe("status", () => {
@@ -94,8 +99,16 @@ describe("status", () => {
         daysLeft: 30,
         issuer: "C = US, O = Let's Encrypt, CN = R11",
       },
-      lastBackup: null,
+      lastBackup: "backup-20261127T100000Z uploaded to s3://chat-backups at https://ewr1.vultrobjects.com by the timer",
+      backupTimer: {
+        next: "Wed 2027-01-26 13:00:00 UTC",
+        lastResult: "exit-code",
+        lastFinished: "Wed 2027-01-26 12:00:41 UTC",
+      },
     });
+    expect(formatStatus("deploy@203.0.113.10:22", status)).toContain(
+      "schedule   next Wed 2027-01-26 13:00:00 UTC; LAST RUN FAILED (exit-code) at Wed 2027-01-26 12:00:41 UTC: journalctl -u platform-backup",
+    );
   });
 
   it("says plainly what is missing or failing", () => {
@@ -107,5 +120,7 @@ describe("status", () => {
     expect(text).toContain("NOT healthy (HTTP 0)");
     expect(text).toContain("JetStream  not answering");
     expect(text).toContain("TLS        no certificate yet");
+    expect(text).toContain("backup     none yet");
+    expect(status.backupTimer).toBeNull();
   });
 });

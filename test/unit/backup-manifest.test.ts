@@ -19,6 +19,8 @@ const entry = (name: string, messages: number, lastSeq: number, config: Record<s
   messages,
   firstSeq: 1,
   lastSeq,
+  messagesAtEnd: messages,
+  lastSeqAtEnd: lastSeq,
   config,
   state: {},
 });
@@ -82,6 +84,12 @@ describe("backup manifests", () => {
       "A: restored 4 messages up to sequence 9, the backup holds 5 up to 9",
     );
     expect(compareRestored(entry("A", 5, 9), { messages: 5, last_seq: 8 })).toMatch(/up to sequence 8/);
+    // Written to while the snapshot ran: anything between its two ends.
+    const busy = { ...entry("A", 5, 9), messagesAtEnd: 8, lastSeqAtEnd: 12 };
+    expect(compareRestored(busy, { messages: 6, last_seq: 10 })).toBeUndefined();
+    expect(compareRestored(busy, { messages: 9, last_seq: 13 })).toBe(
+      "A: restored 9 messages up to sequence 13, the backup holds 5-8 up to 9-12 (written to while it was taken)",
+    );
     const leases = entry("KV_leases", 5, 9, { max_age: 30_000_000_000 });
     expect(compareRestored(leases, { messages: 0, last_seq: 9 })).toBeUndefined();
     expect(compareRestored(leases, { messages: 0, last_seq: 3 })).toBeDefined();

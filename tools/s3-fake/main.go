@@ -1,8 +1,8 @@
-// A local S3 endpoint for the backup tests: gofakes3 (the S3 server rclone's
-// `serve s3` is built on) with its in-memory backend, on the address given.
-// It speaks the S3 REST API the AWS SDK uses; gofakes3 does not check
-// signatures, so this refuses a request that is not signed with the access
-// key given (a client using the wrong keys fails as it would on Vultr).
+// A local S3 endpoint for the backup tests: rclone's gofakes3 (the S3 server
+// inside `rclone serve s3`) with its in-memory backend, on the address given.
+// It speaks the S3 REST API the AWS SDK uses and checks every request's
+// AWS Signature V4 against the one key pair it is given, so a client with a
+// wrong access or secret key is refused as a real bucket would refuse it.
 // Nothing it stores outlives the process.
 package main
 
@@ -11,30 +11,29 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"strings"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/rclone/gofakes3"
+	"github.com/rclone/gofakes3/s3mem"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
-	accessKey := flag.String("access-key", "", "the only access key accepted")
+	accessKey := flag.String("access-key", "", "the access key accepted")
+	secretKey := flag.String("secret-key", "", "its secret key")
 	flag.Parse()
-	faker := gofakes3.New(s3mem.New(), gofakes3.WithAutoBucket(false))
+	if *accessKey == "" || *secretKey == "" {
+		log.Fatal("give -access-key and -secret-key")
+	}
+	faker := gofakes3.New(
+		s3mem.New(),
+		gofakes3.WithAutoBucket(false),
+		gofakes3.WithV4Auth(map[string]string{*accessKey: *secretKey}),
+	)
 	listener, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatal(err)
 	}
 	// The tests read the port from this line.
 	log.Printf("listening on %s", listener.Addr())
-	s3 := faker.Server()
-	log.Fatal(http.Serve(listener, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if *accessKey != "" && !strings.Contains(r.Header.Get("Authorization"), "Credential="+*accessKey+"/") {
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code><Message>The access key given is not the one this server accepts.</Message></Error>`))
-			return
-		}
-		s3.ServeHTTP(w, r)
-	})))
+	log.Fatal(http.Serve(listener, faker.Server()))
 }

@@ -123,17 +123,24 @@ async function withApiStopped(
   }
 }
 
-/** A local backup folder, or the name of one in the bucket (downloaded to a private temporary folder). */
+/**
+ * A local backup folder, or the name of one in the bucket ("latest": the
+ * newest there), downloaded to a private temporary folder.
+ */
 async function fetchBackup(target: Target, from: string): Promise<{ dir: string; cleanup(): void }> {
   if (existsSync(from)) return { dir: resolve(from), cleanup: () => undefined };
-  if (!BACKUP_NAME.test(from))
-    throw new OpsError(`${from} is neither a backup folder here nor a backup's name (backup-YYYYMMDDTHHMMSSZ)`);
+  if (from !== "latest" && !BACKUP_NAME.test(from))
+    throw new OpsError(
+      `${from} is neither a backup folder here nor a backup's name (backup-YYYYMMDDTHHMMSSZ, or latest)`,
+    );
   const bucket = bucketOf(target);
   const temporary = mkdtempSync(join(tmpdir(), "ops-restore-"));
   try {
-    console.log(`downloading ${from} from ${bucket.description}`);
+    const name = from === "latest" ? (await bucket.list()).at(-1) : from;
+    if (!name) throw new OpsError(`${bucket.description} holds no finished backup`);
+    console.log(`downloading ${name} from ${bucket.description}`);
     return {
-      dir: await bucket.download(from, temporary),
+      dir: await bucket.download(name, temporary),
       cleanup: () => rmSync(temporary, { recursive: true, force: true }),
     };
   } catch (error) {

@@ -3,8 +3,8 @@
 # `npm run ops -- status`: what the platform looks like from the host, in
 # sections the command reads ("== name" then its lines): the API through
 # Caddy, the containers, the release in service, JetStream's usage and
-# limits, the data directory's disk use, the certificate's expiry and the
-# last backup. Runs as root (Caddy's files are not the deploy user's).
+# limits, the data directory's disk use, the certificate's expiry, the last
+# backup and the backup timer. Runs as root (Caddy's files are not the deploy user's).
 # Inputs: APP_DIR, DATA_DIR; API_HOST, HTTPS_PORT and CADDY_DATA where they
 # differ from a host's (empty: from /etc/caddy/platform.env, 443, Caddy's
 # data folder), as for the stack that npm run local runs.
@@ -37,3 +37,10 @@ if [ -n "$cert" ]; then
 fi
 echo "== backup"
 cat "$DATA_DIR/backups/last" 2>/dev/null || true
+echo "== backup_timer"
+# The scheduled backup (none on the stack npm run local runs): next run, and how the last one ended.
+if systemctl cat platform-backup.timer >/dev/null 2>&1; then
+  echo "next=$(systemctl show platform-backup.timer -P NextElapseUSecRealtime)"
+  echo "result=$(systemctl show platform-backup.service -P Result)"
+  echo "finished=$(systemctl show platform-backup.service -P ExecMainExitTimestamp)"
+fi
