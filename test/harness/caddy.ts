@@ -11,6 +11,7 @@ import { caddyBinary } from "../../scripts/setup/tools.js";
 export interface RunningCaddy {
   httpsPort: number;
   httpPort: number;
+  pid: number;
   /** The local CA's root certificate, for clients to trust. */
   ca(): Buffer;
   accessLog(): string;
@@ -41,6 +42,7 @@ export async function startCaddy(options: { upstreams: string[]; host?: string }
   return {
     httpsPort,
     httpPort,
+    pid: caddy.pid,
     ca: () => readFileSync(localCaCertificate(dataDir)),
     accessLog: () => readFileSync(accessLog, "utf8"),
     async stop() {

@@ -54,6 +54,11 @@ async function startFake(dialect: Dialect): Promise<FakeLlm> {
 
   const server: Server = createServer(async (req, res) => {
     const raw = await readBody(req);
+    // For a proxy's health checks (the benchmark puts Caddy straight in front of the fake).
+    if (req.method === "GET" && req.url === "/health") {
+      sendJson(res, 200, { status: "ok" });
+      return;
+    }
     const expectedPath = dialect === "anthropic" ? "/v1/messages" : "/v1/chat/completions";
     if (req.method !== "POST" || req.url !== expectedPath) {
       res.writeHead(404).end();

@@ -25,6 +25,10 @@ export class NatsNode {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  get pid(): number {
+    return this.process?.pid ?? -1;
+  }
+
   async start(): Promise<void> {
     this.process = new ManagedProcess(this.name, natsServerBinary(), ["-c", this.configPath]);
     await this.process.waitFor(/Server is ready/);

@@ -1,0 +1,135 @@
+// `npm run bench [-- --quick] [-- --json FILE]`: the full stack against its
+// baselines in one run, on loopback (bench/platform.ts), every loop bounded
+// by a count and a deadline. Prints a table with the targets and writes the
+// figures as JSON. Not a test: the suite only checks that --quick runs and
+// writes well-formed results.
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import { holdStreams } from "./measure/concurrency.js";
+import { growth } from "./measure/growth.js";
+import { latency } from "./measure/latency.js";
+import { relay } from "./measure/relay.js";
+import { jetStreamBytes } from "./measure/storage.js";
+import { startPlatform } from "./platform.js";
+import { round, table, verdicts, type Headline } from "./stats.js";
+
+const MODES = {
+  quick: {
+    latency: { concurrency: 10, answers: 60 },
+    loaded: { concurrency: 40, answers: 80 },
+    relay: { concurrency: 20, answers: 40, tokens: 100 },
+    hold: { streams: 400, openPerSecond: 200 },
+    growth: { sizes: [10, 100], samples: 3, reads: 5 },
+    minutes: 2,
+  },
+  full: {
+    latency: { concurrency: 10, answers: 300 },
+    loaded: { concurrency: 50, answers: 500 },
+    relay: { concurrency: 50, answers: 200, tokens: 200 },
+    hold: { streams: 9000, openPerSecond: 250 },
+    growth: { sizes: [10, 100, 1000], samples: 5, reads: 20 },
+    minutes: 20,
+  },
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: "boolean" }, json: { type: "string" } } });
+  const mode = values.quick ? "quick" : "full";
+  const settings = MODES[mode];
+  // Every measure stops starting new work at its share of the run's bound.
+  const until = (minutes: number) => Date.now() + minutes * 60_000;
+  const log = (line: string) => console.error(`bench: ${line}`);
+  const began = Date.now();
+
+  log(`${mode} run: starting NATS, the fake provider, two API instances and two Caddies on loopback`);
+  const platform = await startPlatform();
+  try {
+    log(`time to first token at ${settings.latency.concurrency} streams`);
+    const low = await latency(platform, { ...settings.latency, deadline: until(settings.minutes / 8) });
+    log(`time to first token under load (${settings.loaded.concurrency} streams)`);
+    const loaded = await latency(platform, { ...settings.loaded, deadline: until(settings.minutes / 8) });
+    log(`relay capacity (${settings.relay.concurrency} streams of ${settings.relay.tokens} tokens)`);
+    const storedBefore = await jetStreamBytes(platform);
+    const relayed = await relay(platform, { ...settings.relay, deadline: until(settings.minutes / 6) });
+    const storedBytes = (await jetStreamBytes(platform)) - storedBefore;
+    log(`cost growth (conversations of ${settings.growth.sizes.join(", ")} messages)`);
+    const grown = await growth(platform, { ...settings.growth, deadline: until(settings.minutes / 4) });
+    log(`holding ${settings.hold.streams} slow streams through Caddy`);
+    const held = await holdStreams(platform, { ...settings.hold, deadline: until(settings.minutes / 3) });
+
+    const headline: Headline = {
+      ttft_added_p50_ms: round(low.full.ttftMs.p50 - low.direct.ttftMs.p50),
+      ttft_added_p99_ms: round(low.full.ttftMs.p99 - low.direct.ttftMs.p99),
+      relay_ratio_vs_caddy: round(relayed.full.eventsPerSecond / relayed.proxy.eventsPerSecond, 3),
+      streams_held: held.held,
+      stream_errors:
+        held.errors +
+        low.full.errors +
+        loaded.full.errors +
+        relayed.full.errors +
+        (held.attempted - held.held - held.errors),
+      rss_per_stream_kb: held.rssPerStreamKb,
+      history_growth_ratio: grown.historyGrowthRatio,
+      answer_length_ratio: grown.answerLengthRatio,
+    };
+    const results = {
+      mode,
+      ...headline,
+      ttft_added_under_load_p50_ms: round(loaded.full.ttftMs.p50 - loaded.direct.ttftMs.p50),
+      ttft_added_under_load_p99_ms: round(loaded.full.ttftMs.p99 - loaded.direct.ttftMs.p99),
+      gap_added_p50_ms: round(low.full.gapMs.p50 - low.direct.gapMs.p50),
+      gap_added_p99_ms: round(low.full.gapMs.p99 - low.direct.gapMs.p99),
+      relay_ratio_vs_direct: round(relayed.full.eventsPerSecond / relayed.direct.eventsPerSecond, 3),
+      jetstream_bytes_per_token: round(storedBytes / relayed.full.tokens, 1),
+      history_sizes: settings.growth.sizes,
+      machine: {
+        cores: cpus().length,
+        memoryBytes: totalmem(),
+        cpuModel: cpus()[0]?.model ?? "unknown",
+        node: process.version,
+      },
+      baselines: {
+        direct: { latency: low.direct, loaded: loaded.direct, relay: relayed.direct },
+        proxy: { latency: low.proxy, loaded: loaded.proxy, relay: relayed.proxy },
+      },
+      full: { latency: low.full, loaded: loaded.full, relay: relayed.full, concurrency: held, growth: grown },
+      seconds: round((Date.now() - began) / 1000, 1),
+    };
+
+    const rows: Array<[string, string, string]> = [["measure", "value", "target"]];
+    for (const v of verdicts(headline))
+      rows.push([v.key, String(v.value), `${v.target} ${v.met ? "met" : `MISSED (${v.miss})`}`]);
+    rows.push([
+      "relay events/s direct, Caddy, full",
+      `${relayed.direct.eventsPerSecond}, ${relayed.proxy.eventsPerSecond}, ${relayed.full.eventsPerSecond}`,
+      "",
+    ]);
+    rows.push([
+      "CPU s per 1,000 events Caddy, full",
+      `${relayed.proxy.cpuSecondsPer1000Events}, ${relayed.full.cpuSecondsPer1000Events}`,
+      "",
+    ]);
+    rows.push([
+      "TTFT p50/p99 ms direct, Caddy, full",
+      [low.direct, low.proxy, low.full].map((p) => `${p.ttftMs.p50}/${p.ttftMs.p99}`).join(", "),
+      "",
+    ]);
+    rows.push(["JetStream bytes per token", String(results.jetstream_bytes_per_token), ""]);
+    console.log(table(rows));
+    console.log(
+      `${mode} run, ${results.seconds} s on ${results.machine.cores} cores (${results.machine.cpuModel}), ${round(results.machine.memoryBytes / 2 ** 30, 1)} GiB`,
+    );
+    if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
+  } finally {
+    await platform.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);
