@@ -21,7 +21,7 @@ export default defineConfig({
           name: "system",
           // A Docker engine and a systemd test host: heavy, one at a time,
           // after the fast ones so they do not starve their timing.
-          include: ["test/{stack,host}/**/*.test.ts"],
+          include: ["test/{stack,host,bench}/**/*.test.ts"],
           fileParallelism: false,
         },
       },

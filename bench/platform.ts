@@ -16,20 +16,26 @@ export interface Platform {
   /** Caddy -> fake. */
   proxyOnly: RunningCaddy;
   token: string;
-  /** What the fake streams for each request from now on. */
+  /** What the fake streams for each request from now on; a gap of 0: as fast as it can. */
   setReply(tokens: number, gapMs: number): void;
   /** Process ids, for CPU and memory. */
   pids: { apis: number[]; caddy: number; proxyOnlyCaddy: number; nats: number[] };
   stop(): Promise<void>;
 }
 
-export async function startPlatform(): Promise<Platform> {
+/** `nodeArgs`: before the bundle on the API instances' command line, e.g. --cpu-prof. */
+export async function startPlatform(nodeArgs: string[] = []): Promise<Platform> {
   const stack = await startStack({
     instances: 2,
+    nodeArgs,
     env: {
       // The load is one user's: no rate limit in the way. Everything else as
       // production runs it (logs at info included).
       RATE_LIMIT_REQUESTS: "100000000",
+      // Only the end of the run: stop at once (answers still streaming are the
+      // held ones), so a CPU profile is written before the harness kills it.
+      DRAIN_DELAY: "0s",
+      SHUTDOWN_GRACE: "1s",
       GENERATION_LEASE: "30s",
     },
   });
@@ -47,6 +53,7 @@ export async function startPlatform(): Promise<Platform> {
         kind: "stream",
         chunks: Array.from({ length: tokens }, (_, i) => `t${i} `),
         delayMs: gapMs,
+        ...(gapMs === 0 ? { pace: "immediate" as const } : {}),
       };
       stack.llm.setDefault(reply);
     },

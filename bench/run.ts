@@ -2,16 +2,23 @@
 // baselines in one run, on loopback (bench/platform.ts), every loop bounded
 // by a count and a deadline. Prints a table with the targets and writes the
 // figures as JSON. Not a test: the suite only checks that --quick runs and
-// writes well-formed results.
-import { writeFileSync } from "node:fs";
+// writes well-formed results. --profile DIR: a CPU profile of each API
+// instance, summarized at the end (bench/profile.ts).
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { holdStreams } from "./measure/concurrency.js";
 import { growth } from "./measure/growth.js";
 import { latency } from "./measure/latency.js";
 import { relay } from "./measure/relay.js";
+import { stages } from "./measure/stages.js";
+import { deployCost } from "./measure/deploy.js";
 import { jetStreamBytes } from "./measure/storage.js";
+import { ROOT } from "../scripts/local/local-stack.js";
+import { BUNDLE } from "../test/harness/api.js";
 import { startPlatform } from "./platform.js";
+import { summarize } from "./profile.js";
 import { round, table, verdicts, type Headline } from "./stats.js";
 
 const MODES = {
@@ -21,6 +28,7 @@ const MODES = {
     relay: { concurrency: 20, answers: 40, tokens: 100 },
     hold: { streams: 400, openPerSecond: 200 },
     growth: { sizes: [10, 100], samples: 3, reads: 5 },
+    stageSamples: 10,
     minutes: 2,
   },
   full: {
@@ -29,12 +37,22 @@ const MODES = {
     relay: { concurrency: 50, answers: 200, tokens: 200 },
     hold: { streams: 9000, openPerSecond: 250 },
     growth: { sizes: [10, 100, 1000], samples: 5, reads: 20 },
+    stageSamples: 50,
     minutes: 20,
   },
 };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: "boolean" }, json: { type: "string" } } });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean" },
+      json: { type: "string" },
+      profile: { type: "string" },
+      "skip-deploy": { type: "boolean" },
+    },
+  });
+  const profileDir = values.profile ? resolve(values.profile) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
   const mode = values.quick ? "quick" : "full";
   const settings = MODES[mode];
   // Every measure stops starting new work at its share of the run's bound.
@@ -43,10 +61,14 @@ async function main(): Promise<void> {
   const began = Date.now();
 
   log(`${mode} run: starting NATS, the fake provider, two API instances and two Caddies on loopback`);
-  const platform = await startPlatform();
+  // A CPU profile of each API instance, written when it stops.
+  let stopped = false;
+  const platform = await startPlatform(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
   try {
     log(`time to first token at ${settings.latency.concurrency} streams`);
     const low = await latency(platform, { ...settings.latency, deadline: until(settings.minutes / 8) });
+    log("the API's steps before the first token, one by one");
+    const stageTimes = await stages(platform, settings.stageSamples);
     log(`time to first token under load (${settings.loaded.concurrency} streams)`);
     const loaded = await latency(platform, { ...settings.loaded, deadline: until(settings.minutes / 8) });
     log(`relay capacity (${settings.relay.concurrency} streams of ${settings.relay.tokens} tokens)`);
@@ -57,6 +79,13 @@ async function main(): Promise<void> {
     const grown = await growth(platform, { ...settings.growth, deadline: until(settings.minutes / 4) });
     log(`holding ${settings.hold.streams} slow streams through Caddy`);
     const held = await holdStreams(platform, { ...settings.hold, deadline: until(settings.minutes / 3) });
+    await platform.stop();
+    stopped = true;
+    // The deploy runs on the production compose stack (Docker): the full run only.
+    const deploy =
+      mode === "full" && !values["skip-deploy"]
+        ? await deployCost({ dir: join(ROOT, ".tmp/bench-local"), log })
+        : undefined;
 
     const headline: Headline = {
       ttft_added_p50_ms: round(low.full.ttftMs.p50 - low.direct.ttftMs.p50),
@@ -83,6 +112,15 @@ async function main(): Promise<void> {
       relay_ratio_vs_direct: round(relayed.full.eventsPerSecond / relayed.direct.eventsPerSecond, 3),
       jetstream_bytes_per_token: round(storedBytes / relayed.full.tokens, 1),
       history_sizes: settings.growth.sizes,
+      ttft_stages_p50_ms: stageTimes,
+      ...(deploy
+        ? {
+            deploy_app_seconds: deploy.appDeploySeconds,
+            deploy_reapply_seconds: deploy.reapplySeconds,
+            deploy_failed_requests: deploy.failedRequests,
+            deploy_cut_streams: deploy.cutStreams,
+          }
+        : {}),
       machine: {
         cores: cpus().length,
         memoryBytes: totalmem(),
@@ -93,7 +131,7 @@ async function main(): Promise<void> {
         direct: { latency: low.direct, loaded: loaded.direct, relay: relayed.direct },
         proxy: { latency: low.proxy, loaded: loaded.proxy, relay: relayed.proxy },
       },
-      full: { latency: low.full, loaded: loaded.full, relay: relayed.full, concurrency: held, growth: grown },
+      full: { latency: low.full, loaded: loaded.full, relay: relayed.full, concurrency: held, growth: grown, deploy },
       seconds: round((Date.now() - began) / 1000, 1),
     };
 
@@ -116,13 +154,37 @@ async function main(): Promise<void> {
       "",
     ]);
     rows.push(["JetStream bytes per token", String(results.jetstream_bytes_per_token), ""]);
+    for (const [stage, ms] of Object.entries(stageTimes))
+      rows.push([`  before a first token: ${stage}`, `${ms} ms`, ""]);
+    if (deploy) {
+      const clean = deploy.failedRequests === 0 && deploy.cutStreams === 0;
+      rows.push([
+        "deploy: failed requests, cut streams",
+        `${deploy.failedRequests}, ${deploy.cutStreams} (of ${deploy.requestsDuring} requests, ${deploy.answersDuring} answers)`,
+        `0, 0 ${clean ? "met" : "MISSED"}`,
+      ]);
+      rows.push([
+        "deploy seconds: app-only, no-change re-apply",
+        `${deploy.appDeploySeconds}, ${deploy.reapplySeconds}`,
+        "",
+      ]);
+    }
     console.log(table(rows));
     console.log(
       `${mode} run, ${results.seconds} s on ${results.machine.cores} cores (${results.machine.cpuModel}), ${round(results.machine.memoryBytes / 2 ** 30, 1)} GiB`,
     );
     if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
   } finally {
-    await platform.stop();
+    if (!stopped) await platform.stop();
+  }
+  if (profileDir) {
+    for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {
+      const { byOwner, byFunction } = summarize(join(profileDir, file), BUNDLE);
+      console.log(`\nAPI CPU profile ${file}: share of its busy time by package (or app folder)`);
+      console.log(table(byOwner.map((s) => [s.name, `${s.percent}%`, ""])));
+      console.log("by function");
+      console.log(table(byFunction.map((s) => [s.name, `${s.percent}%`, ""])));
+    }
   }
 }
 

@@ -27,9 +27,9 @@ export async function holdStreams(
   options: { streams: number; openPerSecond: number; deadline: number },
 ): Promise<Concurrency> {
   const openSeconds = options.streams / options.openPerSecond;
-  // A token every 5 s for longer than opening them all takes, plus a margin.
+  // A token every 5 s, for twice as long as opening them all should take and a minute more.
   const gapMs = 5_000;
-  platform.setReply(Math.ceil((openSeconds + 30) / (gapMs / 1000)) + 2, gapMs);
+  platform.setReply(Math.ceil((openSeconds * 2 + 60) / (gapMs / 1000)) + 2, gapMs);
   const agents = keepAliveAgents();
   const apiRss = () => platform.pids.apis.reduce((sum, pid) => sum + rssBytes(pid), 0);
   try {
@@ -40,6 +40,7 @@ export async function holdStreams(
     await sleep(1000);
     const before = apiRss();
     let established = 0;
+    let endedWithoutToken = 0;
     const outcomes: Array<Promise<StreamOutcome>> = [];
     const controllers: AbortController[] = [];
     const started = Date.now();
@@ -47,19 +48,22 @@ export async function holdStreams(
       if (Date.now() > options.deadline) break;
       const controller = new AbortController();
       controllers.push(controller);
-      outcomes.push(
-        openStream(chatTarget(platform, conversation), {
-          agents,
-          timeoutMs: Math.max(1000, options.deadline - Date.now()),
-          onFirstToken: () => void established++,
-          signal: controller.signal,
-        }),
-      );
+      const outcome = openStream(chatTarget(platform, conversation), {
+        agents,
+        timeoutMs: Math.max(1000, options.deadline - Date.now()),
+        onFirstToken: () => void established++,
+        signal: controller.signal,
+      });
+      void outcome.then((o) => {
+        if (o.tokens === 0) endedWithoutToken++;
+      });
+      outcomes.push(outcome);
       // A bounded opening pace: a burst of new TLS connections is another benchmark.
       const due = started + ((i + 1) * 1000) / options.openPerSecond;
       if (due > Date.now()) await sleep(due - Date.now());
     }
-    while (established < outcomes.length && Date.now() < options.deadline) await sleep(250);
+    // Until every stream has its first token or has ended without one.
+    while (established + endedWithoutToken < outcomes.length && Date.now() < options.deadline) await sleep(250);
     await sleep(2000);
     const held = apiRss();
     const settledEarly = await Promise.all(outcomes.map((o) => Promise.race([o, Promise.resolve(undefined)])));

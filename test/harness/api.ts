@@ -18,11 +18,11 @@ export interface RunningApi {
 
 export async function startApi(
   env: Record<string, string>,
-  options: { waitReady?: boolean } = {},
+  options: { waitReady?: boolean; nodeArgs?: string[] } = {},
 ): Promise<RunningApi> {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing; run: npm run build`);
   const port = env.SERVER_PORT ? Number(env.SERVER_PORT) : await freePort();
-  const proc = new ManagedProcess("api", process.execPath, [BUNDLE], {
+  const proc = new ManagedProcess("api", process.execPath, [...(options.nodeArgs ?? []), BUNDLE], {
     // Only what the test gives: the bundle must not depend on anything else.
     env: {
       PATH: process.env.PATH,

@@ -10,6 +10,8 @@ export type FakeReply =
       kind: "stream";
       chunks: string[];
       delayMs?: number;
+      /** "immediate": tokens as fast as the event loop turns (no timer's 1 ms floor), for capacity benchmarks. */
+      pace?: "timer" | "immediate";
       inputTokens?: number;
       outputTokens?: number;
       /** After `failAfter` chunks: an error event, a dropped connection, or silence. */
@@ -123,7 +125,8 @@ async function streamReply(
 ): Promise<void> {
   const model = String(request.model);
   const write = (text: string) => res.write(text);
-  const pause = () => new Promise((r) => setTimeout(r, reply.delayMs ?? 0));
+  const pause = () =>
+    new Promise((r) => (reply.pace === "immediate" ? setImmediate(r) : setTimeout(r, reply.delayMs ?? 0)));
   const inputTokens = reply.inputTokens ?? 25;
   const outputTokens = reply.outputTokens ?? reply.chunks.length;
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });

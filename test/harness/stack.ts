@@ -23,6 +23,8 @@ export async function startStack(
     instances?: number;
     env?: Record<string, string>;
     natsNodes?: 1 | 3;
+    /** Before the bundle on each instance's node command line, e.g. --cpu-prof. */
+    nodeArgs?: string[];
   } = {},
 ): Promise<Stack> {
   const provider = options.provider ?? "anthropic";
@@ -40,7 +42,10 @@ export async function startStack(
   };
   const apis: RunningApi[] = [];
   const startInstance = async (extraEnv: Record<string, string> = {}) => {
-    const api = await startApi({ INSTANCE_ID: `api-${apis.length + 1}`, ...env, ...extraEnv });
+    const api = await startApi(
+      { INSTANCE_ID: `api-${apis.length + 1}`, ...env, ...extraEnv },
+      { nodeArgs: options.nodeArgs ?? [] },
+    );
     apis.push(api);
     return api;
   };
