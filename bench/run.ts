@@ -3,7 +3,9 @@
 // by a count and a deadline. Prints a table with the targets and writes the
 // figures as JSON. Not a test: the suite only checks that --quick runs and
 // writes well-formed results. --profile DIR: a CPU profile of each API
-// instance, summarized at the end (bench/profile.ts).
+// instance, summarized at the end (bench/profile.ts); --heap DIR: heap
+// snapshots of one instance before and while streams are held, compared
+// (bench/heap.ts).
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cpus, totalmem } from "node:os";
@@ -14,10 +16,12 @@ import { latency } from "./measure/latency.js";
 import { relay } from "./measure/relay.js";
 import { stages } from "./measure/stages.js";
 import { deployCost } from "./measure/deploy.js";
+import { backupThroughput } from "./measure/backup-throughput.js";
 import { jetStreamBytes } from "./measure/storage.js";
 import { ROOT } from "../scripts/local/local-stack.js";
 import { BUNDLE } from "../test/harness/api.js";
 import { startPlatform } from "./platform.js";
+import { heapGrowthPerStream } from "./heap.js";
 import { summarize } from "./profile.js";
 import { round, table, verdicts, type Headline } from "./stats.js";
 
@@ -48,11 +52,14 @@ async function main(): Promise<void> {
       quick: { type: "boolean" },
       json: { type: "string" },
       profile: { type: "string" },
+      heap: { type: "string" },
       "skip-deploy": { type: "boolean" },
     },
   });
   const profileDir = values.profile ? resolve(values.profile) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const heapDir = values.heap ? resolve(values.heap) : undefined;
+  if (heapDir) mkdirSync(heapDir, { recursive: true });
   const mode = values.quick ? "quick" : "full";
   const settings = MODES[mode];
   // Every measure stops starting new work at its share of the run's bound.
@@ -63,7 +70,12 @@ async function main(): Promise<void> {
   log(`${mode} run: starting NATS, the fake provider, two API instances and two Caddies on loopback`);
   // A CPU profile of each API instance, written when it stops.
   let stopped = false;
-  const platform = await startPlatform(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
+  let heapSnapshots: { files: { before: string; held: string }; held: number } | undefined;
+  const platform = await startPlatform([
+    ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+    // Heap snapshots on a signal, while streams are held (they pause the instance: not for headline figures).
+    ...(heapDir ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${heapDir}`] : []),
+  ]);
   try {
     log(`time to first token at ${settings.latency.concurrency} streams`);
     const low = await latency(platform, { ...settings.latency, deadline: until(settings.minutes / 8) });
@@ -75,12 +87,19 @@ async function main(): Promise<void> {
     const storedBefore = await jetStreamBytes(platform);
     const relayed = await relay(platform, { ...settings.relay, deadline: until(settings.minutes / 6) });
     const storedBytes = (await jetStreamBytes(platform)) - storedBefore;
+    log("backup through an SSH tunnel against a plain copy of the same bytes (a local sshd)");
+    const backupSpeed = await backupThroughput(platform);
     log(`cost growth (conversations of ${settings.growth.sizes.join(", ")} messages)`);
     const grown = await growth(platform, { ...settings.growth, deadline: until(settings.minutes / 4) });
     log(`holding ${settings.hold.streams} slow streams through Caddy`);
-    const held = await holdStreams(platform, { ...settings.hold, deadline: until(settings.minutes / 3) });
+    const held = await holdStreams(platform, {
+      ...settings.hold,
+      deadline: until(settings.minutes / 3),
+      heapDir,
+    });
     await platform.stop();
     stopped = true;
+    if (held.heapSnapshots) heapSnapshots = { files: held.heapSnapshots, held: held.held };
     // The deploy runs on the production compose stack (Docker): the full run only.
     const deploy =
       mode === "full" && !values["skip-deploy"]
@@ -113,6 +132,9 @@ async function main(): Promise<void> {
       jetstream_bytes_per_token: round(storedBytes / relayed.full.tokens, 1),
       history_sizes: settings.growth.sizes,
       ttft_stages_p50_ms: stageTimes,
+      backup_mb_per_s: backupSpeed.backupMBps,
+      backup_copy_mb_per_s: backupSpeed.copyMBps,
+      backup_bytes: backupSpeed.bytes,
       ...(deploy
         ? {
             deploy_app_seconds: deploy.appDeploySeconds,
@@ -154,6 +176,11 @@ async function main(): Promise<void> {
       "",
     ]);
     rows.push(["JetStream bytes per token", String(results.jetstream_bytes_per_token), ""]);
+    rows.push([
+      "backup MB/s: snapshot via SSH tunnel, plain copy",
+      `${backupSpeed.backupMBps}, ${backupSpeed.copyMBps} (${round(backupSpeed.bytes / 1e6, 1)} MB)`,
+      "",
+    ]);
     for (const [stage, ms] of Object.entries(stageTimes))
       rows.push([`  before a first token: ${stage}`, `${ms} ms`, ""]);
     if (deploy) {
@@ -176,6 +203,15 @@ async function main(): Promise<void> {
     if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     if (!stopped) await platform.stop();
+  }
+  if (heapSnapshots) {
+    // Caddy spreads streams evenly (least_conn): the first instance held about half.
+    const streams = Math.max(1, Math.round(heapSnapshots.held / 2));
+    const growth = heapGrowthPerStream(heapSnapshots.files.before, heapSnapshots.files.held, streams);
+    console.log(
+      `\nAPI heap growth per held stream (one instance, ~${streams} streams): ${round(growth.total / 1024, 1)} KB`,
+    );
+    console.log(table(growth.rows.map((r) => [r.name, `${r.bytesPerStream} B`, `${r.countPerStream} objects`])));
   }
   if (profileDir) {
     for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {

@@ -41,11 +41,12 @@ const HELP: Record<string, string> = {
   Back to the previous release (or RELEASE), the same careful way.`,
   restart: `restart api|nats|caddy
   The API instances one at a time, NATS, or Caddy by a reload (open streams stay).`,
-  backup: `backup [--out DIR] [--upload] [--keep 48]
+  backup: `backup [--out DIR] [--upload] [--keep N]
   Every JetStream stream and KV bucket, with the server's snapshot API through
   an SSH tunnel, while the platform serves: a folder in DIR (./backups) with a
   manifest of streams, message counts, last sequences and checksums; with
-  --upload also to the stack's bucket, keeping the newest --keep there.`,
+  --upload also to the stack's bucket (with --keep N, only the newest N are
+  kept there; otherwise the host's timer prunes to the stack's backupKeep).`,
   backups: `backups [--out DIR]
   The backups in the stack's bucket and in DIR (./backups).`,
   restore: `restore FOLDER|NAME|latest [--replace]
@@ -150,8 +151,9 @@ async function main(): Promise<number> {
     }
     case "backup":
     case "purge": {
-      const keep = Number(argv.keep ?? 48);
-      if (!Number.isInteger(keep) || keep < 1) throw new OpsError(`--keep ${argv.keep}: keep at least 1 backup`);
+      const keep = argv.keep === undefined ? undefined : Number(argv.keep);
+      if (keep !== undefined && (!Number.isInteger(keep) || keep < 1))
+        throw new OpsError(`--keep ${argv.keep}: keep at least 1 backup`);
       const options = { out: resolve(argv.out ?? "backups"), upload: argv.upload, keep, actor };
       if (command === "backup") return backup(target, options);
       if (!argv.confirm)

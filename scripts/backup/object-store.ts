@@ -15,7 +15,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { BACKUP_NAME, BackupError, MANIFEST_FILE, backupsToDelete } from "./manifest.js";
+import { BACKUP_NAME, BackupError, MANIFEST_FILE, backupsToDelete, parseManifest, type Manifest } from "./manifest.js";
 
 // The SDK warns on every run that its releases after January 2027 need Node
 // 22; this pinned one runs on Node 20, and the move to 22 is the whole
@@ -98,6 +98,27 @@ export class BackupBucket {
       .map((k) => k.slice(0, -MANIFEST_FILE.length - 1))
       .filter((n) => BACKUP_NAME.test(n))
       .sort();
+  }
+
+  /** A backup's manifest, read from the bucket. */
+  async manifest(name: string): Promise<Manifest> {
+    return this.call(async () => {
+      const object = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.settings.bucket, Key: `${name}/${MANIFEST_FILE}` }),
+      );
+      return parseManifest(await object.Body!.transformToString(), `${this.description} ${name}`);
+    });
+  }
+
+  /** The newest finished backup that holds messages (an empty server's backups are skipped). */
+  async latestWithMessages(): Promise<{ name: string; skipped: string[] } | undefined> {
+    const skipped: string[] = [];
+    for (const name of (await this.list()).reverse()) {
+      const manifest = await this.manifest(name);
+      if (manifest.streams.some((s) => s.messages > 0)) return { name, skipped };
+      skipped.push(name);
+    }
+    return undefined;
   }
 
   /** Copies backup `name` into `dir/name`; the caller verifies it. */

@@ -26,6 +26,9 @@ function setting(name: string, fallback?: string): string {
 
 async function main(): Promise<void> {
   const log = (line: string) => console.log(line);
+  // A run killed halfway (a reboot, the time limit) left its folder: nothing else writes here.
+  for (const partial of readdirSync(DIR).filter((n) => n.endsWith(".partial")))
+    rmSync(join(DIR, partial), { recursive: true, force: true });
   const nc = await connect({ servers: setting("NATS_URL"), token: setting("NATS_TOKEN"), reconnect: false });
   let taken;
   try {
@@ -42,7 +45,13 @@ async function main(): Promise<void> {
 
   let where = `kept on the host only (no bucket)`;
   const endpoint = process.env.BACKUP_S3_ENDPOINT;
-  if (endpoint) {
+  // A server whose JetStream is empty (a new one, before its restore) must
+  // not push real backups out of the bucket with empty ones.
+  const messages = taken.manifest.streams.reduce((sum, s) => sum + s.messages, 0);
+  if (endpoint && messages === 0) {
+    where = "kept on the host only (it holds no message: not uploaded, nothing pruned)";
+    log(where);
+  } else if (endpoint) {
     const bucket = new BackupBucket({
       endpoint,
       bucket: setting("BACKUP_S3_BUCKET"),

@@ -167,7 +167,7 @@ function describeTimer(timer: NonNullable<Status["backupTimer"]>): string {
     ? "not run yet"
     : timer.lastResult === "success"
       ? `last run ${timer.lastFinished} succeeded`
-      : `LAST RUN FAILED (${timer.lastResult}) at ${timer.lastFinished}: journalctl -u platform-backup`;
+      : `LAST RUN FAILED (${timer.lastResult}) at ${timer.lastFinished}: npm run ops -- ssh sudo journalctl -u platform-backup`;
   return `next ${timer.next || "not scheduled"}; ${last}`;
 }
 

@@ -230,6 +230,30 @@ describe("backups in the stack's bucket (a local S3 endpoint)", () => {
     }
   }, 60_000);
 
+  it("restores latest from the newest backup that holds messages, not an empty server's newer ones", async () => {
+    const empty = await startNats();
+    const emptyConnection = await connect({ servers: empty.url, token: empty.token });
+    const bucket = new BackupBucket(s3);
+    try {
+      await ChatStore.open(emptyConnection, { replicas: 1, leaseTtlMs: 30_000 });
+      const full = await takeBackup(nc, join(dir.path, "taken"), "test", quiet, new Date(Date.UTC(2026, 10, 28, 9)));
+      await bucket.upload(full.dir, full.manifest.name);
+      const none = await takeBackup(
+        emptyConnection,
+        join(dir.path, "taken"),
+        "test",
+        quiet,
+        new Date(Date.UTC(2026, 10, 28, 10)),
+      );
+      await bucket.upload(none.dir, none.manifest.name);
+      expect(await bucket.latestWithMessages()).toEqual({ name: full.manifest.name, skipped: [none.manifest.name] });
+    } finally {
+      bucket.close();
+      await emptyConnection.close();
+      await empty.stop();
+    }
+  }, 60_000);
+
   it("says which keys to check when the bucket refuses them", async () => {
     for (const wrong of [{ accessKey: "WRONGKEY" }, { secretKey: "not-the-secret" }]) {
       const bucket = new BackupBucket({ ...s3, ...wrong });

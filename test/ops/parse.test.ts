@@ -107,7 +107,7 @@ describe("status", () => {
       },
     });
     expect(formatStatus("deploy@203.0.113.10:22", status)).toContain(
-      "schedule   next Wed 2027-01-26 13:00:00 UTC; LAST RUN FAILED (exit-code) at Wed 2027-01-26 12:00:41 UTC: journalctl -u platform-backup",
+      "schedule   next Wed 2027-01-26 13:00:00 UTC; LAST RUN FAILED (exit-code) at Wed 2027-01-26 12:00:41 UTC: npm run ops -- ssh sudo journalctl -u platform-backup",
     );
   });
 

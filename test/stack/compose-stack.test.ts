@@ -2,7 +2,7 @@
 // two API instances running the built bundle in locally built images, Caddy
 // in front with the project's Caddyfile. Installed by the same release and
 // stack steps a deploy runs on the host.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -241,5 +241,29 @@ describe("the compose stack behind Caddy", () => {
     const audit = JSON.parse(ops("releases", "--json").stdout).audit.map((e: { action: string }) => e.action);
     expect(audit.slice(-2)).toEqual(["purge", "restore"]);
     expect(stack.compose("ps", "-q").trim().split("\n")).toHaveLength(3);
-  }, 300_000);
+
+    // Cut off while the API is stopped (the operator's machine dies): the API comes back by itself.
+    const cut = spawn(
+      "npx",
+      ["tsx", "scripts/ops.ts", "restore", join(backups, name), "--replace", "--local", "--local-dir", DIR],
+      {
+        cwd: ROOT,
+        detached: true,
+        env: { ...process.env, OPS_ACTOR: "compose-stack-test" },
+      },
+    );
+    let said = "";
+    cut.stdout.on("data", (c: Buffer) => (said += c.toString()));
+    await expect.poll(() => said, { timeout: 60_000 }).toContain("the API instances are stopped");
+    process.kill(-cut.pid!, "SIGKILL");
+    await expect
+      .poll(() => (JSON.parse(ops("releases", "--json").stdout).audit.at(-1) as { detail: string }).detail, {
+        timeout: 120_000,
+      })
+      .toContain("interrupted: the operator's connection closed");
+    await expect
+      .poll(async () => (await client.request("GET", `/v1/conversations/${id}`)).status, { timeout: 120_000 })
+      .toBe(200);
+    expect(stack.compose("ps", "--status", "running", "-q").trim().split("\n")).toHaveLength(3);
+  }, 400_000);
 });

@@ -14,14 +14,23 @@ export class LocalTransport implements Transport {
   readonly description = "this machine";
 
   async exec(command: string, stdin?: string, listener?: OutputListener): Promise<ExecResult> {
-    const held = await this.hold(command, stdin ?? "", listener);
-    held.end();
-    return held.result;
+    const running = this.start(command, stdin ?? "", listener, false);
+    running.end();
+    return running.result;
   }
 
+  /**
+   * In a process group of its own: a Ctrl-C here must not kill the held
+   * command, which finishes its work (say, starting the API again) when its
+   * input closes, as this process dies.
+   */
   async hold(command: string, stdin: string, listener?: OutputListener): Promise<HeldCommand> {
+    return this.start(command, stdin, listener, true);
+  }
+
+  private start(command: string, stdin: string, listener: OutputListener | undefined, detached: boolean): HeldCommand {
     const line = process.getuid?.() === 0 ? command.replace(/^sudo /, "") : command;
-    const child = spawn("bash", ["-c", line], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("bash", ["-c", line], { stdio: ["pipe", "pipe", "pipe"], detached });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {

@@ -89,6 +89,12 @@ export class SshTransport implements Transport {
     await ssh.putFile(localPath, remotePath);
   }
 
+  /** Copies a file from the host (SFTP on the same connection). */
+  async download(remotePath: string, localPath: string): Promise<void> {
+    const ssh = await this.connection();
+    await ssh.getFile(localPath, remotePath);
+  }
+
   async endSession(): Promise<void> {
     const key = poolKey(this.target);
     const connection = pool.get(key);

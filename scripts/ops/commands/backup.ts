@@ -32,8 +32,8 @@ export interface BackupOptions {
   /** The folder backups go in, locally. */
   out: string;
   upload: boolean;
-  /** Finished backups kept in the bucket after an upload. */
-  keep: number;
+  /** Finished backups kept in the bucket after an upload; undefined: none deleted (the host's timer prunes to the stack's backupKeep). */
+  keep: number | undefined;
   actor: string;
 }
 
@@ -46,7 +46,7 @@ export async function backup(target: Target, options: BackupOptions): Promise<nu
     let where = `downloaded by ${options.actor}`;
     if (bucket) {
       await bucket.upload(dir, manifest.name);
-      const pruned = await bucket.prune(options.keep);
+      const pruned = options.keep === undefined ? [] : await bucket.prune(options.keep);
       console.log(`uploaded to ${bucket.description}${pruned.length ? `; removed ${pruned.length} older` : ""}`);
       where = `uploaded to ${bucket.description} by ${options.actor}`;
     }
@@ -109,6 +109,9 @@ async function withApiStopped(
       );
   });
   await Promise.race([isStopped, endedEarly]);
+  console.log(
+    `the API instances are stopped for the ${action}; they start again when it ends, even if this command is cut off`,
+  );
   let outcome = "failed";
   try {
     outcome = await work();
@@ -136,8 +139,14 @@ async function fetchBackup(target: Target, from: string): Promise<{ dir: string;
   const bucket = bucketOf(target);
   const temporary = mkdtempSync(join(tmpdir(), "ops-restore-"));
   try {
-    const name = from === "latest" ? (await bucket.list()).at(-1) : from;
-    if (!name) throw new OpsError(`${bucket.description} holds no finished backup`);
+    let name = from;
+    if (from === "latest") {
+      const latest = await bucket.latestWithMessages();
+      if (!latest) throw new OpsError(`${bucket.description} holds no finished backup with any message`);
+      if (latest.skipped.length > 0)
+        console.log(`skipping ${latest.skipped.length} newer backup(s) that hold no message (an empty server's)`);
+      name = latest.name;
+    }
     console.log(`downloading ${name} from ${bucket.description}`);
     return {
       dir: await bucket.download(name, temporary),
