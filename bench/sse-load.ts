@@ -2,7 +2,7 @@
 // connections, each timed from the moment its request is written to its
 // first token (time to first token) and between tokens. Every loop is bounded
 // by a count and a deadline.
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { performance } from "node:perf_hooks";
 import { createParser } from "eventsource-parser";
@@ -26,6 +26,8 @@ export interface StreamOutcome {
   tokens: number;
   /** Every event, tokens or not. */
   events: number;
+  /** The name of the last event received (what ended a stream that ended). */
+  lastEvent?: string;
   /** The server ended the stream normally (not reset, not cut). */
   completed: boolean;
   error?: string;
@@ -49,8 +51,6 @@ export interface OpenOptions {
   agents: ReturnType<typeof keepAliveAgents>;
   /** Called once with the first token (the stream is established end to end). */
   onFirstToken?: () => void;
-  /** Hang up after this long (a held stream's end); the outcome is not an error then. */
-  holdMs?: number;
   timeoutMs: number;
   /** Hangs up when aborted; the outcome's error is then "aborted". */
   signal?: AbortSignal;
@@ -58,8 +58,6 @@ export interface OpenOptions {
 
 export function openStream(target: StreamTarget, options: OpenOptions): Promise<StreamOutcome> {
   return new Promise((resolve) => {
-    const url = new URL(target.url);
-    const secure = url.protocol === "https:";
     const outcome: StreamOutcome = { status: 0, ttftMs: null, gapsMs: [], tokens: 0, events: 0, completed: false };
     let lastToken = 0;
     let settled = false;
@@ -67,31 +65,15 @@ export function openStream(target: StreamTarget, options: OpenOptions): Promise<
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      clearTimeout(hold);
       if (error) outcome.error = error;
       resolve(outcome);
     };
     const started = performance.now();
-    const req = (secure ? httpsRequest : httpRequest)({
-      method: target.method,
-      hostname: url.hostname,
-      port: url.port,
-      path: url.pathname + url.search,
-      headers: {
-        accept: "text/event-stream",
-        ...(target.body
-          ? { "content-type": "application/json", "content-length": Buffer.byteLength(target.body) }
-          : {}),
-        ...target.headers,
-      },
-      agent: secure ? options.agents.https : options.agents.http,
-      ...(secure && target.ca ? { ca: target.ca } : {}),
-    });
+    const req = send(target, options.agents, { accept: "text/event-stream" });
     const timer = setTimeout(() => {
       req.destroy();
       finish(`no end within ${options.timeoutMs} ms`);
     }, options.timeoutMs);
-    let hold: NodeJS.Timeout | undefined;
     req.on("error", (error) => finish(error.message));
     options.signal?.addEventListener("abort", () => {
       finish("aborted");
@@ -107,17 +89,12 @@ export function openStream(target: StreamTarget, options: OpenOptions): Promise<
       const parser = createParser({
         onEvent(event) {
           outcome.events++;
+          outcome.lastEvent = event.event ?? "message";
           if (event.event !== target.tokenEvent) return;
           const now = performance.now();
           if (outcome.tokens === 0) {
             outcome.ttftMs = now - started;
             options.onFirstToken?.();
-            if (options.holdMs !== undefined)
-              hold = setTimeout(() => {
-                outcome.completed = true;
-                req.destroy();
-                finish();
-              }, options.holdMs);
           } else outcome.gapsMs.push(now - lastToken);
           lastToken = now;
           outcome.tokens++;
@@ -143,29 +120,37 @@ export interface JsonAnswer {
   ms: number;
 }
 
+/** The request, on the kept-alive connections, its JSON body (if any) not yet written. */
+function send(
+  target: Pick<StreamTarget, "url" | "method" | "body" | "headers" | "ca">,
+  agents: ReturnType<typeof keepAliveAgents>,
+  extraHeaders: Record<string, string>,
+): ClientRequest {
+  const url = new URL(target.url);
+  const secure = url.protocol === "https:";
+  return (secure ? httpsRequest : httpRequest)({
+    method: target.method,
+    hostname: url.hostname,
+    port: url.port,
+    path: url.pathname + url.search,
+    headers: {
+      ...extraHeaders,
+      ...(target.body ? { "content-type": "application/json", "content-length": Buffer.byteLength(target.body) } : {}),
+      ...target.headers,
+    },
+    agent: secure ? agents.https : agents.http,
+    ...(secure && target.ca ? { ca: target.ca } : {}),
+  });
+}
+
 /** A plain JSON request over the same kept-alive connections. */
 export function requestJson(
   target: Pick<StreamTarget, "url" | "method" | "body" | "headers" | "ca">,
   agents: ReturnType<typeof keepAliveAgents>,
 ): Promise<JsonAnswer> {
   return new Promise((resolve, reject) => {
-    const url = new URL(target.url);
-    const secure = url.protocol === "https:";
     const started = performance.now();
-    const req = (secure ? httpsRequest : httpRequest)({
-      method: target.method,
-      hostname: url.hostname,
-      port: url.port,
-      path: url.pathname + url.search,
-      headers: {
-        ...(target.body
-          ? { "content-type": "application/json", "content-length": Buffer.byteLength(target.body) }
-          : {}),
-        ...target.headers,
-      },
-      agent: secure ? agents.https : agents.http,
-      ...(secure && target.ca ? { ca: target.ca } : {}),
-    });
+    const req = send(target, agents, {});
     req.on("error", reject);
     req.on("response", (res) => {
       let text = "";

@@ -107,7 +107,7 @@ export async function holdStreams(
       openSeconds: round((Date.now() - started) / 1000, 1),
       firstErrors: [
         ...new Set([
-          ...failures.map((o) => o.error ?? "ended before it was counted"),
+          ...failures.map((o) => o.error ?? `ended before it was counted (last event: ${o.lastEvent ?? "none"})`),
           ...(stillOpening > 0 ? [`${stillOpening} without a first token when counted`] : []),
         ]),
       ].slice(0, 6),

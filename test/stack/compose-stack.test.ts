@@ -45,7 +45,8 @@ describe("the compose stack behind Caddy", () => {
       await sleep(250);
     }
   }, 180_000);
-  afterAll(() => localStackDown(DIR, () => undefined), 60_000);
+  // Containers get their stop grace period (an API instance up to 60 s with answers in flight).
+  afterAll(() => localStackDown(DIR, () => undefined), 180_000);
 
   it("streams answers through Caddy event by event", async () => {
     const id = await client.createConversation();
@@ -264,6 +265,10 @@ describe("the compose stack behind Caddy", () => {
     await expect
       .poll(async () => (await client.request("GET", `/v1/conversations/${id}`)).status, { timeout: 120_000 })
       .toBe(200);
-    expect(stack.compose("ps", "--status", "running", "-q").trim().split("\n")).toHaveLength(3);
-  }, 400_000);
+    // Both instances, one after the other, and then the host's script lets go of the deploy lock.
+    const lockFree = () =>
+      spawnSync("flock", ["-n", join(DIR, "app/.deploy.lock"), "true"]).status === 0 &&
+      stack.compose("ps", "--status", "running", "-q").trim().split("\n").length === 3;
+    await expect.poll(lockFree, { timeout: 180_000 }).toBe(true);
+  }, 500_000);
 });
