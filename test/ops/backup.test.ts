@@ -5,11 +5,13 @@ import { appendFileSync, readFileSync, readdirSync, rmSync, truncateSync, writeF
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChatStore, STREAM } from "../../app/src/store/chat-store.js";
 import { restoreBackup, takeBackup, verifyBackup } from "../../scripts/backup/backup.js";
 import { MANIFEST_FILE } from "../../scripts/backup/manifest.js";
 import { BackupBucket } from "../../scripts/backup/object-store.js";
+import { listBackups } from "../../scripts/ops/commands/backup.js";
+import type { Target } from "../../scripts/ops/target.js";
 import { startNats, type NatsDeployment } from "../harness/nats.js";
 import { startFakeS3, type FakeS3 } from "../harness/s3.js";
 import { scratchDir } from "../harness/tmp.js";
@@ -253,6 +255,28 @@ describe("backups in the stack's bucket (a local S3 endpoint)", () => {
       await empty.stop();
     }
   }, 60_000);
+
+  it("lists the backups in the bucket and in the local folder (npm run ops -- backups)", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
+    try {
+      const local = join(dir.path, "taken");
+      const target = { description: "test", bucket: () => s3 } as unknown as Target;
+      expect(await listBackups(target, local)).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const inBucket = await (async () => {
+      const bucket = new BackupBucket(s3);
+      try {
+        return await bucket.list();
+      } finally {
+        bucket.close();
+      }
+    })();
+    expect(inBucket.length).toBeGreaterThan(0);
+    for (const name of inBucket) expect(lines.find((l) => l.startsWith(name))).toMatch(/ {2}bucket, \//);
+  });
 
   it("says which keys to check when the bucket refuses them", async () => {
     for (const wrong of [{ accessKey: "WRONGKEY" }, { secretKey: "not-the-secret" }]) {
