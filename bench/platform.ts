@@ -118,7 +118,7 @@ export async function apiJson(
   const answer = await requestJson(
     {
       url: `https://localhost:${platform.full.httpsPort}${path}`,
-      method: method as "GET" | "POST",
+      method,
       body: body === undefined ? undefined : JSON.stringify(body),
       headers: { authorization: `Bearer ${platform.token}` },
       ca: platform.full.ca(),

@@ -21,6 +21,7 @@ export interface Concurrency {
   rssPerStreamKb: number;
   apiRssBeforeMb: number;
   apiRssHeldMb: number;
+  /** From the first stream opened to the last. */
   openSeconds: number;
   firstErrors: string[];
   /** With heap snapshots asked for: the two files (before opening, while held). */
@@ -85,6 +86,7 @@ export async function holdStreams(
       const due = started + ((i + 1) * 1000) / options.openPerSecond;
       if (due > Date.now()) await sleep(due - Date.now());
     }
+    const openSeconds = (Date.now() - started) / 1000;
     // Until no stream is still waiting for its first token.
     while (states.includes("opening") && Date.now() < options.deadline) await sleep(250);
     await sleep(2000);
@@ -104,7 +106,7 @@ export async function holdStreams(
       rssPerStreamKb: round((rssHeld - before) / 1024 / Math.max(1, heldNow), 1),
       apiRssBeforeMb: round(before / 1024 / 1024, 1),
       apiRssHeldMb: round(rssHeld / 1024 / 1024, 1),
-      openSeconds: round((Date.now() - started) / 1000, 1),
+      openSeconds: round(openSeconds, 1),
       firstErrors: [
         ...new Set([
           ...failures.map((o) => o.error ?? `ended before it was counted (last event: ${o.lastEvent ?? "none"})`),

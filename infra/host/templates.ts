@@ -25,7 +25,15 @@ export const BOOTSTRAP_FILES = [
 export const STEP_SCRIPTS = ["wait", "caddy", "release", "stack", "backups", "verify"] as const;
 
 /** The day-2 commands' host scripts, under templates/host/ops/. */
-export const OPS_SCRIPTS = ["switch-release", "releases", "restart", "status", "logs", "restore-window"] as const;
+export const OPS_SCRIPTS = [
+  "switch-release",
+  "releases",
+  "restart",
+  "status",
+  "logs",
+  "restore-window",
+  "record-backup",
+] as const;
 
 export interface Templates {
   bootstrap: Record<(typeof BOOTSTRAP_FILES)[number], string>;

@@ -135,11 +135,6 @@ export interface RestoreOptions {
 }
 
 /**
- * Restores every stream of the backup in `dir`: checks the backup whole
- * first and plans every stream before touching one; then restores each and
- * proves its message count and last sequence are the backup's.
- */
-/**
  * What a restore of `manifest` would do on this server; throws, touching
  * nothing, when it would overwrite streams holding messages without leave.
  */
@@ -161,8 +156,24 @@ export async function planRestoreOn(
   return plan;
 }
 
+/**
+ * Restores every stream of the backup in `dir`: checks the backup whole
+ * first and plans every stream before touching one; then restores each and
+ * proves its message count and last sequence are the backup's.
+ */
 export async function restoreBackup(nc: NatsConnection, dir: string, options: RestoreOptions): Promise<Manifest> {
   const manifest = await verifyBackup(dir);
+  await restoreVerified(nc, dir, manifest, options);
+  return manifest;
+}
+
+/** restoreBackup for a backup its caller has just verified (`verifyBackup`), which is not read and hashed again. */
+export async function restoreVerified(
+  nc: NatsConnection,
+  dir: string,
+  manifest: Manifest,
+  options: RestoreOptions,
+): Promise<void> {
   const plan = await planRestoreOn(nc, manifest, options.replaceLive);
   const jsm = await jetstreamManager(nc);
   const problems: string[] = [];
@@ -174,5 +185,4 @@ export async function restoreBackup(nc: NatsConnection, dir: string, options: Re
     options.log(`${entry.name}: restored ${state.messages} messages, last sequence ${state.last_seq}`);
   }
   if (problems.length > 0) throw new BackupError(`the restore did not come back whole:\n  ${problems.join("\n  ")}`);
-  return manifest;
 }

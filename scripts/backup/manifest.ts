@@ -158,8 +158,6 @@ export function compareRestored(entry: StreamEntry, state: { messages: number; l
 /** The backups to delete so that the newest `keep` remain (names sort by age). */
 export function backupsToDelete(names: readonly string[], keep: number): string[] {
   if (!Number.isInteger(keep) || keep < 1) throw new BackupError(`keep ${keep}: keep at least one backup`);
-  return names
-    .filter((n) => BACKUP_NAME.test(n))
-    .sort()
-    .slice(0, Math.max(0, names.filter((n) => BACKUP_NAME.test(n)).length - keep));
+  const backups = names.filter((n) => BACKUP_NAME.test(n)).sort();
+  return backups.slice(0, Math.max(0, backups.length - keep));
 }

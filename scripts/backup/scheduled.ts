@@ -10,17 +10,19 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { takeBackup } from "./backup.js";
-import { BACKUP_NAME, backupsToDelete } from "./manifest.js";
+import { backupsToDelete } from "./manifest.js";
 import { BackupBucket } from "./object-store.js";
 
 const DIR = "/backups";
 /** Copies kept on the host itself: a restore without a download, and a bound on the disk they take. */
 const KEPT_ON_HOST = 3;
 
-function setting(name: string, fallback?: string): string {
-  const value = process.env[name] || fallback;
-  if (value === undefined)
-    throw new Error(`${name} is not set (templates/stack/docker-compose.prod.yml, service backup)`);
+function setting(name: string): string {
+  const value = process.env[name];
+  if (!value)
+    throw new Error(
+      `${name} is not set (templates/stack/docker-compose.prod.yml, service backup; the bucket's in backup/bucket.env)`,
+    );
   return value;
 }
 
@@ -37,10 +39,7 @@ async function main(): Promise<void> {
     await nc.close();
   }
   log(`saved ${taken.dir}`);
-  for (const old of backupsToDelete(
-    readdirSync(DIR).filter((n) => BACKUP_NAME.test(n)),
-    KEPT_ON_HOST,
-  ))
+  for (const old of backupsToDelete(readdirSync(DIR), KEPT_ON_HOST))
     rmSync(join(DIR, old), { recursive: true, force: true });
 
   let where = `kept on the host only (no bucket)`;
@@ -60,7 +59,7 @@ async function main(): Promise<void> {
     });
     try {
       await bucket.upload(taken.dir, taken.manifest.name);
-      const pruned = await bucket.prune(Number(setting("BACKUP_KEEP", "48")));
+      const pruned = await bucket.prune(Number(setting("BACKUP_KEEP")));
       where = `uploaded to ${bucket.description}`;
       log(`${where}${pruned.length ? `; removed ${pruned.join(", ")}` : ""}`);
     } finally {

@@ -120,14 +120,10 @@ export function natsTokenCommand(templates: Templates, paths: HostPaths): HostCo
   };
 }
 
-/** Where the last backup is recorded on the host, for status. */
+/** Where the last backup is recorded on the host, for status (templates/host/ops/record-backup.sh). */
 export function recordBackupCommand(templates: Templates, paths: HostPaths, line: string): HostCommand {
   return {
     command: "sudo bash -s",
-    script: hostScript(
-      templates,
-      `install -d -m 0700 -o 10001 -g 10001 "$DATA_DIR/backups"\nprintf '%s\\n' "$LINE" >"$DATA_DIR/backups/last"\nchown 10001:10001 "$DATA_DIR/backups/last"`,
-      { DATA_DIR: paths.dataDir, LINE: line },
-    ),
+    script: hostScript(templates, templates.ops["record-backup"], { DATA_DIR: paths.dataDir, LAST_BACKUP: line }),
   };
 }

@@ -243,7 +243,7 @@ describe("the compose stack behind Caddy", () => {
     expect(audit.slice(-2)).toEqual(["purge", "restore"]);
     expect(stack.compose("ps", "-q").trim().split("\n")).toHaveLength(3);
 
-    // Cut off while the API is stopped (the operator's machine dies): the API comes back by itself.
+    // Cut off while the API is being stopped (the operator's machine dies): the API comes back by itself.
     const cut = spawn(
       "npx",
       ["tsx", "scripts/ops.ts", "restore", join(backups, name), "--replace", "--local", "--local-dir", DIR],
@@ -255,7 +255,8 @@ describe("the compose stack behind Caddy", () => {
     );
     let said = "";
     cut.stdout.on("data", (c: Buffer) => (said += c.toString()));
-    await expect.poll(() => said, { timeout: 60_000 }).toContain("the API instances are stopped");
+    // Stopping takes seconds (each instance drains first): the cut lands before the restore begins.
+    await expect.poll(() => said, { timeout: 60_000 }).toContain("stopping the API instances");
     process.kill(-cut.pid!, "SIGKILL");
     await expect
       .poll(() => (JSON.parse(ops("releases", "--json").stdout).audit.at(-1) as { detail: string }).detail, {

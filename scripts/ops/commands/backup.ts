@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { loadTemplates } from "../../../infra/host/templates.js";
 import type { HeldCommand } from "../../../infra/host/transport/transport.js";
-import { planRestoreOn, restoreBackup, takeBackup, verifyBackup } from "../../backup/backup.js";
+import { planRestoreOn, restoreVerified, takeBackup, verifyBackup } from "../../backup/backup.js";
 import { BACKUP_NAME } from "../../backup/manifest.js";
 import { BackupBucket } from "../../backup/object-store.js";
 import { recordBackupCommand, restoreWindowCommand } from "../host-commands.js";
@@ -128,7 +128,7 @@ async function withApiStopped(
 
 /**
  * A local backup folder, or the name of one in the bucket ("latest": the
- * newest there), downloaded to a private temporary folder.
+ * newest that holds any message), downloaded to a private temporary folder.
  */
 async function fetchBackup(target: Target, from: string): Promise<{ dir: string; cleanup(): void }> {
   if (existsSync(from)) return { dir: resolve(from), cleanup: () => undefined };
@@ -165,21 +165,24 @@ export async function restore(target: Target, from: string, replaceLive: boolean
   try {
     // Checked whole, and against the streams there, before the API is
     // stopped: a damaged backup or a refused overwrite costs no downtime.
+    // One connection throughout (NATS keeps running while the API stops).
     const manifest = await verifyBackup(backupFolder.dir);
-    await withNats(target, (nc) => planRestoreOn(nc, manifest, replaceLive));
-    console.log(
-      `${manifest.name}: ${manifest.streams.length} streams, checksums match; taken ${manifest.createdAt} by ${manifest.source}`,
-    );
-    await withApiStopped(
-      target,
-      "restore",
-      manifest.name,
-      async () => {
-        await withNats(target, (nc) => restoreBackup(nc, backupFolder.dir, { replaceLive, log }));
-        return "restored; every stream's message count and last sequence match the backup";
-      },
-      actor,
-    );
+    await withNats(target, async (nc) => {
+      await planRestoreOn(nc, manifest, replaceLive);
+      console.log(
+        `${manifest.name}: ${manifest.streams.length} streams, checksums match; taken ${manifest.createdAt} by ${manifest.source}`,
+      );
+      await withApiStopped(
+        target,
+        "restore",
+        manifest.name,
+        async () => {
+          await restoreVerified(nc, backupFolder.dir, manifest, { replaceLive, log });
+          return "restored; every stream's message count and last sequence match the backup";
+        },
+        actor,
+      );
+    });
     console.log(`restored ${manifest.name} on ${target.description}`);
     return 0;
   } finally {
