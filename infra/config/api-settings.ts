@@ -39,6 +39,28 @@ export const API_SETTINGS: readonly ApiSetting[] = [
     env: "RATE_LIMIT_REQUESTS",
     description: "Requests per window, per client IP and per user.",
   },
+  {
+    key: "contextMaxTokens",
+    env: "CONTEXT_MAX_TOKENS",
+    description: "History sent as context, in estimated tokens (4 characters a token).",
+  },
+  {
+    key: "chatRetention",
+    env: "CHAT_RETENTION",
+    description: "Age after which messages are removed, e.g. 365d; 0 keeps them until deleted.",
+  },
+  {
+    key: "chatMaxBytes",
+    env: "CHAT_MAX_BYTES",
+    description: "Storage for conversations, e.g. 10GB; past it new messages get 503.",
+  },
+  {
+    key: "maxActiveAnswersPerUser",
+    env: "MAX_ACTIVE_ANSWERS_PER_USER",
+    description: "Answers one user may have in progress at once.",
+  },
+  { key: "jwtIssuer", env: "JWT_ISSUER", description: "The iss claim every token must carry; unset: not checked." },
+  { key: "jwtAudience", env: "JWT_AUDIENCE", description: "The aud claim every token must carry; unset: not checked." },
   { key: "rateLimitWindow", env: "RATE_LIMIT_WINDOW", description: "The rate limit window, e.g. 1m." },
   {
     key: "disconnectPolicy",

@@ -1,6 +1,7 @@
 // The API's whole environment contract, read and checked in one place.
 // Start-up stops on the first bad value with one line naming the variable and
 // the fix, so a typo in an .env file never becomes a half-working server.
+import bytes from "bytes";
 import ms from "ms";
 import { hostname } from "node:os";
 import { z } from "zod";
@@ -27,6 +28,9 @@ export interface Config {
   natsToken: string;
   natsReplicas: number;
   jwtSecret: string;
+  /** Required `iss` and `aud` claims, when set. */
+  jwtIssuer?: string;
+  jwtAudience?: string;
   provider: ProviderName;
   anthropicApiKey?: string;
   anthropicBaseUrl?: string;
@@ -36,6 +40,14 @@ export interface Config {
   allowedModels: string[];
   maxOutputTokens: number;
   historyMaxMessages: number;
+  /** Estimated tokens of history sent as context (4 characters a token). */
+  contextMaxTokens: number;
+  /** Age after which a conversation's messages are removed; 0 keeps them until deleted. */
+  chatRetentionMs: number;
+  /** Storage for conversations; past it, new messages are refused with 503. */
+  chatMaxBytes: number;
+  /** Answers one user may have in progress at once, across instances. */
+  maxActiveAnswersPerUser: number;
   maxMessageChars: number;
   rateLimitRequests: number;
   rateLimitWindowMs: number;
@@ -134,6 +146,8 @@ export function loadConfig(env: Env = process.env): Config {
       "use 1 for a single NATS server, 3 for a 3-node cluster",
     ),
     jwtSecret: read("JWT_SECRET", z.string().min(32), "generate one with: openssl rand -base64 32 (32+ characters)"),
+    jwtIssuer: read("JWT_ISSUER", optionalString, "name the issuer your tokens carry in `iss`"),
+    jwtAudience: read("JWT_AUDIENCE", optionalString, "name the audience your tokens carry in `aud`"),
     provider,
     anthropicApiKey,
     anthropicBaseUrl: read(
@@ -151,6 +165,26 @@ export function loadConfig(env: Env = process.env): Config {
     allowedModels: [...new Set([model, ...extraModels])],
     maxOutputTokens: read("LLM_MAX_TOKENS", positiveInt.default(1024), "use a whole number of tokens, e.g. 1024"),
     historyMaxMessages: read("HISTORY_MAX_MESSAGES", positiveInt.default(50), "use a whole number, e.g. 50"),
+    contextMaxTokens: read(
+      "CONTEXT_MAX_TOKENS",
+      z.coerce.number().int().min(1000).max(200_000).default(32_000),
+      "use a whole number of tokens between 1000 and 200000, e.g. 32000",
+    ),
+    chatRetentionMs: read(
+      "CHAT_RETENTION",
+      duration({ minMs: 0 }).default(0),
+      'use a duration such as "365d", or 0 to keep messages until their conversation is deleted',
+    ),
+    chatMaxBytes: read(
+      "CHAT_MAX_BYTES",
+      byteSize.pipe(z.number().int().min(1024 * 1024)).default(10 * 1024 ** 3),
+      'use a size of at least 1MB, e.g. "10GB" (below the NATS server\'s max_file_store)',
+    ),
+    maxActiveAnswersPerUser: read(
+      "MAX_ACTIVE_ANSWERS_PER_USER",
+      positiveInt.default(3),
+      "use a whole number, e.g. 3",
+    ),
     maxMessageChars: read(
       "MAX_MESSAGE_CHARS",
       positiveInt.default(32_000),
@@ -203,6 +237,15 @@ const commaList = z.string().transform((s) =>
 );
 const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const natsUrls = commaList.pipe(z.array(z.url({ protocol: /^(nats|tls|wss?)$/ })).min(1));
+
+const byteSize = z.string().transform((s, ctx) => {
+  const parsed = /^\d+$/.test(s) ? Number(s) : bytes.parse(s);
+  if (parsed === null || !Number.isFinite(parsed)) {
+    ctx.addIssue({ code: "custom", message: "not a size" });
+    return z.NEVER;
+  }
+  return parsed;
+});
 
 function duration({ minMs }: { minMs: number }) {
   return z
