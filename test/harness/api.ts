@@ -18,11 +18,17 @@ export interface RunningApi {
 
 export async function startApi(
   env: Record<string, string>,
-  options: { waitReady?: boolean; nodeArgs?: string[] } = {},
+  options: {
+    waitReady?: boolean;
+    nodeArgs?: string[];
+    /** Another build of the API, e.g. an earlier release's, to write a store the current one must read. */
+    bundle?: string;
+  } = {},
 ): Promise<RunningApi> {
-  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing; run: npm run build`);
+  const bundle = options.bundle ?? BUNDLE;
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing; run: npm run build`);
   const port = env.SERVER_PORT ? Number(env.SERVER_PORT) : await freePort();
-  const proc = new ManagedProcess("api", process.execPath, [...(options.nodeArgs ?? []), BUNDLE], {
+  const proc = new ManagedProcess("api", process.execPath, [...(options.nodeArgs ?? []), bundle], {
     // Only what the test gives: the bundle must not depend on anything else.
     env: {
       PATH: process.env.PATH,
