@@ -42,7 +42,17 @@ async function main() {
   );
   metrics.natsConnected.set(1);
   const store = await openStore(
-    () => ChatStore.open(nats.nc, { replicas: config.natsReplicas, leaseTtlMs: config.generationLeaseMs }),
+    () =>
+      ChatStore.open(
+        nats.nc,
+        {
+          replicas: config.natsReplicas,
+          leaseTtlMs: config.generationLeaseMs,
+          retentionMs: config.chatRetentionMs,
+          maxBytes: config.chatMaxBytes,
+        },
+        logger,
+      ),
     logger,
   );
   nats.onStateChange((up) => {
@@ -63,7 +73,11 @@ async function main() {
     leaseTtlMs: config.generationLeaseMs,
     upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
     maxOutputTokens: config.maxOutputTokens,
+    contextLimits: { maxMessages: config.historyMaxMessages, maxTokens: config.contextMaxTokens },
   });
+  // A conversation deleted on any instance stops its answers here too.
+  store.onConversationStopped((conversationId) => generations.stopConversation(conversationId));
+  const resumeStreams = new Set<() => void>();
   const app = buildApp({
     config,
     logger,
@@ -74,6 +88,7 @@ async function main() {
     tracer: tracing.tracer,
     generations,
     lifecycle,
+    resumeStreams,
   });
   await app.listen({ host: config.serverHost, port: config.serverPort });
   logger.info({ provider: provider.name, model: config.model }, "API ready");
@@ -90,7 +105,10 @@ async function main() {
     lifecycle.state = "draining";
     logger.info({ activeGenerations: generations.size, graceMs: config.shutdownGraceMs }, "draining");
     const { finished, stopped } = await generations.drain(config.shutdownGraceMs);
-    logger.info({ finished, stopped }, "answers settled; closing");
+    // Resume streams of answers generated elsewhere would keep the server
+    // open: ended now, their clients resume on another instance.
+    logger.info({ finished, stopped, resumeStreams: resumeStreams.size }, "answers settled; closing");
+    for (const stop of resumeStreams) stop();
     await app.close();
     await nats.nc.drain().catch(() => undefined);
     await tracing.shutdown().catch(() => undefined);

@@ -16,7 +16,12 @@ export type Stages = Record<string, number>;
 export async function stages(platform: Platform, samples: number): Promise<Stages> {
   const nc = await connect({ servers: platform.stack.nats.url, token: platform.stack.nats.token });
   try {
-    const store = await ChatStore.open(nc, { replicas: 1, leaseTtlMs: 30_000 });
+    const store = await ChatStore.open(nc, {
+      replicas: 1,
+      leaseTtlMs: 30_000,
+      retentionMs: 0,
+      maxBytes: 256 * 1024 * 1024,
+    });
     const provider = anthropicProvider({ apiKey: platform.stack.llm.apiKey, baseURL: platform.stack.llm.url });
     platform.setReply(20, 2);
     const times: Record<string, number[]> = {};
@@ -30,36 +35,42 @@ export async function stages(platform: Platform, samples: number): Promise<Stage
     for (let i = 0; i < samples; i++) {
       // A conversation with one earlier exchange, as the second message of a chat finds it.
       const id = randomUUID();
-      await store.createConversation(owner, { id, title: null, createdAt: new Date().toISOString() });
-      const earlier = randomUUID();
-      await store.appendUserMessage(id, {
-        kind: "user",
+      const conversation = { id, title: null, createdAt: new Date().toISOString() };
+      await store.createConversation(owner, conversation);
+      await store.putContext(id, [
+        { role: "user", content: "earlier" },
+        { role: "assistant", content: "x ".repeat(20) },
+      ]);
+
+      const replyId = randomUUID();
+      const message = {
+        kind: "user" as const,
         id: randomUUID(),
-        replyId: earlier,
-        content: "earlier",
+        replyId,
+        content: "now",
         model: "m",
         provider: "anthropic",
         createdAt: new Date().toISOString(),
-      });
-      for (let seq = 1; seq <= 20; seq++)
-        await store.appendEvent(id, earlier, { seq, type: "delta", data: { text: "x " } });
-
-      const replyId = randomUUID();
-      await time("conversation lookup (KV get)", () => store.getConversation(owner, id));
-      await time("history read (a consumer over the log)", () => store.readLog(id));
-      await time("lease (KV put)", () => store.holdLease(replyId, "bench"));
-      await time("user message stored (publish, ack)", () =>
-        store.appendUserMessage(id, {
-          kind: "user",
-          id: randomUUID(),
-          replyId,
-          content: "now",
-          model: "m",
-          provider: "anthropic",
-          createdAt: new Date().toISOString(),
-        }),
+      };
+      // The route's three rounds, each timed whole (its requests run in
+      // parallel), and the single requests of the first round alone.
+      await time("round 1: conversation, context and lease together", () =>
+        Promise.all([
+          store.getConversation(owner, id),
+          store.getContext(id),
+          store.holdActive(owner, replyId, "bench"),
+        ]),
       );
-      await time("lease again, at generation start (KV put)", () => store.holdLease(replyId, "bench"));
+      await time("  conversation lookup alone (KV get)", () => store.getConversation(owner, id));
+      await time("  context alone (KV get)", () => store.getContext(id));
+      await time("  lease alone (publish, ack)", () => store.holdActive(owner, replyId, "bench"));
+      await time("round 2: the user's answers in progress (stream info)", () => store.activeAnswers(owner));
+      await time("round 3: user message and conversation touch together", () =>
+        Promise.all([
+          store.appendUserMessage(id, message),
+          store.touchConversation(owner, conversation, message.createdAt),
+        ]),
+      );
       await time("first token from the provider SDK", async () => {
         for await (const event of provider.stream({
           model: "claude-bench",
@@ -69,9 +80,10 @@ export async function stages(platform: Platform, samples: number): Promise<Stage
         }))
           if (event.type === "delta") break;
       });
-      await time("one token stored (publish, ack)", () =>
-        store.appendEvent(id, replyId, { seq: 1, type: "delta", data: { text: "t " } }),
+      await time("one batch of events stored (publish, ack)", () =>
+        store.appendEvents(id, replyId, [{ seq: 1, type: "delta", data: { text: "t " } }]),
       );
+      await store.releaseActive(owner, replyId);
     }
     return Object.fromEntries(Object.entries(times).map(([name, values]) => [name, round(percentile(values, 50))]));
   } finally {

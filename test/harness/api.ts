@@ -36,6 +36,10 @@ export async function startApi(
       SERVER_PORT: String(port),
       JWT_SECRET: TEST_JWT_SECRET,
       LOG_LEVEL: "info",
+      // JetStream reserves each stream's max_bytes out of the server's
+      // max_file_store (1 GB in test/harness/nats.ts): the 10 GB default
+      // would not fit.
+      CHAT_MAX_BYTES: "256MB",
       ...env,
     },
     cwd: "/",

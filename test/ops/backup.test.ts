@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ChatStore, STREAM } from "../../app/src/store/chat-store.js";
+import { ChatStore } from "../../app/src/store/chat-store.js";
+import { CONVERSATIONS_STREAM as STREAM } from "../../app/src/store/subjects.js";
 import { restoreBackup, takeBackup, verifyBackup } from "../../scripts/backup/backup.js";
 import { MANIFEST_FILE } from "../../scripts/backup/manifest.js";
 import { BackupBucket } from "../../scripts/backup/object-store.js";
@@ -18,6 +19,7 @@ import { scratchDir } from "../harness/tmp.js";
 
 const OWNER = "backup-test-owner";
 const quiet = () => undefined;
+const STORE_OPTIONS = { replicas: 1, leaseTtlMs: 30_000, retentionMs: 0, maxBytes: 256 * 1024 * 1024 };
 
 async function fill(store: ChatStore, conversations: number, eventsEach: number): Promise<string[]> {
   const ids: string[] = [];
@@ -36,7 +38,7 @@ async function fill(store: ChatStore, conversations: number, eventsEach: number)
       createdAt: new Date().toISOString(),
     });
     for (let seq = 1; seq <= eventsEach; seq++)
-      await store.appendEvent(id, replyId, { seq, type: "delta", data: { text: `token ${seq} ` } });
+      await store.appendEvents(id, replyId, [{ seq, type: "delta", data: { text: `token ${seq} ` } }]);
   }
   return ids;
 }
@@ -51,9 +53,9 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
   beforeAll(async () => {
     source = await startNats();
     nc = await connect({ servers: source.url, token: source.token });
-    store = await ChatStore.open(nc, { replicas: 1, leaseTtlMs: 30_000 });
+    store = await ChatStore.open(nc, STORE_OPTIONS);
     ids = await fill(store, 20, 50);
-    await store.holdLease(randomUUID(), "api-1");
+    await store.holdActive(OWNER, randomUUID(), "api-1");
   }, 60_000);
 
   afterAll(async () => {
@@ -125,11 +127,11 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
         }
       }
       // The API's own store reads the restored data: conversations and their logs.
-      const restored = await ChatStore.open(target.conn, { replicas: 1, leaseTtlMs: 30_000 });
+      const restored = await ChatStore.open(target.conn, STORE_OPTIONS);
       expect((await restored.getConversation(OWNER, ids[7]!))?.title).toBe("conversation 7");
       const log = await restored.readLog(ids[7]!);
       expect(log).toHaveLength(51);
-      expect(log.at(-1)).toMatchObject({ kind: "event", event: { seq: 50 } });
+      expect(log.at(-1)).toMatchObject({ kind: "events", events: [{ seq: 50 }] });
     } finally {
       await target.stop();
     }
@@ -193,7 +195,7 @@ describe("backups in the stack's bucket (a local S3 endpoint)", () => {
   beforeAll(async () => {
     [nats, s3] = await Promise.all([startNats(), startFakeS3()]);
     nc = await connect({ servers: nats.url, token: nats.token });
-    await fill(await ChatStore.open(nc, { replicas: 1, leaseTtlMs: 30_000 }), 5, 20);
+    await fill(await ChatStore.open(nc, STORE_OPTIONS), 5, 20);
   }, 60_000);
 
   afterAll(async () => {
@@ -237,7 +239,7 @@ describe("backups in the stack's bucket (a local S3 endpoint)", () => {
     const emptyConnection = await connect({ servers: empty.url, token: empty.token });
     const bucket = new BackupBucket(s3);
     try {
-      await ChatStore.open(emptyConnection, { replicas: 1, leaseTtlMs: 30_000 });
+      await ChatStore.open(emptyConnection, STORE_OPTIONS);
       const full = await takeBackup(nc, join(dir.path, "taken"), "test", quiet, new Date(Date.UTC(2026, 10, 28, 9)));
       await bucket.upload(full.dir, full.manifest.name);
       const none = await takeBackup(

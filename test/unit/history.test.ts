@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { foldLog, modelContext, type ChatMessage } from "../../app/src/chat/history.js";
+import { modelContext } from "../../app/src/chat/context.js";
+import { foldLog, type ChatMessage } from "../../app/src/chat/history.js";
 import type { LogRecord, StreamEvent } from "../../app/src/store/records.js";
 
 const user = (id: string, replyId: string, content: string): LogRecord => ({
@@ -61,6 +62,56 @@ describe("foldLog", () => {
   });
 });
 
+const limits = (maxMessages: number, maxTokens = 32_000) => ({ maxMessages, maxTokens });
+
+describe("foldLog with compacted answers and batches", () => {
+  const answer = (replyId: string, deltas: string[]): LogRecord => ({
+    kind: "answer",
+    replyId,
+    deltas,
+    end: {
+      seq: deltas.length + 1,
+      type: "done",
+      data: { messageId: replyId, usage: { inputTokens: 1, outputTokens: 2 }, stopReason: "end_turn" },
+    },
+  });
+  const batch = (replyId: string, ...events: StreamEvent[]): LogRecord => ({ kind: "events", replyId, events });
+
+  it("reads an answer from its one record, whatever batches came before it", () => {
+    const [, a] = foldLog([user("u1", "a1", "hi"), batch("a1", delta(1, "Hel")), answer("a1", ["Hel", "lo"])]);
+    expect(a).toMatchObject({ content: "Hello", status: "complete", usage: { outputTokens: 2 } });
+  });
+
+  it("follows an answer in progress through its batches", () => {
+    const [, a] = foldLog([
+      user("u1", "a1", "hi"),
+      batch("a1", delta(1, "a"), delta(2, "b")),
+      batch("a1", delta(3, "c")),
+    ]);
+    expect(a).toMatchObject({ content: "abc", status: "streaming" });
+    expect(a!.incomplete).toBeUndefined();
+  });
+
+  it("says so when a batch is missing, until the answer's record fills the gap", () => {
+    const log = [user("u1", "a1", "hi"), batch("a1", delta(1, "a")), batch("a1", delta(3, "c"))];
+    expect(foldLog(log)[1]).toMatchObject({ incomplete: true });
+    const [, whole] = foldLog([...log, answer("a1", ["a", "b", "c"])]);
+    expect(whole).toMatchObject({ content: "abc", status: "complete" });
+    expect(whole!.incomplete).toBeUndefined();
+  });
+
+  it("keeps the first end: a later record cannot change an ended answer", () => {
+    const interrupted: LogRecord = {
+      kind: "answer",
+      replyId: "a1",
+      deltas: ["a"],
+      end: { seq: 2, type: "error", data: { code: "generation_interrupted", message: "m" } },
+    };
+    const [, a] = foldLog([user("u1", "a1", "hi"), interrupted, answer("a1", ["a", "b"])]);
+    expect(a).toMatchObject({ content: "a", status: "error" });
+  });
+});
+
 describe("modelContext", () => {
   const msg = (role: "user" | "assistant", content: string): ChatMessage => ({
     id: content,
@@ -70,7 +121,7 @@ describe("modelContext", () => {
   });
 
   it("drops empty answers and merges neighbours of the same role", () => {
-    expect(modelContext([msg("user", "a"), msg("assistant", ""), msg("user", "b")], 50)).toEqual([
+    expect(modelContext([msg("user", "a"), msg("assistant", ""), msg("user", "b")], limits(50))).toEqual([
       { role: "user", content: "a\n\nb" },
     ]);
   });
@@ -78,9 +129,38 @@ describe("modelContext", () => {
   it("keeps the latest turns and starts with the user", () => {
     const turns = modelContext(
       [msg("user", "1"), msg("assistant", "2"), msg("user", "3"), msg("assistant", "4"), msg("user", "5")],
-      4,
+      limits(4),
     );
     expect(turns.map((t) => t.content)).toEqual(["3", "4", "5"]);
     expect(turns[0]!.role).toBe("user");
+  });
+});
+
+describe("modelContext's token budget", () => {
+  const turn = (role: "user" | "assistant", chars: number, mark: string) => ({
+    role,
+    content: mark + "x".repeat(chars - 1),
+  });
+
+  it("keeps the newest turns that fit in the budget (4 characters a token)", () => {
+    const turns = modelContext(
+      [
+        turn("user", 4000, "a"),
+        turn("assistant", 4000, "b"),
+        turn("user", 400, "c"),
+        turn("assistant", 400, "d"),
+        turn("user", 400, "e"),
+      ],
+      limits(50, 1000),
+    );
+    expect(turns.map((t) => t.content[0])).toEqual(["c", "d", "e"]);
+  });
+
+  it("always sends the new message, even alone over the budget", () => {
+    const turns = modelContext(
+      [turn("user", 400, "a"), turn("assistant", 400, "b"), turn("user", 8000, "c")],
+      limits(50, 1000),
+    );
+    expect(turns.map((t) => t.content[0])).toEqual(["c"]);
   });
 });

@@ -1,14 +1,18 @@
 // One answer being generated. It runs apart from the request that started
 // it: the client's connection is just one listener, so a disconnect does not
-// have to stop it, and every event also goes to JetStream for resumes and
-// history.
+// have to stop it. Its events go to JetStream in batches while it runs (for
+// resumes on any instance), and as one compacted record when it ends.
+import { setTimeout as sleep } from "node:timers/promises";
 import { context, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { classifyUpstreamError, UpstreamIdleTimeout } from "../providers/errors.js";
 import type { ChatTurn, LlmProvider } from "../providers/types.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { ChatStore } from "../store/chat-store.js";
-import type { StreamEvent, Usage } from "../store/records.js";
+import type { AnswerRecord, StreamEvent, TerminalEvent, Usage } from "../store/records.js";
+import { StoreError } from "../store/store-errors.js";
+import { modelContext, type ContextLimits } from "./context.js";
+import { EventBatcher } from "./event-batcher.js";
 
 export interface GenerationContext {
   store: ChatStore;
@@ -20,20 +24,26 @@ export interface GenerationContext {
   leaseTtlMs: number;
   upstreamIdleTimeoutMs: number;
   maxOutputTokens: number;
+  contextLimits: ContextLimits;
 }
 
 export interface GenerationInput {
+  owner: string;
   conversationId: string;
   replyId: string;
   model: string;
+  /** The context sent to the model, ending with the user's new message. */
   messages: ChatTurn[];
   startedAt: number;
   /** The request's span, so the model call shows inside it in a trace. */
   parentSpan?: Span;
 }
 
-type StopCause = "client" | "shutdown" | "idle";
+type StopCause = "client" | "shutdown" | "idle" | "deleted";
 type Listener = (event: StreamEvent) => void;
+
+/** How long an ended answer keeps trying to store its record through a NATS outage. */
+const FINISH_RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 4000];
 
 export class Generation {
   private readonly listeners = new Set<Listener>();
@@ -54,8 +64,8 @@ export class Generation {
     return () => this.listeners.delete(listener);
   }
 
-  /** Stops asking the model for more; what was generated is kept. */
-  cancel(cause: "client" | "shutdown"): void {
+  /** Stops asking the model for more; what was generated is kept (unless the conversation was deleted). */
+  cancel(cause: "client" | "shutdown" | "deleted"): void {
     this.stop(cause);
   }
 
@@ -63,6 +73,10 @@ export class Generation {
     if (this.stopCause) return;
     this.stopCause = cause;
     this.abort.abort(new Error(`generation stopped: ${cause}`));
+  }
+
+  private emit(event: StreamEvent): void {
+    for (const listener of this.listeners) listener(event);
   }
 
   private async run(): Promise<void> {
@@ -75,27 +89,28 @@ export class Generation {
       input.parentSpan ? trace.setSpan(context.active(), input.parentSpan) : undefined,
     );
     metrics.activeGenerations.inc();
-    let seq = 0;
-    let text = "";
+    const deltas: string[] = [];
     const usage: Partial<Usage> = {};
     let stopReason = "end_turn";
-    let terminal: StreamEvent | undefined;
-    const persisting: Promise<void>[] = [];
+    let failure: { code: string; message: string } | undefined;
+    const batcher = new EventBatcher(
+      (events) => store.appendEvents(input.conversationId, input.replyId, events),
+      (err, events) => {
+        metrics.storeWriteFailures.inc({ record: "events", reason: storeFailureReason(err) });
+        log.error(
+          { err, replyId: input.replyId, seqs: [events[0]!.seq, events.at(-1)!.seq] },
+          "could not store answer events; a resume may miss them until the answer ends",
+        );
+      },
+    );
 
-    const emit = (event: StreamEvent) => {
-      for (const listener of this.listeners) listener(event);
-      persisting.push(
-        store.appendEvent(input.conversationId, input.replyId, event).catch((err: unknown) => {
-          log.error({ err, replyId: input.replyId, seq: event.seq }, "could not persist an answer event");
-        }),
-      );
-    };
-
+    // The route made the answer active; keeping it so is not the model's
+    // business: a failed renewal is logged, never counted as an upstream error.
     const lease = setInterval(
       () => {
         store
-          .holdLease(input.replyId, ctx.instanceId)
-          .catch((err: unknown) => log.warn({ err }, "could not renew the generation lease"));
+          .holdActive(input.owner, input.replyId, ctx.instanceId)
+          .catch((err: unknown) => log.warn({ err }, "could not renew the answer's lease"));
       },
       Math.max(250, Math.floor(ctx.leaseTtlMs / 3)),
     );
@@ -106,7 +121,6 @@ export class Generation {
     };
 
     try {
-      await store.holdLease(input.replyId, ctx.instanceId);
       const events = provider.stream({
         model: input.model,
         messages: input.messages,
@@ -116,9 +130,11 @@ export class Generation {
       for await (const event of events) {
         touch();
         if (event.type === "delta") {
-          if (seq === 0) metrics.timeToFirstToken.observe(labels, (Date.now() - input.startedAt) / 1000);
-          text += event.text;
-          emit({ seq: ++seq, type: "delta", data: { text: event.text } });
+          if (deltas.length === 0) metrics.timeToFirstToken.observe(labels, (Date.now() - input.startedAt) / 1000);
+          deltas.push(event.text);
+          const delta: StreamEvent = { seq: deltas.length, type: "delta", data: { text: event.text } };
+          this.emit(delta);
+          batcher.push(delta);
         } else if (event.type === "usage") {
           if (event.inputTokens !== undefined) usage.inputTokens = event.inputTokens;
           if (event.outputTokens !== undefined) usage.outputTokens = event.outputTokens;
@@ -128,10 +144,10 @@ export class Generation {
       }
       if (this.stopCause) throw this.abort.signal.reason;
     } catch (err) {
-      if (this.stopCause === "client") {
+      if (this.stopCause === "client" || this.stopCause === "deleted") {
         stopReason = "cancelled";
       } else {
-        const failure =
+        failure =
           this.stopCause === "shutdown"
             ? {
                 code: "server_shutdown",
@@ -144,14 +160,14 @@ export class Generation {
         if (this.stopCause !== "shutdown") metrics.upstreamErrors.inc({ provider: provider.name, code: failure.code });
         log.warn({ err, code: failure.code, replyId: input.replyId }, "answer ended by an error");
         span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
-        terminal = { seq: seq + 1, type: "error", data: failure };
       }
     } finally {
       clearTimeout(idle);
       clearInterval(lease);
     }
 
-    const counted = countUsage(usage, input.messages, text, seq);
+    const text = deltas.join("");
+    const counted = countUsage(usage, input.messages, text, deltas.length);
     if (counted.estimated)
       log.info({ replyId: input.replyId }, "the provider reported no usage; token counts are estimated");
     metrics.tokens.inc({ ...labels, direction: "input" }, counted.inputTokens);
@@ -161,24 +177,69 @@ export class Generation {
       "llm.usage.output_tokens": counted.outputTokens,
     });
 
-    terminal ??= {
-      seq: seq + 1,
-      type: "done",
-      data: {
-        messageId: input.replyId,
-        usage: { inputTokens: counted.inputTokens, outputTokens: counted.outputTokens },
-        stopReason,
-      },
-    };
-    // The end marker goes last, after every delta is stored, so a reader that
-    // sees it has seen the whole answer.
-    await Promise.all(persisting);
-    emit(terminal);
-    await Promise.all(persisting);
-    await store.releaseLease(input.replyId).catch(() => undefined);
+    const seq = deltas.length + 1;
+    const end: TerminalEvent = failure
+      ? { seq, type: "error", data: failure }
+      : {
+          seq,
+          type: "done",
+          data: {
+            messageId: input.replyId,
+            usage: { inputTokens: counted.inputTokens, outputTokens: counted.outputTokens },
+            stopReason,
+          },
+        };
+    // The answer is stored before its end reaches the client, so a client
+    // that reads the history next sees it whole.
+    await batcher.drain();
+    if (this.stopCause !== "deleted") await this.finish({ kind: "answer", replyId: input.replyId, deltas, end });
+    this.emit(end);
+    await this.afterEnd(text);
     metrics.activeGenerations.dec();
     span.end();
   }
+
+  private async finish(answer: AnswerRecord): Promise<void> {
+    const { store, log, metrics } = this.ctx;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await store.finishAnswer(this.input.conversationId, answer);
+        return;
+      } catch (err) {
+        const retry = FINISH_RETRY_DELAYS_MS[attempt];
+        if (retry === undefined || (err instanceof StoreError && err.reason === "full")) {
+          metrics.storeWriteFailures.inc({ record: "answer", reason: storeFailureReason(err) });
+          log.error({ err, replyId: answer.replyId }, "could not store the ended answer; its history stays incomplete");
+          return;
+        }
+        await sleep(retry);
+      }
+    }
+  }
+
+  /** Frees the user's slot, keeps the context for the next message, and cleans up after a delete. */
+  private async afterEnd(text: string): Promise<void> {
+    const { store, log, contextLimits } = this.ctx;
+    const { owner, conversationId, replyId } = this.input;
+    await store
+      .releaseActive(owner, replyId)
+      .catch((err: unknown) => log.warn({ err }, "could not release the answer"));
+    try {
+      if (this.stopCause !== "deleted") {
+        const turns = modelContext([...this.input.messages, { role: "assistant", content: text }], contextLimits);
+        await store.putContext(conversationId, turns);
+      }
+      // A delete that ran while this answer was writing removed the log
+      // before the last writes landed: whoever comes last removes it all.
+      if (!(await store.getConversation(owner, conversationId))) await store.purgeConversationData(conversationId);
+    } catch (err) {
+      log.warn({ err, replyId }, "could not update the conversation after the answer");
+    }
+  }
+}
+
+function storeFailureReason(err: unknown): "full" | "unavailable" {
+  return err instanceof StoreError ? err.reason : "unavailable";
 }
 
 /** Provider-reported usage, or an estimate (4 characters a token) where it is missing. */

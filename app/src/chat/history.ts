@@ -1,7 +1,7 @@
-// Rebuilds a conversation's messages from its log, and picks what of it goes
-// to the model as context. Pure functions: the log is the only state.
-import type { LogRecord, Usage } from "../store/records.js";
-import type { ChatTurn } from "../providers/types.js";
+// Rebuilds a conversation's messages from its log. A pure function: the log
+// is the only state. Ended answers are one compacted record each; answers in
+// progress (and answers stored by versions before compaction) are events.
+import type { LogRecord, StreamEvent, Usage } from "../store/records.js";
 
 export interface ChatMessage {
   id: string;
@@ -14,11 +14,18 @@ export interface ChatMessage {
   usage?: Usage;
   stopReason?: string;
   error?: { code: string; message: string };
+  /** Set when some of the answer's events could not be stored: its text has gaps. */
+  incomplete?: true;
+}
+
+interface AnswerState {
+  message: ChatMessage;
+  lastSeq: number;
 }
 
 export function foldLog(log: readonly LogRecord[]): ChatMessage[] {
   const messages: ChatMessage[] = [];
-  const answers = new Map<string, { message: ChatMessage; lastSeq: number }>();
+  const answers = new Map<string, AnswerState>();
   for (const record of log) {
     if (record.kind === "user") {
       messages.push({ id: record.id, role: "user", content: record.content, createdAt: record.createdAt });
@@ -35,39 +42,36 @@ export function foldLog(log: readonly LogRecord[]): ChatMessage[] {
       continue;
     }
     const answer = answers.get(record.replyId);
-    // Events arrive in order; a replayed duplicate or a late event after the
-    // end (a racing terminal marker) must not change the answer.
-    if (!answer || record.event.seq <= answer.lastSeq || answer.message.status !== "streaming") continue;
-    answer.lastSeq = record.event.seq;
-    const { event } = record;
-    if (event.type === "delta") {
-      answer.message.content += event.data.text;
-    } else if (event.type === "done") {
-      answer.message.status = "complete";
-      answer.message.usage = event.data.usage;
-      answer.message.stopReason = event.data.stopReason;
+    if (!answer || answer.message.status !== "streaming") continue;
+    if (record.kind === "answer") {
+      // The whole answer, as its generator (or whoever ended it) stored it.
+      answer.message.content = record.deltas.join("");
+      delete answer.message.incomplete;
+      answer.lastSeq = record.end.seq - 1;
+      apply(answer, record.end);
+    } else if (record.kind === "events") {
+      for (const event of record.events) apply(answer, event);
     } else {
-      answer.message.status = "error";
-      answer.message.error = event.data;
+      apply(answer, record.event);
     }
   }
   return messages;
 }
 
-/**
- * The turns sent to the model: the latest `maxMessages`, without empty
- * answers, with same-role neighbours merged and starting with the user, as
- * both providers require.
- */
-export function modelContext(messages: readonly ChatMessage[], maxMessages: number): ChatTurn[] {
-  const turns: ChatTurn[] = [];
-  for (const m of messages) {
-    if (m.content.trim() === "") continue;
-    const last = turns.at(-1);
-    if (last && last.role === m.role) last.content += `\n\n${m.content}`;
-    else turns.push({ role: m.role, content: m.content });
+function apply(answer: AnswerState, event: StreamEvent): void {
+  // A replayed duplicate or a late event after the end (a racing terminal
+  // marker) must not change the answer.
+  if (event.seq <= answer.lastSeq || answer.message.status !== "streaming") return;
+  if (event.seq > answer.lastSeq + 1) answer.message.incomplete = true;
+  answer.lastSeq = event.seq;
+  if (event.type === "delta") {
+    answer.message.content += event.data.text;
+  } else if (event.type === "done") {
+    answer.message.status = "complete";
+    answer.message.usage = event.data.usage;
+    answer.message.stopReason = event.data.stopReason;
+  } else {
+    answer.message.status = "error";
+    answer.message.error = event.data;
   }
-  const recent = turns.slice(-maxMessages);
-  while (recent[0] && recent[0].role !== "user") recent.shift();
-  return recent;
 }

@@ -1,5 +1,6 @@
 // The answers this instance is generating, so that shutdown can wait for
-// them (and, past the grace period, stop them cleanly).
+// them (and, past the grace period, stop them cleanly), and a conversation
+// deleted on any instance stops its answers here.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Generation, type GenerationContext, type GenerationInput } from "./generation.js";
 
@@ -17,6 +18,11 @@ export class GenerationRegistry {
 
   get size(): number {
     return this.running.size;
+  }
+
+  /** Stops every answer of a deleted conversation. */
+  stopConversation(conversationId: string): void {
+    for (const g of this.running) if (g.input.conversationId === conversationId) g.cancel("deleted");
   }
 
   /** Waits up to `graceMs` for running answers, then stops the rest. */

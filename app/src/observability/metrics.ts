@@ -56,6 +56,30 @@ export function createMetrics() {
       labelNames: ["provider", "code"] as const,
       registers,
     }),
+    storeWriteFailures: new Counter({
+      name: "chat_store_write_failures_total",
+      help: "Records the chat store could not take after retries, by record (events, answer) and reason (full, unavailable).",
+      labelNames: ["record", "reason"] as const,
+      registers,
+    }),
+    storeBytes: new Gauge({
+      name: "chat_store_bytes",
+      help: "Bytes held by each JetStream stream of the chat store (KV buckets are streams named KV_<bucket>).",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
+    storeMessages: new Gauge({
+      name: "chat_store_messages",
+      help: "Messages held by each JetStream stream of the chat store.",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
+    storeLimitBytes: new Gauge({
+      name: "chat_store_limit_bytes",
+      help: "Each stream's max_bytes (0: no limit); writes are refused past it.",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
     natsConnected: new Gauge({
       name: "nats_connected",
       help: "1 while the NATS connection is up, 0 while it is down.",

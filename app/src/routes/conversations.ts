@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.js";
+import { uncompactedAnswers } from "../chat/compaction.js";
 import { foldLog } from "../chat/history.js";
+import { pageOfConversations } from "../chat/conversation-list.js";
 import { HttpError } from "../plugins/errors.js";
-import type { ConversationRecord } from "../store/records.js";
-import { conversationParams, createConversationBody } from "./schemas.js";
+import type { AnswerRecord, ConversationRecord, LogRecord } from "../store/records.js";
+import { conversationParams, createConversationBody, listQuery } from "./schemas.js";
 
 export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
   const { store } = deps;
@@ -13,26 +15,43 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
     "/v1/conversations",
     { schema: { body: createConversationBody } },
     async (request, reply) => {
+      const now = new Date().toISOString();
       const record: ConversationRecord = {
         id: randomUUID(),
         title: request.body?.title ?? null,
-        createdAt: new Date().toISOString(),
+        createdAt: now,
+        updatedAt: now,
       };
       await store.createConversation(request.userId, record);
       return reply.code(201).header("location", `/v1/conversations/${record.id}`).send(record);
     },
   );
 
-  app.get("/v1/conversations", async (request) => ({
-    conversations: await store.listConversations(request.userId),
-  }));
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>(
+    "/v1/conversations",
+    { schema: { querystring: listQuery } },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const page = pageOfConversations(await store.listConversations(request.userId), {
+        limit: limit === undefined ? undefined : Number(limit),
+        cursor,
+      });
+      if (page instanceof Error) throw new HttpError(400, "invalid_request", page.message);
+      return page;
+    },
+  );
 
   app.get<{ Params: { id: string } }>(
     "/v1/conversations/:id",
     { schema: { params: conversationParams } },
     async (request) => {
       const conversation = await ownedConversation(deps, request.userId, request.params.id);
-      return { ...conversation, messages: foldLog(await store.readLog(conversation.id)) };
+      const log = await store.readLog(conversation.id);
+      const compacted = await compactAnswers(deps, request.userId, conversation.id, log).catch((err: unknown) => {
+        request.log.warn({ err }, "could not compact the conversation's answers");
+        return [];
+      });
+      return { ...conversation, messages: foldLog([...log, ...compacted]) };
     },
   );
 
@@ -44,6 +63,21 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
       return reply.code(204).send();
     },
   );
+}
+
+/**
+ * Stores answers the log still holds event by event as one record each: those
+ * that ended (written by versions before compaction) and those whose
+ * generator is dead. Returns the records stored.
+ */
+async function compactAnswers(deps: AppDeps, owner: string, conversationId: string, log: readonly LogRecord[]) {
+  const stored: AnswerRecord[] = [];
+  for (const answer of uncompactedAnswers(log)) {
+    const record = answer.ended ?? ((await deps.store.isActive(owner, answer.replyId)) ? undefined : answer.ifDead);
+    if (!record) continue;
+    if (await deps.store.finishAnswer(conversationId, record)) stored.push(record);
+  }
+  return stored;
 }
 
 /** The conversation if this user owns it; 404 otherwise, so ids of others' conversations reveal nothing. */

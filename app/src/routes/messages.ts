@@ -1,16 +1,20 @@
 import { randomUUID } from "node:crypto";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../app.js";
+import { modelContext } from "../chat/context.js";
 import { openEventStream } from "../chat/event-stream.js";
-import { foldLog, modelContext } from "../chat/history.js";
-import { parseLastEventId } from "../chat/sse.js";
+import { foldLog } from "../chat/history.js";
+import { ReplyCursor } from "../chat/reply-cursor.js";
+import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
 import { HttpError } from "../plugins/errors.js";
-import { isTerminal, type StreamEvent } from "../store/records.js";
+import type { ChatTurn } from "../providers/types.js";
+import { answerEvents, isTerminal, type ConversationRecord, type StreamEvent } from "../store/records.js";
 import { ownedConversation } from "./conversations.js";
 import { replyParams, conversationParams, sendMessageBody } from "./schemas.js";
 
 export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
   const { config, store, metrics } = deps;
+  const contextLimits = { maxMessages: config.historyMaxMessages, maxTokens: config.contextMaxTokens };
 
   app.post<{ Params: { id: string }; Body: { content: string; model?: string } }>(
     "/v1/conversations/:id/messages",
@@ -28,42 +32,58 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
           `Model "${model}" is not enabled here; use one of: ${config.allowedModels.join(", ")}.`,
         );
       }
-      const conversation = await ownedConversation(deps, request.userId, request.params.id);
-      const history = foldLog(await store.readLog(conversation.id));
-
+      const owner = request.userId;
       const messageId = randomUUID();
       const replyId = randomUUID();
+
+      // One round of requests in parallel: the conversation, its context and
+      // the answer's lease (first, so a resume arriving before the first
+      // token finds the answer alive and the user's answers can be counted).
+      const held = store.holdActive(owner, replyId, config.instanceId);
+      let conversation: ConversationRecord;
+      let context: Array<Pick<ChatTurn, "role" | "content">>;
       try {
-        // The lease first: a resume that arrives before the first token must
-        // find the answer alive.
-        await store.holdLease(replyId, config.instanceId);
-        await store.appendUserMessage(conversation.id, {
-          kind: "user",
-          id: messageId,
-          replyId,
-          content,
-          model,
-          provider: deps.provider.name,
-          createdAt: new Date(startedAt).toISOString(),
-        });
+        const [found, stored] = await Promise.all([
+          ownedConversation(deps, owner, request.params.id),
+          store.getContext(request.params.id),
+          held,
+        ]);
+        conversation = found;
+        context = stored ?? (await contextFromLog(deps, conversation.id));
+        const active = await store.activeAnswers(owner);
+        if (active.length > config.maxActiveAnswersPerUser) {
+          metrics.rateLimited.inc({ scope: "answers" });
+          throw new HttpError(
+            429,
+            "too_many_answers",
+            `You already have ${active.length - 1} answers in progress (at most ${config.maxActiveAnswersPerUser}); wait for one to finish.`,
+            { "retry-after": "5" },
+          );
+        }
+        const at = new Date(startedAt).toISOString();
+        await Promise.all([
+          store.appendUserMessage(conversation.id, {
+            kind: "user",
+            id: messageId,
+            replyId,
+            content,
+            model,
+            provider: deps.provider.name,
+            createdAt: at,
+          }),
+          store.touchConversation(owner, conversation, at),
+        ]);
       } catch (err) {
-        request.log.error({ err }, "could not store the message");
-        throw new HttpError(
-          503,
-          "store_unavailable",
-          "The message could not be stored; nothing was sent to the model. Retry shortly.",
-          { "retry-after": "2" },
-        );
+        await held.then(() => store.releaseActive(owner, replyId)).catch(() => undefined);
+        throw err;
       }
 
       const generation = deps.generations.start({
+        owner,
         conversationId: conversation.id,
         replyId,
         model,
-        messages: modelContext(
-          [...history, { id: messageId, role: "user", content, createdAt: "" }],
-          config.historyMaxMessages,
-        ),
+        messages: modelContext([...context, { role: "user", content }], contextLimits),
         startedAt,
         parentSpan: request.span,
       });
@@ -96,43 +116,57 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         (request.headers["last-event-id"] as string | undefined) ?? request.query.lastEventId,
       );
       if (after instanceof Error) throw new HttpError(400, "invalid_request", after.message);
+      let clientGone = false;
+      reply.raw.once("close", () => (clientGone = true));
       const conversation = await ownedConversation(deps, request.userId, request.params.id);
       const replyId = request.params.messageId;
-      if (!(await store.replyExists(conversation.id, replyId))) {
-        throw new HttpError(404, "not_found", "No such message in this conversation.");
-      }
+      const [answer, exists] = await Promise.all([
+        store.getAnswer(conversation.id, replyId),
+        store.replyExists(conversation.id, replyId),
+      ]);
+      if (answer) return sendEnded(reply, answerEvents(answer, after), replyId);
+      if (!exists) throw new HttpError(404, "not_found", "No such message in this conversation.");
 
+      // Still in progress (or its generator died): follow its records live.
+      // The consumer is set up before any header goes out, so a failure here
+      // is a clean 503 and not a stream that never ends.
+      const cursor = new ReplyCursor(after);
+      // Records that arrive before the stream is open wait here.
+      const early: StreamEvent[] = [];
+      let send = (event: StreamEvent): void => {
+        early.push(event);
+      };
+      let lastRecordAt = Date.now();
+      const follower = await store.followReply(conversation.id, replyId, (record) => {
+        lastRecordAt = Date.now();
+        for (const event of cursor.next(record)) send(event);
+        return !cursor.ended;
+      });
+      if (clientGone) {
+        follower.stop();
+        return reply;
+      }
       const stream = openEventStream(reply, {
         keepAliveMs: config.sseKeepAliveMs,
         metrics,
         headers: { "x-message-id": replyId },
       });
-      let lastStoredSeq = 0;
-      let lastEventAt = Date.now();
-      const follower = await store.followReply(conversation.id, replyId, (event: StreamEvent) => {
-        lastEventAt = Date.now();
-        if (event.seq <= lastStoredSeq) return true;
-        lastStoredSeq = event.seq;
-        if (event.seq > after) stream.send(event);
-        return !isTerminal(event);
-      });
+      for (const event of early) stream.send(event);
+      send = (event) => {
+        stream.send(event);
+      };
+      deps.resumeStreams.add(follower.stop);
+
       // An answer whose generator died (instance killed) would never end:
       // once it has been quiet and its lease has lapsed, end it for everyone.
       const watchdog = setInterval(
         () => {
-          if (Date.now() - lastEventAt < config.generationLeaseMs / 2) return;
+          if (Date.now() - lastRecordAt < config.generationLeaseMs / 2) return;
           void store
-            .hasLease(replyId)
+            .isActive(request.userId, replyId)
             .then(async (alive) => {
-              if (alive || stream.ended) return;
-              await store.appendEvent(conversation.id, replyId, {
-                seq: lastStoredSeq + 1,
-                type: "error",
-                data: {
-                  code: "generation_interrupted",
-                  message: "The answer was interrupted before it finished; send the message again.",
-                },
-              });
+              if (alive || cursor.ended) return;
+              await store.finishAnswer(conversation.id, cursor.interrupted(replyId));
             })
             .catch((err: unknown) => request.log.warn({ err }, "resume watchdog failed"));
         },
@@ -143,11 +177,29 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         .catch((err: unknown) => request.log.warn({ err }, "resume stream failed"))
         .finally(() => {
           clearInterval(watchdog);
+          deps.resumeStreams.delete(follower.stop);
           stream.end();
         });
       return reply;
     },
   );
+}
+
+/**
+ * An ended answer: its remaining events in one response. Nothing remaining
+ * is 204, the status that tells an EventSource to stop reconnecting.
+ */
+function sendEnded(reply: FastifyReply, events: ReturnType<typeof answerEvents>, replyId: string) {
+  if (events.length === 0) return reply.code(204).header("x-message-id", replyId).send();
+  return reply
+    .code(200)
+    .headers({ ...SSE_HEADERS, "x-message-id": replyId })
+    .send(events.map(formatEvent).join(""));
+}
+
+/** The context of a conversation without a stored one (written before contexts were kept). */
+async function contextFromLog(deps: AppDeps, conversationId: string) {
+  return foldLog(await deps.store.readLog(conversationId));
 }
 
 function refuseWhileDraining(deps: AppDeps) {

@@ -2,8 +2,19 @@ import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.js";
 
 export function metricsRoutes(app: FastifyInstance, deps: AppDeps) {
-  app.get("/metrics", async (_request, reply) => {
-    deps.metrics.natsConnected.set(deps.nats.isConnected() ? 1 : 0);
-    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  const { metrics } = deps;
+  app.get("/metrics", async (request, reply) => {
+    metrics.natsConnected.set(deps.nats.isConnected() ? 1 : 0);
+    // Read at scrape time; while NATS is away the last values stay.
+    const usage = await deps.store.allUsage().catch((err: unknown) => {
+      request.log.warn({ err }, "could not read the store's usage for /metrics");
+      return [];
+    });
+    for (const { stream, bytes, messages, maxBytes } of usage) {
+      metrics.storeBytes.set({ stream }, bytes);
+      metrics.storeMessages.set({ stream }, messages);
+      metrics.storeLimitBytes.set({ stream }, maxBytes);
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }

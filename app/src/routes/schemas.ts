@@ -34,3 +34,13 @@ export function sendMessageBody(maxChars: number) {
     },
   } as const;
 }
+
+export const listQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    // A string: query values are not coerced (ajv's coerceTypes is off).
+    limit: { type: "string", pattern: "^[1-9][0-9]{0,2}$" },
+    cursor: { type: "string", minLength: 1, maxLength: 200 },
+  },
+} as const;

@@ -1,52 +1,72 @@
 // Conversations and their logs in NATS JetStream. Every API instance reads and
 // writes the same streams, which is what lets any instance serve any request,
 // including the resume of an answer another instance is still generating.
-import { createHash } from "node:crypto";
+// Every failure leaves as a StoreError (store-errors.ts): a 503 for clients.
 import {
   jetstream,
   jetstreamManager,
+  DeliverPolicy,
+  type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  StorageType,
 } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { ConversationRecord, LogRecord, ReplyEventRecord, StreamEvent, UserMessageRecord } from "./records.js";
+import type { Logger } from "pino";
+import type { ChatTurn } from "../providers/types.js";
+import { ensureStorage } from "./ensure-storage.js";
+import type {
+  AnswerRecord,
+  ConversationRecord,
+  EventBatchRecord,
+  LogRecord,
+  StreamEvent,
+  UserMessageRecord,
+} from "./records.js";
+import type { StorageOptions } from "./storage-config.js";
+import { classifyStoreError } from "./store-errors.js";
+import {
+  ACTIVE_ANSWERS_STREAM,
+  CONTEXTS_BUCKET,
+  CONVERSATIONS_BUCKET,
+  CONVERSATIONS_STREAM,
+  LEGACY_LEASES_BUCKET,
+  STOP_SUBJECT_PREFIX,
+  isId,
+  keys,
+  subjects,
+} from "./subjects.js";
 
-export const STREAM = "CONVERSATIONS";
-const CONVERSATIONS_BUCKET = "conversations";
-const LEASES_BUCKET = "generation-leases";
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const PUBLISH_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 5_000;
 
-export interface ChatStoreOptions {
-  replicas: number;
-  /** How long an answer's generator may go silent before it counts as dead. */
-  leaseTtlMs: number;
+export interface StreamUsage {
+  bytes: number;
+  messages: number;
+  /** 0: no limit. */
+  maxBytes: number;
 }
 
 export class ChatStore {
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly probe: JetStreamManager,
-    private readonly conversations: KV,
-    private readonly leases: KV,
-    private readonly options: ChatStoreOptions,
+    private conversations: KV,
+    private contexts: KV,
+    private readonly options: StorageOptions,
+    private readonly log: Logger | undefined,
   ) {}
 
-  /** Opens the store, creating its stream and buckets where missing. */
-  static async open(nc: NatsConnection, options: ChatStoreOptions): Promise<ChatStore> {
-    const jsm = await jetstreamManager(nc, { timeout: PUBLISH_TIMEOUT_MS });
-    const js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS });
-    const { conversations, leases } = await ensureStorage(js, jsm, options);
+  /** Opens the store, creating its streams and buckets or updating their settings. */
+  static async open(nc: NatsConnection, options: StorageOptions, log?: Logger): Promise<ChatStore> {
+    const jsm = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS });
+    const js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS });
+    const { conversations, contexts } = await ensureStorage(js, jsm, options, log);
     // A separate manager with a short timeout, so /health answers quickly.
     const probe = await jetstreamManager(nc, { timeout: 1000, checkAPI: false });
-    return new ChatStore(js, jsm, probe, conversations, leases, options);
+    return new ChatStore(nc, js, jsm, probe, conversations, contexts, options, log);
   }
 
   /**
@@ -54,79 +74,275 @@ export class ChatStore {
    * store (a lost volume), the API must not stay broken until restarted.
    */
   async ensure(): Promise<void> {
-    await ensureStorage(this.js, this.jsm, this.options);
+    const storage = await ensureStorage(this.js, this.jsm, this.options, this.log);
+    this.conversations = storage.conversations;
+    this.contexts = storage.contexts;
   }
 
-  /** Can JetStream answer right now? Used by /health. */
-  async ready(): Promise<boolean> {
-    try {
-      await this.probe.streams.info(STREAM);
+  /** The conversation log's size against its limit; throws when JetStream cannot answer. */
+  async usage(): Promise<StreamUsage> {
+    const info = await this.probe.streams.info(CONVERSATIONS_STREAM);
+    return { bytes: info.state.bytes, messages: info.state.messages, maxBytes: Math.max(0, info.config.max_bytes) };
+  }
+
+  /** Sizes of every stream the store uses, for /metrics. */
+  async allUsage(): Promise<Array<StreamUsage & { stream: string }>> {
+    const names = [CONVERSATIONS_STREAM, ACTIVE_ANSWERS_STREAM, `KV_${CONVERSATIONS_BUCKET}`, `KV_${CONTEXTS_BUCKET}`];
+    return Promise.all(
+      names.map(async (stream) => {
+        const info = await this.probe.streams.info(stream);
+        return {
+          stream,
+          bytes: info.state.bytes,
+          messages: info.state.messages,
+          maxBytes: Math.max(0, info.config.max_bytes),
+        };
+      }),
+    );
+  }
+
+  // --- Conversations -------------------------------------------------------
+
+  createConversation(owner: string, record: ConversationRecord): Promise<void> {
+    return guard(async () => {
+      await this.conversations.create(keys.conversation(owner, record.id), JSON.stringify(record));
+    });
+  }
+
+  getConversation(owner: string, id: string): Promise<ConversationRecord | null> {
+    if (!isId(id)) return Promise.resolve(null);
+    return guard(async () => {
+      const entry = await this.conversations.get(keys.conversation(owner, id));
+      return entry && entry.operation === "PUT" ? entry.json<ConversationRecord>() : null;
+    });
+  }
+
+  /** Records the conversation's last activity (and keeps it from expiring with the retention). */
+  touchConversation(owner: string, record: ConversationRecord, at: string): Promise<void> {
+    return guard(async () => {
+      await this.conversations.put(keys.conversation(owner, record.id), JSON.stringify({ ...record, updatedAt: at }));
+    });
+  }
+
+  /** Every conversation of this owner, read in one pass over the bucket. */
+  listConversations(owner: string): Promise<ConversationRecord[]> {
+    return guard(async () => {
+      const messages = await this.readAll(`KV_${CONVERSATIONS_BUCKET}`, {
+        filter_subjects: [`$KV.${CONVERSATIONS_BUCKET}.${keys.conversationsOf(owner)}`],
+        deliver_policy: DeliverPolicy.LastPerSubject,
+      });
+      // Deleted conversations leave a marker with an empty body.
+      return messages
+        .filter((m) => m.data.length > 0 && !m.headers?.get("KV-Operation"))
+        .map((m) => m.json<ConversationRecord>());
+    });
+  }
+
+  /**
+   * Removes a conversation: first its record (no new message can start),
+   * then every instance is told to stop its answers, then its log and
+   * context go. A generator that still writes after this cleans up after
+   * itself when it ends (see Generation).
+   */
+  deleteConversation(owner: string, id: string): Promise<boolean> {
+    return guard(async () => {
+      if (!(await this.getConversation(owner, id))) return false;
+      await this.conversations.purge(keys.conversation(owner, id));
+      this.nc.publish(subjects.stop(id));
+      await this.purgeConversationData(id);
       return true;
-    } catch {
-      return false;
-    }
-  }
-
-  async createConversation(owner: string, record: ConversationRecord): Promise<void> {
-    await this.conversations.create(conversationKey(owner, record.id), JSON.stringify(record));
-  }
-
-  async getConversation(owner: string, id: string): Promise<ConversationRecord | null> {
-    if (!UUID.test(id)) return null;
-    const entry = await this.conversations.get(conversationKey(owner, id));
-    return entry && entry.operation === "PUT" ? entry.json<ConversationRecord>() : null;
-  }
-
-  async listConversations(owner: string): Promise<ConversationRecord[]> {
-    const keys: string[] = [];
-    for await (const key of await this.conversations.keys(`${ownerKey(owner)}.*`)) keys.push(key);
-    const entries = await Promise.all(keys.map((key) => this.conversations.get(key)));
-    return entries
-      .filter((e) => e !== null && e.operation === "PUT")
-      .map((e) => e!.json<ConversationRecord>())
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  }
-
-  /** Removes the conversation and its whole log. Returns false if it was not there. */
-  async deleteConversation(owner: string, id: string): Promise<boolean> {
-    if (!(await this.getConversation(owner, id))) return false;
-    await this.jsm.streams.purge(STREAM, { filter: `conv.${id}.>` });
-    await this.conversations.purge(conversationKey(owner, id));
-    return true;
-  }
-
-  async appendUserMessage(conversationId: string, record: UserMessageRecord): Promise<void> {
-    assertId(conversationId);
-    assertId(record.replyId);
-    // Filed under the answer it starts, so an answer id alone finds it.
-    await this.js.publish(`conv.${conversationId}.msg.${record.replyId}`, JSON.stringify(record), {
-      msgID: `msg:${record.id}`,
     });
   }
 
-  async appendEvent(conversationId: string, replyId: string, event: StreamEvent): Promise<void> {
-    assertId(conversationId);
-    assertId(replyId);
-    const record: ReplyEventRecord = { kind: "event", replyId, event };
-    // One id for every terminal event: whoever ends an answer first (its
-    // generator, or a reader that found the generator dead) wins.
-    const msgID = event.type === "delta" ? `${replyId}:${event.seq}` : `${replyId}:end`;
-    await this.js.publish(`conv.${conversationId}.evt.${replyId}`, JSON.stringify(record), { msgID });
+  /** Removes a conversation's log and context, whatever its record says. */
+  purgeConversationData(id: string): Promise<void> {
+    return guard(async () => {
+      await this.jsm.streams.purge(CONVERSATIONS_STREAM, { filter: subjects.conversation(id) });
+      await this.contexts.purge(keys.context(id));
+    });
   }
 
-  /** The conversation's whole log, in order. */
-  async readLog(conversationId: string): Promise<LogRecord[]> {
-    assertId(conversationId);
-    const consumer = await this.js.consumers.get(STREAM, {
-      filter_subjects: [`conv.${conversationId}.>`],
-      deliver_policy: DeliverPolicy.All,
+  /** Calls `onStop` with a conversation id whenever any instance deletes one. */
+  onConversationStopped(onStop: (conversationId: string) => void): () => void {
+    const subscription = this.nc.subscribe(`${STOP_SUBJECT_PREFIX}.*`, {
+      callback: (_err, msg) => {
+        const id = msg.subject.split(".").at(-1)!;
+        if (isId(id)) onStop(id);
+      },
     });
+    return () => subscription.unsubscribe();
+  }
+
+  // --- The log -------------------------------------------------------------
+
+  appendUserMessage(conversationId: string, record: UserMessageRecord): Promise<void> {
+    return guard(async () => {
+      await this.js.publish(subjects.userMessage(conversationId, record.replyId), JSON.stringify(record), {
+        msgID: `msg:${record.id}`,
+      });
+    });
+  }
+
+  /** Stores a batch of an answer's events; a retried batch is dropped by its id. */
+  appendEvents(conversationId: string, replyId: string, events: StreamEvent[]): Promise<void> {
+    return guard(async () => {
+      const record: EventBatchRecord = { kind: "events", replyId, events };
+      await this.js.publish(subjects.liveEvents(conversationId, replyId), JSON.stringify(record), {
+        msgID: `${replyId}:${events[0]!.seq}-${events.at(-1)!.seq}`,
+      });
+    });
+  }
+
+  /**
+   * Stores an ended answer as one record and drops its event batches. One id
+   * for every end: whoever ends an answer first (its generator, or a reader
+   * that found the generator dead) wins. Returns false if another end won.
+   */
+  finishAnswer(conversationId: string, answer: AnswerRecord): Promise<boolean> {
+    return guard(async () => {
+      const ack = await this.js.publish(subjects.answer(conversationId, answer.replyId), JSON.stringify(answer), {
+        msgID: `${answer.replyId}:answer`,
+      });
+      // Readers following the batches get this record next, in stream order,
+      // so the batches can go at once.
+      await this.jsm.streams.purge(CONVERSATIONS_STREAM, {
+        filter: subjects.liveEvents(conversationId, answer.replyId),
+      });
+      await this.jsm.streams.purge(CONVERSATIONS_STREAM, {
+        filter: subjects.legacyEvents(conversationId, answer.replyId),
+      });
+      return !ack.duplicate;
+    });
+  }
+
+  getAnswer(conversationId: string, replyId: string): Promise<AnswerRecord | null> {
+    return guard(async () => {
+      const found = await this.jsm.streams.getMessage(CONVERSATIONS_STREAM, {
+        last_by_subj: subjects.answer(conversationId, replyId),
+      });
+      return found ? found.json<AnswerRecord>() : null;
+    });
+  }
+
+  /** Does the log hold an answer with this id? */
+  replyExists(conversationId: string, replyId: string): Promise<boolean> {
+    if (!isId(replyId)) return Promise.resolve(false);
+    return guard(async () => {
+      const found = await this.jsm.streams.getMessage(CONVERSATIONS_STREAM, {
+        last_by_subj: subjects.userMessage(conversationId, replyId),
+      });
+      return found !== null;
+    });
+  }
+
+  /** The conversation's log, in order: a record per message once answers are compacted. */
+  readLog(conversationId: string): Promise<LogRecord[]> {
+    return guard(async () => {
+      const messages = await this.readAll(CONVERSATIONS_STREAM, {
+        filter_subjects: [subjects.conversation(conversationId)],
+        deliver_policy: DeliverPolicy.All,
+      });
+      return messages.map((m) => m.json<LogRecord>());
+    });
+  }
+
+  /**
+   * Delivers an answer's records (event batches, single events of older
+   * versions, then its compacted record) live as they are appended, until
+   * `onRecord` returns false or `stop()` is called.
+   */
+  followReply(
+    conversationId: string,
+    replyId: string,
+    onRecord: (record: LogRecord) => boolean,
+  ): Promise<{ done: Promise<void>; stop: () => void }> {
+    return guard(async () => {
+      const consumer = await this.js.consumers.get(CONVERSATIONS_STREAM, {
+        filter_subjects: [
+          subjects.liveEvents(conversationId, replyId),
+          subjects.legacyEvents(conversationId, replyId),
+          subjects.answer(conversationId, replyId),
+        ],
+        deliver_policy: DeliverPolicy.All,
+      });
+      const messages = await consumer.consume({ max_messages: 256 });
+      const done = (async () => {
+        try {
+          for await (const m of messages as AsyncIterable<JsMsg>) {
+            if (!onRecord(m.json<LogRecord>())) break;
+          }
+        } finally {
+          await consumer.delete().catch(() => undefined);
+        }
+      })();
+      return { done, stop: () => void messages.stop() };
+    });
+  }
+
+  // --- Context for the model -------------------------------------------------
+
+  /** The turns last sent to the model with their answer, or null if none were kept. */
+  getContext(conversationId: string): Promise<ChatTurn[] | null> {
+    return guard(async () => {
+      const entry = await this.contexts.get(keys.context(conversationId));
+      return entry && entry.operation === "PUT" ? entry.json<{ turns: ChatTurn[] }>().turns : null;
+    });
+  }
+
+  putContext(conversationId: string, turns: ChatTurn[]): Promise<void> {
+    return guard(async () => {
+      await this.contexts.put(keys.context(conversationId), JSON.stringify({ turns }));
+    });
+  }
+
+  // --- Answers in progress -------------------------------------------------
+
+  /** Marks an answer as alive; renewed by its generator, it expires when not. */
+  holdActive(owner: string, replyId: string, instanceId: string): Promise<void> {
+    return guard(async () => {
+      await this.js.publish(subjects.activeAnswer(owner, replyId), JSON.stringify({ instanceId }));
+    });
+  }
+
+  releaseActive(owner: string, replyId: string): Promise<void> {
+    return guard(async () => {
+      await this.jsm.streams.purge(ACTIVE_ANSWERS_STREAM, { filter: subjects.activeAnswer(owner, replyId) });
+    });
+  }
+
+  /** The ids of this owner's answers in progress, on any instance. */
+  activeAnswers(owner: string): Promise<string[]> {
+    return guard(async () => {
+      const info = await this.jsm.streams.info(ACTIVE_ANSWERS_STREAM, {
+        subjects_filter: subjects.activeAnswersOf(owner),
+      });
+      return Object.keys(info.state.subjects ?? {}).map((subject) => subject.split(".").at(-1)!);
+    });
+  }
+
+  /** Is the answer's generator alive? An instance of an older version keeps its lease in a bucket. */
+  isActive(owner: string, replyId: string): Promise<boolean> {
+    return guard(async () => {
+      const found = await this.jsm.streams.getMessage(ACTIVE_ANSWERS_STREAM, {
+        last_by_subj: subjects.activeAnswer(owner, replyId),
+      });
+      if (found) return true;
+      const legacy = await this.jsm.streams
+        .getMessage(`KV_${LEGACY_LEASES_BUCKET}`, { last_by_subj: `$KV.${LEGACY_LEASES_BUCKET}.${replyId}` })
+        .catch(() => null);
+      return legacy !== null && !legacy.header?.get("KV-Operation");
+    });
+  }
+
+  /** Every message a filter matches now, through one short-lived ordered consumer. */
+  private async readAll(stream: string, config: Partial<ConsumerConfig>): Promise<JsMsg[]> {
+    const consumer = await this.js.consumers.get(stream, config);
     try {
       if ((await consumer.info(true)).num_pending === 0) return [];
-      const records: LogRecord[] = [];
+      const records: JsMsg[] = [];
       const messages = await consumer.consume();
       for await (const m of messages) {
-        records.push(m.json<LogRecord>());
+        records.push(m);
         if (m.info.pending === 0) break;
       }
       return records;
@@ -134,95 +350,12 @@ export class ChatStore {
       await consumer.delete().catch(() => undefined);
     }
   }
-
-  /** Does the log hold an answer with this id? */
-  async replyExists(conversationId: string, replyId: string): Promise<boolean> {
-    if (!UUID.test(replyId)) return false;
-    assertId(conversationId);
-    const found = await this.jsm.streams.getMessage(STREAM, { last_by_subj: `conv.${conversationId}.msg.${replyId}` });
-    return found !== null;
-  }
-
-  /**
-   * Delivers an answer's events from the first one, live as they are
-   * appended, until `onEvent` returns false or `stop()` is called. Works the
-   * same whether the answer is finished, still being generated here, or on
-   * another instance.
-   */
-  async followReply(
-    conversationId: string,
-    replyId: string,
-    onEvent: (event: StreamEvent) => boolean,
-  ): Promise<{ done: Promise<void>; stop: () => void }> {
-    assertId(conversationId);
-    assertId(replyId);
-    const consumer = await this.js.consumers.get(STREAM, {
-      filter_subjects: [`conv.${conversationId}.evt.${replyId}`],
-      deliver_policy: DeliverPolicy.All,
-    });
-    const messages = await consumer.consume({ max_messages: 256 });
-    const done = (async () => {
-      try {
-        for await (const m of messages as AsyncIterable<JsMsg>) {
-          if (!onEvent(m.json<ReplyEventRecord>().event)) break;
-        }
-      } finally {
-        await consumer.delete().catch(() => undefined);
-      }
-    })();
-    return { done, stop: () => void messages.stop() };
-  }
-
-  async holdLease(replyId: string, instanceId: string): Promise<void> {
-    await this.leases.put(replyId, JSON.stringify({ instanceId, at: new Date().toISOString() }));
-  }
-
-  async releaseLease(replyId: string): Promise<void> {
-    await this.leases.purge(replyId);
-  }
-
-  async hasLease(replyId: string): Promise<boolean> {
-    const entry = await this.leases.get(replyId);
-    return entry !== null && entry.operation === "PUT";
-  }
 }
 
-async function ensureStorage(js: JetStreamClient, jsm: JetStreamManager, options: ChatStoreOptions) {
-  const config = {
-    name: STREAM,
-    subjects: ["conv.>"],
-    storage: StorageType.File,
-    num_replicas: options.replicas,
-    // Retries of a publish within this window are dropped by message id.
-    duplicate_window: 2 * 60 * 1_000_000_000,
-  };
-  const exists = await jsm.streams.info(STREAM).then(
-    () => true,
-    (err: unknown) => {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
-      throw err;
-    },
-  );
-  await (exists ? jsm.streams.update(STREAM, config) : jsm.streams.add(config));
-  const kvm = new Kvm(js);
-  const conversations = await kvm.create(CONVERSATIONS_BUCKET, { replicas: options.replicas, history: 1 });
-  // File storage: a lease must survive a NATS restart, or every answer in
-  // flight would look dead to readers afterwards.
-  const leases = await kvm.create(LEASES_BUCKET, { replicas: options.replicas, history: 1, ttl: options.leaseTtlMs });
-  return { conversations, leases };
-}
-
-/** Owners are hashed: a JWT `sub` may hold characters NATS subjects forbid. */
-export function ownerKey(subject: string): string {
-  return "u" + createHash("sha256").update(subject).digest("hex").slice(0, 40);
-}
-
-function conversationKey(owner: string, id: string): string {
-  assertId(id);
-  return `${ownerKey(owner)}.${id}`;
-}
-
-function assertId(id: string): void {
-  // Ids end up in subjects; anything else could widen a filter (`*`, `>`).
-  if (!UUID.test(id)) throw new Error(`invalid id for a subject: ${JSON.stringify(id)}`);
+async function guard<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw classifyStoreError(err);
+  }
 }

@@ -1,0 +1,56 @@
+// Creates the chat store's streams and buckets where missing and brings
+// existing ones to the settings decided in storage-config.ts.
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { Logger } from "pino";
+import {
+  activeAnswersStreamConfig,
+  bucketSettings,
+  conversationStreamConfig,
+  settingChanges,
+  type ManagedSettings,
+  type StorageOptions,
+} from "./storage-config.js";
+import { CONTEXTS_BUCKET, CONVERSATIONS_BUCKET } from "./subjects.js";
+
+export interface Storage {
+  conversations: KV;
+  contexts: KV;
+}
+
+export async function ensureStorage(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  options: StorageOptions,
+  log?: Logger,
+): Promise<Storage> {
+  const apply = async (name: string, wanted: ManagedSettings) => {
+    const info = await jsm.streams.info(name);
+    const changes = settingChanges(info.config, wanted);
+    if (changes.length === 0) return;
+    await jsm.streams.update(name, { ...info.config, ...wanted });
+    log?.info({ stream: name, changes }, "applied changed storage settings");
+  };
+  for (const config of [conversationStreamConfig(options), activeAnswersStreamConfig(options)]) {
+    if (await streamExists(jsm, config.name)) await apply(config.name, config);
+    else await jsm.streams.add(config);
+  }
+  const kvm = new Kvm(js);
+  const buckets: Record<string, KV> = {};
+  for (const bucket of bucketSettings(options)) {
+    // Kvm.create binds to an existing bucket without touching its settings.
+    buckets[bucket.name] = await kvm.create(bucket.name, bucket.options);
+    await apply(`KV_${bucket.name}`, bucket.settings);
+  }
+  return { conversations: buckets[CONVERSATIONS_BUCKET]!, contexts: buckets[CONTEXTS_BUCKET]! };
+}
+
+async function streamExists(jsm: JetStreamManager, name: string): Promise<boolean> {
+  try {
+    await jsm.streams.info(name);
+    return true;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,220 @@
+// Rate-limit counters shared by every API instance, in a JetStream KV bucket:
+// one entry per (scope, client) holding its current window, changed only by
+// compare-and-set on the entry's revision, so two instances counting the same
+// client at once cannot both win. The server here (2.10) has neither counters
+// nor per-message TTLs, hence CAS, and the bucket's max age to forget clients.
+//
+// A check costs one round trip in the usual case: each entry's last revision
+// and count are remembered here, and the write is tried with them directly;
+// only when another instance wrote in between is the entry read again.
+import { createHash } from "node:crypto";
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import type { StreamConfig, StreamUpdateConfig } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { decodeWindow, encodeWindow, nextStep, type Verdict, type WindowCount } from "../plugins/rate-limit-window.js";
+
+export const RATE_LIMIT_BUCKET = "rate-limits";
+/** A KV bucket is the stream `KV_<bucket>`; its settings are changed there. */
+const STREAM = `KV_${RATE_LIMIT_BUCKET}`;
+/** The hot path waits at most this long for NATS before using the fallback. */
+const TIMEOUT_MS = 1000;
+/** Writes lost to other instances before giving up on one request. */
+const MAX_ATTEMPTS = 8;
+/** Remembered entries; past this the least recently used are forgotten. */
+const CACHE_ENTRIES = 10_000;
+/**
+ * An entry must outlive its window, measured by NATS's clock from its last
+ * write while the window was started by an instance's clock: the margin
+ * covers the two clocks disagreeing.
+ */
+const TTL_MARGIN_MS = 5_000;
+
+export interface CounterLimits {
+  requests: number;
+  windowMs: number;
+}
+
+/** Another instance kept winning the compare-and-set: no outage, just a busy key. */
+export class CounterContention extends Error {}
+
+/** The bucket's stream settings this code relies on. */
+export function bucketSettings(options: { windowMs: number; replicas: number }) {
+  return {
+    max_age: nanos(options.windowMs + TTL_MARGIN_MS),
+    num_replicas: options.replicas,
+    max_msgs_per_subject: 1,
+  };
+}
+
+/**
+ * What to change on an existing bucket's stream, or null. Creating a bucket
+ * leaves an existing one as it is, so a new RATE_LIMIT_WINDOW or
+ * NATS_STREAM_REPLICAS would otherwise never reach it.
+ */
+export function bucketUpdate(
+  current: Pick<StreamConfig, "max_age" | "num_replicas" | "max_msgs_per_subject" | "duplicate_window">,
+  wanted: ReturnType<typeof bucketSettings>,
+): Partial<StreamUpdateConfig> | null {
+  if (
+    current.max_age === wanted.max_age &&
+    current.num_replicas === wanted.num_replicas &&
+    current.max_msgs_per_subject === wanted.max_msgs_per_subject
+  ) {
+    return null;
+  }
+  // JetStream refuses a duplicate window longer than the max age (and this
+  // bucket never deduplicates).
+  return { ...wanted, duplicate_window: Math.min(current.duplicate_window, wanted.max_age) };
+}
+
+/** KV keys allow few characters; hashing also keeps addresses and user ids out of NATS. */
+export function counterKey(scope: string, key: string): string {
+  return `${scope}.${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
+}
+
+interface Known {
+  revision: number;
+  window: WindowCount | null;
+  /** Another instance wrote this entry last time: read before writing. */
+  contended: boolean;
+}
+
+export class SharedCounters {
+  private bucket: Promise<KV> | undefined;
+  private readonly known = new Map<string, Known>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Bumped on every failure, so requests queued behind it do not each wait for a timeout. */
+  private failures = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: CounterLimits & { replicas: number },
+  ) {}
+
+  /** Creates the bucket or brings its settings up to date; shared by concurrent callers. */
+  open(): Promise<KV> {
+    this.bucket ??= openBucket(this.nc, this.options).catch((err: unknown) => {
+      this.bucket = undefined;
+      throw err;
+    });
+    return this.bucket;
+  }
+
+  /**
+   * Counts one request of `key` in `scope` and says whether it may pass.
+   * Throws when NATS cannot answer, or CounterContention.
+   */
+  hit(scope: string, key: string): Promise<Verdict> {
+    const id = counterKey(scope, key);
+    // One client's requests on this instance go one at a time: at once they
+    // would only lose the compare-and-set to each other.
+    const failures = this.failures;
+    const previous = this.queues.get(id) ?? Promise.resolve();
+    const run = previous.then(() => this.count(id, failures));
+    const tail = run.catch(() => undefined);
+    this.queues.set(id, tail);
+    void tail.then(() => {
+      if (this.queues.get(id) === tail) this.queues.delete(id);
+    });
+    return run;
+  }
+
+  private async count(id: string, failuresBefore: number): Promise<Verdict> {
+    if (this.failures !== failuresBefore) throw new Error("NATS failed while this request waited its turn");
+    try {
+      return await this.countOnce(id);
+    } catch (err) {
+      if (!(err instanceof CounterContention)) {
+        this.failures++;
+        // A bucket lost with NATS's volume is created again on the next try.
+        this.bucket = undefined;
+      }
+      throw err;
+    }
+  }
+
+  private async countOnce(id: string): Promise<Verdict> {
+    const kv = await this.open();
+    const cached = this.known.get(id);
+    if (cached?.window) {
+      // Within a window a count only rises, so a client at the limit is
+      // refused without asking NATS: floods cost it nothing.
+      const step = nextStep(cached.window, Date.now(), this.options);
+      if (!step.write) return step.verdict;
+    }
+    let current = cached;
+    let contended = false;
+    if (cached?.contended) {
+      current = await read(kv, id);
+      contended = current.revision !== cached.revision;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const step = nextStep(current?.window ?? null, Date.now(), this.options);
+      if (!step.write) {
+        if (current) this.remember(id, { ...current, contended });
+        return step.verdict;
+      }
+      try {
+        // put with the expected revision is kv.update, and with 0 kv.create,
+        // minus the extra read kv.create makes on a conflict.
+        const revision = await kv.put(id, encodeWindow(step.next), { previousSeq: current?.revision ?? 0 });
+        this.remember(id, { revision, window: step.next, contended });
+        return step.verdict;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        if (attempt === MAX_ATTEMPTS) throw new CounterContention(`${id}: lost ${attempt} compare-and-sets in a row`);
+        contended = true;
+        current = await read(kv, id);
+      }
+    }
+  }
+
+  private remember(id: string, known: Known) {
+    // A Map iterates in insertion order: re-inserting keeps the most recent last.
+    this.known.delete(id);
+    this.known.set(id, known);
+    if (this.known.size > CACHE_ENTRIES) {
+      const oldest = this.known.keys().next();
+      if (!oldest.done) this.known.delete(oldest.value);
+    }
+  }
+}
+
+async function openBucket(nc: NatsConnection, options: { windowMs: number; replicas: number }): Promise<KV> {
+  const js = jetstream(nc, { timeout: TIMEOUT_MS });
+  const wanted = bucketSettings(options);
+  const kv = await new Kvm(js).create(RATE_LIMIT_BUCKET, {
+    history: 1,
+    ttl: options.windowMs + TTL_MARGIN_MS,
+    replicas: options.replicas,
+    // Counters survive a NATS restart too, or a deploy of NATS would reset them.
+    storage: StorageType.File,
+  });
+  const jsm = await jetstreamManager(nc, { timeout: TIMEOUT_MS, checkAPI: false });
+  const change = bucketUpdate((await jsm.streams.info(STREAM)).config, wanted);
+  if (change) await jsm.streams.update(STREAM, change);
+  return kv;
+}
+
+async function read(kv: KV, id: string): Promise<Known> {
+  const entry = await kv.get(id);
+  if (!entry) return { revision: 0, window: null, contended: false };
+  return {
+    revision: entry.revision,
+    window: entry.operation === "PUT" ? decodeWindow(entry.string()) : null,
+    contended: false,
+  };
+}
+
+function isConflict(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+function nanos(ms: number): number {
+  return ms * 1_000_000;
+}

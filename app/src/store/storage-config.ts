@@ -1,0 +1,97 @@
+// The settings of every stream and bucket the chat store uses, decided from
+// the API's config. Applied when the API starts (and after NATS comes back):
+// a stream that exists with other settings is updated, so a changed
+// retention, size, lease or replica count reaches a running store.
+import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
+import { ACTIVE_ANSWERS_STREAM, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET, CONVERSATIONS_STREAM } from "./subjects.js";
+
+export interface StorageOptions {
+  replicas: number;
+  /** How long an answer's generator may go silent before it counts as dead. */
+  leaseTtlMs: number;
+  /** Age after which records are removed; 0 keeps them. */
+  retentionMs: number;
+  /** Bytes for the conversation log; the buckets get shares of it. */
+  maxBytes: number;
+}
+
+/** The settings this code compares and updates on a stream. */
+export type ManagedSettings = Pick<StreamConfig, "num_replicas" | "max_age" | "max_bytes">;
+type StreamSettings = Partial<StreamConfig> & ManagedSettings & { name: string };
+
+const MIB = 1024 * 1024;
+const nanos = (ms: number) => ms * 1_000_000;
+
+/** Conversation records are small: a thirty-second of the log's size is plenty. */
+export const conversationsBucketShare = 1 / 32;
+/** Contexts are copies of recent turns, one per conversation. */
+export const contextsBucketShare = 1 / 4;
+
+export function conversationStreamConfig(o: StorageOptions): StreamSettings {
+  return {
+    name: CONVERSATIONS_STREAM,
+    subjects: ["conv.>"],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    // A full store refuses new writes (a clear 503) rather than silently
+    // dropping the oldest conversations.
+    discard: DiscardPolicy.New,
+    num_replicas: o.replicas,
+    max_age: nanos(o.retentionMs),
+    max_bytes: o.maxBytes,
+    // Retries of a publish within this window are dropped by message id.
+    duplicate_window: nanos(2 * 60_000),
+  };
+}
+
+export function activeAnswersStreamConfig(o: StorageOptions): StreamSettings {
+  return {
+    name: ACTIVE_ANSWERS_STREAM,
+    subjects: ["active.>"],
+    // File storage: an answer in progress must still look alive after a NATS
+    // restart, or readers would end it as interrupted.
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: 1,
+    num_replicas: o.replicas,
+    // A generator renews its message; one that stops renewing expires.
+    max_age: nanos(o.leaseTtlMs),
+    max_bytes: 64 * MIB,
+  };
+}
+
+/** KV bucket options and the stream settings they must end up with. */
+export function bucketSettings(o: StorageOptions) {
+  const bucket = (name: string, share: number) => {
+    const maxBytes = Math.max(MIB, Math.floor(o.maxBytes * share));
+    return {
+      name,
+      options: { replicas: o.replicas, history: 1, ttl: o.retentionMs, max_bytes: maxBytes },
+      settings: { num_replicas: o.replicas, max_age: nanos(o.retentionMs), max_bytes: maxBytes } as ManagedSettings,
+    };
+  };
+  return [bucket(CONVERSATIONS_BUCKET, conversationsBucketShare), bucket(CONTEXTS_BUCKET, contextsBucketShare)];
+}
+
+export interface SettingChange {
+  setting: keyof ManagedSettings;
+  from: number;
+  to: number;
+}
+
+/** What differs between a stream's settings and the wanted ones. */
+export function settingChanges(current: Partial<StreamConfig>, wanted: ManagedSettings): SettingChange[] {
+  const changes: SettingChange[] = [];
+  for (const setting of ["num_replicas", "max_age", "max_bytes"] as const) {
+    // The server reports "no limit" as 0 or -1 depending on the setting.
+    const from = normalize(current[setting]);
+    const to = normalize(wanted[setting]);
+    if (from !== to) changes.push({ setting, from, to });
+  }
+  return changes;
+}
+
+function normalize(value: number | undefined): number {
+  return value === undefined || value < 0 ? 0 : value;
+}
