@@ -61,6 +61,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requests: deps.config.rateLimitRequests,
     windowMs: deps.config.rateLimitWindowMs,
     metrics: deps.metrics,
+    nats: deps.nats,
+    replicas: deps.config.natsReplicas,
+    logger: deps.logger,
   });
   void app.register(async (v1) => {
     v1.addHook("onRequest", async (request, reply) => {

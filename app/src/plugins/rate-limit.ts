@@ -1,45 +1,106 @@
-// Fixed-window limits per client IP (before auth, so floods of bad tokens are
-// limited too) and per user. The IP is Fastify's `request.ip`, which reads
-// X-Forwarded-For only from TRUSTED_PROXIES: a client cannot pick its own.
+// Fixed-window limits per client (before auth, so floods of bad tokens are
+// limited too) and per user, counted in NATS so that every instance enforces
+// one limit and a restart forgets nothing. The client is Fastify's
+// `request.ip`, which reads X-Forwarded-For only from TRUSTED_PROXIES (a
+// client cannot pick its own), taken whole for IPv4 and by its /64 for IPv6.
+//
+// While NATS cannot answer, each instance limits on its own from memory:
+// clients get up to the limit per instance for that time, which is better
+// than refusing everything or letting everything through.
 import type { FastifyReply } from "fastify";
+import type { Logger } from "pino";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { Metrics } from "../observability/metrics.js";
+import type { NatsHandle } from "../store/nats-connection.js";
+import { CounterContention, SharedCounters } from "../store/rate-limit-counters.js";
+import { clientKey } from "./client-key.js";
 import { HttpError } from "./errors.js";
+import { OutageGate, type Verdict } from "./rate-limit-window.js";
 
 export type LimitScope = "ip" | "user";
 
-export function createRateLimiter(options: { requests: number; windowMs: number; metrics: Metrics }) {
-  const duration = Math.ceil(options.windowMs / 1000);
-  const limiters: Record<LimitScope, RateLimiterMemory> = {
-    ip: new RateLimiterMemory({ keyPrefix: "ip", points: options.requests, duration }),
-    user: new RateLimiterMemory({ keyPrefix: "user", points: options.requests, duration }),
+/** How long after a failure requests keep to the local limiter before NATS is asked again. */
+const RETRY_SHARED_MS = 2_000;
+
+export function createRateLimiter(options: {
+  requests: number;
+  windowMs: number;
+  metrics: Metrics;
+  nats: NatsHandle;
+  /** Replicas of the counters' bucket, as for the chat's streams. */
+  replicas: number;
+  logger: Logger;
+}) {
+  const { requests, windowMs, nats, logger } = options;
+  const duration = Math.ceil(windowMs / 1000);
+  const shared = new SharedCounters(nats.nc, { requests, windowMs, replicas: options.replicas });
+  const local: Record<LimitScope, RateLimiterMemory> = {
+    ip: new RateLimiterMemory({ keyPrefix: "ip", points: requests, duration }),
+    user: new RateLimiterMemory({ keyPrefix: "user", points: requests, duration }),
+  };
+  const gate = new OutageGate(RETRY_SHARED_MS);
+  nats.onStateChange((up) => {
+    if (up) gate.retrySoon();
+  });
+  // Apply the bucket's settings at start-up; a failure here is met again,
+  // and reported, by the first request.
+  shared.open().catch(() => undefined);
+
+  const failed = (err: unknown) => {
+    if (gate.failed(Date.now())) {
+      logger.warn({ err }, "NATS cannot answer for rate limits: each instance limits from its own memory until it can");
+    }
   };
 
-  const setHeaders = (reply: FastifyReply, res: RateLimiterRes) => {
-    const remaining = Math.max(0, res.remainingPoints);
+  const check = async (scope: LimitScope, key: string): Promise<Verdict> => {
+    if (!nats.isConnected()) {
+      failed(new Error("NATS is disconnected"));
+    } else if (gate.shouldTry(Date.now())) {
+      try {
+        const verdict = await shared.hit(scope, key);
+        if (gate.succeeded()) logger.info("rate limits are counted in NATS again");
+        return verdict;
+      } catch (err) {
+        if (!(err instanceof CounterContention)) failed(err);
+      }
+    }
+    return consumeLocally(local[scope], key);
+  };
+
+  const setHeaders = (reply: FastifyReply, verdict: Verdict) => {
     const previous = Number(reply.getHeader("ratelimit-remaining") ?? Infinity);
     // With two limits in play, report the one closer to refusing.
-    if (remaining > previous) return;
-    reply.header("ratelimit-limit", options.requests);
-    reply.header("ratelimit-remaining", remaining);
-    reply.header("ratelimit-reset", Math.ceil(res.msBeforeNext / 1000));
-    reply.header("ratelimit-policy", `${options.requests};w=${duration}`);
+    if (verdict.remaining > previous) return;
+    reply.header("ratelimit-limit", requests);
+    reply.header("ratelimit-remaining", verdict.remaining);
+    reply.header("ratelimit-reset", Math.ceil(verdict.msBeforeNext / 1000));
+    reply.header("ratelimit-policy", `${requests};w=${duration}`);
   };
 
   return async function limit(scope: LimitScope, key: string, reply: FastifyReply): Promise<void> {
-    try {
-      setHeaders(reply, await limiters[scope].consume(key));
-    } catch (res) {
-      if (!(res instanceof RateLimiterRes)) throw res;
-      setHeaders(reply, res);
-      options.metrics.rateLimited.inc({ scope });
-      const retryAfter = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-      throw new HttpError(
-        429,
-        "rate_limited",
-        `Too many requests from this ${scope === "ip" ? "address" : "user"}; retry in ${retryAfter} s.`,
-        { "retry-after": String(retryAfter) },
-      );
-    }
+    const verdict = await check(scope, scope === "ip" ? clientKey(key) : key);
+    setHeaders(reply, verdict);
+    if (verdict.allowed) return;
+    options.metrics.rateLimited.inc({ scope });
+    const retryAfter = Math.max(1, Math.ceil(verdict.msBeforeNext / 1000));
+    throw new HttpError(
+      429,
+      "rate_limited",
+      `Too many requests from this ${scope === "ip" ? "address" : "user"}; retry in ${retryAfter} s.`,
+      { "retry-after": String(retryAfter) },
+    );
   };
+}
+
+async function consumeLocally(limiter: RateLimiterMemory, key: string): Promise<Verdict> {
+  let res: RateLimiterRes;
+  let allowed = true;
+  try {
+    res = await limiter.consume(key);
+  } catch (err) {
+    if (!(err instanceof RateLimiterRes)) throw err;
+    res = err;
+    allowed = false;
+  }
+  return { allowed, remaining: Math.max(0, res.remainingPoints), msBeforeNext: res.msBeforeNext };
 }

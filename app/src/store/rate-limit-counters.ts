@@ -38,10 +38,15 @@ export interface CounterLimits {
 /** Another instance kept winning the compare-and-set: no outage, just a busy key. */
 export class CounterContention extends Error {}
 
+/** How long an entry outlives its last write. */
+function bucketTtlMs(windowMs: number): number {
+  return windowMs + TTL_MARGIN_MS;
+}
+
 /** The bucket's stream settings this code relies on. */
 export function bucketSettings(options: { windowMs: number; replicas: number }) {
   return {
-    max_age: nanos(options.windowMs + TTL_MARGIN_MS),
+    max_age: nanos(bucketTtlMs(options.windowMs)),
     num_replicas: options.replicas,
     max_msgs_per_subject: 1,
   };
@@ -68,7 +73,7 @@ export function bucketUpdate(
   return { ...wanted, duplicate_window: Math.min(current.duplicate_window, wanted.max_age) };
 }
 
-/** KV keys allow few characters; hashing also keeps addresses and user ids out of NATS. */
+/** KV keys allow few characters (an IPv6 prefix has ':', a user id anything): a hash fits any key. */
 export function counterKey(scope: string, key: string): string {
   return `${scope}.${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
 }
@@ -186,7 +191,7 @@ async function openBucket(nc: NatsConnection, options: { windowMs: number; repli
   const wanted = bucketSettings(options);
   const kv = await new Kvm(js).create(RATE_LIMIT_BUCKET, {
     history: 1,
-    ttl: options.windowMs + TTL_MARGIN_MS,
+    ttl: bucketTtlMs(options.windowMs),
     replicas: options.replicas,
     // Counters survive a NATS restart too, or a deploy of NATS would reset them.
     storage: StorageType.File,

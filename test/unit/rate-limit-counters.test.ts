@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { bucketSettings, bucketUpdate, counterKey } from "../../app/src/store/rate-limit-counters.js";
+
+const NS_PER_MS = 1_000_000;
+
+describe("bucketSettings", () => {
+  it("keeps entries a little longer than the window, one revision each", () => {
+    expect(bucketSettings({ windowMs: 60_000, replicas: 3 })).toEqual({
+      max_age: 65_000 * NS_PER_MS,
+      num_replicas: 3,
+      max_msgs_per_subject: 1,
+    });
+  });
+});
+
+describe("bucketUpdate", () => {
+  const wanted = bucketSettings({ windowMs: 60_000, replicas: 1 });
+  const current = { ...wanted, duplicate_window: 65_000 * NS_PER_MS };
+
+  it("changes nothing on a bucket that already fits", () => {
+    expect(bucketUpdate(current, wanted)).toBeNull();
+  });
+
+  it("lengthens the max age when the window grows", () => {
+    const longer = bucketSettings({ windowMs: 3_600_000, replicas: 1 });
+    expect(bucketUpdate(current, longer)).toEqual({ ...longer, duplicate_window: 65_000 * NS_PER_MS });
+  });
+
+  it("shortens the duplicate window with the max age, which JetStream requires", () => {
+    const shorter = bucketSettings({ windowMs: 10_000, replicas: 1 });
+    expect(bucketUpdate(current, shorter)).toEqual({ ...shorter, duplicate_window: 15_000 * NS_PER_MS });
+  });
+
+  it("follows a new replica count", () => {
+    expect(bucketUpdate(current, bucketSettings({ windowMs: 60_000, replicas: 3 }))).toMatchObject({
+      num_replicas: 3,
+    });
+  });
+});
+
+describe("counterKey", () => {
+  it("is a valid KV key for any client or user id, and keeps scopes apart", () => {
+    const keys = ["2001:db8::/64", "198.51.100.7", "user with spaces.and*wildcards>", ""].map((k) =>
+      counterKey("ip", k),
+    );
+    for (const key of keys) expect(key).toMatch(/^ip\.[0-9a-f]{32}$/);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(counterKey("user", "x")).not.toBe(counterKey("ip", "x"));
+    expect(counterKey("user", "x")).toBe(counterKey("user", "x"));
+  });
+});
