@@ -120,3 +120,59 @@ audit() {
   app_file "$APP_DIR/audit.log"
   printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "${ACTOR:-unknown}" "$1" "${*:2}" >>"$APP_DIR/audit.log"
 }
+
+# nats_loaded_at: when the running NATS server last loaded its config: at
+# its start or at the last reload it accepted (config_load_time in /varz, on
+# the monitoring port the compose file publishes on 127.0.0.1). Fails when
+# the server does not answer.
+nats_loaded_at() {
+  local at
+  at=$(curl -fsS --max-time 5 http://127.0.0.1:8222/varz | sed -n 's/.*"config_load_time": *"\([^"]*\)".*/\1/p') || return 1
+  [ -n "$at" ] || return 1
+  printf '%s\n' "$at"
+}
+
+# nats_started: the NATS container's id and start time, empty when there is
+# none; it changes whenever the server starts again, and so reads its config.
+nats_started() {
+  local id
+  id=$(platform_compose ps -q nats) || return 1
+  if [ -n "$id" ]; then docker inspect -f '{{.Id}} {{.State.StartedAt}}' "$id"; fi
+}
+
+# nats_apply_config FILE: makes the running NATS server load FILE, its
+# config as installed in APP_DIR. First a live reload (SIGHUP), which keeps
+# the API's connections; nats-server refuses some changes live (JetStream's
+# limits, listen addresses), keeps its old config whole and logs why: then a
+# new container, healthy within two minutes, which the API reconnects to.
+nats_apply_config() {
+  local want seen before now since reason="" i
+  want=$(sha256sum <"$1" | cut -d' ' -f1)
+  # What the container reads through its bind mount: a mount that still
+  # holds a replaced file's old inode would reload the old config, "successfully".
+  if ! seen=$(platform_compose exec -T nats cat /etc/nats/nats-server.conf | sha256sum | cut -d' ' -f1); then
+    reason="its config cannot be read inside the container"
+  elif [ "$seen" != "$want" ]; then
+    reason="the container does not see the installed file"
+  elif ! before=$(nats_loaded_at); then
+    reason="its monitoring endpoint does not answer"
+  else
+    since=$(date -u +%FT%T.%NZ)
+    platform_compose kill -s HUP nats >/dev/null 2>&1 || fail "could not signal NATS to reload"
+    # An accepted reload takes milliseconds; a refused one is logged as fast.
+    for ((i = 0; i < 50; i++)); do
+      sleep 0.2
+      if now=$(nats_loaded_at) && [ "$now" != "$before" ]; then
+        log "NATS config reloaded live, no restart (loaded at $now)"
+        return 0
+      fi
+      reason=$(platform_compose logs --no-log-prefix --since "$since" nats 2>/dev/null |
+        sed -n 's/.*Failed to reload server configuration: //p' | tail -1) || true
+      if [ -n "$reason" ]; then break; fi
+    done
+    reason="nats-server refused to reload it: ${reason:-no reload within 10 s}"
+  fi
+  log "restarting NATS for its new config: $reason; the API reconnects"
+  platform_compose up -d --no-deps --force-recreate --wait --wait-timeout 120 nats || return 1
+  log "NATS restarted with its new config (loaded at $(nats_loaded_at || echo unknown))"
+}

@@ -67,6 +67,13 @@ describe("host steps", () => {
     expect(changedSteps(steps(templates), steps(changed))).toEqual(["caddy"]);
   });
 
+  it("re-run only the stack step, which applies it to the running server, when only the NATS config changes", () => {
+    const templates = loadTemplates();
+    const changed = { ...templates, natsConf: templates.natsConf.replace("max_payload: 1MB", "max_payload: 2MB") };
+    expect(changed.natsConf).not.toBe(templates.natsConf);
+    expect(changedSteps(steps(templates), steps(changed))).toEqual(["stack"]);
+  });
+
   it("re-run the release and stack steps (and nothing else) for a new bundle", () => {
     expect(changedSteps(steps(), steps(undefined, Buffer.from("console.log('bundle v2')\n")))).toEqual([
       "release",

@@ -5,7 +5,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localStackDown, localStackUp, ROOT, type LocalStack } from "../../scripts/local/local-stack.js";
 import { ChatClient, textOf } from "../harness/chat-client.js";
@@ -13,6 +13,11 @@ import { requestJson } from "../harness/http-client.js";
 import { freePort } from "../harness/ports.js";
 import { tokenFor } from "../harness/tokens.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
+import { LOCAL_API_IMAGE, LOCAL_NATS_IMAGE } from "../../scripts/local/images.js";
+import { runStep } from "../../infra/host/run-step.js";
+import { stackStep } from "../../infra/host/steps.js";
+import { loadTemplates } from "../../infra/host/templates.js";
+import { LocalTransport } from "../../infra/host/transport/local.js";
 
 const DIR = join(ROOT, ".tmp/test-stack");
 
@@ -146,6 +151,125 @@ describe("the compose stack behind Caddy", () => {
       );
     }
   }, 120_000);
+
+  it("applies a changed NATS config: a live reload when nats-server takes it, else a restart the API rides out", async () => {
+    const template = loadTemplates().natsConf;
+    const secrets = JSON.parse(readFileSync(join(DIR, "secrets.json"), "utf8")) as {
+      natsToken: string;
+      jwtSecret: string;
+    };
+    // The stack step as the local stack deploys it, with another NATS config.
+    // The same settings as localStackUp's, or the .env would change and the
+    // API instances be replaced (checked below).
+    const stackStepWith = async (natsConf: string) => {
+      const output = await runStep(
+        new LocalTransport(),
+        stackStep(
+          { ...loadTemplates(), natsConf },
+          {
+            apiImage: LOCAL_API_IMAGE,
+            natsImage: LOCAL_NATS_IMAGE,
+            natsToken: secrets.natsToken,
+            jwtSecret: secrets.jwtSecret,
+            llmProvider: "mock",
+            llmApiKey: "",
+            apiSettings: { RATE_LIMIT_REQUESTS: "600" },
+          },
+          readFileSync(join(DIR, "app/pulumi-release"), "utf8").trim(),
+          { appDir: join(DIR, "app"), dataDir: join(DIR, "data") },
+          "npm run local",
+        ),
+      );
+      expect(output).not.toMatch(/installed \S+\/\.env/);
+      return output;
+    };
+    const varz = async () => (await requestJson("GET", "http://127.0.0.1:8222/varz")).body;
+    const apiStarts = () =>
+      ["api-1", "api-2"].map((api) =>
+        execFileSync(
+          "docker",
+          ["inspect", "-f", "{{.Id}} {{.State.StartedAt}}", stack.compose("ps", "-q", api).trim()],
+          {
+            encoding: "utf8",
+          },
+        ),
+      );
+    const apisHealthy = async () =>
+      (
+        await Promise.all(
+          [8081, 8082].map(async (port) => (await requestJson("GET", `http://127.0.0.1:${port}/health`)).body.nats),
+        )
+      ).join(" ");
+    const apis = apiStarts();
+    const id = await client.createConversation("before the NATS config changes");
+    await (
+      await client.send(id, "kept")
+    ).ended;
+    const timed = async (what: string, run: () => Promise<string>) => {
+      const start = Date.now();
+      const output = await run();
+      const said = output.split("\n").filter((l) => /NATS/.test(l));
+      console.log(`${what}: ${((Date.now() - start) / 1000).toFixed(1)} s\n${said.join("\n")}`);
+      return output;
+    };
+
+    try {
+      // Converged twice: the second run finds the server on the installed config and leaves it be.
+      await stackStepWith(template);
+      const settled = await varz();
+      expect(await timed("stack step, nothing to apply", () => stackStepWith(template))).not.toMatch(
+        /NATS config reloaded|restarting NATS/,
+      );
+      expect((await varz()).config_load_time).toBe(settled.config_load_time);
+
+      // A deploy that installed a new config and failed before applying it:
+      // the file on the host is already the new one, the server still runs the old.
+      const reloadable = template.replace("max_payload: 1MB", "max_payload: 2MB").replace('"10s"', '"20s"');
+      expect(reloadable).not.toBe(template);
+      // A new file renamed into place, as install does: a new inode.
+      writeFileSync(join(DIR, "app/nats/nats-server.conf.new"), reloadable);
+      renameSync(join(DIR, "app/nats/nats-server.conf.new"), join(DIR, "app/nats/nats-server.conf"));
+      const before = await varz();
+      const reloaded = await timed("stack step, NATS config reloaded", () => stackStepWith(reloadable));
+      expect(reloaded).toMatch(/NATS config reloaded live/);
+      const after = await varz();
+      expect(after.max_payload).toBe(2 * 1024 * 1024);
+      expect(after.write_deadline).toBe(20e9);
+      expect(after.config_load_time).not.toBe(before.config_load_time);
+      // The same server, and no client connected again: the API kept its connections.
+      expect(after.start).toBe(before.start);
+      expect(after.total_connections).toBe(before.total_connections);
+      expect(after.connections).toBe(before.connections);
+      expect(apiStarts()).toEqual(apis);
+      expect(await apisHealthy()).toBe("connected connected");
+
+      // JetStream's limits are not reloadable: nats-server refuses, keeps the
+      // old config whole, and the step restarts it.
+      const restartOnly = reloadable.replace("max_file_store: 20GB", "max_file_store: 24GB");
+      expect(restartOnly).not.toBe(reloadable);
+      const restarted = await timed("stack step, NATS restarted", () => stackStepWith(restartOnly));
+      expect(restarted).toMatch(
+        /restarting NATS for its new config: nats-server refused to reload it: config reload not supported for jetstream max memory and store/,
+      );
+      const fresh = await varz();
+      expect(fresh.start).not.toBe(after.start);
+      expect(fresh.jetstream.config.max_storage).toBe(24 * 1024 ** 3);
+      expect(fresh.max_payload).toBe(2 * 1024 * 1024);
+      // The API instances were not restarted: they reconnected.
+      expect(apiStarts()).toEqual(apis);
+      await expect.poll(apisHealthy, { timeout: 30_000 }).toBe("connected connected");
+      expect((await client.conversation(id)).messages.map((m) => m.content)).toContain("kept");
+      const answer = await client.send(id, "after the restart");
+      await answer.ended;
+      expect(answer.events.at(-1)!.event).toBe("done");
+    } finally {
+      // Back to the template, for the tests after this one.
+      await stackStepWith(template);
+    }
+    const back = await varz();
+    expect(back.max_payload).toBe(1024 * 1024);
+    expect(back.jetstream.config.max_storage).toBe(20 * 1024 ** 3);
+  }, 300_000);
 
   it("answers npm run ops with --local, to rehearse on this machine what runs on a server", () => {
     const ops = (...args: string[]) =>
