@@ -176,3 +176,23 @@ describe("EventBatcher", () => {
     expect(batcher.lost).toBe(1);
   });
 });
+
+describe("the store's size settings", () => {
+  it("fit the production NATS server's max_file_store at the largest CHAT_MAX_BYTES allowed", async () => {
+    const { loadConfig } = await import("../../app/src/config/env.js");
+    const { totalReservedBytes } = await import("../../app/src/store/storage-config.js");
+    const env = {
+      NATS_URL: "nats://n:4222",
+      NATS_TOKEN: "x".repeat(16),
+      JWT_SECRET: "x".repeat(32),
+      LLM_PROVIDER: "mock",
+    };
+    const largest = loadConfig({ ...env, CHAT_MAX_BYTES: "15GB" });
+    const reserved = totalReservedBytes({ replicas: 1, leaseTtlMs: 1, retentionMs: 0, maxBytes: largest.chatMaxBytes });
+    const conf = (await import("node:fs")).readFileSync("templates/stack/nats-server.conf", "utf8");
+    const maxFileStoreGb = Number(/max_file_store:\s*(\d+)GB/.exec(conf)?.[1]);
+    expect(reserved).toBeLessThan(maxFileStoreGb * 1024 ** 3);
+    expect(() => loadConfig({ ...env, CHAT_MAX_BYTES: "20GB" })).toThrow(/CHAT_MAX_BYTES.*max_file_store/);
+    expect(loadConfig({ ...env, CHAT_MAX_BYTES: "512MB" }).chatMaxBytes).toBe(512 * 1024 ** 2);
+  });
+});

@@ -177,14 +177,18 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     chatMaxBytes: read(
       "CHAT_MAX_BYTES",
-      byteSize.pipe(z.number().int().min(1024 * 1024)).default(10 * 1024 ** 3),
-      'use a size of at least 1MB, e.g. "10GB" (below the NATS server\'s max_file_store)',
+      byteSize
+        .pipe(
+          z
+            .number()
+            .int()
+            .min(MIB)
+            .max(15 * GIB),
+        )
+        .default(10 * GIB),
+      'use a size from 1MB to 15GB, e.g. "10GB": with its buckets it must fit in the NATS server\'s max_file_store (20GB in templates/stack/nats-server.conf)',
     ),
-    maxActiveAnswersPerUser: read(
-      "MAX_ACTIVE_ANSWERS_PER_USER",
-      positiveInt.default(3),
-      "use a whole number, e.g. 3",
-    ),
+    maxActiveAnswersPerUser: read("MAX_ACTIVE_ANSWERS_PER_USER", positiveInt.default(3), "use a whole number, e.g. 3"),
     maxMessageChars: read(
       "MAX_MESSAGE_CHARS",
       positiveInt.default(32_000),
@@ -238,6 +242,8 @@ const commaList = z.string().transform((s) =>
 const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const natsUrls = commaList.pipe(z.array(z.url({ protocol: /^(nats|tls|wss?)$/ })).min(1));
 
+const MIB = 1024 ** 2;
+const GIB = 1024 ** 3;
 const byteSize = z.string().transform((s, ctx) => {
   const parsed = /^\d+$/.test(s) ? Number(s) : bytes.parse(s);
   if (parsed === null || !Number.isFinite(parsed)) {

@@ -147,7 +147,7 @@ export class ChatStore {
   deleteConversation(owner: string, id: string): Promise<boolean> {
     return guard(async () => {
       if (!(await this.getConversation(owner, id))) return false;
-      await this.conversations.purge(keys.conversation(owner, id));
+      await this.removeKey(CONVERSATIONS_BUCKET, keys.conversation(owner, id));
       this.nc.publish(subjects.stop(id));
       await this.purgeConversationData(id);
       return true;
@@ -158,7 +158,7 @@ export class ChatStore {
   purgeConversationData(id: string): Promise<void> {
     return guard(async () => {
       await this.jsm.streams.purge(CONVERSATIONS_STREAM, { filter: subjects.conversation(id) });
-      await this.contexts.purge(keys.context(id));
+      await this.removeKey(CONTEXTS_BUCKET, keys.context(id));
     });
   }
 
@@ -332,6 +332,11 @@ export class ChatStore {
         .catch(() => null);
       return legacy !== null && !legacy.header?.get("KV-Operation");
     });
+  }
+
+  /** Removes a key's every revision; unlike a KV purge, no marker is left behind. */
+  private async removeKey(bucket: string, key: string): Promise<void> {
+    await this.jsm.streams.purge(`KV_${bucket}`, { filter: `$KV.${bucket}.${key}` });
   }
 
   /** Every message a filter matches now, through one short-lived ordered consumer. */

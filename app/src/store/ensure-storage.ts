@@ -5,6 +5,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import {
   activeAnswersStreamConfig,
+  totalReservedBytes,
   bucketSettings,
   conversationStreamConfig,
   settingChanges,
@@ -32,17 +33,41 @@ export async function ensureStorage(
     log?.info({ stream: name, changes }, "applied changed storage settings");
   };
   for (const config of [conversationStreamConfig(options), activeAnswersStreamConfig(options)]) {
-    if (await streamExists(jsm, config.name)) await apply(config.name, config);
-    else await jsm.streams.add(config);
+    await explainReservation(config.name, options, async () => {
+      if (await streamExists(jsm, config.name)) await apply(config.name, config);
+      else await jsm.streams.add(config);
+    });
   }
   const kvm = new Kvm(js);
   const buckets: Record<string, KV> = {};
   for (const bucket of bucketSettings(options)) {
-    // Kvm.create binds to an existing bucket without touching its settings.
-    buckets[bucket.name] = await kvm.create(bucket.name, bucket.options);
-    await apply(`KV_${bucket.name}`, bucket.settings);
+    await explainReservation(`KV_${bucket.name}`, options, async () => {
+      // Kvm.create binds to an existing bucket without touching its settings.
+      buckets[bucket.name] = await kvm.create(bucket.name, bucket.options);
+      await apply(`KV_${bucket.name}`, bucket.settings);
+    });
   }
   return { conversations: buckets[CONVERSATIONS_BUCKET]!, contexts: buckets[CONTEXTS_BUCKET]! };
+}
+
+/**
+ * JetStream reserves every stream's max_bytes out of the server's
+ * max_file_store up front; a size that does not fit is refused with
+ * "insufficient storage resources". Says which setting to change.
+ */
+async function explainReservation(stream: string, options: StorageOptions, work: () => Promise<void>) {
+  try {
+    await work();
+  } catch (err) {
+    if (err instanceof Error && /insufficient (storage )?resources/i.test(err.message)) {
+      const total = totalReservedBytes(options);
+      throw new Error(
+        `NATS refused to reserve storage for ${stream}: CHAT_MAX_BYTES (${options.maxBytes} bytes) and its buckets need ${total} bytes of the server's max_file_store; lower CHAT_MAX_BYTES or raise max_file_store in nats-server.conf`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 }
 
 async function streamExists(jsm: JetStreamManager, name: string): Promise<boolean> {

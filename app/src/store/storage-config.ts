@@ -74,6 +74,13 @@ export function bucketSettings(o: StorageOptions) {
   return [bucket(CONVERSATIONS_BUCKET, conversationsBucketShare), bucket(CONTEXTS_BUCKET, contextsBucketShare)];
 }
 
+/** Bytes JetStream reserves for the log, the buckets and the answers in progress. */
+export function totalReservedBytes(o: StorageOptions): number {
+  const streams = [conversationStreamConfig(o), activeAnswersStreamConfig(o)].map((c) => c.max_bytes);
+  const buckets = bucketSettings(o).map((b) => b.settings.max_bytes);
+  return [...streams, ...buckets].reduce((sum, n) => sum + n, 0);
+}
+
 export interface SettingChange {
   setting: keyof ManagedSettings;
   from: number;

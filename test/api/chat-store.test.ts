@@ -1,0 +1,276 @@
+// The chat store in production shape, against real nats-server: answers
+// compacted once ended (with resume and history unchanged), a full store
+// that degrades and recovers, deletes during an answer, one cap on answers
+// in progress across instances, and settings that reach a running store.
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { EventSource } from "eventsource";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ownerKey } from "../../app/src/store/subjects.js";
+import { textOf } from "../harness/chat-client.js";
+import type { ReceivedEvent } from "../harness/http-client.js";
+import { startStack, type Stack } from "../harness/stack.js";
+import { tokenFor } from "../harness/tokens.js";
+
+const UNLIMITED = { RATE_LIMIT_REQUESTS: "100000" };
+const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
+const wire = (events: ReceivedEvent[]) => events.map(({ id, event, data }) => ({ id, event, data }));
+
+async function storeOf(stack: Stack): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+  const nc = await connect({ servers: stack.nats.url, token: stack.nats.token });
+  return { nc, jsm: await jetstreamManager(nc) };
+}
+
+/** The subjects a conversation still has in the log, by kind (msg, live, ans, evt). */
+async function subjectKinds(jsm: JetStreamManager, conversationId: string): Promise<string[]> {
+  const info = await jsm.streams.info("CONVERSATIONS", { subjects_filter: `conv.${conversationId}.>` });
+  return Object.keys(info.state.subjects ?? {})
+    .map((s) => s.split(".")[2]!)
+    .sort();
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe("compacted answers", () => {
+  let stack: Stack;
+  let store: Awaited<ReturnType<typeof storeOf>>;
+
+  beforeAll(async () => {
+    stack = await startStack({ instances: 2, env: UNLIMITED });
+    store = await storeOf(stack);
+  }, 60_000);
+  afterAll(async () => {
+    await store?.nc.close();
+    await stack?.stop();
+  });
+
+  it("keeps resume and history identical once an answer is one record, and stores nothing per token", async () => {
+    stack.llm.script({ kind: "stream", chunks: words(60), delayMs: 25 });
+    const a = await stack.client("carol", stack.apis[0]);
+    const b = await stack.client("carol", stack.apis[1]);
+    const id = await a.createConversation();
+    const live = await a.send(id, "tell me");
+    const replyId = live.headers["x-message-id"] as string;
+    await live.waitForEvents(10);
+    // Followed from the other instance while it is generated, from event 5.
+    const following = await b.resume(id, replyId, "5");
+    await Promise.all([live.ended, following.ended]);
+    expect(wire(following.events)).toEqual(wire(live.events.filter((e) => Number(e.id) > 5)));
+
+    // Ended: the user's message and one answer record, no event left.
+    expect(await subjectKinds(store.jsm, id)).toEqual(["ans", "msg"]);
+    const history = await b.conversation(id);
+    expect(history.messages[1]).toMatchObject({ role: "assistant", status: "complete", content: textOf(live) });
+    const replay = await b.resume(id, replyId);
+    await replay.ended;
+    expect(replay.status).toBe(200);
+    expect(wire(replay.events)).toEqual(wire(live.events));
+    const fromMiddle = await b.resume(id, replyId, "30");
+    await fromMiddle.ended;
+    expect(wire(fromMiddle.events)).toEqual(wire(live.events.filter((e) => Number(e.id) > 30)));
+  }, 30_000);
+
+  it("answers 204 to a resume after the last event, so an EventSource stops reconnecting", async () => {
+    const client = await stack.client("dave");
+    const id = await client.createConversation();
+    const live = await client.send(id, "hi");
+    await live.ended;
+    const replyId = live.headers["x-message-id"] as string;
+    const after = await client.resume(id, replyId, live.events.at(-1)!.id);
+    await after.ended;
+    expect(after.status).toBe(204);
+
+    // A standard client: replays the answer, reconnects once with the last
+    // id (WHATWG semantics), gets 204 and closes for good.
+    const token = await tokenFor("dave");
+    const requests: Array<string | null> = [];
+    const received: string[] = [];
+    const source = new EventSource(`${stack.apis[1]!.url}/v1/conversations/${id}/messages/${replyId}/stream`, {
+      fetch: (url, init) => {
+        const headers = new Headers(init?.headers);
+        requests.push(headers.get("last-event-id"));
+        headers.set("authorization", `Bearer ${token}`);
+        return fetch(url, { ...init, headers });
+      },
+    });
+    for (const type of ["delta", "done"]) source.addEventListener(type, (e) => received.push(e.lastEventId));
+    await until(async () => source.readyState === EventSource.CLOSED, 15_000, "the EventSource to close");
+    await sleep(4_000);
+    source.close();
+    expect(received).toEqual(live.events.map((e) => e.id));
+    expect(requests).toEqual([null, live.events.at(-1)!.id]);
+  }, 30_000);
+});
+
+describe("a full store", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: { ...UNLIMITED, CHAT_MAX_BYTES: "1MB" } });
+  }, 60_000);
+  afterAll(async () => stack?.stop());
+
+  it("reports degraded before refusing, refuses new messages with 503 and Retry-After, and recovers when room is made", async () => {
+    const client = await stack.client("erin");
+    const health = async () => (await client.request("GET", "/health")).body as Record<string, any>;
+    const id = await client.createConversation();
+    const big = "x".repeat(30_000);
+    let refused: Awaited<ReturnType<typeof client.request<any>>> | undefined;
+    let sawDegraded = false;
+    for (let i = 0; i < 60 && !refused; i++) {
+      const stream = await client.send(id, big);
+      await stream.ended;
+      if (stream.status === 200) {
+        if ((await health()).status === "degraded") sawDegraded = true;
+        continue;
+      }
+      refused = await client.request("POST", `/v1/conversations/${id}/messages`, { content: big });
+    }
+    expect(sawDegraded).toBe(true);
+    expect(refused?.status).toBe(503);
+    expect(refused?.body.error.code).toBe("store_full");
+    expect(Number(refused?.headers["retry-after"])).toBeGreaterThan(0);
+    const full = await health();
+    expect(full).toMatchObject({ status: "degraded", storage: { limitBytes: 1024 * 1024 } });
+    expect((await client.request("GET", "/health")).status).toBe(200);
+    // Reads still work, and /metrics tells how full each stream is.
+    expect((await client.request("GET", `/v1/conversations/${id}`)).status).toBe(200);
+    const metrics = (await client.request("GET", "/metrics")).text;
+    expect(metrics).toMatch(/chat_store_limit_bytes\{stream="CONVERSATIONS"\} 1048576/);
+    expect(metrics).toMatch(/chat_store_bytes\{stream="CONVERSATIONS"\} \d{6,}/);
+
+    expect((await client.request("DELETE", `/v1/conversations/${id}`)).status).toBe(204);
+    expect((await health()).status).toBe("ok");
+    const fresh = await client.createConversation();
+    const answer = await client.send(fresh, "hello again");
+    await answer.ended;
+    expect(answer.events.at(-1)?.event).toBe("done");
+  }, 120_000);
+});
+
+describe("deleting a conversation while it is answered", () => {
+  let stack: Stack;
+  let store: Awaited<ReturnType<typeof storeOf>>;
+
+  beforeAll(async () => {
+    stack = await startStack({ instances: 2, env: UNLIMITED });
+    store = await storeOf(stack);
+  }, 60_000);
+  afterAll(async () => {
+    await store?.nc.close();
+    await stack?.stop();
+  });
+
+  it("stops the answer on the instance generating it and leaves nothing behind", async () => {
+    const a = await stack.client("frank", stack.apis[0]);
+    const b = await stack.client("frank", stack.apis[1]);
+    const id = await a.createConversation();
+    const first = await a.send(id, "first");
+    await first.ended;
+    stack.llm.script({ kind: "stream", chunks: words(400), delayMs: 20 });
+    const live = await a.send(id, "a long one");
+    await live.waitForEvents(5);
+    const abortedBefore = stack.llm.aborted;
+
+    expect((await b.request("DELETE", `/v1/conversations/${id}`)).status).toBe(204);
+    await live.ended;
+    expect(live.events.length).toBeLessThan(200);
+    await until(async () => stack.llm.aborted > abortedBefore, 5_000, "the model call to be stopped");
+    await until(async () => (await subjectKinds(store.jsm, id)).length === 0, 5_000, "the log to be empty");
+    await sleep(1000);
+    const left = await store.jsm.streams.info("CONVERSATIONS", { subjects_filter: `conv.${id}.>` });
+    expect(left.state.subjects ?? {}).toEqual({});
+    const contexts = await store.jsm.streams.info("KV_conversation-contexts", {
+      subjects_filter: `$KV.conversation-contexts.${id}`,
+    });
+    expect(Object.keys(contexts.state.subjects ?? {})).toEqual([]);
+    const active = await store.jsm.streams.info("ACTIVE_ANSWERS", { subjects_filter: `active.${ownerKey("frank")}.*` });
+    expect(Object.keys(active.state.subjects ?? {})).toEqual([]);
+    expect((await a.request("GET", `/v1/conversations/${id}`)).status).toBe(404);
+  }, 30_000);
+});
+
+describe("answers in progress per user", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ instances: 2, env: { ...UNLIMITED, MAX_ACTIVE_ANSWERS_PER_USER: "2" } });
+  }, 60_000);
+  afterAll(async () => stack?.stop());
+
+  it("are capped across instances, per user", async () => {
+    stack.llm.setDefault({ kind: "stream", chunks: words(60), delayMs: 25 });
+    const a = await stack.client("gina", stack.apis[0]);
+    const b = await stack.client("gina", stack.apis[1]);
+    const ids = await Promise.all([a.createConversation(), a.createConversation(), a.createConversation()]);
+    const first = await a.send(ids[0]!, "one");
+    const second = await b.send(ids[1]!, "two");
+    const third = await a.request("POST", `/v1/conversations/${ids[2]}/messages`, { content: "three" });
+    expect(third.status).toBe(429);
+    expect(third.body.error.code).toBe("too_many_answers");
+    expect(third.headers["retry-after"]).toBeDefined();
+    // Another user is not affected.
+    const other = await stack.client("hank", stack.apis[1]);
+    const theirs = await other.send(await other.createConversation(), "mine");
+    expect(theirs.status).toBe(200);
+    await Promise.all([first.ended, second.ended, theirs.ended]);
+    const later = await b.send(ids[2]!, "three again");
+    await later.ended;
+    expect(later.events.at(-1)?.event).toBe("done");
+  }, 30_000);
+});
+
+describe("storage settings", () => {
+  let stack: Stack;
+  let store: Awaited<ReturnType<typeof storeOf>>;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: UNLIMITED });
+    store = await storeOf(stack);
+  }, 60_000);
+  afterAll(async () => {
+    await store?.nc.close();
+    await stack?.stop();
+  });
+
+  it("reach the running store when the API restarts with a changed lease and retention", async () => {
+    const seconds = (ns: number) => ns / 1e9;
+    expect(seconds((await store.jsm.streams.info("ACTIVE_ANSWERS")).config.max_age)).toBe(2);
+    expect((await store.jsm.streams.info("CONVERSATIONS")).config.max_age).toBe(0);
+    await stack.apis[0]!.stop();
+    const restarted = await stack.startInstance({ GENERATION_LEASE: "9s", CHAT_RETENTION: "30d" });
+    expect(seconds((await store.jsm.streams.info("ACTIVE_ANSWERS")).config.max_age)).toBe(9);
+    for (const stream of ["CONVERSATIONS", "KV_conversations", "KV_conversation-contexts"]) {
+      expect(seconds((await store.jsm.streams.info(stream)).config.max_age)).toBe(30 * 86_400);
+    }
+    expect(restarted.logs().some((l) => l.msg === "applied changed storage settings")).toBe(true);
+  }, 30_000);
+
+  it("answers 503 with Retry-After, never 500, while NATS is away", async () => {
+    const api = stack.apis.at(-1)!;
+    const client = await stack.client("ivan", api);
+    const id = await client.createConversation();
+    await stack.nats.nodes[0]!.stop();
+    try {
+      for (const [method, path, body] of [
+        ["GET", `/v1/conversations/${id}`, undefined],
+        ["GET", "/v1/conversations", undefined],
+        ["POST", `/v1/conversations/${id}/messages`, { content: "hello?" }],
+        ["DELETE", `/v1/conversations/${id}`, undefined],
+      ] as const) {
+        const res = await client.request(method, path, body);
+        expect({ path, method, status: res.status }).toEqual({ path, method, status: 503 });
+        expect(res.headers["retry-after"]).toBeDefined();
+      }
+    } finally {
+      await stack.nats.nodes[0]!.start();
+    }
+  }, 60_000);
+});
