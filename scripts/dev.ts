@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SignJWT } from "jose";
+import { signToken } from "./ops/commands/token.js";
 import { natsServerBinary } from "./setup/tools.js";
 
 const root = join(import.meta.dirname, "..");
@@ -39,11 +39,14 @@ const children = [
   }),
 ];
 
-const token = await new SignJWT({})
-  .setProtectedHeader({ alg: "HS256" })
-  .setSubject("dev-user")
-  .setExpirationTime("12h")
-  .sign(new TextEncoder().encode(jwtSecret));
+// The API gets this shell's environment: a JWT_ISSUER or JWT_AUDIENCE set
+// here is required of every token.
+const token = await signToken(jwtSecret, {
+  subject: "dev-user",
+  ttl: "12h",
+  issuer: process.env.JWT_ISSUER || undefined,
+  audience: process.env.JWT_AUDIENCE || undefined,
+});
 console.log(`\nAPI: http://127.0.0.1:${apiPort}   (Ctrl-C stops it and NATS)\nexport TOKEN=${token}\n`);
 
 const stop = () => children.forEach((child) => child.kill("SIGTERM"));

@@ -1,7 +1,7 @@
 // `npm run local`: the production stack on this machine's Docker engine, with
 // Caddy on https://localhost:8443. `npm run local -- --down` removes it.
 import { join } from "node:path";
-import { SignJWT } from "jose";
+import { signToken } from "./ops/commands/token.js";
 import { natsServerBinary } from "./setup/tools.js";
 import { localStackDown, localStackUp, ROOT } from "./local/local-stack.js";
 
@@ -17,11 +17,14 @@ if (process.argv.includes("--down")) {
     httpPort: 8880,
     adminPort: 2119,
   });
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject("local-user")
-    .setExpirationTime("12h")
-    .sign(new TextEncoder().encode(stack.jwtSecret));
+  // Compose takes JWT_ISSUER / JWT_AUDIENCE from this shell, when set: the
+  // API then requires them of every token.
+  const token = await signToken(stack.jwtSecret, {
+    subject: "local-user",
+    ttl: "12h",
+    issuer: process.env.JWT_ISSUER || undefined,
+    audience: process.env.JWT_AUDIENCE || undefined,
+  });
   console.log(`
 The stack is up: NATS and two API instances in Docker, Caddy in front.
   URL:    ${stack.url}

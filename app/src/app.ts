@@ -6,8 +6,10 @@ import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
 import type { GenerationRegistry } from "./chat/registry.js";
 import type { Metrics } from "./observability/metrics.js";
+import { logRequests, RequestLogController } from "./observability/request-log.js";
 import { createAuthenticator } from "./plugins/auth.js";
 import { registerErrorHandling } from "./plugins/errors.js";
+import { registerJsonBody } from "./plugins/json-body.js";
 import { createRateLimiter } from "./plugins/rate-limit.js";
 import type { LlmProvider } from "./providers/types.js";
 import { conversationRoutes } from "./routes/conversations.js";
@@ -44,6 +46,8 @@ const BODY_LIMIT_BYTES = 256 * 1024;
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // Fastify's per-request lines are replaced by logRequests (one line, no headers).
+    logController: new RequestLogController(),
     trustProxy: deps.config.trustedProxies,
     bodyLimit: BODY_LIMIT_BYTES,
     // Idle keep-alive sockets must not hold up shutdown; open streams do.
@@ -51,12 +55,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   registerErrorHandling(app);
+  registerJsonBody(app);
   observeRequests(app, deps.metrics, deps.tracer);
+  logRequests(app);
 
   healthRoutes(app, deps);
   metricsRoutes(app, deps);
 
-  const authenticate = createAuthenticator(deps.config.jwtSecret);
+  const authenticate = createAuthenticator(deps.config.jwtSecret, {
+    issuer: deps.config.jwtIssuer,
+    audience: deps.config.jwtAudience,
+  });
   const limit = createRateLimiter({
     requests: deps.config.rateLimitRequests,
     windowMs: deps.config.rateLimitWindowMs,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatClient } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
 import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor, unsignedToken } from "../harness/tokens.js";
+import { tokenFor, unsignedToken, type TokenOptions } from "../harness/tokens.js";
 
 describe("authentication", () => {
   let stack: Stack;
@@ -22,6 +22,7 @@ describe("authentication", () => {
     ],
     ["an alg:none token", async () => unsignedToken("mallory")],
     ["a malformed token", async () => "not.a.jwt"],
+    ["a token that never expires", () => tokenFor("mallory", { expiresIn: null })],
   ];
   it.each(cases)("refuses %s with 401", async (_name, make) => {
     const token = await make();
@@ -31,6 +32,61 @@ describe("authentication", () => {
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe("unauthorized");
     expect(res.headers["www-authenticate"]).toMatch(/^Bearer/);
+  });
+
+  it("says a token without `exp` is refused because tokens must expire", async () => {
+    const token = await tokenFor("mallory", { expiresIn: null });
+    const res = await requestJson("GET", `${stack.apis[0]!.url}/v1/conversations`, undefined, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(401);
+    expect(res.body.error.message).toMatch(/`exp` claim/);
+    expect(res.body.error.message).toMatch(/tokens must expire/);
+  });
+
+  it.each(["bearer", "BEARER", "bEaReR"])("takes the scheme name in any case (%s), per RFC 7235", async (scheme) => {
+    const res = await requestJson("GET", `${stack.apis[0]!.url}/v1/conversations`, undefined, {
+      headers: { authorization: `${scheme} ${await tokenFor("casey")}` },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it("checks no `iss` or `aud` when JWT_ISSUER and JWT_AUDIENCE are unset", async () => {
+    const token = await tokenFor("ursula", { issuer: "someone", audience: "something" });
+    const res = await requestJson("GET", `${stack.apis[0]!.url}/v1/conversations`, undefined, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  describe("with JWT_ISSUER and JWT_AUDIENCE", () => {
+    const issuer = "https://login.example.test/";
+    const audience = "chat-api";
+    let url: string;
+    beforeAll(async () => {
+      url = (await stack.startInstance({ JWT_ISSUER: issuer, JWT_AUDIENCE: audience })).url;
+    });
+    const get = async (options: TokenOptions) =>
+      requestJson("GET", `${url}/v1/conversations`, undefined, {
+        headers: { authorization: `Bearer ${await tokenFor("ingrid", options)}` },
+      });
+
+    it("accepts a token for that issuer and audience (aud alone or among others)", async () => {
+      expect((await get({ issuer, audience })).status).toBe(200);
+      expect((await get({ issuer, audience: ["another-api", audience] })).status).toBe(200);
+    });
+
+    it.each<[string, TokenOptions, RegExp]>([
+      ["no `iss`", { audience }, /no `iss` claim/],
+      ["another issuer", { issuer: "https://elsewhere.test/", audience }, /`iss` claim is not the issuer/],
+      ["no `aud`", { issuer }, /no `aud` claim/],
+      ["another audience", { issuer, audience: "another-api" }, /`aud` claim is not the audience/],
+    ])("refuses a token with %s, naming the claim", async (_name, options, message) => {
+      const res = await get(options);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe("unauthorized");
+      expect(res.body.error.message).toMatch(message);
+    });
   });
 
   it("lets nobody else see, stream, resume or delete a conversation (404, as if it did not exist)", async () => {

@@ -1,13 +1,21 @@
 import { SignJWT } from "jose";
 import { TEST_JWT_SECRET } from "./api.js";
 
-export async function tokenFor(
-  sub: string,
-  options: { secret?: string; expiresIn?: string | number; notBefore?: string | number } = {},
-): Promise<string> {
+export interface TokenOptions {
+  secret?: string;
+  /** Default 1h; null leaves `exp` out, as a careless issuer would. */
+  expiresIn?: string | number | null;
+  notBefore?: string | number;
+  issuer?: string;
+  audience?: string | string[];
+}
+
+export async function tokenFor(sub: string, options: TokenOptions = {}): Promise<string> {
   let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuedAt();
-  jwt = jwt.setExpirationTime(options.expiresIn ?? "1h");
+  if (options.expiresIn !== null) jwt = jwt.setExpirationTime(options.expiresIn ?? "1h");
   if (options.notBefore !== undefined) jwt = jwt.setNotBefore(options.notBefore);
+  if (options.issuer !== undefined) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
   return jwt.sign(new TextEncoder().encode(options.secret ?? TEST_JWT_SECRET));
 }
 

@@ -1,12 +1,16 @@
-// JSON logs (pino). Credentials never reach a log line: request headers that
-// carry them and any field named like a secret are censored.
+// JSON logs (pino). Credentials never reach a log line: request headers are
+// not logged (observability/request-log.ts), and should any be, those that
+// carry credentials are censored, as is any field named like a secret.
 import type { LoggerOptions } from "pino";
 
 export const REDACTED_PATHS = [
-  "req.headers.authorization",
-  "req.headers.cookie",
-  'req.headers["x-api-key"]',
-  'res.headers["set-cookie"]',
+  // Headers logged as `headers`, or inside another object (`req`, `res`, `upstream`).
+  ...["headers", "*.headers"].flatMap((at) => [
+    `${at}.authorization`,
+    `${at}.cookie`,
+    `${at}["x-api-key"]`,
+    `${at}["set-cookie"]`,
+  ]),
   "*.apiKey",
   "*.token",
   "*.password",
@@ -25,13 +29,13 @@ export function loggerOptions(level: string, instanceId: string): LoggerOptions 
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     formatters: { level: (label) => ({ level: label }) },
     serializers: {
-      // Requests with their headers (credentials censored above) and the
-      // client IP as resolved through TRUSTED_PROXIES.
-      req: (request: { method: string; url: string; ip: string; headers: Record<string, unknown> }) => ({
+      // A request logged whole (Fastify does so on some errors) is only where
+      // it went and from where (through TRUSTED_PROXIES): never its headers,
+      // nor its query, which a client may fill with anything.
+      req: (request: { method: string; url: string; ip: string }) => ({
         method: request.method,
-        url: request.url,
+        url: request.url.split("?")[0],
         ip: request.ip,
-        headers: request.headers,
       }),
     },
   };

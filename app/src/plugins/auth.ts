@@ -1,5 +1,7 @@
 // Bearer JWTs, HS256 only: `alg: none` and every other algorithm are refused
 // by construction. `sub` names the user, and the user owns what they create.
+// Every token must expire: a leaked token without `exp` would work forever,
+// and the only way to end it would be a new JWT_SECRET for everyone.
 import type { FastifyRequest } from "fastify";
 import { errors, jwtVerify } from "jose";
 import { HttpError } from "./errors.js";
@@ -10,16 +12,32 @@ declare module "fastify" {
   }
 }
 
-export function createAuthenticator(secret: string) {
+export interface AuthenticatorOptions {
+  /** The `iss` every token must carry (JWT_ISSUER); unset: not checked. */
+  issuer?: string;
+  /** The `aud` every token must carry (JWT_AUDIENCE); unset: not checked. */
+  audience?: string;
+}
+
+// The scheme name is case-insensitive (RFC 7235, section 2.1).
+const BEARER = /^Bearer\s+([A-Za-z0-9_.-]+)\s*$/i;
+
+export function createAuthenticator(secret: string, options: AuthenticatorOptions = {}) {
   const key = new TextEncoder().encode(secret);
+  const verifyOptions = {
+    algorithms: ["HS256"],
+    clockTolerance: 5,
+    requiredClaims: ["exp"],
+    issuer: options.issuer,
+    audience: options.audience,
+  };
   return async function authenticate(request: FastifyRequest): Promise<void> {
-    const header = request.headers.authorization;
-    const match = header?.match(/^Bearer\s+([A-Za-z0-9_.-]+)\s*$/);
+    const match = request.headers.authorization?.match(BEARER);
     if (!match?.[1]) {
       throw unauthorized("Send an Authorization: Bearer <JWT> header.");
     }
     try {
-      const { payload } = await jwtVerify(match[1], key, { algorithms: ["HS256"], clockTolerance: 5 });
+      const { payload } = await jwtVerify(match[1], key, verifyOptions);
       if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 256) {
         throw unauthorized("The token has no usable `sub` claim.");
       }
@@ -27,11 +45,22 @@ export function createAuthenticator(secret: string) {
     } catch (err) {
       if (err instanceof HttpError) throw err;
       if (err instanceof errors.JWTExpired) throw unauthorized("The token has expired.");
-      if (err instanceof errors.JWTClaimValidationFailed)
-        throw unauthorized(`The token is not valid: ${err.claim} check failed.`);
+      if (err instanceof errors.JWTClaimValidationFailed) throw unauthorized(claimProblem(err.claim, err.reason));
       throw unauthorized("The token is not valid.");
     }
   };
+}
+
+/** What a client must change, for the claim jose refused. */
+function claimProblem(claim: string, reason: string): string {
+  if (claim === "exp") return "The token has no `exp` claim; tokens must expire: sign them with an expiry time.";
+  if (claim === "iss" || claim === "aud") {
+    const what = claim === "iss" ? "issuer" : "audience";
+    return reason === "missing"
+      ? `The token has no \`${claim}\` claim; this API accepts only tokens for its ${what}.`
+      : `The token's \`${claim}\` claim is not the ${what} this API accepts.`;
+  }
+  return `The token is not valid: ${claim} check failed.`;
 }
 
 function unauthorized(message: string): HttpError {

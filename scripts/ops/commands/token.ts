@@ -1,14 +1,40 @@
 // A short-lived token for smoke tests, signed with the stack's JWT secret.
+// Every token minted here (and by npm run dev and npm run local) expires: the
+// API refuses one without `exp`.
 import { SignJWT } from "jose";
 import type { Target } from "../target.js";
 
-export async function token(target: Target, subject: string, ttl: string): Promise<number> {
-  const jwt = await new SignJWT({})
+export interface TokenClaims {
+  subject: string;
+  /** How long the token is valid, e.g. "1h" (jose's time span format). */
+  ttl: string;
+  /** Required when the API has JWT_ISSUER / JWT_AUDIENCE. */
+  issuer?: string;
+  audience?: string;
+}
+
+export async function signToken(secret: string, claims: TokenClaims): Promise<string> {
+  let jwt = new SignJWT({})
     .setProtectedHeader({ alg: "HS256" })
-    .setSubject(subject)
+    .setSubject(claims.subject)
     .setIssuedAt()
-    .setExpirationTime(ttl)
-    .sign(new TextEncoder().encode(target.jwtSecret()));
-  console.log(jwt);
+    .setExpirationTime(claims.ttl);
+  if (claims.issuer) jwt = jwt.setIssuer(claims.issuer);
+  if (claims.audience) jwt = jwt.setAudience(claims.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+/** The iss / aud the stack's API requires, as an operator gives them (like OPS_JWT_SECRET). */
+export function claimsFromEnv(env: NodeJS.ProcessEnv): Pick<TokenClaims, "issuer" | "audience"> {
+  return { issuer: env.OPS_JWT_ISSUER || undefined, audience: env.OPS_JWT_AUDIENCE || undefined };
+}
+
+export async function token(
+  target: Target,
+  subject: string,
+  ttl: string,
+  required: Pick<TokenClaims, "issuer" | "audience"> = claimsFromEnv(process.env),
+): Promise<number> {
+  console.log(await signToken(target.jwtSecret(), { subject, ttl, ...required }));
   return 0;
 }

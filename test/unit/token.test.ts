@@ -1,0 +1,39 @@
+// Tokens minted by the project's scripts (ops token, npm run dev, npm run
+// local) pass the API's own checks, `exp` always and iss/aud when required.
+import type { FastifyRequest } from "fastify";
+import { decodeJwt } from "jose";
+import { describe, expect, it } from "vitest";
+import { createAuthenticator } from "../../app/src/plugins/auth.js";
+import { claimsFromEnv, signToken } from "../../scripts/ops/commands/token.js";
+
+const SECRET = "unit-test-secret-that-is-long-enough-0123456789";
+
+async function userOf(token: string, required: { issuer?: string; audience?: string } = {}) {
+  const request = { headers: { authorization: `Bearer ${token}` } } as unknown as FastifyRequest;
+  await createAuthenticator(SECRET, required)(request);
+  return request.userId;
+}
+
+describe("signToken", () => {
+  it("always sets exp, from the ttl", async () => {
+    const token = await signToken(SECRET, { subject: "ops", ttl: "1h" });
+    const claims = decodeJwt(token);
+    expect(claims.exp! - claims.iat!).toBe(3600);
+    expect(claims).not.toHaveProperty("iss");
+    expect(claims).not.toHaveProperty("aud");
+    expect(await userOf(token)).toBe("ops");
+  });
+
+  it("sets the issuer and audience the API requires", async () => {
+    const required = { issuer: "https://login.example.test/", audience: "chat-api" };
+    const token = await signToken(SECRET, { subject: "ops", ttl: "5m", ...required });
+    expect(await userOf(token, required)).toBe("ops");
+    const without = await signToken(SECRET, { subject: "ops", ttl: "5m" });
+    await expect(userOf(without, required)).rejects.toMatchObject({ statusCode: 401 });
+  });
+
+  it("takes the issuer and audience for ops token from OPS_JWT_ISSUER and OPS_JWT_AUDIENCE", () => {
+    expect(claimsFromEnv({ OPS_JWT_ISSUER: "i", OPS_JWT_AUDIENCE: "a" })).toEqual({ issuer: "i", audience: "a" });
+    expect(claimsFromEnv({ OPS_JWT_ISSUER: "" })).toEqual({ issuer: undefined, audience: undefined });
+  });
+});
