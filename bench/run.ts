@@ -28,6 +28,7 @@ import { round, table, verdicts, type Headline } from "./stats.js";
 const MODES = {
   quick: {
     latency: { concurrency: 10, answers: 60 },
+    single: { concurrency: 1, answers: 20 },
     loaded: { concurrency: 40, answers: 80 },
     relay: { concurrency: 20, answers: 40, tokens: 100 },
     hold: { streams: 400, openPerSecond: 200 },
@@ -37,6 +38,7 @@ const MODES = {
   },
   full: {
     latency: { concurrency: 10, answers: 300 },
+    single: { concurrency: 1, answers: 100 },
     loaded: { concurrency: 50, answers: 500 },
     relay: { concurrency: 50, answers: 200, tokens: 200 },
     hold: { streams: 9000, openPerSecond: 250 },
@@ -79,6 +81,8 @@ async function main(): Promise<void> {
   try {
     log(`time to first token at ${settings.latency.concurrency} streams`);
     const low = await latency(platform, { ...settings.latency, deadline: until(settings.minutes / 8) });
+    log("time to first token, one stream at a time (what the path adds without queueing)");
+    const single = await latency(platform, { ...settings.single, deadline: until(settings.minutes / 16) });
     log("the API's steps before the first token, one by one");
     const stageTimes = await stages(platform, settings.stageSamples);
     log(`time to first token under load (${settings.loaded.concurrency} streams)`);
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
       stream_errors:
         held.errors +
         low.full.errors +
+        single.full.errors +
         loaded.full.errors +
         relayed.full.errors +
         (held.attempted - held.held - held.errors),
@@ -124,6 +129,8 @@ async function main(): Promise<void> {
     const results = {
       mode,
       ...headline,
+      ttft_added_single_stream_p50_ms: round(single.full.ttftMs.p50 - single.direct.ttftMs.p50),
+      ttft_added_single_stream_p99_ms: round(single.full.ttftMs.p99 - single.direct.ttftMs.p99),
       ttft_added_under_load_p50_ms: round(loaded.full.ttftMs.p50 - loaded.direct.ttftMs.p50),
       ttft_added_under_load_p99_ms: round(loaded.full.ttftMs.p99 - loaded.direct.ttftMs.p99),
       gap_added_p50_ms: round(low.full.gapMs.p50 - low.direct.gapMs.p50),
@@ -168,6 +175,11 @@ async function main(): Promise<void> {
     rows.push([
       "CPU s per 1,000 events Caddy, full",
       `${relayed.proxy.cpuSecondsPer1000Events}, ${relayed.full.cpuSecondsPer1000Events}`,
+      "",
+    ]);
+    rows.push([
+      "TTFT p50/p99 ms one stream at a time: direct, Caddy, full",
+      [single.direct, single.proxy, single.full].map((p) => `${p.ttftMs.p50}/${p.ttftMs.p99}`).join(", "),
       "",
     ]);
     rows.push([

@@ -33,6 +33,8 @@ export interface AppDeps {
    * still served (DRAIN_DELAY); "draining": new streams are refused too.
    */
   lifecycle: { state: "serving" | "leaving" | "draining" };
+  /** Stops of the resume streams open here: shutdown ends them, and clients resume elsewhere. */
+  resumeStreams: Set<() => void>;
 }
 
 declare module "fastify" {

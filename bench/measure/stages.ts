@@ -54,18 +54,20 @@ export async function stages(platform: Platform, samples: number): Promise<Stage
       };
       // The route's three rounds, each timed whole (its requests run in
       // parallel), and the single requests of the first round alone.
-      await time("round 1: conversation, context and lease together", () =>
+      const [, , slot] = await time("round 1: conversation, context and answer slot together", () =>
         Promise.all([
           store.getConversation(owner, id),
           store.getContext(id),
-          store.holdActive(owner, replyId, "bench"),
+          store.acquireAnswerSlot(owner, replyId, "bench", 3),
         ]),
       );
       await time("  conversation lookup alone (KV get)", () => store.getConversation(owner, id));
       await time("  context alone (KV get)", () => store.getContext(id));
-      await time("  lease alone (publish, ack)", () => store.holdActive(owner, replyId, "bench"));
-      await time("round 2: the user's answers in progress (stream info)", () => store.activeAnswers(owner));
-      await time("round 3: user message and conversation touch together", () =>
+      await store.releaseAnswerSlot(slot!);
+      const again = await time("  answer slot alone (publish, ack)", () =>
+        store.acquireAnswerSlot(owner, replyId, "bench", 3),
+      );
+      await time("round 2: user message and conversation touch together", () =>
         Promise.all([
           store.appendUserMessage(id, message),
           store.touchConversation(owner, conversation, message.createdAt),
@@ -83,7 +85,7 @@ export async function stages(platform: Platform, samples: number): Promise<Stage
       await time("one batch of events stored (publish, ack)", () =>
         store.appendEvents(id, replyId, [{ seq: 1, type: "delta", data: { text: "t " } }]),
       );
-      await store.releaseActive(owner, replyId);
+      await store.releaseAnswerSlot(again!);
     }
     return Object.fromEntries(Object.entries(times).map(([name, values]) => [name, round(percentile(values, 50))]));
   } finally {

@@ -191,7 +191,9 @@ describe("deleting a conversation while it is answered", () => {
       subjects_filter: `$KV.conversation-contexts.${id}`,
     });
     expect(Object.keys(contexts.state.subjects ?? {})).toEqual([]);
-    const active = await store.jsm.streams.info("ACTIVE_ANSWERS", { subjects_filter: `active.${ownerKey("frank")}.*` });
+    const active = await store.jsm.streams.info("KV_active-answers", {
+      subjects_filter: `$KV.active-answers.${ownerKey("frank")}.*`,
+    });
     expect(Object.keys(active.state.subjects ?? {})).toEqual([]);
     expect((await a.request("GET", `/v1/conversations/${id}`)).status).toBe(404);
   }, 30_000);
@@ -242,11 +244,11 @@ describe("storage settings", () => {
 
   it("reach the running store when the API restarts with a changed lease and retention", async () => {
     const seconds = (ns: number) => ns / 1e9;
-    expect(seconds((await store.jsm.streams.info("ACTIVE_ANSWERS")).config.max_age)).toBe(2);
+    expect(seconds((await store.jsm.streams.info("KV_active-answers")).config.max_age)).toBe(2);
     expect((await store.jsm.streams.info("CONVERSATIONS")).config.max_age).toBe(0);
     await stack.apis[0]!.stop();
     const restarted = await stack.startInstance({ GENERATION_LEASE: "9s", CHAT_RETENTION: "30d" });
-    expect(seconds((await store.jsm.streams.info("ACTIVE_ANSWERS")).config.max_age)).toBe(9);
+    expect(seconds((await store.jsm.streams.info("KV_active-answers")).config.max_age)).toBe(9);
     for (const stream of ["CONVERSATIONS", "KV_conversations", "KV_conversation-contexts"]) {
       expect(seconds((await store.jsm.streams.info(stream)).config.max_age)).toBe(30 * 86_400);
     }

@@ -37,6 +37,7 @@ async function fill(store: ChatStore, conversations: number, eventsEach: number)
       provider: "mock",
       createdAt: new Date().toISOString(),
     });
+    await store.putContext(id, [{ role: "user", content: `question ${c}` }]);
     for (let seq = 1; seq <= eventsEach; seq++)
       await store.appendEvents(id, replyId, [{ seq, type: "delta", data: { text: `token ${seq} ` } }]);
   }
@@ -55,7 +56,7 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
     nc = await connect({ servers: source.url, token: source.token });
     store = await ChatStore.open(nc, STORE_OPTIONS);
     ids = await fill(store, 20, 50);
-    await store.holdActive(OWNER, randomUUID(), "api-1");
+    await store.acquireAnswerSlot(OWNER, randomUUID(), "api-1", 3);
   }, 60_000);
 
   afterAll(async () => {
@@ -90,7 +91,12 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
     writing = false;
     await writer;
 
-    expect(manifest.streams.map((s) => s.name)).toEqual(["CONVERSATIONS", "KV_conversations", "KV_generation-leases"]);
+    expect(manifest.streams.map((s) => s.name)).toEqual([
+      "CONVERSATIONS",
+      "KV_active-answers",
+      "KV_conversation-contexts",
+      "KV_conversations",
+    ]);
     const conversationsEntry = manifest.streams.find((s) => s.name === STREAM)!;
     expect(conversationsEntry.messages).toBeGreaterThanOrEqual(20 * 51);
     expect(readdirSync(join(backup, "streams")).sort()).toEqual(
@@ -101,7 +107,7 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
     try {
       await restoreBackup(target.conn, backup, { replaceLive: false, log: quiet });
       const jsm = await jetstreamManager(target.conn);
-      for (const entry of manifest.streams.filter((s) => s.name !== "KV_generation-leases")) {
+      for (const entry of manifest.streams.filter((s) => s.name !== "KV_active-answers")) {
         // Between the stream's state when its snapshot began and when it ended (writes went on).
         const { state } = await jsm.streams.info(entry.name);
         expect(state.last_seq, entry.name).toBeGreaterThanOrEqual(entry.lastSeq);
@@ -111,7 +117,7 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
       }
       // Byte for byte, at the same sequence numbers: every message the restore brought back is the source's.
       const sourceJsm = await jetstreamManager(nc);
-      for (const entry of manifest.streams.filter((s) => s.name !== "KV_generation-leases")) {
+      for (const entry of manifest.streams.filter((s) => s.name !== "KV_active-answers")) {
         const { state } = await jsm.streams.info(entry.name);
         for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
           const [restored, original] = await Promise.all([
@@ -174,7 +180,7 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
     const { dir: backup, manifest } = await takeBackup(nc, dir.path, "test", quiet, new Date(Date.now() + 3000));
     const before = (await (await jetstreamManager(nc)).streams.info(STREAM)).state;
     await expect(restoreBackup(nc, backup, { replaceLive: false, log: quiet })).rejects.toThrow(
-      /the server holds messages in CONVERSATIONS \(\d+ messages\), KV_conversations .*nothing was restored.*--replace/,
+      /the server holds messages in CONVERSATIONS \(\d+ messages\), .*KV_conversations .*nothing was restored.*--replace/,
     );
     expect((await (await jetstreamManager(nc)).streams.info(STREAM)).state.last_seq).toBe(before.last_seq);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketSettings, bucketUpdate, counterKey } from "../../app/src/store/rate-limit-counters.js";
+import { bucketSettings, bucketUpdate, counterKey, countHits } from "../../app/src/store/rate-limit-counters.js";
 
 const NS_PER_MS = 1_000_000;
 
@@ -47,5 +47,24 @@ describe("counterKey", () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(counterKey("user", "x")).not.toBe(counterKey("ip", "x"));
     expect(counterKey("user", "x")).toBe(counterKey("user", "x"));
+  });
+});
+
+describe("countHits (requests counted together in one write)", () => {
+  const limits = { requests: 3, windowMs: 60_000 };
+
+  it("lets through as many as the window has room for, in order, and writes the count they reach", () => {
+    const { verdicts, next } = countHits({ start: 1_000, count: 1 }, 4, limits, 2_000);
+    expect(verdicts.map((v) => v.allowed)).toEqual([true, true, false, false]);
+    expect(verdicts.map((v) => v.remaining)).toEqual([1, 0, 0, 0]);
+    expect(next).toEqual({ start: 1_000, count: 3 });
+  });
+
+  it("writes nothing when every one of them is refused", () => {
+    expect(countHits({ start: 1_000, count: 3 }, 2, limits, 2_000).next).toBeNull();
+  });
+
+  it("starts a new window for a client never seen", () => {
+    expect(countHits(null, 2, limits, 5_000).next).toEqual({ start: 5_000, count: 2 });
   });
 });

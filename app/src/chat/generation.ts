@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { classifyUpstreamError, UpstreamIdleTimeout } from "../providers/errors.js";
 import type { ChatTurn, LlmProvider } from "../providers/types.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { ChatStore } from "../store/chat-store.js";
+import type { AnswerSlot, ChatStore } from "../store/chat-store.js";
 import type { AnswerRecord, StreamEvent, TerminalEvent, Usage } from "../store/records.js";
 import { StoreError } from "../store/store-errors.js";
 import { modelContext, type ContextLimits } from "./context.js";
@@ -29,6 +29,8 @@ export interface GenerationContext {
 
 export interface GenerationInput {
   owner: string;
+  /** The owner's slot this answer holds (see ChatStore.acquireAnswerSlot). */
+  slot: AnswerSlot;
   conversationId: string;
   replyId: string;
   model: string;
@@ -109,7 +111,10 @@ export class Generation {
     const lease = setInterval(
       () => {
         store
-          .holdActive(input.owner, input.replyId, ctx.instanceId)
+          .renewAnswerSlot(input.slot, input.replyId, ctx.instanceId)
+          .then((kept) => {
+            if (!kept) log.warn({ replyId: input.replyId }, "the answer's lease had lapsed and its slot was taken");
+          })
           .catch((err: unknown) => log.warn({ err }, "could not renew the answer's lease"));
       },
       Math.max(250, Math.floor(ctx.leaseTtlMs / 3)),
@@ -222,8 +227,8 @@ export class Generation {
     const { store, log, contextLimits } = this.ctx;
     const { owner, conversationId, replyId } = this.input;
     await store
-      .releaseActive(owner, replyId)
-      .catch((err: unknown) => log.warn({ err }, "could not release the answer"));
+      .releaseAnswerSlot(this.input.slot)
+      .catch((err: unknown) => log.warn({ err }, "could not release the answer's slot"));
     try {
       if (this.stopCause !== "deleted") {
         const turns = modelContext([...this.input.messages, { role: "assistant", content: text }], contextLimits);

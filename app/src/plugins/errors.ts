@@ -1,5 +1,6 @@
 // Every error leaves as {"error":{"code","message"}} with a status that fits,
 // including Fastify's own (bad JSON, body too large, schema violations).
+import { storeHttpError, StoreError } from "./store-errors-http.js";
 import type { IncomingMessage } from "node:http";
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 
@@ -28,6 +29,10 @@ const FASTIFY_CODES: Record<string, { code: string; message: string }> = {
 
 export function registerErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof StoreError) {
+      request.log.warn({ err }, "the chat store refused a request");
+      err = storeHttpError(err) as unknown as FastifyError;
+    }
     if (err instanceof HttpError) {
       return sendError(reply.headers(err.headers), err.statusCode, err.code, err.message);
     }

@@ -75,7 +75,7 @@ async function compactAnswers(deps: AppDeps, owner: string, conversationId: stri
   for (const answer of uncompactedAnswers(log)) {
     const record = answer.ended ?? ((await deps.store.isActive(owner, answer.replyId)) ? undefined : answer.ifDead);
     if (!record) continue;
-    if (await deps.store.finishAnswer(conversationId, record)) stored.push(record);
+    if (await deps.store.finishAnswer(conversationId, record, { legacyEvents: true })) stored.push(record);
   }
   return stored;
 }

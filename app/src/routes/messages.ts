@@ -7,6 +7,7 @@ import { foldLog } from "../chat/history.js";
 import { ReplyCursor } from "../chat/reply-cursor.js";
 import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
 import { HttpError } from "../plugins/errors.js";
+import type { AnswerSlot } from "../store/chat-store.js";
 import type { ChatTurn } from "../providers/types.js";
 import { answerEvents, isTerminal, type ConversationRecord, type StreamEvent } from "../store/records.js";
 import { ownedConversation } from "./conversations.js";
@@ -37,29 +38,30 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       const replyId = randomUUID();
 
       // One round of requests in parallel: the conversation, its context and
-      // the answer's lease (first, so a resume arriving before the first
-      // token finds the answer alive and the user's answers can be counted).
-      const held = store.holdActive(owner, replyId, config.instanceId);
+      // a slot among the user's answers in progress (also the answer's lease:
+      // a resume arriving before the first token finds the answer alive).
+      const acquiring = store.acquireAnswerSlot(owner, replyId, config.instanceId, config.maxActiveAnswersPerUser);
       let conversation: ConversationRecord;
       let context: Array<Pick<ChatTurn, "role" | "content">>;
+      let slot: AnswerSlot | null = null;
       try {
-        const [found, stored] = await Promise.all([
+        const [found, stored, acquired] = await Promise.all([
           ownedConversation(deps, owner, request.params.id),
           store.getContext(request.params.id),
-          held,
+          acquiring,
         ]);
         conversation = found;
-        context = stored ?? (await contextFromLog(deps, conversation.id));
-        const active = await store.activeAnswers(owner);
-        if (active.length > config.maxActiveAnswersPerUser) {
+        slot = acquired;
+        if (!slot) {
           metrics.rateLimited.inc({ scope: "answers" });
           throw new HttpError(
             429,
             "too_many_answers",
-            `You already have ${active.length - 1} answers in progress (at most ${config.maxActiveAnswersPerUser}); wait for one to finish.`,
+            `You already have ${config.maxActiveAnswersPerUser} answers in progress; wait for one to finish.`,
             { "retry-after": "5" },
           );
         }
+        context = stored ?? (await contextFromLog(deps, conversation.id));
         const at = new Date(startedAt).toISOString();
         await Promise.all([
           store.appendUserMessage(conversation.id, {
@@ -71,15 +73,18 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
             provider: deps.provider.name,
             createdAt: at,
           }),
-          store.touchConversation(owner, conversation, at),
+          touchNow(conversation, startedAt) ? store.touchConversation(owner, conversation, at) : undefined,
         ]);
       } catch (err) {
-        await held.then(() => store.releaseActive(owner, replyId)).catch(() => undefined);
+        // The slot may have been taken even when another request of the round failed.
+        const taken = slot ?? (await acquiring.catch(() => null));
+        if (taken) await store.releaseAnswerSlot(taken).catch(() => undefined);
         throw err;
       }
 
       const generation = deps.generations.start({
         owner,
+        slot,
         conversationId: conversation.id,
         replyId,
         model,
@@ -166,7 +171,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
             .isActive(request.userId, replyId)
             .then(async (alive) => {
               if (alive || cursor.ended) return;
-              await store.finishAnswer(conversation.id, cursor.interrupted(replyId));
+              await store.finishAnswer(conversation.id, cursor.interrupted(replyId), { legacyEvents: true });
             })
             .catch((err: unknown) => request.log.warn({ err }, "resume watchdog failed"));
         },
@@ -195,6 +200,15 @@ function sendEnded(reply: FastifyReply, events: ReturnType<typeof answerEvents>,
     .code(200)
     .headers({ ...SSE_HEADERS, "x-message-id": replyId })
     .send(events.map(formatEvent).join(""));
+}
+
+/**
+ * A conversation's last activity is recorded at most once a minute: enough
+ * to order the list and to keep it from expiring, without a write per message.
+ */
+function touchNow(conversation: ConversationRecord, now: number): boolean {
+  const last = Date.parse(conversation.updatedAt ?? conversation.createdAt);
+  return !(now - last < 60_000);
 }
 
 /** The context of a conversation without a stored one (written before contexts were kept). */

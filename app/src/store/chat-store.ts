@@ -6,6 +6,8 @@ import {
   jetstream,
   jetstreamManager,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
@@ -27,7 +29,7 @@ import type {
 import type { StorageOptions } from "./storage-config.js";
 import { classifyStoreError } from "./store-errors.js";
 import {
-  ACTIVE_ANSWERS_STREAM,
+  ACTIVE_ANSWERS_BUCKET,
   CONTEXTS_BUCKET,
   CONVERSATIONS_BUCKET,
   CONVERSATIONS_STREAM,
@@ -39,6 +41,12 @@ import {
 } from "./subjects.js";
 
 const REQUEST_TIMEOUT_MS = 5_000;
+
+/** A user's slot held by an answer in progress, with the revision its renewals compare against. */
+export interface AnswerSlot {
+  key: string;
+  revision: number;
+}
 
 export interface StreamUsage {
   bytes: number;
@@ -55,6 +63,7 @@ export class ChatStore {
     private readonly probe: JetStreamManager,
     private conversations: KV,
     private contexts: KV,
+    private activeAnswers: KV,
     private readonly options: StorageOptions,
     private readonly log: Logger | undefined,
   ) {}
@@ -63,10 +72,10 @@ export class ChatStore {
   static async open(nc: NatsConnection, options: StorageOptions, log?: Logger): Promise<ChatStore> {
     const jsm = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS });
     const js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS });
-    const { conversations, contexts } = await ensureStorage(js, jsm, options, log);
+    const { conversations, contexts, activeAnswers } = await ensureStorage(js, jsm, options, log);
     // A separate manager with a short timeout, so /health answers quickly.
     const probe = await jetstreamManager(nc, { timeout: 1000, checkAPI: false });
-    return new ChatStore(nc, js, jsm, probe, conversations, contexts, options, log);
+    return new ChatStore(nc, js, jsm, probe, conversations, contexts, activeAnswers, options, log);
   }
 
   /**
@@ -77,6 +86,7 @@ export class ChatStore {
     const storage = await ensureStorage(this.js, this.jsm, this.options, this.log);
     this.conversations = storage.conversations;
     this.contexts = storage.contexts;
+    this.activeAnswers = storage.activeAnswers;
   }
 
   /** The conversation log's size against its limit; throws when JetStream cannot answer. */
@@ -87,7 +97,10 @@ export class ChatStore {
 
   /** Sizes of every stream the store uses, for /metrics. */
   async allUsage(): Promise<Array<StreamUsage & { stream: string }>> {
-    const names = [CONVERSATIONS_STREAM, ACTIVE_ANSWERS_STREAM, `KV_${CONVERSATIONS_BUCKET}`, `KV_${CONTEXTS_BUCKET}`];
+    const names = [
+      CONVERSATIONS_STREAM,
+      ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ACTIVE_ANSWERS_BUCKET].map((b) => `KV_${b}`),
+    ];
     return Promise.all(
       names.map(async (stream) => {
         const info = await this.probe.streams.info(stream);
@@ -198,7 +211,11 @@ export class ChatStore {
    * for every end: whoever ends an answer first (its generator, or a reader
    * that found the generator dead) wins. Returns false if another end won.
    */
-  finishAnswer(conversationId: string, answer: AnswerRecord): Promise<boolean> {
+  finishAnswer(
+    conversationId: string,
+    answer: AnswerRecord,
+    options: { legacyEvents?: boolean } = {},
+  ): Promise<boolean> {
     return guard(async () => {
       const ack = await this.js.publish(subjects.answer(conversationId, answer.replyId), JSON.stringify(answer), {
         msgID: `${answer.replyId}:answer`,
@@ -208,9 +225,11 @@ export class ChatStore {
       await this.jsm.streams.purge(CONVERSATIONS_STREAM, {
         filter: subjects.liveEvents(conversationId, answer.replyId),
       });
-      await this.jsm.streams.purge(CONVERSATIONS_STREAM, {
-        filter: subjects.legacyEvents(conversationId, answer.replyId),
-      });
+      if (options.legacyEvents) {
+        await this.jsm.streams.purge(CONVERSATIONS_STREAM, {
+          filter: subjects.legacyEvents(conversationId, answer.replyId),
+        });
+      }
       return !ack.duplicate;
     });
   }
@@ -297,36 +316,60 @@ export class ChatStore {
 
   // --- Answers in progress -------------------------------------------------
 
-  /** Marks an answer as alive; renewed by its generator, it expires when not. */
-  holdActive(owner: string, replyId: string, instanceId: string): Promise<void> {
+  /**
+   * Takes one of the owner's `slots` for an answer: a key created only if it
+   * is free (one publish in the common case; no JetStream API call, which
+   * the server queues). Slots expire unless renewed, so a dead instance's
+   * answers free theirs. Null when all are taken.
+   */
+  acquireAnswerSlot(owner: string, replyId: string, instanceId: string, slots: number): Promise<AnswerSlot | null> {
     return guard(async () => {
-      await this.js.publish(subjects.activeAnswer(owner, replyId), JSON.stringify({ instanceId }));
+      const value = JSON.stringify({ replyId, instanceId });
+      // From a random slot on: with many slots taken, the first try is still likely free.
+      const first = Math.floor(Math.random() * slots);
+      for (let i = 0; i < slots; i++) {
+        const key = keys.answerSlot(owner, (first + i) % slots);
+        try {
+          // Created only if the key holds nothing (expired or removed).
+          return { key, revision: await this.activeAnswers.put(key, value, { previousSeq: 0 }) };
+        } catch (err) {
+          if (!isTaken(err)) throw err;
+        }
+      }
+      return null;
     });
   }
 
-  releaseActive(owner: string, replyId: string): Promise<void> {
+  /** Keeps a slot alive; false if it had expired and was taken by another answer. */
+  renewAnswerSlot(slot: AnswerSlot, replyId: string, instanceId: string): Promise<boolean> {
     return guard(async () => {
-      await this.jsm.streams.purge(ACTIVE_ANSWERS_STREAM, { filter: subjects.activeAnswer(owner, replyId) });
+      try {
+        slot.revision = await this.activeAnswers.update(
+          slot.key,
+          JSON.stringify({ replyId, instanceId }),
+          slot.revision,
+        );
+        return true;
+      } catch (err) {
+        if (isTaken(err)) return false;
+        throw err;
+      }
     });
   }
 
-  /** The ids of this owner's answers in progress, on any instance. */
-  activeAnswers(owner: string): Promise<string[]> {
-    return guard(async () => {
-      const info = await this.jsm.streams.info(ACTIVE_ANSWERS_STREAM, {
-        subjects_filter: subjects.activeAnswersOf(owner),
-      });
-      return Object.keys(info.state.subjects ?? {}).map((subject) => subject.split(".").at(-1)!);
-    });
+  /** Frees a slot: removed outright, so the next answer takes it in one publish. */
+  releaseAnswerSlot(slot: AnswerSlot): Promise<void> {
+    return guard(() => this.removeKey(ACTIVE_ANSWERS_BUCKET, slot.key));
   }
 
-  /** Is the answer's generator alive? An instance of an older version keeps its lease in a bucket. */
+  /** Is the answer's generator alive? An instance of an older version keeps its lease in another bucket. */
   isActive(owner: string, replyId: string): Promise<boolean> {
     return guard(async () => {
-      const found = await this.jsm.streams.getMessage(ACTIVE_ANSWERS_STREAM, {
-        last_by_subj: subjects.activeAnswer(owner, replyId),
+      const slots = await this.readAll(`KV_${ACTIVE_ANSWERS_BUCKET}`, {
+        filter_subjects: [`$KV.${ACTIVE_ANSWERS_BUCKET}.${keys.answerSlotsOf(owner)}`],
+        deliver_policy: DeliverPolicy.LastPerSubject,
       });
-      if (found) return true;
+      if (slots.some((m) => m.data.length > 0 && m.json<{ replyId: string }>().replyId === replyId)) return true;
       const legacy = await this.jsm.streams
         .getMessage(`KV_${LEGACY_LEASES_BUCKET}`, { last_by_subj: `$KV.${LEGACY_LEASES_BUCKET}.${replyId}` })
         .catch(() => null);
@@ -355,6 +398,15 @@ export class ChatStore {
       await consumer.delete().catch(() => undefined);
     }
   }
+}
+
+/** A compare-and-set that lost: the key holds another revision. */
+function isTaken(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }
 
 async function guard<T>(call: () => Promise<T>): Promise<T> {

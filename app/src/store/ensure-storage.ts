@@ -4,7 +4,6 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStr
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import {
-  activeAnswersStreamConfig,
   totalReservedBytes,
   bucketSettings,
   conversationStreamConfig,
@@ -12,11 +11,12 @@ import {
   type ManagedSettings,
   type StorageOptions,
 } from "./storage-config.js";
-import { CONTEXTS_BUCKET, CONVERSATIONS_BUCKET } from "./subjects.js";
+import { ACTIVE_ANSWERS_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET } from "./subjects.js";
 
 export interface Storage {
   conversations: KV;
   contexts: KV;
+  activeAnswers: KV;
 }
 
 export async function ensureStorage(
@@ -32,12 +32,11 @@ export async function ensureStorage(
     await jsm.streams.update(name, { ...info.config, ...wanted });
     log?.info({ stream: name, changes }, "applied changed storage settings");
   };
-  for (const config of [conversationStreamConfig(options), activeAnswersStreamConfig(options)]) {
-    await explainReservation(config.name, options, async () => {
-      if (await streamExists(jsm, config.name)) await apply(config.name, config);
-      else await jsm.streams.add(config);
-    });
-  }
+  const logStream = conversationStreamConfig(options);
+  await explainReservation(logStream.name, options, async () => {
+    if (await streamExists(jsm, logStream.name)) await apply(logStream.name, logStream);
+    else await jsm.streams.add(logStream);
+  });
   const kvm = new Kvm(js);
   const buckets: Record<string, KV> = {};
   for (const bucket of bucketSettings(options)) {
@@ -47,7 +46,11 @@ export async function ensureStorage(
       await apply(`KV_${bucket.name}`, bucket.settings);
     });
   }
-  return { conversations: buckets[CONVERSATIONS_BUCKET]!, contexts: buckets[CONTEXTS_BUCKET]! };
+  return {
+    conversations: buckets[CONVERSATIONS_BUCKET]!,
+    contexts: buckets[CONTEXTS_BUCKET]!,
+    activeAnswers: buckets[ACTIVE_ANSWERS_BUCKET]!,
+  };
 }
 
 /**

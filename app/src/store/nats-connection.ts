@@ -24,6 +24,10 @@ export async function connectNats(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     pingInterval: 5_000,
+    // Every request and publish would otherwise build two Error objects
+    // (with stack traces) up front, in case it fails: about 7 % of the API's
+    // CPU under load. Failures still say what failed.
+    noAsyncTraces: true,
   });
   let connected = true;
   const listeners: Array<(connected: boolean) => void> = [];

@@ -85,10 +85,37 @@ interface Known {
   contended: boolean;
 }
 
+interface WaitingHit {
+  /** The failure count when it arrived. */
+  failures: number;
+  resolve: (verdict: Verdict) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * `hits` requests one after the other against a window: each one's verdict,
+ * and the window to write (null when none of them changes it).
+ */
+export function countHits(
+  window: WindowCount | null,
+  hits: number,
+  limits: CounterLimits,
+  now = Date.now(),
+): { verdicts: Verdict[]; next: WindowCount | null } {
+  const verdicts: Verdict[] = [];
+  let next: WindowCount | null = null;
+  for (let i = 0; i < hits; i++) {
+    const step = nextStep(next ?? window, now, limits);
+    verdicts.push(step.verdict);
+    if (step.write) next = step.next;
+  }
+  return { verdicts, next };
+}
+
 export class SharedCounters {
   private bucket: Promise<KV> | undefined;
   private readonly known = new Map<string, Known>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly waiting = new Map<string, WaitingHit[]>();
   /** Bumped on every failure, so requests queued behind it do not each wait for a timeout. */
   private failures = 0;
 
@@ -112,23 +139,49 @@ export class SharedCounters {
    */
   hit(scope: string, key: string): Promise<Verdict> {
     const id = counterKey(scope, key);
-    // One client's requests on this instance go one at a time: at once they
-    // would only lose the compare-and-set to each other.
-    const failures = this.failures;
-    const previous = this.queues.get(id) ?? Promise.resolve();
-    const run = previous.then(() => this.count(id, failures));
-    const tail = run.catch(() => undefined);
-    this.queues.set(id, tail);
-    void tail.then(() => {
-      if (this.queues.get(id) === tail) this.queues.delete(id);
+    return new Promise<Verdict>((resolve, reject) => {
+      const waiting = this.waiting.get(id);
+      const hit = { failures: this.failures, resolve, reject };
+      if (waiting) {
+        waiting.push(hit);
+        return;
+      }
+      this.waiting.set(id, [hit]);
+      void this.drain(id);
     });
-    return run;
   }
 
-  private async count(id: string, failuresBefore: number): Promise<Verdict> {
-    if (this.failures !== failuresBefore) throw new Error("NATS failed while this request waited its turn");
+  /**
+   * One client's requests on this instance are counted together: those that
+   * arrive while a write is in flight go in the next write, as one increment
+   * of their number (a group commit). At once they would only lose the
+   * compare-and-set to each other; one after the other they would queue a
+   * round trip each.
+   */
+  private async drain(id: string): Promise<void> {
+    for (;;) {
+      const hits = this.waiting.get(id)!.splice(0);
+      if (hits.length === 0) {
+        this.waiting.delete(id);
+        return;
+      }
+      // Those that waited through a failure go to the fallback at once.
+      const current = hits.filter((h) => h.failures === this.failures);
+      for (const h of hits)
+        if (h.failures !== this.failures) h.reject(new Error("NATS failed while this request waited"));
+      if (current.length === 0) continue;
+      try {
+        const verdicts = await this.count(id, current.length);
+        current.forEach((h, i) => h.resolve(verdicts[i]!));
+      } catch (err) {
+        for (const h of current) h.reject(err);
+      }
+    }
+  }
+
+  private async count(id: string, hits: number): Promise<Verdict[]> {
     try {
-      return await this.countOnce(id);
+      return await this.countOnce(id, hits);
     } catch (err) {
       if (!(err instanceof CounterContention)) {
         this.failures++;
@@ -139,14 +192,14 @@ export class SharedCounters {
     }
   }
 
-  private async countOnce(id: string): Promise<Verdict> {
+  private async countOnce(id: string, hits: number): Promise<Verdict[]> {
     const kv = await this.open();
     const cached = this.known.get(id);
     if (cached?.window) {
       // Within a window a count only rises, so a client at the limit is
       // refused without asking NATS: floods cost it nothing.
-      const step = nextStep(cached.window, Date.now(), this.options);
-      if (!step.write) return step.verdict;
+      const counted = countHits(cached.window, hits, this.options);
+      if (!counted.next) return counted.verdicts;
     }
     let current = cached;
     let contended = false;
@@ -155,17 +208,17 @@ export class SharedCounters {
       contended = current.revision !== cached.revision;
     }
     for (let attempt = 1; ; attempt++) {
-      const step = nextStep(current?.window ?? null, Date.now(), this.options);
-      if (!step.write) {
+      const counted = countHits(current?.window ?? null, hits, this.options);
+      if (!counted.next) {
         if (current) this.remember(id, { ...current, contended });
-        return step.verdict;
+        return counted.verdicts;
       }
       try {
         // put with the expected revision is kv.update, and with 0 kv.create,
         // minus the extra read kv.create makes on a conflict.
-        const revision = await kv.put(id, encodeWindow(step.next), { previousSeq: current?.revision ?? 0 });
-        this.remember(id, { revision, window: step.next, contended });
-        return step.verdict;
+        const revision = await kv.put(id, encodeWindow(counted.next), { previousSeq: current?.revision ?? 0 });
+        this.remember(id, { revision, window: counted.next, contended });
+        return counted.verdicts;
       } catch (err) {
         if (!isConflict(err)) throw err;
         if (attempt === MAX_ATTEMPTS) throw new CounterContention(`${id}: lost ${attempt} compare-and-sets in a row`);

@@ -3,7 +3,7 @@
 // a stream that exists with other settings is updated, so a changed
 // retention, size, lease or replica count reaches a running store.
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
-import { ACTIVE_ANSWERS_STREAM, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET, CONVERSATIONS_STREAM } from "./subjects.js";
+import { ACTIVE_ANSWERS_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET, CONVERSATIONS_STREAM } from "./subjects.js";
 
 export interface StorageOptions {
   replicas: number;
@@ -20,6 +20,7 @@ export type ManagedSettings = Pick<StreamConfig, "num_replicas" | "max_age" | "m
 type StreamSettings = Partial<StreamConfig> & ManagedSettings & { name: string };
 
 const MIB = 1024 * 1024;
+const ACTIVE_ANSWERS_BYTES = 64 * MIB;
 const nanos = (ms: number) => ms * 1_000_000;
 
 /** Conversation records are small: a thirty-second of the log's size is plenty. */
@@ -44,23 +45,6 @@ export function conversationStreamConfig(o: StorageOptions): StreamSettings {
   };
 }
 
-export function activeAnswersStreamConfig(o: StorageOptions): StreamSettings {
-  return {
-    name: ACTIVE_ANSWERS_STREAM,
-    subjects: ["active.>"],
-    // File storage: an answer in progress must still look alive after a NATS
-    // restart, or readers would end it as interrupted.
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
-    max_msgs_per_subject: 1,
-    num_replicas: o.replicas,
-    // A generator renews its message; one that stops renewing expires.
-    max_age: nanos(o.leaseTtlMs),
-    max_bytes: 64 * MIB,
-  };
-}
-
 /** KV bucket options and the stream settings they must end up with. */
 export function bucketSettings(o: StorageOptions) {
   const bucket = (name: string, share: number) => {
@@ -71,14 +55,29 @@ export function bucketSettings(o: StorageOptions) {
       settings: { num_replicas: o.replicas, max_age: nanos(o.retentionMs), max_bytes: maxBytes } as ManagedSettings,
     };
   };
-  return [bucket(CONVERSATIONS_BUCKET, conversationsBucketShare), bucket(CONTEXTS_BUCKET, contextsBucketShare)];
+  // Answers in progress: one key per slot a user may fill, kept alive by
+  // its generator. File storage: an answer in progress must still look alive
+  // after a NATS restart, or readers would end it as interrupted.
+  const activeAnswers = {
+    name: ACTIVE_ANSWERS_BUCKET,
+    options: { replicas: o.replicas, history: 1, ttl: o.leaseTtlMs, max_bytes: ACTIVE_ANSWERS_BYTES },
+    settings: {
+      num_replicas: o.replicas,
+      max_age: nanos(o.leaseTtlMs),
+      max_bytes: ACTIVE_ANSWERS_BYTES,
+    } as ManagedSettings,
+  };
+  return [
+    bucket(CONVERSATIONS_BUCKET, conversationsBucketShare),
+    bucket(CONTEXTS_BUCKET, contextsBucketShare),
+    activeAnswers,
+  ];
 }
 
 /** Bytes JetStream reserves for the log, the buckets and the answers in progress. */
 export function totalReservedBytes(o: StorageOptions): number {
-  const streams = [conversationStreamConfig(o), activeAnswersStreamConfig(o)].map((c) => c.max_bytes);
   const buckets = bucketSettings(o).map((b) => b.settings.max_bytes);
-  return [...streams, ...buckets].reduce((sum, n) => sum + n, 0);
+  return buckets.reduce((sum, n) => sum + n, conversationStreamConfig(o).max_bytes);
 }
 
 export interface SettingChange {

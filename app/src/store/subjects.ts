@@ -6,8 +6,8 @@ import { createHash } from "node:crypto";
 export const CONVERSATIONS_STREAM = "CONVERSATIONS";
 export const CONVERSATIONS_BUCKET = "conversations";
 export const CONTEXTS_BUCKET = "conversation-contexts";
-/** Answers in progress: one subject per answer, kept alive by its generator. */
-export const ACTIVE_ANSWERS_STREAM = "ACTIVE_ANSWERS";
+/** Answers in progress: a key per slot of a user, kept alive by its generator. */
+export const ACTIVE_ANSWERS_BUCKET = "active-answers";
 /** What versions before ACTIVE_ANSWERS used for the same purpose. */
 export const LEGACY_LEASES_BUCKET = "generation-leases";
 /** Core NATS (not stored): tells every instance to stop a conversation's answers. */
@@ -40,8 +40,6 @@ export const subjects = {
   answer: (cid: string, rid: string) => `conv.${assertId(cid)}.ans.${assertId(rid)}`,
   /** Single events written by versions before the compacted store. */
   legacyEvents: (cid: string, rid: string) => `conv.${assertId(cid)}.evt.${assertId(rid)}`,
-  activeAnswer: (owner: string, rid: string) => `active.${ownerKey(owner)}.${assertId(rid)}`,
-  activeAnswersOf: (owner: string) => `active.${ownerKey(owner)}.*`,
   stop: (cid: string) => `${STOP_SUBJECT_PREFIX}.${assertId(cid)}`,
 };
 
@@ -49,4 +47,6 @@ export const keys = {
   conversation: (owner: string, cid: string) => `${ownerKey(owner)}.${assertId(cid)}`,
   conversationsOf: (owner: string) => `${ownerKey(owner)}.*`,
   context: (cid: string) => assertId(cid),
+  answerSlot: (owner: string, slot: number) => `${ownerKey(owner)}.${slot}`,
+  answerSlotsOf: (owner: string) => `${ownerKey(owner)}.*`,
 };
