@@ -109,6 +109,50 @@ describe("compacted answers", () => {
   }, 30_000);
 });
 
+describe("resume streams", () => {
+  let stack: Stack;
+  let store: Awaited<ReturnType<typeof storeOf>>;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: UNLIMITED });
+    store = await storeOf(stack);
+  }, 60_000);
+  afterAll(async () => {
+    await store?.nc.close();
+    await stack?.stop();
+  });
+
+  it("leave no consumer behind when clients leave during set-up or mid-stream", async () => {
+    stack.llm.script({ kind: "stream", chunks: words(100), delayMs: 30 });
+    const client = await stack.client("kate");
+    const id = await client.createConversation();
+    const live = await client.send(id, "go on");
+    await live.waitForEvents(2);
+    const replyId = live.headers["x-message-id"] as string;
+    const url = `${stack.apis[0]!.url}/v1/conversations/${id}/messages/${replyId}/stream`;
+    const token = await tokenFor("kate");
+    // Ten clients that give up at once, while the API sets their stream up.
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const abort = new AbortController();
+        const request = fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+        abort.abort();
+        await request.catch(() => undefined);
+      }),
+    );
+    // And five that read a little, then hang up.
+    const readers = await Promise.all(Array.from({ length: 5 }, () => client.resume(id, replyId)));
+    await Promise.all(readers.map((r) => r.waitForEvents(3)));
+    for (const r of readers) r.disconnect();
+    await until(
+      async () => (await store.jsm.consumers.list("CONVERSATIONS").next()).length === 0,
+      5_000,
+      "every resume consumer to be deleted",
+    );
+    live.disconnect();
+  }, 30_000);
+});
+
 describe("a full store", () => {
   let stack: Stack;
 
@@ -226,6 +270,55 @@ describe("answers in progress per user", () => {
     const later = await b.send(ids[2]!, "three again");
     await later.ended;
     expect(later.events.at(-1)?.event).toBe("done");
+  }, 30_000);
+});
+
+describe("a conversation's context and the list", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: { ...UNLIMITED, CONTEXT_MAX_TOKENS: "1000" } });
+  }, 60_000);
+  afterAll(async () => stack?.stop());
+
+  it("sends the model only the latest turns that fit in CONTEXT_MAX_TOKENS", async () => {
+    const client = await stack.client("liam");
+    const id = await client.createConversation();
+    for (const mark of ["a", "b", "c"]) {
+      const stream = await client.send(id, mark + "x".repeat(1_599));
+      await stream.ended;
+    }
+    const sent = stack.llm.requests.at(-1)!.body.messages as Array<{ role: string; content: unknown }>;
+    const text = JSON.stringify(sent);
+    // 1,600 characters are 400 estimated tokens: the oldest message no longer fits.
+    expect(text).not.toContain("a" + "x".repeat(20));
+    expect(text).toContain("b" + "x".repeat(20));
+    expect(text).toContain("c" + "x".repeat(20));
+  }, 30_000);
+
+  it("pages the conversation list, most recently active first", async () => {
+    const client = await stack.client("mona");
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await client.createConversation(`c${i}`));
+    const seen: Array<{ id: string; updatedAt: string }> = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; body: any } = await client.request(
+        "GET",
+        `/v1/conversations?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.conversations.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.conversations);
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    // Each once, newest activity first (ties, within a millisecond, by id).
+    expect(seen.map((c) => c.id).sort()).toEqual([...ids].sort());
+    const activity = seen.map((c) => c.updatedAt);
+    expect(activity).toEqual([...activity].sort().reverse());
+    const bad = await client.request("GET", "/v1/conversations?cursor=not-ours");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/cursor/);
   }, 30_000);
 });
 

@@ -4,6 +4,7 @@
 // it as that release did. New fields may appear; no old one may change.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreBackup } from "../../scripts/backup/backup.js";
@@ -63,6 +64,28 @@ describe(`a store written by the earlier release (${expected.writtenBy}), after 
         const res = await client.request("GET", `/v1/conversations/${id}`);
         expect(res.status, id).toBe(200);
         expect(res.body, id).toMatchObject(conversation);
+      }
+    });
+
+    it("compacts the old answers it read: one record each, their single events gone, the history unchanged", async () => {
+      const client = await clientOf(user);
+      const nc = await connect({ servers: nats.url, token: nats.token });
+      try {
+        const jsm = await jetstreamManager(nc);
+        for (const [id, conversation] of Object.entries(user.conversations)) {
+          const answers = conversation.messages.filter((m) => m.role === "assistant").length;
+          const info = await jsm.streams.info("CONVERSATIONS", { subjects_filter: `conv.${id}.>` });
+          const kinds = Object.keys(info.state.subjects ?? {}).map((subject) => subject.split(".")[2]);
+          expect(
+            kinds.filter((k) => k === "evt"),
+            id,
+          ).toEqual([]);
+          expect(kinds.filter((k) => k === "ans").length, id).toBe(answers);
+          // Read again, from the compacted records.
+          expect((await client.request("GET", `/v1/conversations/${id}`)).body, id).toMatchObject(conversation);
+        }
+      } finally {
+        await nc.close();
       }
     });
 

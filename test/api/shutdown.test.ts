@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { textOf } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
+import type { RunningApi } from "../harness/api.js";
 import { startStack, type Stack } from "../harness/stack.js";
 
 describe("SIGTERM draining", () => {
@@ -98,4 +99,32 @@ describe("SIGTERM with DRAIN_DELAY", () => {
     expect(long.events.at(-1)!.event).toBe("done");
     expect(await api.process.exited).toBe(0);
   });
+});
+
+describe("SIGTERM with resume streams of answers generated elsewhere", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ instances: 2, env: { SHUTDOWN_GRACE: "20s" } });
+  });
+  afterAll(() => stack?.stop());
+
+  it("ends them once its own answers are settled, so the instance exits long before the grace period", async () => {
+    const [generating, resuming] = stack.apis as [RunningApi, RunningApi];
+    stack.llm.script({ kind: "stream", chunks: Array.from({ length: 40 }, (_, i) => `p${i} `), delayMs: 250 });
+    const owner = await stack.client("tess", generating);
+    const id = await owner.createConversation();
+    const live = await owner.send(id, "slow please");
+    await live.waitForEvents(2);
+    const follower = await (await stack.client("tess", resuming)).resume(id, live.headers["x-message-id"] as string);
+    await follower.waitForEvents(2);
+
+    const started = Date.now();
+    resuming.process.signal("SIGTERM");
+    expect(await resuming.process.exited).toBe(0);
+    // The answer takes 10 s; the instance that only followed it leaves at once.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await follower.ended;
+    expect(follower.events.at(-1)?.event).toBe("delta");
+    live.disconnect();
+  }, 30_000);
 });
