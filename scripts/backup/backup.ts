@@ -27,6 +27,7 @@ import {
   parseManifest,
   planRestore,
   snapshotFile,
+  isEphemeral,
   type FoundFile,
   type Manifest,
   type RestorePlan,
@@ -62,7 +63,7 @@ export async function takeBackup(
   mkdirSync(join(partial, "streams"), { recursive: true, mode: 0o700 });
   try {
     const streams: StreamEntry[] = [];
-    for (const stream of await streamNames(jsm)) {
+    for (const stream of (await streamNames(jsm)).filter((name) => !isEphemeral(name))) {
       const file = snapshotFile(stream);
       const taken = await snapshotStream(nc, stream, join(partial, file));
       const atEnd = (await jsm.streams.info(stream)).state;

@@ -17,6 +17,19 @@ export function backupName(at: Date): string {
 
 export const BACKUP_NAME = /^backup-\d{8}T\d{6}Z$/;
 
+/**
+ * State that only means something to the processes running now: rate-limit
+ * counters, the slots of answers in progress (and the leases of releases
+ * before them). Not backed up, and not restored from older backups: a
+ * restored slot would make a dead answer look alive, and a restore must not
+ * be refused because clients were counted since.
+ */
+const EPHEMERAL_STREAMS = new Set(["KV_rate-limits", "KV_active-answers", "KV_generation-leases"]);
+
+export function isEphemeral(stream: string): boolean {
+  return EPHEMERAL_STREAMS.has(stream);
+}
+
 const streamEntry = z.object({
   name: z.string().regex(/^[^\s.*>/\\]+$/),
   /** The snapshot as the server sent it, relative to the backup's folder. */
@@ -124,6 +137,7 @@ export function planRestore(manifest: Manifest, live: readonly LiveStream[], rep
   const byName = new Map(live.map((s) => [s.name, s]));
   const plan: RestorePlan = { create: [], replace: [], refused: [] };
   for (const entry of manifest.streams) {
+    if (isEphemeral(entry.name)) continue;
     const existing = byName.get(entry.name);
     if (!existing) plan.create.push(entry);
     else if (existing.messages === 0 || replaceLive) plan.replace.push(entry);

@@ -30,6 +30,20 @@ async function subjectKinds(jsm: JetStreamManager, conversationId: string): Prom
     .sort();
 }
 
+/** A stack of a describe block's own, with a JetStream manager on its NATS. */
+function useStack(options: Parameters<typeof startStack>[0]) {
+  const ctx = {} as { stack: Stack; store: Awaited<ReturnType<typeof storeOf>> };
+  beforeAll(async () => {
+    ctx.stack = await startStack(options);
+    ctx.store = await storeOf(ctx.stack);
+  }, 60_000);
+  afterAll(async () => {
+    await ctx.store?.nc.close();
+    await ctx.stack?.stop();
+  });
+  return ctx;
+}
+
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -39,22 +53,12 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
 }
 
 describe("compacted answers", () => {
-  let stack: Stack;
-  let store: Awaited<ReturnType<typeof storeOf>>;
-
-  beforeAll(async () => {
-    stack = await startStack({ instances: 2, env: UNLIMITED });
-    store = await storeOf(stack);
-  }, 60_000);
-  afterAll(async () => {
-    await store?.nc.close();
-    await stack?.stop();
-  });
+  const ctx = useStack({ instances: 2, env: UNLIMITED });
 
   it("keeps resume and history identical once an answer is one record, and stores nothing per token", async () => {
-    stack.llm.script({ kind: "stream", chunks: words(60), delayMs: 25 });
-    const a = await stack.client("carol", stack.apis[0]);
-    const b = await stack.client("carol", stack.apis[1]);
+    ctx.stack.llm.script({ kind: "stream", chunks: words(60), delayMs: 25 });
+    const a = await ctx.stack.client("carol", ctx.stack.apis[0]);
+    const b = await ctx.stack.client("carol", ctx.stack.apis[1]);
     const id = await a.createConversation();
     const live = await a.send(id, "tell me");
     const replyId = live.headers["x-message-id"] as string;
@@ -65,7 +69,7 @@ describe("compacted answers", () => {
     expect(wire(following.events)).toEqual(wire(live.events.filter((e) => Number(e.id) > 5)));
 
     // Ended: the user's message and one answer record, no event left.
-    expect(await subjectKinds(store.jsm, id)).toEqual(["ans", "msg"]);
+    expect(await subjectKinds(ctx.store.jsm, id)).toEqual(["ans", "msg"]);
     const history = await b.conversation(id);
     expect(history.messages[1]).toMatchObject({ role: "assistant", status: "complete", content: textOf(live) });
     const replay = await b.resume(id, replyId);
@@ -78,7 +82,7 @@ describe("compacted answers", () => {
   }, 30_000);
 
   it("answers 204 to a resume after the last event, so an EventSource stops reconnecting", async () => {
-    const client = await stack.client("dave");
+    const client = await ctx.stack.client("dave");
     const id = await client.createConversation();
     const live = await client.send(id, "hi");
     await live.ended;
@@ -92,7 +96,7 @@ describe("compacted answers", () => {
     const token = await tokenFor("dave");
     const requests: Array<string | null> = [];
     const received: string[] = [];
-    const source = new EventSource(`${stack.apis[1]!.url}/v1/conversations/${id}/messages/${replyId}/stream`, {
+    const source = new EventSource(`${ctx.stack.apis[1]!.url}/v1/conversations/${id}/messages/${replyId}/stream`, {
       fetch: (url, init) => {
         const headers = new Headers(init?.headers);
         requests.push(headers.get("last-event-id"));
@@ -110,26 +114,16 @@ describe("compacted answers", () => {
 });
 
 describe("resume streams", () => {
-  let stack: Stack;
-  let store: Awaited<ReturnType<typeof storeOf>>;
-
-  beforeAll(async () => {
-    stack = await startStack({ env: UNLIMITED });
-    store = await storeOf(stack);
-  }, 60_000);
-  afterAll(async () => {
-    await store?.nc.close();
-    await stack?.stop();
-  });
+  const ctx = useStack({ env: UNLIMITED });
 
   it("leave no consumer behind when clients leave during set-up or mid-stream", async () => {
-    stack.llm.script({ kind: "stream", chunks: words(100), delayMs: 30 });
-    const client = await stack.client("kate");
+    ctx.stack.llm.script({ kind: "stream", chunks: words(100), delayMs: 30 });
+    const client = await ctx.stack.client("kate");
     const id = await client.createConversation();
     const live = await client.send(id, "go on");
     await live.waitForEvents(2);
     const replyId = live.headers["x-message-id"] as string;
-    const url = `${stack.apis[0]!.url}/v1/conversations/${id}/messages/${replyId}/stream`;
+    const url = `${ctx.stack.apis[0]!.url}/v1/conversations/${id}/messages/${replyId}/stream`;
     const token = await tokenFor("kate");
     // Ten clients that give up at once, while the API sets their stream up.
     await Promise.all(
@@ -145,7 +139,7 @@ describe("resume streams", () => {
     await Promise.all(readers.map((r) => r.waitForEvents(3)));
     for (const r of readers) r.disconnect();
     await until(
-      async () => (await store.jsm.consumers.list("CONVERSATIONS").next()).length === 0,
+      async () => (await ctx.store.jsm.consumers.list("CONVERSATIONS").next()).length === 0,
       5_000,
       "every resume consumer to be deleted",
     );
@@ -154,15 +148,10 @@ describe("resume streams", () => {
 });
 
 describe("a full store", () => {
-  let stack: Stack;
-
-  beforeAll(async () => {
-    stack = await startStack({ env: { ...UNLIMITED, CHAT_MAX_BYTES: "1MB" } });
-  }, 60_000);
-  afterAll(async () => stack?.stop());
+  const ctx = useStack({ env: { ...UNLIMITED, CHAT_MAX_BYTES: "1MB" } });
 
   it("reports degraded before refusing, refuses new messages with 503 and Retry-After, and recovers when room is made", async () => {
-    const client = await stack.client("erin");
+    const client = await ctx.stack.client("erin");
     const health = async () => (await client.request("GET", "/health")).body as Record<string, any>;
     const id = await client.createConversation();
     const big = "x".repeat(30_000);
@@ -200,42 +189,32 @@ describe("a full store", () => {
 });
 
 describe("deleting a conversation while it is answered", () => {
-  let stack: Stack;
-  let store: Awaited<ReturnType<typeof storeOf>>;
-
-  beforeAll(async () => {
-    stack = await startStack({ instances: 2, env: UNLIMITED });
-    store = await storeOf(stack);
-  }, 60_000);
-  afterAll(async () => {
-    await store?.nc.close();
-    await stack?.stop();
-  });
+  const ctx = useStack({ instances: 2, env: UNLIMITED });
 
   it("stops the answer on the instance generating it and leaves nothing behind", async () => {
-    const a = await stack.client("frank", stack.apis[0]);
-    const b = await stack.client("frank", stack.apis[1]);
+    const a = await ctx.stack.client("frank", ctx.stack.apis[0]);
+    const b = await ctx.stack.client("frank", ctx.stack.apis[1]);
     const id = await a.createConversation();
     const first = await a.send(id, "first");
     await first.ended;
-    stack.llm.script({ kind: "stream", chunks: words(400), delayMs: 20 });
+    ctx.stack.llm.script({ kind: "stream", chunks: words(400), delayMs: 20 });
     const live = await a.send(id, "a long one");
     await live.waitForEvents(5);
-    const abortedBefore = stack.llm.aborted;
+    const abortedBefore = ctx.stack.llm.aborted;
 
     expect((await b.request("DELETE", `/v1/conversations/${id}`)).status).toBe(204);
     await live.ended;
     expect(live.events.length).toBeLessThan(200);
-    await until(async () => stack.llm.aborted > abortedBefore, 5_000, "the model call to be stopped");
-    await until(async () => (await subjectKinds(store.jsm, id)).length === 0, 5_000, "the log to be empty");
+    await until(async () => ctx.stack.llm.aborted > abortedBefore, 5_000, "the model call to be stopped");
+    await until(async () => (await subjectKinds(ctx.store.jsm, id)).length === 0, 5_000, "the log to be empty");
     await sleep(1000);
-    const left = await store.jsm.streams.info("CONVERSATIONS", { subjects_filter: `conv.${id}.>` });
+    const left = await ctx.store.jsm.streams.info("CONVERSATIONS", { subjects_filter: `conv.${id}.>` });
     expect(left.state.subjects ?? {}).toEqual({});
-    const contexts = await store.jsm.streams.info("KV_conversation-contexts", {
+    const contexts = await ctx.store.jsm.streams.info("KV_conversation-contexts", {
       subjects_filter: `$KV.conversation-contexts.${id}`,
     });
     expect(Object.keys(contexts.state.subjects ?? {})).toEqual([]);
-    const active = await store.jsm.streams.info("KV_active-answers", {
+    const active = await ctx.store.jsm.streams.info("KV_active-answers", {
       subjects_filter: `$KV.active-answers.${ownerKey("frank")}.*`,
     });
     expect(Object.keys(active.state.subjects ?? {})).toEqual([]);
@@ -244,17 +223,12 @@ describe("deleting a conversation while it is answered", () => {
 });
 
 describe("answers in progress per user", () => {
-  let stack: Stack;
-
-  beforeAll(async () => {
-    stack = await startStack({ instances: 2, env: { ...UNLIMITED, MAX_ACTIVE_ANSWERS_PER_USER: "2" } });
-  }, 60_000);
-  afterAll(async () => stack?.stop());
+  const ctx = useStack({ instances: 2, env: { ...UNLIMITED, MAX_ACTIVE_ANSWERS_PER_USER: "2" } });
 
   it("are capped across instances, per user", async () => {
-    stack.llm.setDefault({ kind: "stream", chunks: words(60), delayMs: 25 });
-    const a = await stack.client("gina", stack.apis[0]);
-    const b = await stack.client("gina", stack.apis[1]);
+    ctx.stack.llm.setDefault({ kind: "stream", chunks: words(60), delayMs: 25 });
+    const a = await ctx.stack.client("gina", ctx.stack.apis[0]);
+    const b = await ctx.stack.client("gina", ctx.stack.apis[1]);
     const ids = await Promise.all([a.createConversation(), a.createConversation(), a.createConversation()]);
     const first = await a.send(ids[0]!, "one");
     const second = await b.send(ids[1]!, "two");
@@ -263,7 +237,7 @@ describe("answers in progress per user", () => {
     expect(third.body.error.code).toBe("too_many_answers");
     expect(third.headers["retry-after"]).toBeDefined();
     // Another user is not affected.
-    const other = await stack.client("hank", stack.apis[1]);
+    const other = await ctx.stack.client("hank", ctx.stack.apis[1]);
     const theirs = await other.send(await other.createConversation(), "mine");
     expect(theirs.status).toBe(200);
     await Promise.all([first.ended, second.ended, theirs.ended]);
@@ -274,21 +248,16 @@ describe("answers in progress per user", () => {
 });
 
 describe("a conversation's context and the list", () => {
-  let stack: Stack;
-
-  beforeAll(async () => {
-    stack = await startStack({ env: { ...UNLIMITED, CONTEXT_MAX_TOKENS: "1000" } });
-  }, 60_000);
-  afterAll(async () => stack?.stop());
+  const ctx = useStack({ env: { ...UNLIMITED, CONTEXT_MAX_TOKENS: "1000" } });
 
   it("sends the model only the latest turns that fit in CONTEXT_MAX_TOKENS", async () => {
-    const client = await stack.client("liam");
+    const client = await ctx.stack.client("liam");
     const id = await client.createConversation();
     for (const mark of ["a", "b", "c"]) {
       const stream = await client.send(id, mark + "x".repeat(1_599));
       await stream.ended;
     }
-    const sent = stack.llm.requests.at(-1)!.body.messages as Array<{ role: string; content: unknown }>;
+    const sent = ctx.stack.llm.requests.at(-1)!.body.messages as Array<{ role: string; content: unknown }>;
     const text = JSON.stringify(sent);
     // 1,600 characters are 400 estimated tokens: the oldest message no longer fits.
     expect(text).not.toContain("a" + "x".repeat(20));
@@ -297,7 +266,7 @@ describe("a conversation's context and the list", () => {
   }, 30_000);
 
   it("pages the conversation list, most recently active first", async () => {
-    const client = await stack.client("mona");
+    const client = await ctx.stack.client("mona");
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await client.createConversation(`c${i}`));
     const seen: Array<{ id: string; updatedAt: string }> = [];
@@ -323,36 +292,26 @@ describe("a conversation's context and the list", () => {
 });
 
 describe("storage settings", () => {
-  let stack: Stack;
-  let store: Awaited<ReturnType<typeof storeOf>>;
-
-  beforeAll(async () => {
-    stack = await startStack({ env: UNLIMITED });
-    store = await storeOf(stack);
-  }, 60_000);
-  afterAll(async () => {
-    await store?.nc.close();
-    await stack?.stop();
-  });
+  const ctx = useStack({ env: UNLIMITED });
 
   it("reach the running store when the API restarts with a changed lease and retention", async () => {
     const seconds = (ns: number) => ns / 1e9;
-    expect(seconds((await store.jsm.streams.info("KV_active-answers")).config.max_age)).toBe(2);
-    expect((await store.jsm.streams.info("CONVERSATIONS")).config.max_age).toBe(0);
-    await stack.apis[0]!.stop();
-    const restarted = await stack.startInstance({ GENERATION_LEASE: "9s", CHAT_RETENTION: "30d" });
-    expect(seconds((await store.jsm.streams.info("KV_active-answers")).config.max_age)).toBe(9);
+    expect(seconds((await ctx.store.jsm.streams.info("KV_active-answers")).config.max_age)).toBe(2);
+    expect((await ctx.store.jsm.streams.info("CONVERSATIONS")).config.max_age).toBe(0);
+    await ctx.stack.apis[0]!.stop();
+    const restarted = await ctx.stack.startInstance({ GENERATION_LEASE: "9s", CHAT_RETENTION: "30d" });
+    expect(seconds((await ctx.store.jsm.streams.info("KV_active-answers")).config.max_age)).toBe(9);
     for (const stream of ["CONVERSATIONS", "KV_conversations", "KV_conversation-contexts"]) {
-      expect(seconds((await store.jsm.streams.info(stream)).config.max_age)).toBe(30 * 86_400);
+      expect(seconds((await ctx.store.jsm.streams.info(stream)).config.max_age)).toBe(30 * 86_400);
     }
     expect(restarted.logs().some((l) => l.msg === "applied changed storage settings")).toBe(true);
   }, 30_000);
 
   it("answers 503 with Retry-After, never 500, while NATS is away", async () => {
-    const api = stack.apis.at(-1)!;
-    const client = await stack.client("ivan", api);
+    const api = ctx.stack.apis.at(-1)!;
+    const client = await ctx.stack.client("ivan", api);
     const id = await client.createConversation();
-    await stack.nats.nodes[0]!.stop();
+    await ctx.stack.nats.nodes[0]!.stop();
     try {
       for (const [method, path, body] of [
         ["GET", `/v1/conversations/${id}`, undefined],
@@ -365,7 +324,7 @@ describe("storage settings", () => {
         expect(res.headers["retry-after"]).toBeDefined();
       }
     } finally {
-      await stack.nats.nodes[0]!.start();
+      await ctx.stack.nats.nodes[0]!.start();
     }
   }, 60_000);
 });

@@ -93,10 +93,11 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
 
     expect(manifest.streams.map((s) => s.name)).toEqual([
       "CONVERSATIONS",
-      "KV_active-answers",
       "KV_conversation-contexts",
       "KV_conversations",
     ]);
+    // Answers in progress are not backed up: they mean nothing after a restore.
+    expect((await (await jetstreamManager(nc)).streams.info("KV_active-answers")).state.messages).toBeGreaterThan(0);
     const conversationsEntry = manifest.streams.find((s) => s.name === STREAM)!;
     expect(conversationsEntry.messages).toBeGreaterThanOrEqual(20 * 51);
     expect(readdirSync(join(backup, "streams")).sort()).toEqual(
@@ -107,7 +108,7 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
     try {
       await restoreBackup(target.conn, backup, { replaceLive: false, log: quiet });
       const jsm = await jetstreamManager(target.conn);
-      for (const entry of manifest.streams.filter((s) => s.name !== "KV_active-answers")) {
+      for (const entry of manifest.streams) {
         // Between the stream's state when its snapshot began and when it ended (writes went on).
         const { state } = await jsm.streams.info(entry.name);
         expect(state.last_seq, entry.name).toBeGreaterThanOrEqual(entry.lastSeq);
@@ -117,7 +118,7 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
       }
       // Byte for byte, at the same sequence numbers: every message the restore brought back is the source's.
       const sourceJsm = await jetstreamManager(nc);
-      for (const entry of manifest.streams.filter((s) => s.name !== "KV_active-answers")) {
+      for (const entry of manifest.streams) {
         const { state } = await jsm.streams.info(entry.name);
         for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
           const [restored, original] = await Promise.all([

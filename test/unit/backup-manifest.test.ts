@@ -78,6 +78,12 @@ describe("backup manifests", () => {
     expect(planRestore(m, live, true)).toMatchObject({ refused: [], replace: [{ name: "B" }, { name: "C" }] });
   });
 
+  it("leaves state of the running processes alone: older backups' leases, rate-limit counters held now", () => {
+    const m = manifest([entry("CONVERSATIONS", 5, 5), entry("KV_generation-leases", 2, 2)]);
+    const plan = planRestore(m, [{ name: "KV_rate-limits", messages: 9 }], false);
+    expect(plan).toMatchObject({ create: [{ name: "CONVERSATIONS" }], replace: [], refused: [] });
+  });
+
   it("proves a restore by count and last sequence, letting a stream with a maximum age drop what aged out", () => {
     expect(compareRestored(entry("A", 5, 9), { messages: 5, last_seq: 9 })).toBeUndefined();
     expect(compareRestored(entry("A", 5, 9), { messages: 4, last_seq: 9 })).toBe(
