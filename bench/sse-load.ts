@@ -90,6 +90,8 @@ export function openStream(target: StreamTarget, options: OpenOptions): Promise<
         onEvent(event) {
           outcome.events++;
           outcome.lastEvent = event.event ?? "message";
+          // An error event says why in its code: kept, so a failure can be told apart.
+          if (event.event === "error") outcome.lastEvent += ` ${errorCode(event.data)}`;
           if (event.event !== target.tokenEvent) return;
           const now = performance.now();
           if (outcome.tokens === 0) {
@@ -187,4 +189,12 @@ export async function pool<T>(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   return results.filter((r) => r !== undefined);
+}
+
+function errorCode(data: string): string {
+  try {
+    return String((JSON.parse(data) as { code?: unknown }).code ?? "");
+  } catch {
+    return "";
+  }
 }
