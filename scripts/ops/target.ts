@@ -23,6 +23,8 @@ export interface Target {
   ssh?: SshTarget;
   /** The API's JWT secret, for `token`. */
   jwtSecret(): string;
+  /** The `iss` / `aud` the API requires (JWT_ISSUER / JWT_AUDIENCE), for `token`. */
+  jwtClaims(): { issuer?: string; audience?: string };
   /** The stack's backup bucket, or undefined when it has none. */
   bucket(): BucketSettings | undefined;
 }
@@ -87,6 +89,11 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
         );
       return secret;
     },
+    // An operator's OPS_JWT_ISSUER / OPS_JWT_AUDIENCE win; otherwise the stack's own settings.
+    jwtClaims: () => ({
+      issuer: env.OPS_JWT_ISSUER || stringOr(config("jwtIssuer")) || undefined,
+      audience: env.OPS_JWT_AUDIENCE || stringOr(config("jwtAudience")) || undefined,
+    }),
     bucket: () =>
       bucketFromEnv(env) ??
       (named
@@ -131,6 +138,11 @@ function localTarget(dir: string, env: NodeJS.ProcessEnv): Target {
     paths: { appDir: local.appDir, dataDir: local.dataDir },
     local: { apiHost: local.apiHost, httpsPort: local.httpsPort, dataDir: local.caddyData, accessLog: local.accessLog },
     jwtSecret: () => (JSON.parse(readFileSync(join(dir, "secrets.json"), "utf8")) as { jwtSecret: string }).jwtSecret,
+    // The local stack's API reads JWT_ISSUER / JWT_AUDIENCE from the shell that started it.
+    jwtClaims: () => ({
+      issuer: env.OPS_JWT_ISSUER || env.JWT_ISSUER || undefined,
+      audience: env.OPS_JWT_AUDIENCE || env.JWT_AUDIENCE || undefined,
+    }),
     bucket: () => bucketFromEnv(env),
   };
 }

@@ -4,7 +4,8 @@ import type { FastifyRequest } from "fastify";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { createAuthenticator } from "../../app/src/plugins/auth.js";
-import { claimsFromEnv, signToken } from "../../scripts/ops/commands/token.js";
+import { signToken } from "../../scripts/ops/commands/token.js";
+import { resolveTarget } from "../../scripts/ops/target.js";
 
 const SECRET = "unit-test-secret-that-is-long-enough-0123456789";
 
@@ -32,8 +33,10 @@ describe("signToken", () => {
     await expect(userOf(without, required)).rejects.toMatchObject({ statusCode: 401 });
   });
 
-  it("takes the issuer and audience for ops token from OPS_JWT_ISSUER and OPS_JWT_AUDIENCE", () => {
-    expect(claimsFromEnv({ OPS_JWT_ISSUER: "i", OPS_JWT_AUDIENCE: "a" })).toEqual({ issuer: "i", audience: "a" });
-    expect(claimsFromEnv({ OPS_JWT_ISSUER: "" })).toEqual({ issuer: undefined, audience: undefined });
+  it("takes the issuer and audience for ops token from OPS_JWT_ISSUER and OPS_JWT_AUDIENCE for a named server", () => {
+    // The key is only read, never used: no connection is made.
+    const server = (env: NodeJS.ProcessEnv) => resolveTarget({ host: "203.0.113.7", key: import.meta.filename }, env);
+    expect(server({ OPS_JWT_ISSUER: "i", OPS_JWT_AUDIENCE: "a" }).jwtClaims()).toEqual({ issuer: "i", audience: "a" });
+    expect(server({ OPS_JWT_ISSUER: "" }).jwtClaims()).toEqual({ issuer: undefined, audience: undefined });
   });
 });

@@ -24,17 +24,7 @@ export async function signToken(secret: string, claims: TokenClaims): Promise<st
   return jwt.sign(new TextEncoder().encode(secret));
 }
 
-/** The iss / aud the stack's API requires, as an operator gives them (like OPS_JWT_SECRET). */
-export function claimsFromEnv(env: NodeJS.ProcessEnv): Pick<TokenClaims, "issuer" | "audience"> {
-  return { issuer: env.OPS_JWT_ISSUER || undefined, audience: env.OPS_JWT_AUDIENCE || undefined };
-}
-
-export async function token(
-  target: Target,
-  subject: string,
-  ttl: string,
-  required: Pick<TokenClaims, "issuer" | "audience"> = claimsFromEnv(process.env),
-): Promise<number> {
-  console.log(await signToken(target.jwtSecret(), { subject, ttl, ...required }));
+export async function token(target: Target, subject: string, ttl: string): Promise<number> {
+  console.log(await signToken(target.jwtSecret(), { subject, ttl, ...target.jwtClaims() }));
   return 0;
 }
