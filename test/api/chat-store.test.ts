@@ -247,6 +247,43 @@ describe("answers in progress per user", () => {
   }, 30_000);
 });
 
+describe("the hot path", () => {
+  const ctx = useStack({ env: UNLIMITED });
+
+  it("makes no queued JetStream API request before the first token, for a new conversation or one of 60 messages", async () => {
+    const { stack, store } = ctx;
+    const client = await stack.client("nina");
+    const long = await client.createConversation();
+    for (let i = 0; i < 30; i++) await (await client.send(long, `turn ${i}`)).ended;
+    const fresh = await client.createConversation();
+    await sleep(500);
+    // Core NATS delivers a copy of every JetStream API request to this subscriber.
+    // (Reading the log would create a consumer: $JS.API.CONSUMER.CREATE.)
+    const requests: Array<{ subject: string; at: number }> = [];
+    const watch = store.nc.subscribe("$JS.API.>", {
+      callback: (_err, msg) => {
+        // Direct gets are reads any replica serves at once; the rest queue on the server.
+        if (!msg.subject.startsWith("$JS.API.DIRECT.GET.")) requests.push({ subject: msg.subject, at: Date.now() });
+      },
+    });
+    try {
+      for (const id of [fresh, long]) {
+        stack.llm.script({ kind: "stream", chunks: words(5), delayMs: 50 });
+        const sentAt = Date.now();
+        const stream = await client.send(id, "and now?");
+        const [first] = await stream.waitForEvents(1);
+        await stream.ended;
+        const before = requests.filter((r) => r.at >= sentAt && r.at <= first!.at).map((r) => r.subject);
+        expect(before, id === fresh ? "a new conversation" : "a conversation of 60 messages").toEqual([]);
+        // The answer's own clean-up (releasing its slot) follows its last event.
+        await sleep(500);
+      }
+    } finally {
+      watch.unsubscribe();
+    }
+  }, 60_000);
+});
+
 describe("a conversation's context and the list", () => {
   const ctx = useStack({ env: { ...UNLIMITED, CONTEXT_MAX_TOKENS: "1000" } });
 

@@ -61,7 +61,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
             { "retry-after": "5" },
           );
         }
-        context = stored ?? (await contextFromLog(deps, conversation.id));
+        context = stored ?? (neverSentTo(conversation) ? [] : await contextFromLog(deps, conversation.id));
         const at = new Date(startedAt).toISOString();
         await Promise.all([
           store.appendUserMessage(conversation.id, {
@@ -203,15 +203,28 @@ function sendEnded(reply: FastifyReply, events: ReturnType<typeof answerEvents>,
 }
 
 /**
- * A conversation's last activity is recorded at most once a minute: enough
- * to order the list and to keep it from expiring, without a write per message.
+ * A conversation's last activity is recorded with its first message and then
+ * at most once a minute: enough to order the list and to keep it from
+ * expiring, without a write per message.
  */
 function touchNow(conversation: ConversationRecord, now: number): boolean {
-  const last = Date.parse(conversation.updatedAt ?? conversation.createdAt);
-  return !(now - last < 60_000);
+  if (conversation.updatedAt === undefined || neverSentTo(conversation)) return true;
+  return !(now - Date.parse(conversation.updatedAt) < 60_000);
 }
 
-/** The context of a conversation without a stored one (written before contexts were kept). */
+/**
+ * Created by this release and never sent a message (the first message moves
+ * `updatedAt`): nothing to read for a context. A record of an earlier release
+ * has no `updatedAt`.
+ */
+function neverSentTo(conversation: ConversationRecord): boolean {
+  return conversation.updatedAt !== undefined && conversation.updatedAt === conversation.createdAt;
+}
+
+/**
+ * The context of a conversation without a stored one: written before
+ * contexts were kept, or whose answer never ended (its instance died).
+ */
 async function contextFromLog(deps: AppDeps, conversationId: string) {
   return foldLog(await deps.store.readLog(conversationId));
 }
