@@ -191,7 +191,7 @@ describe("a full store", () => {
 describe("deleting a conversation while it is answered", () => {
   const ctx = useStack({ instances: 2, env: UNLIMITED });
 
-  it("stops the answer on the instance generating it and leaves nothing behind", async () => {
+  it("stops the answer on the instance generating it and leaves nothing behind, even with a resume open", async () => {
     const a = await ctx.stack.client("frank", ctx.stack.apis[0]);
     const b = await ctx.stack.client("frank", ctx.stack.apis[1]);
     const id = await a.createConversation();
@@ -200,6 +200,11 @@ describe("deleting a conversation while it is answered", () => {
     ctx.stack.llm.script({ kind: "stream", chunks: words(400), delayMs: 20 });
     const live = await a.send(id, "a long one");
     await live.waitForEvents(5);
+    // A client following the answer from the other instance: its stream
+    // goes quiet with the delete, and must not end the answer into a log
+    // that is gone.
+    const following = await b.resume(id, live.headers["x-message-id"] as string);
+    await following.waitForEvents(5);
     const abortedBefore = ctx.stack.llm.aborted;
 
     expect((await b.request("DELETE", `/v1/conversations/${id}`)).status).toBe(204);
@@ -207,7 +212,9 @@ describe("deleting a conversation while it is answered", () => {
     expect(live.events.length).toBeLessThan(200);
     await until(async () => ctx.stack.llm.aborted > abortedBefore, 5_000, "the model call to be stopped");
     await until(async () => (await subjectKinds(ctx.store.jsm, id)).length === 0, 5_000, "the log to be empty");
-    await sleep(1000);
+    // Past the lease (2 s here): the resume's watchdog has looked by now.
+    await sleep(3_000);
+    following.disconnect();
     const left = await ctx.store.jsm.streams.info("CONVERSATIONS", { subjects_filter: `conv.${id}.>` });
     expect(left.state.subjects ?? {}).toEqual({});
     const contexts = await ctx.store.jsm.streams.info("KV_conversation-contexts", {
@@ -287,6 +294,25 @@ describe("the hot path", () => {
 describe("a conversation's context and the list", () => {
   const ctx = useStack({ env: { ...UNLIMITED, CONTEXT_MAX_TOKENS: "1000" } });
 
+  it("keeps both exchanges of two messages sent at once in the next context", async () => {
+    const client = await ctx.stack.client("olga");
+    const id = await client.createConversation();
+    await (
+      await client.send(id, "first")
+    ).ended;
+    ctx.stack.llm.script(
+      { kind: "stream", chunks: ["answer A"], delayMs: 300 },
+      { kind: "stream", chunks: ["answer B"], delayMs: 300 },
+    );
+    const [a, b] = await Promise.all([client.send(id, "question A"), client.send(id, "question B")]);
+    await Promise.all([a.ended, b.ended]);
+    await (
+      await client.send(id, "third")
+    ).ended;
+    const sent = JSON.stringify(ctx.stack.llm.requests.at(-1)!.body.messages);
+    for (const text of ["question A", "answer A", "question B", "answer B"]) expect(sent).toContain(text);
+  }, 30_000);
+
   it("sends the model only the latest turns that fit in CONTEXT_MAX_TOKENS", async () => {
     const client = await ctx.stack.client("liam");
     const id = await client.createConversation();
@@ -328,6 +354,28 @@ describe("a conversation's context and the list", () => {
   }, 30_000);
 });
 
+describe("an answer's slot through a NATS outage longer than its lease", () => {
+  const ctx = useStack({ env: { ...UNLIMITED, MAX_ACTIVE_ANSWERS_PER_USER: "1" } });
+
+  it("is taken again when NATS is back, so the cap still holds", async () => {
+    const client = await ctx.stack.client("pete");
+    const [busy, other] = await Promise.all([client.createConversation(), client.createConversation()]);
+    ctx.stack.llm.script({ kind: "stream", chunks: words(60), delayMs: 200 });
+    const live = await client.send(busy, "a slow one");
+    await live.waitForEvents(2);
+    // Down for twice the lease (2 s): the slot expires meanwhile.
+    await ctx.stack.nats.nodes[0]!.stop();
+    await sleep(4_000);
+    await ctx.stack.nats.nodes[0]!.start();
+    // A renewal (every lease / 3) after the reconnect takes the slot again.
+    await sleep(3_000);
+    const refused = await client.request("POST", `/v1/conversations/${other}/messages`, { content: "another" });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe("too_many_answers");
+    live.disconnect();
+  }, 60_000);
+});
+
 describe("storage settings", () => {
   const ctx = useStack({ env: UNLIMITED });
 
@@ -342,7 +390,11 @@ describe("storage settings", () => {
       expect(seconds((await ctx.store.jsm.streams.info(stream)).config.max_age)).toBe(30 * 86_400);
     }
     expect(restarted.logs().some((l) => l.msg === "applied changed storage settings")).toBe(true);
-  }, 30_000);
+    // And down again: a bucket's duplicate window must shrink with its max age.
+    await restarted.stop();
+    await ctx.stack.startInstance({ GENERATION_LEASE: "5s", CHAT_RETENTION: "30d" });
+    expect(seconds((await ctx.store.jsm.streams.info("KV_active-answers")).config.max_age)).toBe(5);
+  }, 60_000);
 
   it("answers 503 with Retry-After, never 500, while NATS is away", async () => {
     const api = ctx.stack.apis.at(-1)!;

@@ -37,7 +37,7 @@ async function fill(store: ChatStore, conversations: number, eventsEach: number)
       provider: "mock",
       createdAt: new Date().toISOString(),
     });
-    await store.putContext(id, [{ role: "user", content: `question ${c}` }]);
+    await store.putContext(id, [{ role: "user", content: `question ${c}` }], 0);
     for (let seq = 1; seq <= eventsEach; seq++)
       await store.appendEvents(id, replyId, [{ seq, type: "delta", data: { text: `token ${seq} ` } }]);
   }

@@ -6,7 +6,14 @@ import { pageOfConversations } from "../../app/src/chat/conversation-list.js";
 import { EventBatcher } from "../../app/src/chat/event-batcher.js";
 import { ReplyCursor } from "../../app/src/chat/reply-cursor.js";
 import type { AnswerRecord, LogRecord, StreamEvent } from "../../app/src/store/records.js";
-import { bucketSettings, conversationStreamConfig, settingChanges } from "../../app/src/store/storage-config.js";
+import {
+  bucketSettings,
+  conversationStreamConfig,
+  settingChanges,
+  streamUpdate,
+} from "../../app/src/store/storage-config.js";
+import type { StreamConfig } from "@nats-io/jetstream";
+import { fitInBytes } from "../../app/src/store/context-size.js";
 import { StoreError } from "../../app/src/store/store-errors.js";
 import { storagePressure } from "../../app/src/store/storage-pressure.js";
 
@@ -89,6 +96,22 @@ describe("uncompactedAnswers", () => {
       end: { type: "error", data: { code: "generation_interrupted" } },
     });
   });
+
+  it("keeps an old answer with a missing event whole: its end, an empty delta for the gap, marked incomplete", () => {
+    const [found] = uncompactedAnswers([
+      user("old"),
+      ev("old", delta(1, "Hello ")),
+      ev("old", delta(3, "world")),
+      ev("old", done(4)),
+    ]);
+    expect(found!.ended).toEqual({
+      kind: "answer",
+      replyId: "old",
+      deltas: ["Hello ", "", "world"],
+      end: done(4),
+      incomplete: true,
+    });
+  });
 });
 
 describe("pageOfConversations", () => {
@@ -127,6 +150,12 @@ describe("storage settings", () => {
     }
     // Answers in progress expire with the lease, not the retention.
     expect(buckets.find((b) => b.name === "active-answers")?.settings.max_age).toBe(15_000 * 1e6);
+  });
+
+  it("shrinks the duplicate window with a shorter max age, which JetStream requires", () => {
+    const current = { duplicate_window: 15e9, max_age: 15e9, num_replicas: 1, max_bytes: 0 } as StreamConfig;
+    expect(streamUpdate(current, { num_replicas: 1, max_age: 10e9, max_bytes: 0 }).duplicate_window).toBe(10e9);
+    expect(streamUpdate(current, { num_replicas: 1, max_age: 60e9, max_bytes: 0 }).duplicate_window).toBe(15e9);
   });
 
   it("names what changed, treating the server's -1 as no limit", () => {
@@ -190,12 +219,26 @@ describe("the store's size settings", () => {
       JWT_SECRET: "x".repeat(32),
       LLM_PROVIDER: "mock",
     };
-    const largest = loadConfig({ ...env, CHAT_MAX_BYTES: "15GB" });
+    const largest = loadConfig({ ...env, CHAT_MAX_BYTES: "12GB" });
     const reserved = totalReservedBytes({ replicas: 1, leaseTtlMs: 1, retentionMs: 0, maxBytes: largest.chatMaxBytes });
     const conf = (await import("node:fs")).readFileSync("templates/stack/nats-server.conf", "utf8");
     const maxFileStoreGb = Number(/max_file_store:\s*(\d+)GB/.exec(conf)?.[1]);
     expect(reserved).toBeLessThan(maxFileStoreGb * 1024 ** 3);
-    expect(() => loadConfig({ ...env, CHAT_MAX_BYTES: "20GB" })).toThrow(/CHAT_MAX_BYTES.*max_file_store/);
+    expect(() => loadConfig({ ...env, CHAT_MAX_BYTES: "13GB" })).toThrow(/CHAT_MAX_BYTES.*max_file_store/);
     expect(loadConfig({ ...env, CHAT_MAX_BYTES: "512MB" }).chatMaxBytes).toBe(512 * 1024 ** 2);
+  });
+});
+
+describe("fitInBytes", () => {
+  it("drops the oldest turns until the stored context fits, starting with the user, keeping the newest", () => {
+    const turns = [
+      { role: "user" as const, content: "é".repeat(400) },
+      { role: "assistant" as const, content: "b".repeat(400) },
+      { role: "user" as const, content: "c".repeat(400) },
+    ];
+    // 400 "é" are 800 bytes: the first turn alone is over 500.
+    expect(fitInBytes(turns, 2000)).toHaveLength(3);
+    expect(fitInBytes(turns, 1000).map((t) => t.content[0])).toEqual(["c"]);
+    expect(fitInBytes(turns, 10).map((t) => t.content[0])).toEqual(["c"]);
   });
 });

@@ -9,9 +9,6 @@ export interface ContextLimits {
   maxTokens: number;
 }
 
-/** A context entry is stored in one NATS message (1 MB at most, JSON-escaped). */
-const MAX_STORED_CHARS = 800_000;
-
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
@@ -27,7 +24,7 @@ export function modelContext(
     if (last && last.role === m.role) last.content += `\n\n${m.content}`;
     else turns.push({ role: m.role, content: m.content });
   }
-  const budget = Math.min(limits.maxTokens, MAX_STORED_CHARS / 4);
+  const budget = limits.maxTokens;
   let used = 0;
   let start = turns.length;
   // Newest first; the newest turn always goes, even alone over the budget

@@ -36,6 +36,8 @@ export interface GenerationInput {
   model: string;
   /** The context sent to the model, ending with the user's new message. */
   messages: ChatTurn[];
+  /** The revision of the stored context it was built from (0: none), replaced only over it. */
+  contextRevision: number;
   startedAt: number;
   /** The request's span, so the model call shows inside it in a trace. */
   parentSpan?: Span;
@@ -107,15 +109,19 @@ export class Generation {
     );
 
     // The route made the answer active; keeping it so is not the model's
-    // business: a failed renewal is logged, never counted as an upstream error.
+    // business: a failed renewal is logged, never counted as an upstream
+    // error. Renewed until the answer is stored (which may retry through an
+    // outage), one renewal at a time (each compares the revision it holds).
+    let renewing: Promise<void> | undefined;
     const lease = setInterval(
       () => {
-        store
+        renewing ??= store
           .renewAnswerSlot(input.slot, input.replyId, ctx.instanceId)
           .then((kept) => {
-            if (!kept) log.warn({ replyId: input.replyId }, "the answer's lease had lapsed and its slot was taken");
+            if (!kept) log.warn({ replyId: input.replyId }, "the answer's slot lapsed and another answer has it now");
           })
-          .catch((err: unknown) => log.warn({ err }, "could not renew the answer's lease"));
+          .catch((err: unknown) => log.warn({ err }, "could not renew the answer's lease"))
+          .finally(() => (renewing = undefined));
       },
       Math.max(250, Math.floor(ctx.leaseTtlMs / 3)),
     );
@@ -168,7 +174,6 @@ export class Generation {
       }
     } finally {
       clearTimeout(idle);
-      clearInterval(lease);
     }
 
     const text = deltas.join("");
@@ -197,42 +202,55 @@ export class Generation {
     // The answer is stored before its end reaches the client, so a client
     // that reads the history next sees it whole.
     await batcher.drain();
-    if (this.stopCause !== "deleted") await this.finish({ kind: "answer", replyId: input.replyId, deltas, end });
+    const stored =
+      this.stopCause !== "deleted" && (await this.finish({ kind: "answer", replyId: input.replyId, deltas, end }));
+    clearInterval(lease);
+    await renewing;
     this.emit(end);
-    await this.afterEnd(text);
+    await this.afterEnd(text, stored);
     metrics.activeGenerations.dec();
     span.end();
   }
 
-  private async finish(answer: AnswerRecord): Promise<void> {
+  /** Stores the ended answer; true when the stored record is this one (not a reader's end, not lost). */
+  private async finish(answer: AnswerRecord): Promise<boolean> {
     const { store, log, metrics } = this.ctx;
     for (let attempt = 0; ; attempt++) {
       try {
-        await store.finishAnswer(this.input.conversationId, answer);
-        return;
+        const won = await store.finishAnswer(this.input.conversationId, answer);
+        if (!won) log.warn({ replyId: answer.replyId }, "a reader had ended this answer as interrupted first");
+        return won;
       } catch (err) {
         const retry = FINISH_RETRY_DELAYS_MS[attempt];
         if (retry === undefined || (err instanceof StoreError && err.reason === "full")) {
           metrics.storeWriteFailures.inc({ record: "answer", reason: storeFailureReason(err) });
           log.error({ err, replyId: answer.replyId }, "could not store the ended answer; its history stays incomplete");
-          return;
+          return false;
         }
         await sleep(retry);
       }
     }
   }
 
-  /** Frees the user's slot, keeps the context for the next message, and cleans up after a delete. */
-  private async afterEnd(text: string): Promise<void> {
+  /**
+   * Frees the user's slot, keeps the context for the next message, and
+   * cleans up after a delete. The context holds the answer only when the
+   * history does (`stored`); otherwise it is dropped, and the next message
+   * rebuilds it from the log.
+   */
+  private async afterEnd(text: string, stored: boolean): Promise<void> {
     const { store, log, contextLimits } = this.ctx;
     const { owner, conversationId, replyId } = this.input;
     await store
       .releaseAnswerSlot(this.input.slot)
       .catch((err: unknown) => log.warn({ err }, "could not release the answer's slot"));
     try {
-      if (this.stopCause !== "deleted") {
+      if (stored) {
         const turns = modelContext([...this.input.messages, { role: "assistant", content: text }], contextLimits);
-        await store.putContext(conversationId, turns);
+        if (!(await store.putContext(conversationId, turns, this.input.contextRevision)))
+          log.info({ replyId }, "another answer changed the context meanwhile; the next message rebuilds it");
+      } else if (this.stopCause !== "deleted") {
+        await store.forgetContext(conversationId);
       }
       // A delete that ran while this answer was writing removed the log
       // before the last writes landed: whoever comes last removes it all.

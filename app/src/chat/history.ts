@@ -46,7 +46,8 @@ export function foldLog(log: readonly LogRecord[]): ChatMessage[] {
     if (record.kind === "answer") {
       // The whole answer, as its generator (or whoever ended it) stored it.
       answer.message.content = record.deltas.join("");
-      delete answer.message.incomplete;
+      if (record.incomplete) answer.message.incomplete = true;
+      else delete answer.message.incomplete;
       answer.lastSeq = record.end.seq - 1;
       apply(answer, record.end);
     } else if (record.kind === "events") {

@@ -163,7 +163,12 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     model,
     allowedModels: [...new Set([model, ...extraModels])],
-    maxOutputTokens: read("LLM_MAX_TOKENS", positiveInt.default(1024), "use a whole number of tokens, e.g. 1024"),
+    // An ended answer is stored as one NATS message (1 MB at most).
+    maxOutputTokens: read(
+      "LLM_MAX_TOKENS",
+      positiveInt.pipe(z.number().max(64_000)).default(1024),
+      "use a whole number of tokens up to 64000, e.g. 1024",
+    ),
     historyMaxMessages: read("HISTORY_MAX_MESSAGES", positiveInt.default(50), "use a whole number, e.g. 50"),
     contextMaxTokens: read(
       "CONTEXT_MAX_TOKENS",
@@ -183,10 +188,10 @@ export function loadConfig(env: Env = process.env): Config {
             .number()
             .int()
             .min(MIB)
-            .max(15 * GIB),
+            .max(12 * GIB),
         )
         .default(10 * GIB),
-      'use a size from 1MB to 15GB, e.g. "10GB": with its buckets it must fit in the NATS server\'s max_file_store (20GB in templates/stack/nats-server.conf)',
+      'use a size from 1MB to 12GB, e.g. "10GB": with its buckets it must fit in the NATS server\'s max_file_store (20GB in templates/stack/nats-server.conf)',
     ),
     maxActiveAnswersPerUser: read("MAX_ACTIVE_ANSWERS_PER_USER", positiveInt.default(3), "use a whole number, e.g. 3"),
     maxMessageChars: read(

@@ -73,9 +73,11 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
 async function compactAnswers(deps: AppDeps, owner: string, conversationId: string, log: readonly LogRecord[]) {
   const stored: AnswerRecord[] = [];
   for (const answer of uncompactedAnswers(log)) {
-    const record = answer.ended ?? ((await deps.store.isActive(owner, answer.replyId)) ? undefined : answer.ifDead);
+    const alive =
+      !answer.ended && (await deps.store.isActive(owner, answer.replyId, deps.config.maxActiveAnswersPerUser));
+    const record = answer.ended ?? (alive ? undefined : answer.ifDead);
     if (!record) continue;
-    if (await deps.store.finishAnswer(conversationId, record, { legacyEvents: true })) stored.push(record);
+    if (await deps.store.finishAnswerIfKept(owner, conversationId, record, { legacyEvents: true })) stored.push(record);
   }
   return stored;
 }

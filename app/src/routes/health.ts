@@ -12,11 +12,11 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps) {
     if (deps.lifecycle.state !== "serving") {
       return reply.code(503).send({ status: "unavailable", reason: "draining", ...base });
     }
-    const usage = deps.nats.isConnected() ? await deps.store.usage().catch(() => undefined) : undefined;
+    const usage = deps.nats.isConnected() ? await deps.store.fullest().catch(() => undefined) : undefined;
     if (!usage) {
       return reply.code(503).send({ status: "unavailable", reason: "nats_unreachable", ...base });
     }
-    const storage = storagePressure(usage);
+    const storage = { stream: usage.stream, ...storagePressure(usage) };
     const degraded = storage.state !== "ok";
     return {
       status: degraded ? "degraded" : "ok",

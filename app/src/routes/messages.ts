@@ -43,14 +43,17 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       const acquiring = store.acquireAnswerSlot(owner, replyId, config.instanceId, config.maxActiveAnswersPerUser);
       let conversation: ConversationRecord;
       let context: Array<Pick<ChatTurn, "role" | "content">>;
+      let contextRevision = 0;
       let slot: AnswerSlot | null = null;
       try {
+        // The context is read alongside, and used only once the conversation is found to be this user's.
         const [found, stored, acquired] = await Promise.all([
-          ownedConversation(deps, owner, request.params.id),
+          store.findConversation(owner, request.params.id),
           store.getContext(request.params.id),
           acquiring,
         ]);
-        conversation = found;
+        if (!found) throw new HttpError(404, "not_found", "No such conversation.");
+        conversation = found.record;
         slot = acquired;
         if (!slot) {
           metrics.rateLimited.inc({ scope: "answers" });
@@ -61,20 +64,24 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
             { "retry-after": "5" },
           );
         }
-        context = stored ?? (neverSentTo(conversation) ? [] : await contextFromLog(deps, conversation.id));
+        contextRevision = stored?.revision ?? 0;
+        context = stored?.turns ?? (neverSentTo(conversation) ? [] : await contextFromLog(deps, conversation.id));
         const at = new Date(startedAt).toISOString();
-        await Promise.all([
-          store.appendUserMessage(conversation.id, {
-            kind: "user",
-            id: messageId,
-            replyId,
-            content,
-            model,
-            provider: deps.provider.name,
-            createdAt: at,
-          }),
-          touchNow(conversation, startedAt) ? store.touchConversation(owner, conversation, at) : undefined,
-        ]);
+        await store.appendUserMessage(conversation.id, {
+          kind: "user",
+          id: messageId,
+          replyId,
+          content,
+          model,
+          provider: deps.provider.name,
+          createdAt: at,
+        });
+        // Best effort, not awaited: the message is stored, and a missed touch only ages the list's order.
+        if (touchNow(conversation, startedAt)) {
+          store
+            .touchConversation(owner, conversation, found.revision, at)
+            .catch((err: unknown) => request.log.warn({ err }, "could not record the conversation's activity"));
+        }
       } catch (err) {
         // The slot may have been taken even when another request of the round failed.
         const taken = slot ?? (await acquiring.catch(() => null));
@@ -89,6 +96,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         replyId,
         model,
         messages: modelContext([...context, { role: "user", content }], contextLimits),
+        contextRevision,
         startedAt,
         parentSpan: request.span,
       });
@@ -168,10 +176,12 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         () => {
           if (Date.now() - lastRecordAt < config.generationLeaseMs / 2) return;
           void store
-            .isActive(request.userId, replyId)
+            .isActive(request.userId, replyId, config.maxActiveAnswersPerUser)
             .then(async (alive) => {
               if (alive || cursor.ended) return;
-              await store.finishAnswer(conversation.id, cursor.interrupted(replyId), { legacyEvents: true });
+              await store.finishAnswerIfKept(request.userId, conversation.id, cursor.interrupted(replyId), {
+                legacyEvents: true,
+              });
             })
             .catch((err: unknown) => request.log.warn({ err }, "resume watchdog failed"));
         },

@@ -17,6 +17,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { ChatTurn } from "../providers/types.js";
+import { fitInBytes } from "./context-size.js";
 import { ensureStorage } from "./ensure-storage.js";
 import type {
   AnswerRecord,
@@ -48,6 +49,16 @@ export interface AnswerSlot {
   revision: number;
 }
 
+export interface StoredContext {
+  turns: ChatTurn[];
+  revision: number;
+}
+
+/** Health reads the buckets' sizes at most this often. */
+const BUCKET_USAGE_TTL_MS = 5_000;
+/** A context is one NATS message: under the 1 MB max_payload, JSON included. */
+const MAX_CONTEXT_BYTES = 900 * 1024;
+
 export interface StreamUsage {
   bytes: number;
   messages: number;
@@ -67,6 +78,8 @@ export class ChatStore {
     private readonly options: StorageOptions,
     private readonly log: Logger | undefined,
   ) {}
+
+  private bucketUsage: { at: number; buckets: Array<StreamUsage & { stream: string }> } | undefined;
 
   /** Opens the store, creating its streams and buckets or updating their settings. */
   static async open(nc: NatsConnection, options: StorageOptions, log?: Logger): Promise<ChatStore> {
@@ -95,23 +108,39 @@ export class ChatStore {
     return { bytes: info.state.bytes, messages: info.state.messages, maxBytes: Math.max(0, info.config.max_bytes) };
   }
 
+  /**
+   * The fullest of the store's streams, for /health: the log read now, the
+   * buckets at most BUCKET_USAGE_TTL_MS old (health is checked every second).
+   */
+  async fullest(): Promise<StreamUsage & { stream: string }> {
+    const log = { stream: CONVERSATIONS_STREAM, ...(await this.usage()) };
+    if (!this.bucketUsage || Date.now() - this.bucketUsage.at > BUCKET_USAGE_TTL_MS) {
+      const buckets = await Promise.all(
+        [CONVERSATIONS_BUCKET, CONTEXTS_BUCKET].map((b) => this.streamUsage(`KV_${b}`)),
+      );
+      this.bucketUsage = { at: Date.now(), buckets };
+    }
+    const share = (u: StreamUsage) => (u.maxBytes > 0 ? u.bytes / u.maxBytes : 0);
+    return [log, ...this.bucketUsage.buckets].reduce((a, b) => (share(b) > share(a) ? b : a));
+  }
+
+  private async streamUsage(stream: string): Promise<StreamUsage & { stream: string }> {
+    const info = await this.probe.streams.info(stream);
+    return {
+      stream,
+      bytes: info.state.bytes,
+      messages: info.state.messages,
+      maxBytes: Math.max(0, info.config.max_bytes),
+    };
+  }
+
   /** Sizes of every stream the store uses, for /metrics. */
   async allUsage(): Promise<Array<StreamUsage & { stream: string }>> {
     const names = [
       CONVERSATIONS_STREAM,
       ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ACTIVE_ANSWERS_BUCKET].map((b) => `KV_${b}`),
     ];
-    return Promise.all(
-      names.map(async (stream) => {
-        const info = await this.probe.streams.info(stream);
-        return {
-          stream,
-          bytes: info.state.bytes,
-          messages: info.state.messages,
-          maxBytes: Math.max(0, info.config.max_bytes),
-        };
-      }),
-    );
+    return Promise.all(names.map((stream) => this.streamUsage(stream)));
   }
 
   // --- Conversations -------------------------------------------------------
@@ -122,18 +151,37 @@ export class ChatStore {
     });
   }
 
-  getConversation(owner: string, id: string): Promise<ConversationRecord | null> {
+  async getConversation(owner: string, id: string): Promise<ConversationRecord | null> {
+    return (await this.findConversation(owner, id))?.record ?? null;
+  }
+
+  /** The conversation's record with its revision (for a compare-and-set). */
+  findConversation(owner: string, id: string): Promise<{ record: ConversationRecord; revision: number } | null> {
     if (!isId(id)) return Promise.resolve(null);
     return guard(async () => {
       const entry = await this.conversations.get(keys.conversation(owner, id));
-      return entry && entry.operation === "PUT" ? entry.json<ConversationRecord>() : null;
+      return entry && entry.operation === "PUT"
+        ? { record: entry.json<ConversationRecord>(), revision: entry.revision }
+        : null;
     });
   }
 
-  /** Records the conversation's last activity (and keeps it from expiring with the retention). */
-  touchConversation(owner: string, record: ConversationRecord, at: string): Promise<void> {
+  /**
+   * Records the conversation's last activity (and keeps it from expiring with
+   * the retention), only over the revision read: a conversation deleted (or
+   * touched) meanwhile is left as it is.
+   */
+  touchConversation(owner: string, record: ConversationRecord, revision: number, at: string): Promise<void> {
     return guard(async () => {
-      await this.conversations.put(keys.conversation(owner, record.id), JSON.stringify({ ...record, updatedAt: at }));
+      try {
+        await this.conversations.update(
+          keys.conversation(owner, record.id),
+          JSON.stringify({ ...record, updatedAt: at }),
+          revision,
+        );
+      } catch (err) {
+        if (!isTaken(err)) throw err;
+      }
     });
   }
 
@@ -152,16 +200,19 @@ export class ChatStore {
   }
 
   /**
-   * Removes a conversation: first its record (no new message can start),
-   * then every instance is told to stop its answers, then its log and
-   * context go. A generator that still writes after this cleans up after
-   * itself when it ends (see Generation).
+   * Removes a conversation: every instance is told to stop its answers, its
+   * log and context go, then its record, then the log once more for what
+   * was written meanwhile. Until the record goes, a failed delete can be
+   * retried. Whatever writes after that (an answer still ending, a resume
+   * ending a dead answer) checks the record after writing and cleans up
+   * after itself (ChatStore.finishAnswerIfKept, Generation).
    */
   deleteConversation(owner: string, id: string): Promise<boolean> {
     return guard(async () => {
       if (!(await this.getConversation(owner, id))) return false;
-      await this.removeKey(CONVERSATIONS_BUCKET, keys.conversation(owner, id));
       this.nc.publish(subjects.stop(id));
+      await this.purgeConversationData(id);
+      await this.removeKey(CONVERSATIONS_BUCKET, keys.conversation(owner, id));
       await this.purgeConversationData(id);
       return true;
     });
@@ -207,9 +258,10 @@ export class ChatStore {
   }
 
   /**
-   * Stores an ended answer as one record and drops its event batches. One id
-   * for every end: whoever ends an answer first (its generator, or a reader
-   * that found the generator dead) wins. Returns false if another end won.
+   * Stores an ended answer as one record and drops its event batches. The
+   * record is only written on an empty subject: whoever ends an answer first
+   * (its generator, or a reader that found the generator dead) wins, for
+   * good. Returns false if another end won.
    */
   finishAnswer(
     conversationId: string,
@@ -217,21 +269,59 @@ export class ChatStore {
     options: { legacyEvents?: boolean } = {},
   ): Promise<boolean> {
     return guard(async () => {
-      const ack = await this.js.publish(subjects.answer(conversationId, answer.replyId), JSON.stringify(answer), {
-        msgID: `${answer.replyId}:answer`,
-      });
-      // Readers following the batches get this record next, in stream order,
-      // so the batches can go at once.
-      await this.jsm.streams.purge(CONVERSATIONS_STREAM, {
-        filter: subjects.liveEvents(conversationId, answer.replyId),
-      });
-      if (options.legacyEvents) {
+      const dropBatches = async () => {
+        // Readers following the batches get the record next, in stream
+        // order, or find it when they start: the batches can go.
         await this.jsm.streams.purge(CONVERSATIONS_STREAM, {
-          filter: subjects.legacyEvents(conversationId, answer.replyId),
+          filter: subjects.liveEvents(conversationId, answer.replyId),
         });
+        if (options.legacyEvents) {
+          await this.jsm.streams.purge(CONVERSATIONS_STREAM, {
+            filter: subjects.legacyEvents(conversationId, answer.replyId),
+          });
+        }
+      };
+      const publish = () =>
+        this.js.publish(subjects.answer(conversationId, answer.replyId), JSON.stringify(answer), {
+          expect: { lastSubjectSequence: 0 },
+        });
+      try {
+        try {
+          await publish();
+        } catch (err) {
+          // A full store: the batches' room is the record's (it holds no more than they do).
+          if (classifyStoreError(err)?.reason !== "full") throw err;
+          await dropBatches();
+          await publish();
+          return true;
+        }
+      } catch (err) {
+        if (isTaken(err)) return false;
+        throw err;
       }
-      return !ack.duplicate;
+      await dropBatches();
+      return true;
     });
+  }
+
+  /**
+   * finishAnswer for a writer other than the answer's generator: only into a
+   * conversation that still exists, and if it was deleted meanwhile, its log
+   * goes again (see deleteConversation).
+   */
+  async finishAnswerIfKept(
+    owner: string,
+    conversationId: string,
+    answer: AnswerRecord,
+    options: { legacyEvents?: boolean } = {},
+  ): Promise<boolean> {
+    if (!(await this.getConversation(owner, conversationId))) return false;
+    const won = await this.finishAnswer(conversationId, answer, options);
+    if (!(await this.getConversation(owner, conversationId))) {
+      await this.purgeConversationData(conversationId);
+      return false;
+    }
+    return won;
   }
 
   getAnswer(conversationId: string, replyId: string): Promise<AnswerRecord | null> {
@@ -300,18 +390,41 @@ export class ChatStore {
 
   // --- Context for the model -------------------------------------------------
 
-  /** The turns last sent to the model with their answer, or null if none were kept. */
-  getContext(conversationId: string): Promise<ChatTurn[] | null> {
+  /** The turns last sent to the model with their answer, and the entry's revision; null if none were kept. */
+  getContext(conversationId: string): Promise<StoredContext | null> {
     return guard(async () => {
       const entry = await this.contexts.get(keys.context(conversationId));
-      return entry && entry.operation === "PUT" ? entry.json<{ turns: ChatTurn[] }>().turns : null;
+      return entry && entry.operation === "PUT"
+        ? { turns: entry.json<{ turns: ChatTurn[] }>().turns, revision: entry.revision }
+        : null;
     });
   }
 
-  putContext(conversationId: string, turns: ChatTurn[]): Promise<void> {
+  /**
+   * Replaces the context read at `revision` (0: there was none). When
+   * another answer replaced it meanwhile, or it cannot be stored, the entry
+   * goes: the next message then rebuilds it from the log, rather than
+   * answering from a context that misses an exchange.
+   */
+  putContext(conversationId: string, turns: ChatTurn[], revision: number): Promise<boolean> {
     return guard(async () => {
-      await this.contexts.put(keys.context(conversationId), JSON.stringify({ turns }));
+      const key = keys.context(conversationId);
+      try {
+        await this.contexts.put(key, JSON.stringify({ turns: fitInBytes(turns, MAX_CONTEXT_BYTES) }), {
+          previousSeq: revision,
+        });
+        return true;
+      } catch (err) {
+        await this.removeKey(CONTEXTS_BUCKET, key).catch(() => undefined);
+        if (isTaken(err)) return false;
+        throw err;
+      }
     });
+  }
+
+  /** Drops a conversation's stored context: the next message rebuilds it from the log. */
+  forgetContext(conversationId: string): Promise<void> {
+    return guard(() => this.removeKey(CONTEXTS_BUCKET, keys.context(conversationId)));
   }
 
   // --- Answers in progress -------------------------------------------------
@@ -340,36 +453,48 @@ export class ChatStore {
     });
   }
 
-  /** Keeps a slot alive; false if it had expired and was taken by another answer. */
+  /**
+   * Keeps a slot alive. A slot that lapsed (NATS away for longer than the
+   * lease) is taken again if it is still free; false if another answer has
+   * it now.
+   */
   renewAnswerSlot(slot: AnswerSlot, replyId: string, instanceId: string): Promise<boolean> {
     return guard(async () => {
-      try {
-        slot.revision = await this.activeAnswers.update(
-          slot.key,
-          JSON.stringify({ replyId, instanceId }),
-          slot.revision,
-        );
-        return true;
-      } catch (err) {
-        if (isTaken(err)) return false;
-        throw err;
+      const value = JSON.stringify({ replyId, instanceId });
+      for (const previousSeq of [slot.revision, 0]) {
+        try {
+          slot.revision = await this.activeAnswers.put(slot.key, value, { previousSeq });
+          return true;
+        } catch (err) {
+          if (!isTaken(err)) throw err;
+        }
       }
+      return false;
     });
   }
 
-  /** Frees a slot: removed outright, so the next answer takes it in one publish. */
+  /**
+   * Frees a slot: removed outright, so the next answer takes it in one
+   * publish; but only while it is still this answer's (a lapsed slot may be
+   * another's by now).
+   */
   releaseAnswerSlot(slot: AnswerSlot): Promise<void> {
-    return guard(() => this.removeKey(ACTIVE_ANSWERS_BUCKET, slot.key));
+    return guard(async () => {
+      const entry = await this.activeAnswers.get(slot.key);
+      if (entry?.revision === slot.revision) await this.removeKey(ACTIVE_ANSWERS_BUCKET, slot.key);
+    });
   }
 
-  /** Is the answer's generator alive? An instance of an older version keeps its lease in another bucket. */
-  isActive(owner: string, replyId: string): Promise<boolean> {
+  /**
+   * Is the answer's generator alive? Its owner's `slots` keys are read
+   * directly; an instance of an older version keeps its lease in another bucket.
+   */
+  isActive(owner: string, replyId: string, slots: number): Promise<boolean> {
     return guard(async () => {
-      const slots = await this.readAll(`KV_${ACTIVE_ANSWERS_BUCKET}`, {
-        filter_subjects: [`$KV.${ACTIVE_ANSWERS_BUCKET}.${keys.answerSlotsOf(owner)}`],
-        deliver_policy: DeliverPolicy.LastPerSubject,
-      });
-      if (slots.some((m) => m.data.length > 0 && m.json<{ replyId: string }>().replyId === replyId)) return true;
+      const entries = await Promise.all(
+        Array.from({ length: slots }, (_, i) => this.activeAnswers.get(keys.answerSlot(owner, i))),
+      );
+      if (entries.some((e) => e?.operation === "PUT" && e.json<{ replyId: string }>().replyId === replyId)) return true;
       const legacy = await this.jsm.streams
         .getMessage(`KV_${LEGACY_LEASES_BUCKET}`, { last_by_subj: `$KV.${LEGACY_LEASES_BUCKET}.${replyId}` })
         .catch(() => null);
@@ -382,16 +507,25 @@ export class ChatStore {
     await this.jsm.streams.purge(`KV_${bucket}`, { filter: `$KV.${bucket}.${key}` });
   }
 
-  /** Every message a filter matches now, through one short-lived ordered consumer. */
+  /**
+   * Every message a filter matches now, through one short-lived ordered
+   * consumer. Fetched with a deadline: messages purged between the count and
+   * their delivery must not leave the read waiting for ever.
+   */
   private async readAll(stream: string, config: Partial<ConsumerConfig>): Promise<JsMsg[]> {
     const consumer = await this.js.consumers.get(stream, config);
     try {
-      if ((await consumer.info(true)).num_pending === 0) return [];
+      let pending = (await consumer.info(true)).num_pending;
       const records: JsMsg[] = [];
-      const messages = await consumer.consume();
-      for await (const m of messages) {
-        records.push(m);
-        if (m.info.pending === 0) break;
+      while (pending > 0) {
+        const batch = await consumer.fetch({ max_messages: Math.min(pending, 1000), expires: 2000 });
+        let got = 0;
+        for await (const m of batch) {
+          records.push(m);
+          got++;
+          pending = m.info.pending;
+        }
+        if (got === 0) break;
       }
       return records;
     } finally {
@@ -413,6 +547,6 @@ async function guard<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw classifyStoreError(err);
+    throw classifyStoreError(err) ?? err;
   }
 }

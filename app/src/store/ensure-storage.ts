@@ -8,6 +8,7 @@ import {
   bucketSettings,
   conversationStreamConfig,
   settingChanges,
+  streamUpdate,
   type ManagedSettings,
   type StorageOptions,
 } from "./storage-config.js";
@@ -29,7 +30,7 @@ export async function ensureStorage(
     const info = await jsm.streams.info(name);
     const changes = settingChanges(info.config, wanted);
     if (changes.length === 0) return;
-    await jsm.streams.update(name, { ...info.config, ...wanted });
+    await jsm.streams.update(name, streamUpdate(info.config, wanted));
     log?.info({ stream: name, changes }, "applied changed storage settings");
   };
   const logStream = conversationStreamConfig(options);

@@ -50,6 +50,8 @@ export interface AnswerRecord {
   replyId: string;
   deltas: string[];
   end: TerminalEvent;
+  /** Some events were never stored (by an earlier release): their deltas are empty. */
+  incomplete?: true;
 }
 
 /** One event per record: what versions before the compacted store wrote. */

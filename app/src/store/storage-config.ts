@@ -25,8 +25,13 @@ const nanos = (ms: number) => ms * 1_000_000;
 
 /** Conversation records are small: a thirty-second of the log's size is plenty. */
 export const conversationsBucketShare = 1 / 32;
-/** Contexts are copies of recent turns, one per conversation. */
-export const contextsBucketShare = 1 / 4;
+/**
+ * Contexts are copies of recent turns, one per conversation: as large as
+ * the whole conversation while it is shorter than CONTEXT_MAX_TOKENS. When
+ * the bucket is full anyway, a context that cannot be stored is dropped and
+ * the next message reads the log instead.
+ */
+export const contextsBucketShare = 1 / 2;
 
 export function conversationStreamConfig(o: StorageOptions): StreamSettings {
   return {
@@ -40,8 +45,9 @@ export function conversationStreamConfig(o: StorageOptions): StreamSettings {
     num_replicas: o.replicas,
     max_age: nanos(o.retentionMs),
     max_bytes: o.maxBytes,
-    // Retries of a publish within this window are dropped by message id.
-    duplicate_window: nanos(2 * 60_000),
+    // Retries of a publish within this window are dropped by message id
+    // (never longer than the max age, which JetStream refuses).
+    duplicate_window: o.retentionMs > 0 ? nanos(Math.min(2 * 60_000, o.retentionMs)) : nanos(2 * 60_000),
   };
 }
 
@@ -84,6 +90,17 @@ export interface SettingChange {
   setting: keyof ManagedSettings;
   from: number;
   to: number;
+}
+
+/**
+ * The update that brings a stream to `wanted`. JetStream refuses a duplicate
+ * window longer than the max age (a bucket's was set to min(2 min, ttl) when
+ * it was made): it shrinks with a shorter max age.
+ */
+export function streamUpdate(current: StreamConfig, wanted: ManagedSettings): StreamConfig {
+  const maxAge = wanted.max_age;
+  const duplicateWindow = maxAge > 0 ? Math.min(current.duplicate_window, maxAge) : current.duplicate_window;
+  return { ...current, ...wanted, duplicate_window: duplicateWindow };
 }
 
 /** What differs between a stream's settings and the wanted ones. */
