@@ -43,7 +43,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       const acquiring = store.acquireAnswerSlot(owner, replyId, config.instanceId, config.maxActiveAnswersPerUser);
       let conversation: ConversationRecord;
       let context: Array<Pick<ChatTurn, "role" | "content">>;
-      let contextRevision = 0;
+      let contextRevision: number;
       let slot: AnswerSlot | null = null;
       try {
         // The context is read alongside, and used only once the conversation is found to be this user's.
