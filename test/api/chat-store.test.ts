@@ -417,3 +417,24 @@ describe("storage settings", () => {
     }
   }, 60_000);
 });
+
+describe("a client that sends its next message as soon as an answer ends", () => {
+  const ctx = useStack({ env: { ...UNLIMITED, MAX_ACTIVE_ANSWERS_PER_USER: "1" } });
+
+  it("finds the answer neither still counted nor missing from the context", async () => {
+    const client = await ctx.stack.client("quinn");
+    const id = await client.createConversation();
+    let previous: Awaited<ReturnType<typeof client.send>> | undefined;
+    for (let i = 0; i < 10; i++) {
+      ctx.stack.llm.script({ kind: "stream", chunks: [`reply ${i}`], delayMs: 0 });
+      // Sent the moment the previous answer's last event arrives, not when its response ends.
+      if (previous) await previous.waitForEvents(2);
+      const stream = await client.send(id, `message ${i}`);
+      expect(stream.status, `message ${i}`).toBe(200);
+      await stream.waitForEvents(1); // the model has been asked by now
+      if (i > 0) expect(JSON.stringify(ctx.stack.llm.requests.at(-1)!.body.messages)).toContain(`reply ${i - 1}`);
+      previous = stream;
+    }
+    await previous!.ended;
+  }, 30_000);
+});

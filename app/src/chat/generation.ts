@@ -206,8 +206,15 @@ export class Generation {
       this.stopCause !== "deleted" && (await this.finish({ kind: "answer", replyId: input.replyId, deltas, end }));
     clearInterval(lease);
     await renewing;
+    // The slot is free and the context updated before the client hears of
+    // the end: its next message must neither find this answer still counted
+    // nor miss it in its context.
+    await store
+      .releaseAnswerSlot(input.slot)
+      .catch((err: unknown) => log.warn({ err }, "could not release the answer's slot"));
+    await this.keepContext(text, stored);
     this.emit(end);
-    await this.afterEnd(text, stored);
+    await this.cleanUpIfDeleted();
     metrics.activeGenerations.dec();
     span.end();
   }
@@ -233,17 +240,13 @@ export class Generation {
   }
 
   /**
-   * Frees the user's slot, keeps the context for the next message, and
-   * cleans up after a delete. The context holds the answer only when the
-   * history does (`stored`); otherwise it is dropped, and the next message
-   * rebuilds it from the log.
+   * Keeps the context for the next message. It holds the answer only when
+   * the history does (`stored`); otherwise it is dropped, and the next
+   * message rebuilds it from the log.
    */
-  private async afterEnd(text: string, stored: boolean): Promise<void> {
+  private async keepContext(text: string, stored: boolean): Promise<void> {
     const { store, log, contextLimits } = this.ctx;
-    const { owner, conversationId, replyId } = this.input;
-    await store
-      .releaseAnswerSlot(this.input.slot)
-      .catch((err: unknown) => log.warn({ err }, "could not release the answer's slot"));
+    const { conversationId, replyId } = this.input;
     try {
       if (stored) {
         const turns = modelContext([...this.input.messages, { role: "assistant", content: text }], contextLimits);
@@ -252,11 +255,22 @@ export class Generation {
       } else if (this.stopCause !== "deleted") {
         await store.forgetContext(conversationId);
       }
-      // A delete that ran while this answer was writing removed the log
-      // before the last writes landed: whoever comes last removes it all.
+    } catch (err) {
+      log.warn({ err, replyId }, "could not keep the conversation's context");
+    }
+  }
+
+  /**
+   * A delete that ran while this answer was writing removed the log before
+   * the last writes landed: whoever comes last removes it all.
+   */
+  private async cleanUpIfDeleted(): Promise<void> {
+    const { store, log } = this.ctx;
+    const { owner, conversationId, replyId } = this.input;
+    try {
       if (!(await store.getConversation(owner, conversationId))) await store.purgeConversationData(conversationId);
     } catch (err) {
-      log.warn({ err, replyId }, "could not update the conversation after the answer");
+      log.warn({ err, replyId }, "could not check the conversation after the answer");
     }
   }
 }
