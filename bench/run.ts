@@ -202,6 +202,7 @@ async function main(): Promise<void> {
         `${deploy.failedRequests}, ${deploy.cutStreams} (of ${deploy.requestsDuring} requests, ${deploy.answersDuring} answers)`,
         `0, 0 ${clean ? "met" : "MISSED"}`,
       ]);
+      for (const how of deploy.cutHow) rows.push(["  a cut stream", how, ""]);
       rows.push([
         "deploy seconds: app-only, no-change re-apply",
         `${deploy.appDeploySeconds}, ${deploy.reapplySeconds}`,

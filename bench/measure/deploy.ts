@@ -18,6 +18,7 @@ export interface DeployCost {
   reapplySeconds: number;
   failedRequests: number;
   cutStreams: number;
+  cutHow: string[];
   answersDuring: number;
   requestsDuring: number;
 }
@@ -62,6 +63,7 @@ export async function deployCost(options: { dir: string; log: (line: string) => 
       const done = during.finally(() => (over = true));
       let failed = 0;
       let cut = 0;
+      const cutHow: string[] = [];
       let answers = 0;
       let requests = 0;
       const content = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
@@ -80,7 +82,13 @@ export async function deployCost(options: { dir: string; log: (line: string) => 
             { agents, timeoutMs: 120_000 },
           );
           answers++;
-          if (outcome.error || !outcome.completed || outcome.tokens < 60) cut++;
+          if (outcome.error || !outcome.completed || outcome.tokens < 60) {
+            cut++;
+            cutHow.push(
+              outcome.error ??
+                `HTTP ${outcome.status}, ${outcome.tokens} tokens, last event ${outcome.lastEvent ?? "none"}`,
+            );
+          }
         }
       };
       const shorts = async () => {
@@ -92,7 +100,7 @@ export async function deployCost(options: { dir: string; log: (line: string) => 
         }
       };
       const [code] = await Promise.all([done, streams(), streams(), shorts()]);
-      return { code, failed, cut, answers, requests };
+      return { code, failed, cut, cutHow, answers, requests };
     };
 
     options.log("app-only deploy under load (npm run ops -- deploy --local)");
@@ -117,6 +125,8 @@ export async function deployCost(options: { dir: string; log: (line: string) => 
       reapplySeconds: round(reapplySeconds, 1),
       failedRequests: deployed.failed,
       cutStreams: deployed.cut,
+      /** How each cut stream ended, so a cut can be told apart from a refusal. */
+      cutHow: [...new Set(deployed.cutHow)].slice(0, 6),
       answersDuring: deployed.answers,
       requestsDuring: deployed.requests,
     };
