@@ -1,7 +1,8 @@
 // Conversations and their logs in NATS JetStream. Every API instance reads and
 // writes the same streams, which is what lets any instance serve any request,
 // including the resume of an answer another instance is still generating.
-// Every failure leaves as a StoreError (store-errors.ts): a 503 for clients.
+// Every failure NATS reports leaves as a StoreError (store-errors.ts): a 503
+// for clients.
 import {
   jetstream,
   jetstreamManager,
@@ -102,18 +103,13 @@ export class ChatStore {
     this.activeAnswers = storage.activeAnswers;
   }
 
-  /** The conversation log's size against its limit; throws when JetStream cannot answer. */
-  async usage(): Promise<StreamUsage> {
-    const info = await this.probe.streams.info(CONVERSATIONS_STREAM);
-    return { bytes: info.state.bytes, messages: info.state.messages, maxBytes: Math.max(0, info.config.max_bytes) };
-  }
-
   /**
    * The fullest of the store's streams, for /health: the log read now, the
    * buckets at most BUCKET_USAGE_TTL_MS old (health is checked every second).
+   * Throws when JetStream cannot answer.
    */
   async fullest(): Promise<StreamUsage & { stream: string }> {
-    const log = { stream: CONVERSATIONS_STREAM, ...(await this.usage()) };
+    const log = await this.streamUsage(CONVERSATIONS_STREAM);
     if (!this.bucketUsage || Date.now() - this.bucketUsage.at > BUCKET_USAGE_TTL_MS) {
       const buckets = await Promise.all(
         [CONVERSATIONS_BUCKET, CONTEXTS_BUCKET].map((b) => this.streamUsage(`KV_${b}`)),
