@@ -9,10 +9,10 @@
 // only when another instance wrote in between is the entry read again.
 import { createHash } from "node:crypto";
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
-import type { StreamConfig, StreamUpdateConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeWindow, encodeWindow, nextStep, type Verdict, type WindowCount } from "../plugins/rate-limit-window.js";
+import { nanos, settingChanges, streamUpdate, type ManagedSettings } from "./storage-config.js";
 
 export const RATE_LIMIT_BUCKET = "rate-limits";
 /** A KV bucket is the stream `KV_<bucket>`; its settings are changed there. */
@@ -43,34 +43,14 @@ function bucketTtlMs(windowMs: number): number {
   return windowMs + TTL_MARGIN_MS;
 }
 
-/** The bucket's stream settings this code relies on. */
-export function bucketSettings(options: { windowMs: number; replicas: number }) {
-  return {
-    max_age: nanos(bucketTtlMs(options.windowMs)),
-    num_replicas: options.replicas,
-    max_msgs_per_subject: 1,
-  };
-}
-
 /**
- * What to change on an existing bucket's stream, or null. Creating a bucket
+ * The bucket's stream settings this code relies on, applied to an existing
+ * bucket as the chat store's are (storage-config.ts): creating a bucket
  * leaves an existing one as it is, so a new RATE_LIMIT_WINDOW or
  * NATS_STREAM_REPLICAS would otherwise never reach it.
  */
-export function bucketUpdate(
-  current: Pick<StreamConfig, "max_age" | "num_replicas" | "max_msgs_per_subject" | "duplicate_window">,
-  wanted: ReturnType<typeof bucketSettings>,
-): Partial<StreamUpdateConfig> | null {
-  if (
-    current.max_age === wanted.max_age &&
-    current.num_replicas === wanted.num_replicas &&
-    current.max_msgs_per_subject === wanted.max_msgs_per_subject
-  ) {
-    return null;
-  }
-  // JetStream refuses a duplicate window longer than the max age (and this
-  // bucket never deduplicates).
-  return { ...wanted, duplicate_window: Math.min(current.duplicate_window, wanted.max_age) };
+export function bucketSettings(options: { windowMs: number; replicas: number }): ManagedSettings {
+  return { max_age: nanos(bucketTtlMs(options.windowMs)), num_replicas: options.replicas, max_bytes: 0 };
 }
 
 /** KV keys allow few characters (an IPv6 prefix has ':', a user id anything): a hash fits any key. */
@@ -250,8 +230,8 @@ async function openBucket(nc: NatsConnection, options: { windowMs: number; repli
     storage: StorageType.File,
   });
   const jsm = await jetstreamManager(nc, { timeout: TIMEOUT_MS, checkAPI: false });
-  const change = bucketUpdate((await jsm.streams.info(STREAM)).config, wanted);
-  if (change) await jsm.streams.update(STREAM, change);
+  const { config } = await jsm.streams.info(STREAM);
+  if (settingChanges(config, wanted).length > 0) await jsm.streams.update(STREAM, streamUpdate(config, wanted));
   return kv;
 }
 
@@ -271,8 +251,4 @@ function isConflict(err: unknown): boolean {
     (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
       err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
   );
-}
-
-function nanos(ms: number): number {
-  return ms * 1_000_000;
 }

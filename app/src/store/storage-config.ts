@@ -21,7 +21,8 @@ type StreamSettings = Partial<StreamConfig> & ManagedSettings & { name: string }
 
 const MIB = 1024 * 1024;
 const ACTIVE_ANSWERS_BYTES = 64 * MIB;
-const nanos = (ms: number) => ms * 1_000_000;
+/** JetStream counts durations in nanoseconds. */
+export const nanos = (ms: number) => ms * 1_000_000;
 
 /** Conversation records are small: a thirty-second of the log's size is plenty. */
 export const conversationsBucketShare = 1 / 32;

@@ -48,5 +48,4 @@ export const keys = {
   conversationsOf: (owner: string) => `${ownerKey(owner)}.*`,
   context: (cid: string) => assertId(cid),
   answerSlot: (owner: string, slot: number) => `${ownerKey(owner)}.${slot}`,
-  answerSlotsOf: (owner: string) => `${ownerKey(owner)}.*`,
 };
