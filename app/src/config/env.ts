@@ -263,16 +263,16 @@ function readQuotas(
 ): QuotaSettings {
   // An answer reserves its whole output limit up front, and a window must
   // hold at least one full context, or some messages could never be sent.
-  const budget = (name: string, fallback: number, atLeast: [string, number]) => {
-    const value = read(name, wholeNumber.default(fallback), "use a whole number of tokens, or 0 for no budget");
-    if (value > 0 && value < atLeast[1]) {
+  const atLeast = (name: string, value: number, floor: [string, number]) => {
+    if (value > 0 && value < floor[1]) {
       throw new ConfigError(
         name,
-        `is ${value}, less than ${atLeast[0]} (${atLeast[1]}), so some messages could never be sent; raise it to at least ${atLeast[1]}, or use 0 for no budget`,
+        `is ${value}, less than ${floor[0]} (${floor[1]}), so some messages could never be sent; raise it to at least ${floor[1]}, or use 0 for no budget`,
       );
     }
     return value;
   };
+  const tokensFix = "use a whole number of tokens, or 0 for no budget";
   const ipDefault = 10 * base.rateLimitRequests;
   return {
     // Ten users behind one address (an office, a carrier's NAT) before its limit is the tighter one.
@@ -281,14 +281,16 @@ function readQuotas(
       positiveInt.default(ipDefault),
       `use a whole number of requests, e.g. ${ipDefault} (ten times RATE_LIMIT_REQUESTS, the default)`,
     ),
-    userInputTokensPerWindow: budget("USER_INPUT_TOKENS_PER_WINDOW", 1_000_000, [
-      "CONTEXT_MAX_TOKENS",
-      base.contextMaxTokens,
-    ]),
-    userOutputTokensPerWindow: budget("USER_OUTPUT_TOKENS_PER_WINDOW", 200_000, [
-      "LLM_MAX_TOKENS",
-      base.maxOutputTokens,
-    ]),
+    userInputTokensPerWindow: atLeast(
+      "USER_INPUT_TOKENS_PER_WINDOW",
+      read("USER_INPUT_TOKENS_PER_WINDOW", wholeNumber.default(1_000_000), tokensFix),
+      ["CONTEXT_MAX_TOKENS", base.contextMaxTokens],
+    ),
+    userOutputTokensPerWindow: atLeast(
+      "USER_OUTPUT_TOKENS_PER_WINDOW",
+      read("USER_OUTPUT_TOKENS_PER_WINDOW", wholeNumber.default(200_000), tokensFix),
+      ["LLM_MAX_TOKENS", base.maxOutputTokens],
+    ),
     userTokenWindowMs: read(
       "USER_TOKEN_WINDOW",
       duration({ minMs: 1000 }).default(3_600_000),
