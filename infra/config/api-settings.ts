@@ -105,7 +105,8 @@ export const API_SETTINGS: readonly ApiSetting[] = [
   {
     key: "rateLimitIpRequests",
     env: "RATE_LIMIT_IP_REQUESTS",
-    description: "Requests per window from one client address (IPv4, or IPv6 /64), whatever its users; default 10 x rateLimitRequests.",
+    description:
+      "Requests per window from one client address (IPv4, or IPv6 /64), whatever its users; default 10 x rateLimitRequests.",
   },
   {
     key: "userInputTokensPerWindow",
@@ -130,7 +131,8 @@ export const API_SETTINGS: readonly ApiSetting[] = [
   {
     key: "corsOrigins",
     env: "CORS_ORIGINS",
-    description: "Origins of browser clients allowed to call the API, comma-separated, e.g. https://chat.example.com; unset: none.",
+    description:
+      "Origins of browser clients allowed to call the API, comma-separated, e.g. https://chat.example.com; unset: none.",
   },
 ];
 

@@ -221,7 +221,9 @@ export class Generation {
     await this.keepContext(text, stored);
     await input
       .onEnded?.({ usage: counted, stored: stored ? answer : null })
-      .catch((err: unknown) => log.warn({ err, replyId: input.replyId }, "could not count the answer against its quotas"));
+      .catch((err: unknown) =>
+        log.warn({ err, replyId: input.replyId }, "could not count the answer against its quotas"),
+      );
     this.emit(end);
     await this.cleanUpIfDeleted();
     metrics.activeGenerations.dec();

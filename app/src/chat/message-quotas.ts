@@ -48,9 +48,10 @@ export async function admitMessage(
     budgets.enabled ? budgets.reserve(owner, tokens) : Promise.resolve(null),
     quota.charge(owner, bytes),
   ]);
-  const reservation = reserved.status === "fulfilled" && reserved.value && "reservation" in reserved.value
-    ? reserved.value.reservation
-    : null;
+  const reservation =
+    reserved.status === "fulfilled" && reserved.value && "reservation" in reserved.value
+      ? reserved.value.reservation
+      : null;
   const chargedBytes = charged.status === "fulfilled" && charged.value.allowed && quota.enabled ? bytes : 0;
   const refusal =
     reserved.status === "rejected"

@@ -92,7 +92,8 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
           record,
           conversationId: conversation.id,
         }).catch((err: unknown) => {
-          if (err instanceof HttpError && err.code === "token_budget_exceeded") metrics.rateLimited.inc({ scope: "tokens" });
+          if (err instanceof HttpError && err.code === "token_budget_exceeded")
+            metrics.rateLimited.inc({ scope: "tokens" });
           throw err;
         });
         await store.appendUserMessage(conversation.id, record);

@@ -664,7 +664,11 @@ export class ChatStore {
       const recent: number[] = [];
       await this.scan(
         CONVERSATIONS_STREAM,
-        { filter_subjects: [subjects.userMessages(conversationId)], deliver_policy: DeliverPolicy.All, headers_only: true },
+        {
+          filter_subjects: [subjects.userMessages(conversationId)],
+          deliver_policy: DeliverPolicy.All,
+          headers_only: true,
+        },
         (m) => {
           recent.push(m.seq);
           if (recent.length > turns) recent.shift();
@@ -683,7 +687,10 @@ export class ChatStore {
   }
 
   /** An answer's compacted record, or else the events stored so far; with their bytes. */
-  private async answerRecords(conversationId: string, replyId: string): Promise<{ records: LogRecord[]; bytes: number }> {
+  private async answerRecords(
+    conversationId: string,
+    replyId: string,
+  ): Promise<{ records: LogRecord[]; bytes: number }> {
     const found = await this.jsm.streams.getMessage(CONVERSATIONS_STREAM, {
       last_by_subj: subjects.answer(conversationId, replyId),
     });
