@@ -37,6 +37,8 @@ describe("defaults", () => {
       corsOrigins: [],
     });
     expect(loadConfig({ ...base, CHAT_MAX_BYTES: "1GB" }).userMaxStoredBytes).toBe(Math.floor(1024 ** 3 / 100));
+    // Never below the smallest quota it would accept from the operator.
+    expect(loadConfig({ ...base, CHAT_MAX_BYTES: "1MB" }).userMaxStoredBytes).toBe(64 * 1024);
   });
 
   it("turns a budget or the quota off with 0", () => {

@@ -305,8 +305,8 @@ function readQuotas(
             .int()
             .refine((n) => n === 0 || n >= MIN_USER_QUOTA_BYTES),
         )
-        .default(Math.floor(base.chatMaxBytes / 100)),
-      'use a size of at least 64KB, e.g. "100MB", or 0 for no quota (the default is 1% of CHAT_MAX_BYTES)',
+        .default(Math.max(MIN_USER_QUOTA_BYTES, Math.floor(base.chatMaxBytes / 100))),
+      'use a size of at least 64KB, e.g. "100MB", or 0 for no quota (the default is 1% of CHAT_MAX_BYTES, 64KB at least)',
     ),
     corsOrigins: read(
       "CORS_ORIGINS",

@@ -9,7 +9,7 @@ import { conversationRecordBytes } from "../chat/storage-quota.js";
 import { storageQuotaExceeded } from "../plugins/quota-errors.js";
 import { HttpError } from "../plugins/errors.js";
 import type { AnswerRecord, ConversationRecord, LogRecord } from "../store/records.js";
-import { conversationParams, createConversationBody, listQuery } from "./schemas.js";
+import { conversationParams, conversationQuery, createConversationBody, listQuery } from "./schemas.js";
 
 export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
   const { store, quota } = deps;
@@ -57,7 +57,7 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
 
   app.get<{ Params: { id: string }; Querystring: { limit?: string; cursor?: string } }>(
     "/v1/conversations/:id",
-    { schema: { params: conversationParams, querystring: listQuery } },
+    { schema: { params: conversationParams, querystring: conversationQuery } },
     async (request) => {
       const query = pageQuery(request.query);
       if (query instanceof Error) throw new HttpError(400, "invalid_request", query.message);
