@@ -4,7 +4,7 @@
 // sent, and both or neither. When its answer ends, the reservation becomes
 // what the provider reported and the answer's bytes are counted.
 import type { ChatTurn } from "../providers/types.js";
-import { recordBytes } from "./storage-quota.js";
+import { recordBytes, type QuotaResult } from "./storage-quota.js";
 import { estimateTokens } from "./context.js";
 import { storageQuotaExceeded, tokenBudgetExceeded } from "../plugins/quota-errors.js";
 import type { AnswerRecord, UserMessageRecord, Usage } from "../store/records.js";
@@ -53,22 +53,27 @@ export async function admitMessage(
       ? reserved.value.reservation
       : null;
   const chargedBytes = charged.status === "fulfilled" && charged.value.allowed && quota.enabled ? bytes : 0;
-  const refusal =
-    reserved.status === "rejected"
-      ? reserved.reason
-      : reserved.value && "refused" in reserved.value
-        ? tokenBudgetExceeded(reserved.value.refused, budgets.limits)
-        : charged.status === "rejected"
-          ? charged.reason
-          : !charged.value.allowed
-            ? storageQuotaExceeded(charged.value, quota.limit)
-            : undefined;
+  const refusal = refusalOf(reserved, charged, quotas);
   const admission = { owner, reservation, bytes: chargedBytes };
   if (refusal !== undefined) {
     await giveBack(quotas, admission);
     throw refusal;
   }
   return admission;
+}
+
+/** The first refusal of the two (a NATS failure, or a quota's), or undefined when both admit. */
+function refusalOf(
+  reserved: PromiseSettledResult<Awaited<ReturnType<TokenBudgets["reserve"]>> | null>,
+  charged: PromiseSettledResult<QuotaResult>,
+  quotas: Quotas,
+): unknown {
+  if (reserved.status === "rejected") return reserved.reason;
+  if (reserved.value && "refused" in reserved.value)
+    return tokenBudgetExceeded(reserved.value.refused, quotas.budgets.limits);
+  if (charged.status === "rejected") return charged.reason;
+  if (!charged.value.allowed) return storageQuotaExceeded(charged.value, quotas.quota.limit);
+  return undefined;
 }
 
 /** Returns an admission's tokens and bytes: the message was not stored, or not sent. */

@@ -345,7 +345,7 @@ export class ChatStore {
     });
   }
 
-  /** The conversation's log, in order: a record per message once answers are compacted. */
+  /** The conversation's whole log, in order (for tools and tests: the API reads pages, readPage). */
   readLog(conversationId: string): Promise<LogRecord[]> {
     return guard(async () => {
       const messages = await this.readAll(CONVERSATIONS_STREAM, {

@@ -122,12 +122,6 @@ export class SharedCounters<Entry, Change, Result> {
     });
   }
 
-  /** The entry as NATS holds it now (null: none), read past the memory of the last write. */
-  async read(id: string): Promise<Entry | null> {
-    const kv = await this.open();
-    return (await readEntry(kv, id, this.policy)).entry;
-  }
-
   /**
    * One entry's changes on this instance are written together: those that
    * arrive while a write is in flight go in the next write (a group commit).
