@@ -34,6 +34,11 @@ export async function startPlatform(nodeArgs: string[] = []): Promise<Platform> 
       // included; the limits still cost their round trips).
       RATE_LIMIT_REQUESTS: "100000000",
       MAX_ACTIVE_ANSWERS_PER_USER: "100000",
+      // Nor its token budget or storage quota: set (so they cost their round
+      // trips, as in production) but out of reach.
+      USER_INPUT_TOKENS_PER_WINDOW: "1000000000000",
+      USER_OUTPUT_TOKENS_PER_WINDOW: "1000000000000",
+      USER_MAX_STORED_BYTES: "1000GB",
       // Only the end of the run: stop at once (answers still streaming are the
       // held ones), so a CPU profile is written before the harness kills it.
       DRAIN_DELAY: "0s",

@@ -11,6 +11,7 @@ import { createAuthenticator } from "./plugins/auth.js";
 import { registerErrorHandling } from "./plugins/errors.js";
 import { registerJsonBody } from "./plugins/json-body.js";
 import { createRateLimiter } from "./plugins/rate-limit.js";
+import { registerCors } from "./plugins/cors.js";
 import type { LlmProvider } from "./providers/types.js";
 import { conversationRoutes } from "./routes/conversations.js";
 import { healthRoutes } from "./routes/health.js";
@@ -18,6 +19,8 @@ import { messageRoutes } from "./routes/messages.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import type { ChatStore } from "./store/chat-store.js";
 import type { NatsHandle } from "./store/nats-connection.js";
+import type { StorageQuota } from "./store/stored-bytes-counters.js";
+import type { TokenBudgets } from "./store/token-budget-counters.js";
 
 export interface AppDeps {
   config: Config;
@@ -35,6 +38,10 @@ export interface AppDeps {
   lifecycle: { state: "serving" | "leaving" | "draining" };
   /** Stops of the resume streams open here: shutdown ends them, and clients resume elsewhere. */
   resumeStreams: Set<() => void>;
+  /** Each user's tokens per window, shared by every instance. */
+  budgets: TokenBudgets;
+  /** Each user's stored bytes, shared by every instance. */
+  quota: StorageQuota;
 }
 
 declare module "fastify" {
@@ -63,13 +70,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   healthRoutes(app, deps);
   metricsRoutes(app, deps);
+  registerCors(app, deps.config.corsOrigins);
 
   const authenticate = createAuthenticator(deps.config.jwtSecret, {
     issuer: deps.config.jwtIssuer,
     audience: deps.config.jwtAudience,
   });
   const limit = createRateLimiter({
-    requests: deps.config.rateLimitRequests,
+    requests: { ip: deps.config.rateLimitIpRequests, user: deps.config.rateLimitRequests },
     windowMs: deps.config.rateLimitWindowMs,
     metrics: deps.metrics,
     nats: deps.nats,

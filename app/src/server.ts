@@ -11,6 +11,8 @@ import { createMetrics } from "./observability/metrics.js";
 import { startTracing } from "./observability/tracing.js";
 import { providerFromConfig } from "./providers/index.js";
 import { ChatStore } from "./store/chat-store.js";
+import { StorageQuota } from "./store/stored-bytes-counters.js";
+import { TokenBudgets } from "./store/token-budget-counters.js";
 import { connectNats } from "./store/nats-connection.js";
 
 async function main() {
@@ -77,6 +79,27 @@ async function main() {
   });
   // A conversation deleted on any instance stops its answers here too.
   store.onConversationStopped((conversationId) => generations.stopConversation(conversationId));
+  const budgets = new TokenBudgets(
+    nats.nc,
+    {
+      input: config.userInputTokensPerWindow,
+      output: config.userOutputTokensPerWindow,
+      windowMs: config.userTokenWindowMs,
+    },
+    config.natsReplicas,
+  );
+  const quota = new StorageQuota(
+    nats.nc,
+    store,
+    config.userMaxStoredBytes,
+    { retentionMs: config.chatRetentionMs, replicas: config.natsReplicas },
+    logger,
+  );
+  // Their buckets are made (or their settings applied) now; a failure here
+  // is met again, and answered with 503, by the first message.
+  await Promise.all([budgets.open(), quota.open()]).catch((err: unknown) =>
+    logger.warn({ err }, "could not open the quota buckets yet; the first message tries again"),
+  );
   const resumeStreams = new Set<() => void>();
   const app = buildApp({
     config,
@@ -89,6 +112,8 @@ async function main() {
     generations,
     lifecycle,
     resumeStreams,
+    budgets,
+    quota,
   });
   await app.listen({ host: config.serverHost, port: config.serverPort });
   logger.info({ provider: provider.name, model: config.model }, "API ready");

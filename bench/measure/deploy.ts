@@ -38,7 +38,16 @@ export async function deployCost(options: { dir: string; log: (line: string) => 
     httpsPort: await freePort(),
     httpPort: await freePort(),
     adminPort: await freePort(),
-    llm: { llmProvider: "mock", llmApiKey: "", apiSettings: { RATE_LIMIT_REQUESTS: "100000000" } },
+    llm: {
+      llmProvider: "mock",
+      llmApiKey: "",
+      apiSettings: {
+        RATE_LIMIT_REQUESTS: "100000000",
+        USER_INPUT_TOKENS_PER_WINDOW: "0",
+        USER_OUTPUT_TOKENS_PER_WINDOW: "0",
+        USER_MAX_STORED_BYTES: "0",
+      },
+    },
     log: () => undefined,
   });
   const agents = keepAliveAgents();

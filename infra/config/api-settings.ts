@@ -37,7 +37,7 @@ export const API_SETTINGS: readonly ApiSetting[] = [
   {
     key: "rateLimitRequests",
     env: "RATE_LIMIT_REQUESTS",
-    description: "Requests per window, per client IP and per user.",
+    description: "Requests per window per user (a client address has its own limit, rateLimitIpRequests).",
   },
   {
     key: "contextMaxTokens",
@@ -101,6 +101,38 @@ export const API_SETTINGS: readonly ApiSetting[] = [
     key: "anthropicBaseUrl",
     env: "ANTHROPIC_BASE_URL",
     description: "Base URL of an Anthropic-compatible gateway; unset for Anthropic itself.",
+  },
+  {
+    key: "rateLimitIpRequests",
+    env: "RATE_LIMIT_IP_REQUESTS",
+    description:
+      "Requests per window from one client address (IPv4, or IPv6 /64), whatever its users; default 10 x rateLimitRequests.",
+  },
+  {
+    key: "userInputTokensPerWindow",
+    env: "USER_INPUT_TOKENS_PER_WINDOW",
+    description: "Tokens one user may send to the model per userTokenWindow (default 1000000); 0: no budget.",
+  },
+  {
+    key: "userOutputTokensPerWindow",
+    env: "USER_OUTPUT_TOKENS_PER_WINDOW",
+    description: "Tokens one user's answers may take per userTokenWindow (default 200000); 0: no budget.",
+  },
+  {
+    key: "userTokenWindow",
+    env: "USER_TOKEN_WINDOW",
+    description: "The token budgets' window, e.g. 1h (the default).",
+  },
+  {
+    key: "userMaxStoredBytes",
+    env: "USER_MAX_STORED_BYTES",
+    description: "Bytes one user's conversations may hold, e.g. 100MB (default 1% of chatMaxBytes); 0: no quota.",
+  },
+  {
+    key: "corsOrigins",
+    env: "CORS_ORIGINS",
+    description:
+      "Origins of browser clients allowed to call the API, comma-separated, e.g. https://chat.example.com; unset: none.",
   },
 ];
 

@@ -2,7 +2,8 @@
 # Installs the system packages the test suite runs for real: Caddy, the
 # validators of the host's files (OpenSSH, fail2ban, logrotate, shellcheck, kmod),
 # the Docker engine and busybox (for locally built images), debootstrap and
-# systemd-nspawn (the systemd test host), and, from Debian trixie (fetched without adding trixie
+# systemd-nspawn (the systemd test host), chromium (the browser the CORS
+# test drives through playwright-core), and, from Debian trixie (fetched without adding trixie
 # to the system's sources), nats-server 2.10 and Docker Compose v2. Safe to
 # re-run: it only installs what is missing. Needs root and Debian's package
 # archive; without root it prints exactly what is missing and exits non-zero.
@@ -16,7 +17,7 @@ declare -A debian_packages=(
   [caddy]=caddy [sshd]=openssh-server [fail2ban-client]=fail2ban [logrotate]=logrotate
   [shellcheck]=shellcheck [dockerd]=docker.io [busybox]=busybox-static
   [debootstrap]=debootstrap [systemd-nspawn]=systemd-container [iptables]=iptables
-  [modprobe]=kmod
+  [modprobe]=kmod [chromium]=chromium
 )
 apt_missing=()
 for command in "${!debian_packages[@]}"; do

@@ -148,7 +148,8 @@ describe("resume streams", () => {
 });
 
 describe("a full store", () => {
-  const ctx = useStack({ env: { ...UNLIMITED, CHAT_MAX_BYTES: "1MB" } });
+  // One user fills the store here: their storage quota (USER_MAX_STORED_BYTES) is off.
+  const ctx = useStack({ env: { ...UNLIMITED, CHAT_MAX_BYTES: "1MB", USER_MAX_STORED_BYTES: "0" } });
 
   it("reports degraded before refusing, refuses new messages with 503 and Retry-After, and recovers when room is made", async () => {
     const client = await ctx.stack.client("erin");

@@ -28,7 +28,13 @@ describe("rate limiting", () => {
     // loopback addresses.
     stack = await startStack({
       instances: 2,
-      env: { RATE_LIMIT_REQUESTS: String(LIMIT), RATE_LIMIT_WINDOW: "1m", TRUSTED_PROXIES: "127.0.0.1" },
+      env: {
+        RATE_LIMIT_REQUESTS: String(LIMIT),
+        // As low as the user limit, so each test below can reach either one.
+        RATE_LIMIT_IP_REQUESTS: String(LIMIT),
+        RATE_LIMIT_WINDOW: "1m",
+        TRUSTED_PROXIES: "127.0.0.1",
+      },
     });
     caddy = await startCaddy({ upstreams: [`127.0.0.1:${stack.apis[0]!.port}`] });
   });

@@ -71,6 +71,13 @@ describe("the API settings contract", () => {
       TRACING_ENDPOINT: "not a url",
       OPENAI_BASE_URL: "ftp://x",
       ANTHROPIC_BASE_URL: "nope",
+      RATE_LIMIT_IP_REQUESTS: "0",
+      USER_INPUT_TOKENS_PER_WINDOW: "many",
+      // Below LLM_MAX_TOKENS (1024): no answer could ever be reserved.
+      USER_OUTPUT_TOKENS_PER_WINDOW: "500",
+      USER_TOKEN_WINDOW: "hourly",
+      USER_MAX_STORED_BYTES: "1KB",
+      CORS_ORIGINS: "*",
     };
     for (const [env, value] of Object.entries(bad)) {
       expect(() => loadConfig({ ...base, [env]: value }), env).toThrow(ConfigError);

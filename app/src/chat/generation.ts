@@ -41,6 +41,12 @@ export interface GenerationInput {
   startedAt: number;
   /** The request's span, so the model call shows inside it in a trace. */
   parentSpan?: Span;
+  /**
+   * Once the answer has ended, before its client hears of it: the tokens it
+   * used and its record if stored (for the user's token budget and storage
+   * quota). A failure is logged; the answer ends all the same.
+   */
+  onEnded?: (ended: { usage: Usage; stored: AnswerRecord | null }) => Promise<void>;
 }
 
 type StopCause = "client" | "shutdown" | "idle" | "deleted";
@@ -202,8 +208,8 @@ export class Generation {
     // The answer is stored before its end reaches the client, so a client
     // that reads the history next sees it whole.
     await batcher.drain();
-    const stored =
-      this.stopCause !== "deleted" && (await this.finish({ kind: "answer", replyId: input.replyId, deltas, end }));
+    const answer: AnswerRecord = { kind: "answer", replyId: input.replyId, deltas, end };
+    const stored = this.stopCause !== "deleted" && (await this.finish(answer));
     clearInterval(lease);
     await renewing;
     // The slot is free and the context updated before the client hears of
@@ -213,6 +219,11 @@ export class Generation {
       .releaseAnswerSlot(input.slot)
       .catch((err: unknown) => log.warn({ err }, "could not release the answer's slot"));
     await this.keepContext(text, stored);
+    await input
+      .onEnded?.({ usage: counted, stored: stored ? answer : null })
+      .catch((err: unknown) =>
+        log.warn({ err, replyId: input.replyId }, "could not count the answer against its quotas"),
+      );
     this.emit(end);
     await this.cleanUpIfDeleted();
     metrics.activeGenerations.dec();

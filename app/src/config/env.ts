@@ -50,7 +50,18 @@ export interface Config {
   maxActiveAnswersPerUser: number;
   maxMessageChars: number;
   rateLimitRequests: number;
+  /** Requests per window from one client address (IPv4, or IPv6 /64), whoever the users behind it. */
+  rateLimitIpRequests: number;
   rateLimitWindowMs: number;
+  /** Tokens one user may send to the model per window (estimated first, then as reported); 0: no budget. */
+  userInputTokensPerWindow: number;
+  /** Tokens one user's answers may take per window; 0: no budget. */
+  userOutputTokensPerWindow: number;
+  userTokenWindowMs: number;
+  /** Bytes one user's conversations may hold; 0: no quota. */
+  userMaxStoredBytes: number;
+  /** Origins whose pages may call the API from a browser; empty: none (no CORS answer). */
+  corsOrigins: string[];
   trustedProxies: string[];
   disconnectPolicy: DisconnectPolicy;
   shutdownGraceMs: number;
@@ -125,7 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
-  return {
+  const base = {
     serverHost: read("SERVER_HOST", z.string().default("0.0.0.0"), "give an address to listen on, e.g. 0.0.0.0"),
     serverPort: read("SERVER_PORT", port.default(8080), "use a port number between 1 and 65535"),
     logLevel: read(
@@ -231,10 +242,92 @@ export function loadConfig(env: Env = process.env): Config {
     tracingEnabled,
     tracingEndpoint,
   };
+  return { ...base, ...readQuotas(read, base) };
+}
+
+type Read = <T>(name: string, schema: z.ZodType<T>, fix: string) => T;
+type QuotaSettings = Pick<
+  Config,
+  | "rateLimitIpRequests"
+  | "userInputTokensPerWindow"
+  | "userOutputTokensPerWindow"
+  | "userTokenWindowMs"
+  | "userMaxStoredBytes"
+  | "corsOrigins"
+>;
+
+/** What one user, or one address, may take; their defaults follow the settings they must agree with. */
+function readQuotas(
+  read: Read,
+  base: Pick<Config, "rateLimitRequests" | "contextMaxTokens" | "maxOutputTokens" | "chatMaxBytes">,
+): QuotaSettings {
+  // An answer reserves its whole output limit up front, and a window must
+  // hold at least one full context, or some messages could never be sent.
+  const atLeast = (name: string, value: number, floor: [string, number]) => {
+    if (value > 0 && value < floor[1]) {
+      throw new ConfigError(
+        name,
+        `is ${value}, less than ${floor[0]} (${floor[1]}), so some messages could never be sent; raise it to at least ${floor[1]}, or use 0 for no budget`,
+      );
+    }
+    return value;
+  };
+  const tokensFix = "use a whole number of tokens, or 0 for no budget";
+  const ipDefault = 10 * base.rateLimitRequests;
+  return {
+    // Ten users behind one address (an office, a carrier's NAT) before its limit is the tighter one.
+    rateLimitIpRequests: read(
+      "RATE_LIMIT_IP_REQUESTS",
+      positiveInt.default(ipDefault),
+      `use a whole number of requests, e.g. ${ipDefault} (ten times RATE_LIMIT_REQUESTS, the default)`,
+    ),
+    userInputTokensPerWindow: atLeast(
+      "USER_INPUT_TOKENS_PER_WINDOW",
+      read("USER_INPUT_TOKENS_PER_WINDOW", wholeNumber.default(1_000_000), tokensFix),
+      ["CONTEXT_MAX_TOKENS", base.contextMaxTokens],
+    ),
+    userOutputTokensPerWindow: atLeast(
+      "USER_OUTPUT_TOKENS_PER_WINDOW",
+      read("USER_OUTPUT_TOKENS_PER_WINDOW", wholeNumber.default(200_000), tokensFix),
+      ["LLM_MAX_TOKENS", base.maxOutputTokens],
+    ),
+    userTokenWindowMs: read(
+      "USER_TOKEN_WINDOW",
+      duration({ minMs: 1000 }).default(3_600_000),
+      'use a duration of at least 1s, e.g. "1h" or "1d"',
+    ),
+    userMaxStoredBytes: read(
+      "USER_MAX_STORED_BYTES",
+      byteSize
+        .pipe(
+          z
+            .number()
+            .int()
+            .refine((n) => n === 0 || n >= MIN_USER_QUOTA_BYTES),
+        )
+        .default(Math.max(MIN_USER_QUOTA_BYTES, Math.floor(base.chatMaxBytes / 100))),
+      'use a size of at least 64KB, e.g. "100MB", or 0 for no quota (the default is 1% of CHAT_MAX_BYTES, 64KB at least)',
+    ),
+    corsOrigins: read(
+      "CORS_ORIGINS",
+      commaList.pipe(z.array(webOrigin)).default([]),
+      'list the origins of your web clients, comma-separated, e.g. "https://chat.example.com,http://localhost:5173" (scheme, host and port only: no "*", no path)',
+    ),
+  };
 }
 
 const optionalString = z.string().optional();
 const positiveInt = z.coerce.number().int().positive();
+const wholeNumber = z.coerce.number().int().min(0);
+/** A browser origin as browsers send it: scheme, host and port, nothing else. */
+const webOrigin = z.string().refine((s) => {
+  try {
+    const url = new URL(s);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === s;
+  } catch {
+    return false;
+  }
+});
 const port = z.coerce.number().int().min(1).max(65535);
 const subjectToken = z.string().regex(/^[A-Za-z0-9_-]+$/);
 const httpUrl = z.url({ protocol: /^https?$/ });
@@ -248,6 +341,7 @@ const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "
 const natsUrls = commaList.pipe(z.array(z.url({ protocol: /^(nats|tls|wss?)$/ })).min(1));
 
 const MIB = 1024 ** 2;
+const MIN_USER_QUOTA_BYTES = 64 * 1024;
 const GIB = 1024 ** 3;
 const byteSize = z.string().transform((s, ctx) => {
   const parsed = /^\d+$/.test(s) ? Number(s) : bytes.parse(s);
@@ -270,7 +364,8 @@ function safeHostname(): string {
 }
 
 // A bad secret is described by its length, never echoed into a log.
-const SECRET_NAMES = /TOKEN|SECRET|KEY/;
+// (By the end of the name: USER_INPUT_TOKENS_PER_WINDOW is no secret.)
+const SECRET_NAMES = /(TOKEN|SECRET|KEY)$/;
 function describeValue(name: string, value: string): string {
   return SECRET_NAMES.test(name) ? `${value.length} characters` : JSON.stringify(value);
 }

@@ -46,7 +46,7 @@ export function createMetrics() {
     }),
     rateLimited: new Counter({
       name: "rate_limit_rejections_total",
-      help: "Requests refused with 429, by the limit that refused them (ip or user).",
+      help: "Requests refused with 429, by the limit that refused them (ip, user, answers in progress, tokens).",
       labelNames: ["scope"] as const,
       registers,
     }),

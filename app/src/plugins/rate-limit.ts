@@ -3,6 +3,9 @@
 // one limit and a restart forgets nothing. The client is Fastify's
 // `request.ip`, which reads X-Forwarded-For only from TRUSTED_PROXIES (a
 // client cannot pick its own), taken whole for IPv4 and by its /64 for IPv6.
+// The client's limit is the larger by default: many users can share one
+// address (an office, a carrier's NAT), and one of them spending their own
+// limit must not refuse the others.
 //
 // While NATS cannot answer, each instance limits on its own from memory:
 // clients get up to the limit per instance for that time, which is better
@@ -12,7 +15,7 @@ import type { Logger } from "pino";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { Metrics } from "../observability/metrics.js";
 import type { NatsHandle } from "../store/nats-connection.js";
-import { CounterContention, SharedCounters } from "../store/rate-limit-counters.js";
+import { CounterContention, counterKey, rateLimitCounters } from "../store/rate-limit-counters.js";
 import { clientKey } from "./client-key.js";
 import { HttpError } from "./errors.js";
 import { OutageGate, type Verdict } from "./rate-limit-window.js";
@@ -23,7 +26,8 @@ export type LimitScope = "ip" | "user";
 const RETRY_SHARED_MS = 2_000;
 
 export function createRateLimiter(options: {
-  requests: number;
+  /** Requests per window for each scope. */
+  requests: Record<LimitScope, number>;
   windowMs: number;
   metrics: Metrics;
   nats: NatsHandle;
@@ -33,10 +37,10 @@ export function createRateLimiter(options: {
 }) {
   const { requests, windowMs, nats, logger } = options;
   const duration = Math.ceil(windowMs / 1000);
-  const shared = new SharedCounters(nats.nc, { requests, windowMs, replicas: options.replicas });
+  const shared = rateLimitCounters(nats.nc, { windowMs, replicas: options.replicas });
   const local: Record<LimitScope, RateLimiterMemory> = {
-    ip: new RateLimiterMemory({ keyPrefix: "ip", points: requests, duration }),
-    user: new RateLimiterMemory({ keyPrefix: "user", points: requests, duration }),
+    ip: new RateLimiterMemory({ keyPrefix: "ip", points: requests.ip, duration }),
+    user: new RateLimiterMemory({ keyPrefix: "user", points: requests.user, duration }),
   };
   const gate = new OutageGate(RETRY_SHARED_MS);
   nats.onStateChange((up) => {
@@ -57,7 +61,7 @@ export function createRateLimiter(options: {
       failed(new Error("NATS is disconnected"));
     } else if (gate.shouldTry(Date.now())) {
       try {
-        const verdict = await shared.hit(scope, key);
+        const verdict = await shared.apply(counterKey(scope, key), { requests: requests[scope], windowMs });
         if (gate.succeeded()) logger.info("rate limits are counted in NATS again");
         return verdict;
       } catch (err) {
@@ -67,19 +71,19 @@ export function createRateLimiter(options: {
     return consumeLocally(local[scope], key);
   };
 
-  const setHeaders = (reply: FastifyReply, verdict: Verdict) => {
+  const setHeaders = (reply: FastifyReply, scope: LimitScope, verdict: Verdict) => {
     const previous = Number(reply.getHeader("ratelimit-remaining") ?? Infinity);
     // With two limits in play, report the one closer to refusing.
     if (verdict.remaining > previous) return;
-    reply.header("ratelimit-limit", requests);
+    reply.header("ratelimit-limit", requests[scope]);
     reply.header("ratelimit-remaining", verdict.remaining);
     reply.header("ratelimit-reset", Math.ceil(verdict.msBeforeNext / 1000));
-    reply.header("ratelimit-policy", `${requests};w=${duration}`);
+    reply.header("ratelimit-policy", `${requests[scope]};w=${duration}`);
   };
 
   return async function limit(scope: LimitScope, key: string, reply: FastifyReply): Promise<void> {
     const verdict = await check(scope, scope === "ip" ? clientKey(key) : key);
-    setHeaders(reply, verdict);
+    setHeaders(reply, scope, verdict);
     if (verdict.allowed) return;
     options.metrics.rateLimited.inc({ scope });
     const retryAfter = Math.max(1, Math.ceil(verdict.msBeforeNext / 1000));

@@ -4,12 +4,15 @@ import type { AppDeps } from "../app.js";
 import { uncompactedAnswers } from "../chat/compaction.js";
 import { foldLog } from "../chat/history.js";
 import { pageOfConversations } from "../chat/conversation-list.js";
+import { encodePageCursor, PAGE_MAX_BYTES, pageQuery } from "../chat/conversation-page.js";
+import { conversationRecordBytes } from "../chat/storage-quota.js";
+import { storageQuotaExceeded } from "../plugins/quota-errors.js";
 import { HttpError } from "../plugins/errors.js";
 import type { AnswerRecord, ConversationRecord, LogRecord } from "../store/records.js";
-import { conversationParams, createConversationBody, listQuery } from "./schemas.js";
+import { conversationParams, conversationQuery, createConversationBody, listQuery } from "./schemas.js";
 
 export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
-  const { store } = deps;
+  const { store, quota } = deps;
 
   app.post<{ Body: { title?: string } | null }>(
     "/v1/conversations",
@@ -22,7 +25,18 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
         createdAt: now,
         updatedAt: now,
       };
-      await store.createConversation(request.userId, record);
+      const bytes = conversationRecordBytes(
+        store.conversationRecordSubject(request.userId, record.id),
+        JSON.stringify(record),
+      );
+      const charged = await quota.charge(request.userId, bytes);
+      if (!charged.allowed) throw storageQuotaExceeded(charged, quota.limit);
+      try {
+        await store.createConversation(request.userId, record);
+      } catch (err) {
+        await quota.add(request.userId, -bytes);
+        throw err;
+      }
       return reply.code(201).header("location", `/v1/conversations/${record.id}`).send(record);
     },
   );
@@ -41,17 +55,23 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: { limit?: string; cursor?: string } }>(
     "/v1/conversations/:id",
-    { schema: { params: conversationParams } },
+    { schema: { params: conversationParams, querystring: conversationQuery } },
     async (request) => {
+      const query = pageQuery(request.query);
+      if (query instanceof Error) throw new HttpError(400, "invalid_request", query.message);
       const conversation = await ownedConversation(deps, request.userId, request.params.id);
-      const log = await store.readLog(conversation.id);
-      const compacted = await compactAnswers(deps, request.userId, conversation.id, log).catch((err: unknown) => {
+      const page = await store.readPage(conversation.id, { ...query, maxBytes: PAGE_MAX_BYTES });
+      const compacted = await compactAnswers(deps, request.userId, conversation.id, page.log).catch((err: unknown) => {
         request.log.warn({ err }, "could not compact the conversation's answers");
         return [];
       });
-      return { ...conversation, messages: foldLog([...log, ...compacted]) };
+      return {
+        ...conversation,
+        messages: foldLog([...page.log, ...compacted]),
+        nextCursor: page.next === null ? null : encodePageCursor(page.next),
+      };
     },
   );
 
@@ -59,7 +79,11 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
     "/v1/conversations/:id",
     { schema: { params: conversationParams } },
     async (request, reply) => {
+      // Measured before it goes: the bytes its user gets back.
+      const found = quota.enabled ? await store.getConversation(request.userId, request.params.id) : null;
+      const bytes = found ? await quota.conversationBytes(request.userId, found) : 0;
       if (!(await store.deleteConversation(request.userId, request.params.id))) throw conversationNotFound();
+      await quota.add(request.userId, -bytes);
       return reply.code(204).send();
     },
   );

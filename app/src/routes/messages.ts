@@ -4,12 +4,19 @@ import type { AppDeps } from "../app.js";
 import { modelContext } from "../chat/context.js";
 import { openEventStream } from "../chat/event-stream.js";
 import { foldLog } from "../chat/history.js";
+import { admitMessage, giveBack, settleAnswer, type Admission } from "../chat/message-quotas.js";
 import { ReplyCursor } from "../chat/reply-cursor.js";
 import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
 import { HttpError } from "../plugins/errors.js";
 import type { AnswerSlot } from "../store/chat-store.js";
 import type { ChatTurn } from "../providers/types.js";
-import { answerEvents, isTerminal, type ConversationRecord, type StreamEvent } from "../store/records.js";
+import {
+  answerEvents,
+  isTerminal,
+  type ConversationRecord,
+  type StreamEvent,
+  type UserMessageRecord,
+} from "../store/records.js";
 import { ownedConversation } from "./conversations.js";
 import { replyParams, conversationParams, sendMessageBody } from "./schemas.js";
 
@@ -45,6 +52,8 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       let context: Array<Pick<ChatTurn, "role" | "content">>;
       let contextRevision: number;
       let slot: AnswerSlot | null = null;
+      let messages: ChatTurn[];
+      let admission: Admission | undefined;
       try {
         // The context is read alongside, and used only once the conversation is found to be this user's.
         const [found, stored, acquired] = await Promise.all([
@@ -67,7 +76,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         contextRevision = stored?.revision ?? 0;
         context = stored?.turns ?? (neverSentTo(conversation) ? [] : await contextFromLog(deps, conversation.id));
         const at = new Date(startedAt).toISOString();
-        await store.appendUserMessage(conversation.id, {
+        const record: UserMessageRecord = {
           kind: "user",
           id: messageId,
           replyId,
@@ -75,7 +84,19 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
           model,
           provider: deps.provider.name,
           createdAt: at,
+        };
+        messages = modelContext([...context, { role: "user", content }], contextLimits);
+        admission = await admitMessage(deps, owner, {
+          messages,
+          maxOutputTokens: config.maxOutputTokens,
+          record,
+          conversationId: conversation.id,
+        }).catch((err: unknown) => {
+          if (err instanceof HttpError && err.code === "token_budget_exceeded")
+            metrics.rateLimited.inc({ scope: "tokens" });
+          throw err;
         });
+        await store.appendUserMessage(conversation.id, record);
         // Best effort, not awaited: the message is stored, and a missed touch only ages the list's order.
         if (touchNow(conversation, startedAt)) {
           store
@@ -86,6 +107,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         // The slot may have been taken even when another request of the round failed.
         const taken = slot ?? (await acquiring.catch(() => null));
         if (taken) await store.releaseAnswerSlot(taken).catch(() => undefined);
+        if (admission) await giveBack(deps, admission);
         throw err;
       }
 
@@ -95,10 +117,11 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         conversationId: conversation.id,
         replyId,
         model,
-        messages: modelContext([...context, { role: "user", content }], contextLimits),
+        messages,
         contextRevision,
         startedAt,
         parentSpan: request.span,
+        onEnded: settleAnswer(deps, admission!, conversation.id),
       });
       const stream = openEventStream(reply, {
         keepAliveMs: config.sseKeepAliveMs,
@@ -236,7 +259,8 @@ function neverSentTo(conversation: ConversationRecord): boolean {
  * contexts were kept, or whose answer never ended (its instance died).
  */
 async function contextFromLog(deps: AppDeps, conversationId: string) {
-  return foldLog(await deps.store.readLog(conversationId));
+  // Only the turns a context can hold are read: a long conversation's whole log would not fit in memory.
+  return foldLog(await deps.store.readRecentTurns(conversationId, deps.config.historyMaxMessages));
 }
 
 function refuseWhileDraining(deps: AppDeps) {

@@ -44,3 +44,15 @@ export const listQuery = {
     cursor: { type: "string", minLength: 1, maxLength: 200 },
   },
 } as const;
+
+/**
+ * A conversation's page. Other parameters are ignored, as they were before
+ * conversations were paged (clients add cache-busters).
+ */
+export const conversationQuery = {
+  type: "object",
+  properties: {
+    limit: { type: "string", pattern: "^[1-9][0-9]{0,2}$" },
+    cursor: { type: "string", minLength: 1, maxLength: 200 },
+  },
+} as const;

@@ -9,7 +9,7 @@ import {
   DeliverPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
-  type ConsumerConfig,
+  type OrderedConsumerOptions,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -17,6 +17,7 @@ import {
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { recordBytes } from "../chat/storage-quota.js";
 import type { ChatTurn } from "../providers/types.js";
 import { fitInBytes } from "./context-size.js";
 import { ensureStorage } from "./ensure-storage.js";
@@ -57,6 +58,10 @@ export interface StoredContext {
 
 /** Health reads the buckets' sizes at most this often. */
 const BUCKET_USAGE_TTL_MS = 5_000;
+/** Conversations whose log sizes one headers-only consumer reads. */
+const SIZE_SCAN_GROUP = 64;
+/** Messages of a page fetched (with their answers) at once. */
+const PAGE_FETCH = 8;
 /** A context is one NATS message: under the 1 MB max_payload, JSON included. */
 const MAX_CONTEXT_BYTES = 900 * 1024;
 
@@ -340,7 +345,7 @@ export class ChatStore {
     });
   }
 
-  /** The conversation's log, in order: a record per message once answers are compacted. */
+  /** The conversation's whole log, in order (for tools and tests: the API reads pages, readPage). */
   readLog(conversationId: string): Promise<LogRecord[]> {
     return guard(async () => {
       const messages = await this.readAll(CONVERSATIONS_STREAM, {
@@ -508,25 +513,193 @@ export class ChatStore {
    * consumer. Fetched with a deadline: messages purged between the count and
    * their delivery must not leave the read waiting for ever.
    */
-  private async readAll(stream: string, config: Partial<ConsumerConfig>): Promise<JsMsg[]> {
+  private async readAll(stream: string, config: Partial<OrderedConsumerOptions>): Promise<JsMsg[]> {
+    const records: JsMsg[] = [];
+    await this.scan(stream, config, (m) => void records.push(m));
+    return records;
+  }
+
+  /** readAll, handing each message on instead of keeping them all. */
+  private async scan(stream: string, config: Partial<OrderedConsumerOptions>, visit: (m: JsMsg) => void) {
     const consumer = await this.js.consumers.get(stream, config);
     try {
       let pending = (await consumer.info(true)).num_pending;
-      const records: JsMsg[] = [];
       while (pending > 0) {
         const batch = await consumer.fetch({ max_messages: Math.min(pending, 1000), expires: 2000 });
         let got = 0;
         for await (const m of batch) {
-          records.push(m);
+          visit(m);
           got++;
           pending = m.info.pending;
         }
         if (got === 0) break;
       }
-      return records;
     } finally {
       await consumer.delete().catch(() => undefined);
     }
+  }
+
+  // --- Sizes, for the storage quota ----------------------------------------
+
+  /** A conversation's record as stored: its subject and payload. */
+  conversationRecordSubject(owner: string, id: string): string {
+    return `$KV.${CONVERSATIONS_BUCKET}.${keys.conversation(owner, id)}`;
+  }
+
+  /**
+   * The bytes (payload and subject) of what conversations keep in the log:
+   * users' messages and ended answers; not the event batches of answers in
+   * progress, which their record replaces. Read from headers only (JetStream
+   * sends each message's size, not its body), a few conversations per consumer.
+   */
+  logBytes(conversationIds: readonly string[]): Promise<Map<string, number>> {
+    return guard(async () => {
+      const sizes = new Map<string, number>(conversationIds.map((id) => [id, 0]));
+      for (let i = 0; i < conversationIds.length; i += SIZE_SCAN_GROUP) {
+        const group = conversationIds.slice(i, i + SIZE_SCAN_GROUP);
+        await this.scan(
+          CONVERSATIONS_STREAM,
+          {
+            filter_subjects: group.map((id) => subjects.conversation(id)),
+            deliver_policy: DeliverPolicy.All,
+            headers_only: true,
+          },
+          (m) => {
+            const [, id, kind] = m.subject.split(".");
+            if (kind === "live" || !id || !sizes.has(id)) return;
+            sizes.set(id, sizes.get(id)! + recordBytes(m.subject, Number(m.headers?.get("Nats-Msg-Size") ?? 0)));
+          },
+        );
+      }
+      return sizes;
+    });
+  }
+
+  /** Every conversation of this owner with the size of its record, headers only. */
+  conversationRecordSizes(owner: string): Promise<Array<{ id: string; subject: string; size: number }>> {
+    return guard(async () => {
+      const found: Array<{ id: string; subject: string; size: number }> = [];
+      await this.scan(
+        `KV_${CONVERSATIONS_BUCKET}`,
+        {
+          filter_subjects: [`$KV.${CONVERSATIONS_BUCKET}.${keys.conversationsOf(owner)}`],
+          deliver_policy: DeliverPolicy.LastPerSubject,
+          headers_only: true,
+        },
+        (m) => {
+          if (m.headers?.get("KV-Operation")) return;
+          const id = m.subject.split(".").at(-1)!;
+          if (isId(id)) found.push({ id, subject: m.subject, size: Number(m.headers?.get("Nats-Msg-Size") ?? 0) });
+        },
+      );
+      return found;
+    });
+  }
+
+  // --- Reading a conversation a page at a time -------------------------------
+
+  /**
+   * Up to `limit` of a conversation's messages from stream sequence `after`
+   * on, each with its answer's records, stopping once the page holds
+   * `maxBytes` (one message at least): a conversation of any length is read
+   * in bounded memory. `next` is where the next page starts; null at the end.
+   */
+  readPage(
+    conversationId: string,
+    page: { after: number; limit: number; maxBytes: number },
+  ): Promise<{ log: LogRecord[]; next: number | null }> {
+    return guard(async () => {
+      const consumer = await this.js.consumers.get(CONVERSATIONS_STREAM, {
+        filter_subjects: [subjects.userMessages(conversationId)],
+        ...(page.after > 0
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: page.after + 1 }
+          : { deliver_policy: DeliverPolicy.All }),
+      });
+      try {
+        let pending = (await consumer.info(true)).num_pending;
+        const log: LogRecord[] = [];
+        let bytes = 0;
+        let turns = 0;
+        let last = page.after;
+        while (pending > 0 && turns < page.limit && bytes < page.maxBytes) {
+          const batch = await consumer.fetch({
+            max_messages: Math.min(pending, page.limit - turns, PAGE_FETCH),
+            expires: 2000,
+          });
+          const users: JsMsg[] = [];
+          for await (const m of batch) {
+            users.push(m);
+            pending = m.info.pending;
+          }
+          if (users.length === 0) break;
+          const answers = await Promise.all(
+            users.map((m) => this.answerRecords(conversationId, m.json<UserMessageRecord>().replyId)),
+          );
+          for (const [i, m] of users.entries()) {
+            if (turns > 0 && bytes >= page.maxBytes) {
+              // Fetched but not sent: the next page starts with it.
+              pending = 1;
+              break;
+            }
+            log.push(m.json<UserMessageRecord>(), ...answers[i]!.records);
+            bytes += m.data.length + answers[i]!.bytes;
+            turns++;
+            last = m.seq;
+          }
+        }
+        return { log, next: pending > 0 ? last : null };
+      } finally {
+        await consumer.delete().catch(() => undefined);
+      }
+    });
+  }
+
+  /**
+   * The log of a conversation's last `turns` messages and their answers,
+   * found from the messages' headers only: a context rebuilt from the log
+   * reads no more of a long conversation than it can use.
+   */
+  readRecentTurns(conversationId: string, turns: number): Promise<LogRecord[]> {
+    return guard(async () => {
+      const recent: number[] = [];
+      await this.scan(
+        CONVERSATIONS_STREAM,
+        {
+          filter_subjects: [subjects.userMessages(conversationId)],
+          deliver_policy: DeliverPolicy.All,
+          headers_only: true,
+        },
+        (m) => {
+          recent.push(m.seq);
+          if (recent.length > turns) recent.shift();
+        },
+      );
+      const log: LogRecord[] = [];
+      for (const seq of recent) {
+        const found = await this.jsm.streams.getMessage(CONVERSATIONS_STREAM, { seq });
+        // Gone since the scan (retention, a delete): skipped.
+        if (!found) continue;
+        const user = found.json<UserMessageRecord>();
+        log.push(user, ...(await this.answerRecords(conversationId, user.replyId)).records);
+      }
+      return log;
+    });
+  }
+
+  /** An answer's compacted record, or else the events stored so far; with their bytes. */
+  private async answerRecords(
+    conversationId: string,
+    replyId: string,
+  ): Promise<{ records: LogRecord[]; bytes: number }> {
+    const found = await this.jsm.streams.getMessage(CONVERSATIONS_STREAM, {
+      last_by_subj: subjects.answer(conversationId, replyId),
+    });
+    if (found) return { records: [found.json<AnswerRecord>()], bytes: found.data.length };
+    const events = await this.readAll(CONVERSATIONS_STREAM, {
+      filter_subjects: [subjects.liveEvents(conversationId, replyId), subjects.legacyEvents(conversationId, replyId)],
+      deliver_policy: DeliverPolicy.All,
+    });
+    return { records: events.map((m) => m.json<LogRecord>()), bytes: events.reduce((n, m) => n + m.data.length, 0) };
   }
 }
 

@@ -32,6 +32,8 @@ export function ownerKey(subject: string): string {
 export const subjects = {
   /** Everything a conversation has in the log. */
   conversation: (cid: string) => `conv.${assertId(cid)}.>`,
+  /** Every user's message of a conversation. */
+  userMessages: (cid: string) => `conv.${assertId(cid)}.msg.*`,
   /** A user's message, filed under the answer it starts. */
   userMessage: (cid: string, rid: string) => `conv.${assertId(cid)}.msg.${assertId(rid)}`,
   /** Batches of an answer's events while it is generated. */

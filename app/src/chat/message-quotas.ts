@@ -1,0 +1,103 @@
+// A message against its user's quotas: its tokens (the context it sends, and
+// the whole output limit its answer may take) reserved from the token budget,
+// and its bytes charged to the storage quota, both before it is stored or
+// sent, and both or neither. When its answer ends, the reservation becomes
+// what the provider reported and the answer's bytes are counted.
+import type { ChatTurn } from "../providers/types.js";
+import { recordBytes, type QuotaResult } from "./storage-quota.js";
+import { estimateTokens } from "./context.js";
+import { storageQuotaExceeded, tokenBudgetExceeded } from "../plugins/quota-errors.js";
+import type { AnswerRecord, UserMessageRecord, Usage } from "../store/records.js";
+import type { StorageQuota } from "../store/stored-bytes-counters.js";
+import { subjects } from "../store/subjects.js";
+import type { Reservation, TokenBudgets } from "../store/token-budget-counters.js";
+
+export interface Quotas {
+  budgets: TokenBudgets;
+  quota: StorageQuota;
+}
+
+/** What an admitted message took, to give back if it is not sent after all. */
+export interface Admission {
+  owner: string;
+  reservation: Reservation | null;
+  bytes: number;
+}
+
+/** The tokens a context costs before the provider says: 4 characters a token, as everywhere else. */
+export function promptTokens(messages: ReadonlyArray<Pick<ChatTurn, "content">>): number {
+  return estimateTokens(messages.map((m) => m.content).join(""));
+}
+
+/**
+ * Takes the message's share of both quotas, or throws the HttpError of the
+ * first that refuses (having given back what the other took).
+ */
+export async function admitMessage(
+  quotas: Quotas,
+  owner: string,
+  cost: { messages: readonly ChatTurn[]; maxOutputTokens: number; record: UserMessageRecord; conversationId: string },
+): Promise<Admission> {
+  const { budgets, quota } = quotas;
+  const bytes = recordBytes(
+    subjects.userMessage(cost.conversationId, cost.record.replyId),
+    JSON.stringify(cost.record),
+  );
+  const tokens = { input: promptTokens(cost.messages), output: cost.maxOutputTokens };
+  const [reserved, charged] = await Promise.allSettled([
+    budgets.enabled ? budgets.reserve(owner, tokens) : Promise.resolve(null),
+    quota.charge(owner, bytes),
+  ]);
+  const reservation =
+    reserved.status === "fulfilled" && reserved.value && "reservation" in reserved.value
+      ? reserved.value.reservation
+      : null;
+  const chargedBytes = charged.status === "fulfilled" && charged.value.allowed && quota.enabled ? bytes : 0;
+  const refusal = refusalOf(reserved, charged, quotas);
+  const admission = { owner, reservation, bytes: chargedBytes };
+  if (refusal !== undefined) {
+    await giveBack(quotas, admission);
+    throw refusal;
+  }
+  return admission;
+}
+
+/** The first refusal of the two (a NATS failure, or a quota's), or undefined when both admit. */
+function refusalOf(
+  reserved: PromiseSettledResult<Awaited<ReturnType<TokenBudgets["reserve"]>> | null>,
+  charged: PromiseSettledResult<QuotaResult>,
+  quotas: Quotas,
+): unknown {
+  if (reserved.status === "rejected") return reserved.reason;
+  if (reserved.value && "refused" in reserved.value)
+    return tokenBudgetExceeded(reserved.value.refused, quotas.budgets.limits);
+  if (charged.status === "rejected") return charged.reason;
+  if (!charged.value.allowed) return storageQuotaExceeded(charged.value, quotas.quota.limit);
+  return undefined;
+}
+
+/** Returns an admission's tokens and bytes: the message was not stored, or not sent. */
+export async function giveBack(quotas: Quotas, admission: Admission): Promise<void> {
+  await Promise.all([
+    admission.reservation
+      ? quotas.budgets.settle(admission.reservation, { inputTokens: 0, outputTokens: 0 }).catch(() => undefined)
+      : undefined,
+    quotas.quota.add(admission.owner, -admission.bytes),
+  ]);
+}
+
+/** The hook a Generation calls when its answer has ended. */
+export function settleAnswer(quotas: Quotas, admission: Admission, conversationId: string) {
+  return async (ended: { usage: Usage; stored: AnswerRecord | null }): Promise<void> => {
+    const { stored } = ended;
+    await Promise.all([
+      admission.reservation ? quotas.budgets.settle(admission.reservation, ended.usage) : undefined,
+      stored
+        ? quotas.quota.add(
+            admission.owner,
+            recordBytes(subjects.answer(conversationId, stored.replyId), JSON.stringify(stored)),
+          )
+        : undefined,
+    ]);
+  };
+}
