@@ -617,8 +617,8 @@ const headers: fc.Arbitrary<Headers> = fc.record(
   { requiredKeys: ["extra", "chunked", "hangUp"] },
 );
 
-/** One request: a route (mostly real ones), a method that mostly fits it, a token, headers and a body. */
-export function fuzzRequest(limits: Limits): fc.Arbitrary<FuzzRequest> {
+/** Anything: a route (mostly real ones), a method that mostly fits it, a token, headers and a body. */
+function anyRequest(limits: Limits): fc.Arbitrary<FuzzRequest> {
   return target.chain((t) =>
     fc.record({
       method: methodFor(t),
@@ -628,6 +628,91 @@ export function fuzzRequest(limits: Limits): fc.Arbitrary<FuzzRequest> {
       body: body(limits, t.route),
     }),
   );
+}
+
+/**
+ * What a well-behaved client sends: its own token, a real route with its
+ * method, the body it takes, its own conversations and answers. These keep
+ * the store busy (answers in progress for resumes, deletes and the cap on
+ * answers to meet) for the hostile requests around them.
+ */
+function wellFormedRequest(limits: Limits): fc.Arbitrary<FuzzRequest> {
+  const own = fc.record({ kind: fc.constant("conversation" as const), of: fc.constant("own" as const), pick });
+  const call = fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        method: fc.constant("POST"),
+        target: fc.constant({ route: "conversations" as const }),
+        json: createBody,
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        method: fc.constant("GET"),
+        target: fc.record({ route: fc.constant("conversations" as const), query: listQuery }),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        method: fc.constant("GET"),
+        target: fc.record({ route: fc.constant("conversation" as const), id: own }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        method: fc.constant("DELETE"),
+        target: fc.record({ route: fc.constant("conversation" as const), id: own }),
+      }),
+    },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        method: fc.constant("POST"),
+        target: fc.record({ route: fc.constant("messages" as const), id: own }),
+        json: sendBody(limits),
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        method: fc.constant("GET"),
+        target: fc.record({
+          route: fc.constant("stream" as const),
+          id: own,
+          reply: fc.record({
+            kind: fc.constant("reply" as const),
+            in: fc.constant("this conversation" as const),
+            pick,
+          }),
+          query: fc.constant(undefined),
+        }),
+      }),
+    },
+  );
+  return fc
+    .record({
+      call,
+      user,
+      lastEventId: sometimes(fc.nat({ max: 12 }).map(String), 2),
+      acceptEncoding: sometimes(fc.constantFrom("gzip", "br", "zstd", "gzip, deflate, br, zstd"), 2),
+      hangUp: fc.boolean(),
+    })
+    .map(({ call, user, lastEventId, acceptEncoding, hangUp }) => ({
+      method: call.method,
+      target: call.target,
+      auth: { scheme: "Bearer", separator: " ", token: { kind: "valid", user } },
+      headers: { lastEventId, acceptEncoding, extra: [], chunked: false, hangUp },
+      body: "json" in call ? { kind: "json", value: call.json } : { kind: "none" },
+    }));
+}
+
+/** One request: a well-behaved client's one time in four, anything otherwise. */
+export function fuzzRequest(limits: Limits): fc.Arbitrary<FuzzRequest> {
+  return fc.oneof({ weight: 3, arbitrary: anyRequest(limits) }, { weight: 1, arbitrary: wellFormedRequest(limits) });
 }
 
 // --- Resolution ---------------------------------------------------------------
