@@ -273,6 +273,9 @@ async function memoryOf(api: RunningApi): Promise<Memory> {
 
 const GC_ON_SIGNAL = join(import.meta.dirname, "../harness/gc-on-signal.cjs");
 
+/** The command that runs this file again as it just ran. */
+const REPLAY_RUN = `FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS} npx vitest run --project fast test/api/fuzz.test.ts`;
+
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 describe("the API fuzzed through Caddy", () => {
@@ -444,14 +447,16 @@ describe("the API fuzzed through Caddy", () => {
       `fuzz: memory before ${mib(before.heapUsed)} heap, ${mib(before.rss)} RSS; ` +
         `after ${mib(after.heapUsed)} heap, ${mib(after.rss)} RSS`,
     );
-    expect(after.heapUsed).toBeLessThanOrEqual(before.heapUsed + HEAP_SLACK_BYTES);
-    expect(after.rss).toBeLessThanOrEqual(before.rss + RSS_SLACK_BYTES);
+    expect(after.heapUsed, `heap after the run; replay: ${REPLAY_RUN}`).toBeLessThanOrEqual(
+      before.heapUsed + HEAP_SLACK_BYTES,
+    );
+    expect(after.rss, `RSS after the run; replay: ${REPLAY_RUN}`).toBeLessThanOrEqual(before.rss + RSS_SLACK_BYTES);
   }, 60_000);
 
   it("stored nothing a client did not own", async () => {
     expect(fuzzed).toBe(true);
     await settle();
-    expect(await record.checkStore(nc)).toEqual([]);
+    expect(await record.checkStore(nc), `the store after the run; replay: ${REPLAY_RUN}`).toEqual([]);
     // And as each user sees it through the API: their conversations, all of them, and no one else's.
     for (const user of USERS) {
       expect((await listAs(user)).sort()).toEqual([...lookup().conversationsOf(user)].sort());
