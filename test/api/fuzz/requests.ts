@@ -272,6 +272,22 @@ const listQuery = fc.oneof(
     ),
   },
   { weight: 2, arbitrary: headerText(60).map((c) => `cursor=${encodeURIComponent(c)}`) },
+  // Shaped like the API's own cursors (base64url of JSON [activity, id]), with anything inside.
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(
+        fc.tuple(
+          fc.oneof(
+            fc.date().map((d) => (isNaN(d.getTime()) ? "" : d.toISOString())),
+            fc.string(),
+          ),
+          fc.uuid(),
+        ),
+        fc.jsonValue({ maxDepth: 2 }),
+      )
+      .map((value) => `cursor=${Buffer.from(JSON.stringify(value) ?? "").toString("base64url")}`),
+  },
 );
 
 const lastEventId = fc.oneof(
