@@ -1,8 +1,8 @@
 // What the API fuzzer (test/api/fuzz.test.ts) sends: fast-check generators
 // of requests, ordinary and hostile, and their resolution into bytes on the
-// wire. A request names conversations symbolically ("bob's third
-// conversation"), so it means the same thing whatever the store holds when
-// it runs, during shrinking and on a replay too.
+// wire. A request names conversations symbolically ("the other user's
+// third conversation"), so it means the same thing whatever the store holds
+// when it runs, during shrinking and on a replay too.
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 
@@ -63,7 +63,7 @@ export type Target =
   | { route: "near-miss"; base: Exclude<Target, { route: "near-miss" | "raw" }>; bend: Bend }
   | { route: "raw"; path: string };
 
-export const BENDS = [
+const BENDS = [
   "trailing-slash",
   "double-slash",
   "upper-case",
