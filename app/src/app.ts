@@ -10,6 +10,7 @@ import { logRequests, RequestLogController } from "./observability/request-log.j
 import { createAuthenticator } from "./plugins/auth.js";
 import { registerErrorHandling } from "./plugins/errors.js";
 import { registerJsonBody } from "./plugins/json-body.js";
+import { answerClientError, answerFrameworkError } from "./plugins/protocol-errors.js";
 import { createRateLimiter } from "./plugins/rate-limit.js";
 import { registerCors } from "./plugins/cors.js";
 import type { LlmProvider } from "./providers/types.js";
@@ -62,6 +63,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Idle keep-alive sockets must not hold up shutdown; open streams do.
     forceCloseConnections: "idle",
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   });
   registerErrorHandling(app);
   registerJsonBody(app);
