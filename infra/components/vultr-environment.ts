@@ -52,7 +52,9 @@ export class VultrEnvironment extends pulumi.ComponentResource {
         userData: pulumi.secret(
           pulumi
             .all([hostKey.publicKey, hostKey.privateKey])
-            .apply(([publicKey, privateKey]) => cloudInit(args.deployUser, args.sshPublicKey, { publicKey, privateKey })),
+            .apply(([publicKey, privateKey]) =>
+              cloudInit(args.deployUser, args.sshPublicKey, { publicKey, privateKey }),
+            ),
         ),
       },
       { parent: this },

@@ -16,7 +16,5 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
  * "\u001b[2J". A JSON text stays valid JSON with the same meaning.
  */
 export function terminalSafe(text: string): string {
-  return text
-    .replaceAll("\r", "")
-    .replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return text.replaceAll("\r", "").replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -56,7 +56,12 @@ export const knownHostProvider: Provider<KnownHostInputs, KnownHostState> = {
     console.log(learntMessage(`${inputs.host}:${inputs.port}`, key));
     return {
       id: `known-host-${key.fingerprint.slice(7, 23)}`,
-      outs: { ...inputs, publicKey: hostKeyLine(key), fingerprint: key.fingerprint, learntAt: new Date().toISOString() },
+      outs: {
+        ...inputs,
+        publicKey: hostKeyLine(key),
+        fingerprint: key.fingerprint,
+        learntAt: new Date().toISOString(),
+      },
     };
   },
   async read(id, props) {

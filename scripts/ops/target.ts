@@ -148,7 +148,10 @@ function pinnedHostKey(given: string | undefined, outputs: Record<string, unknow
     );
   }
   const key = parseHostKey(value);
-  if ("problem" in key) throw new OpsError(`the SSH host key to pin (${given ? "--host-key or OPS_SSH_HOST_KEY" : `stack ${stack}'s sshHostKey output`}) ${key.problem}`);
+  if ("problem" in key)
+    throw new OpsError(
+      `the SSH host key to pin (${given ? "--host-key or OPS_SSH_HOST_KEY" : `stack ${stack}'s sshHostKey output`}) ${key.problem}`,
+    );
   return hostKeyLine(key);
 }
 

@@ -39,7 +39,9 @@ describe("cloud-init user data", () => {
       writeFileSync(file, data.ssh_keys.ed25519_private, { mode: 0o600 });
       const derived = execFileSync("ssh-keygen", ["-y", "-f", file], { encoding: "utf8" }).trim();
       expect(derived.split(" ").slice(0, 2)).toEqual(hostKey.publicKey.split(" ").slice(0, 2));
-      expect(readFileSync(file, "utf8")).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]+\n-----END OPENSSH PRIVATE KEY-----\n$/);
+      expect(readFileSync(file, "utf8")).toMatch(
+        /^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]+\n-----END OPENSSH PRIVATE KEY-----\n$/,
+      );
     } finally {
       dir.remove();
     }

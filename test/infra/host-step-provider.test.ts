@@ -48,7 +48,9 @@ describe("the host step provider's diff", () => {
     expect(await changes({ ...inputs, step: { ...inputs.step, upload } })).toBe(false);
     expect(await changes({ ...inputs, target: { ...inputs.target, privateKey: "KEY-2" } })).toBe(false);
     // Pinning the key the server already has (sshHostKey set after it was learnt) re-runs nothing.
-    expect(await changes({ ...inputs, target: { ...inputs.target, hostKeys: ["ssh-ed25519 AAAA-other"] } })).toBe(false);
+    expect(await changes({ ...inputs, target: { ...inputs.target, hostKeys: ["ssh-ed25519 AAAA-other"] } })).toBe(
+      false,
+    );
   });
 
   it("replaces nothing: a step is run again in place", async () => {

@@ -127,9 +127,7 @@ describe("pulumi preview of the production program", () => {
     expect(plan.one(T.hostKey)).toMatchObject({ keyType: "ed25519" });
     // Known once the key is made: unknown in a preview, then a secret (engine-up.test.ts reads the state).
     expect(plan.one(T.instance).userData).toBe(UNKNOWN);
-    expect(plan.byName("platform-server-instance").newState!.dependencies).toContain(
-      plan.ofType(T.hostKey)[0]!.urn,
-    );
+    expect(plan.byName("platform-server-instance").newState!.dependencies).toContain(plan.ofType(T.hostKey)[0]!.urn);
   });
 
   it("puts A and AAAA records for the API host in the zone it creates", () => {

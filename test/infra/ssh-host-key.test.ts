@@ -63,7 +63,9 @@ describe("the SSH transport with a pinned host key", () => {
     const transport = new SshTransport(target([otherKey]));
     const error = await refusal(transport.exec(`cat > ${marker}`, "a secret on stdin"));
     const presented = fingerprintOfFile(sshd.hostKey);
-    expect(error.message).toContain(`Refused 127.0.0.1:${sshd.port}: it presented the SSH host key ${presented} (ssh-ed25519)`);
+    expect(error.message).toContain(
+      `Refused 127.0.0.1:${sshd.port}: it presented the SSH host key ${presented} (ssh-ed25519)`,
+    );
     expect(error.message).toContain(`the key pinned for it is ${fingerprintOfFile(otherKey)} (ssh-ed25519)`);
     expect(error.message).toContain("Nothing was sent to it");
     expect(error.message).toContain("pin it: pulumi config set sshHostKey");
@@ -125,7 +127,9 @@ describe("learning a server's key (trust on first use)", () => {
   it("fails after its timeout with what to check, when nothing answers", async () => {
     const closed = await import("../harness/ports.js").then((p) => p.freePort());
     await expect(scanHostKey("127.0.0.1", closed, 1)).rejects.toThrow(
-      new RegExp(`Could not read the SSH host key of 127\\.0\\.0\\.1:${closed} within 1 s .*pulumi config set sshHostKey`),
+      new RegExp(
+        `Could not read the SSH host key of 127\\.0\\.0\\.1:${closed} within 1 s .*pulumi config set sshHostKey`,
+      ),
     );
   });
 });
@@ -146,7 +150,9 @@ describe("the host:KnownHost provider", () => {
     const fingerprint = fingerprintOfFile(sshd.hostKey);
     expect(created.outs.publicKey).toBe(sshd.hostKey.split(" ").slice(0, 2).join(" "));
     expect(created.outs.fingerprint).toBe(fingerprint);
-    expect(printed.join("\n")).toContain(`Trust on first use: 127.0.0.1:${sshd.port} presented the SSH host key ${fingerprint}`);
+    expect(printed.join("\n")).toContain(
+      `Trust on first use: 127.0.0.1:${sshd.port} presented the SSH host key ${fingerprint}`,
+    );
     // A refresh keeps what was learnt.
     expect((await knownHostProvider.read!(created.id, { ...created.outs })).props).toEqual(created.outs);
   });

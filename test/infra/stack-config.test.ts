@@ -169,9 +169,7 @@ describe("parseStackConfig", () => {
   ])("refuses sshHostKey %j, saying where to read the right value", (value, message) => {
     const error = errorOf({ sshHostKey: value });
     expect(error.message).toMatch(message);
-    expect(error.message).toContain(
-      'pulumi config set sshHostKey "<the line in /etc/ssh/ssh_host_ed25519_key.pub>"',
-    );
+    expect(error.message).toContain('pulumi config set sshHostKey "<the line in /etc/ssh/ssh_host_ed25519_key.pub>"');
     expect(error.message).toContain("ssh-keyscan -t ed25519");
     expect(error.message).toContain("pulumi config rm sshHostKey");
     expect(error.message).not.toContain("BEGIN OPENSSH");

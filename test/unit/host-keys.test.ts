@@ -23,7 +23,12 @@ function keyPair(type: "ed25519" | "rsa" | "ecdsa", name: string) {
   execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "root@server", "-f", path]);
   const line = readFileSync(`${path}.pub`, "utf8").trim();
   const fingerprint = execFileSync("ssh-keygen", ["-lf", `${path}.pub`], { encoding: "utf8" }).split(" ")[1]!;
-  return { line, fingerprint, privateKey: readFileSync(path, "utf8"), blob: Buffer.from(line.split(" ")[1]!, "base64") };
+  return {
+    line,
+    fingerprint,
+    privateKey: readFileSync(path, "utf8"),
+    blob: Buffer.from(line.split(" ")[1]!, "base64"),
+  };
 }
 
 const ed = keyPair("ed25519", "ed");
@@ -103,6 +108,8 @@ describe("hostKeyRefusalMessage", () => {
 
   it("says when the server offered no key of the pinned type", () => {
     const message = hostKeyRefusalMessage({ where: "h:22", pinned: [hostKeyOf(rsa.line)], fix: "x" });
-    expect(message).toContain(`it offered no host key of the pinned type (ssh-rsa), but the key pinned for it is ${rsa.fingerprint}`);
+    expect(message).toContain(
+      `it offered no host key of the pinned type (ssh-rsa), but the key pinned for it is ${rsa.fingerprint}`,
+    );
   });
 });

@@ -13,7 +13,11 @@ describe("terminalSafe", () => {
     ["clearing the screen", "ok\u001b[2J\u001b[H", "ok\\u001b[2J\\u001b[H"],
     ["a window title (OSC 0, BEL)", "\u001b]0;pwned\u0007", "\\u001b]0;pwned\\u0007"],
     ["writing the clipboard (OSC 52, ST)", "\u001b]52;c;Y3VybCBldmls\u001b\\", "\\u001b]52;c;Y3VybCBldmls\\u001b\\"],
-    ["a disguised link (OSC 8)", "\u001b]8;;https://evil.example\u0007bank\u001b]8;;\u0007", "\\u001b]8;;https://evil.example\\u0007bank\\u001b]8;;\\u0007"],
+    [
+      "a disguised link (OSC 8)",
+      "\u001b]8;;https://evil.example\u0007bank\u001b]8;;\u0007",
+      "\\u001b]8;;https://evil.example\\u0007bank\\u001b]8;;\\u0007",
+    ],
     ["a C1 CSI", "\u009b31mred", "\\u009b31mred"],
     ["a C1 OSC", "\u009d0;title\u009c", "\\u009d0;title\\u009c"],
     ["backspaces over text", "rm -rf /\b\b\b\b\b\b\bls", "rm -rf /\\u0008\\u0008\\u0008\\u0008\\u0008\\u0008\\u0008ls"],

@@ -68,7 +68,9 @@ export function pinnedHostKeyOptions(
   onRefused: (presented: { type: string; fingerprint: string }) => void,
 ): Pick<ConnectConfig, "hostVerifier" | "algorithms"> {
   return {
-    algorithms: { serverHostKey: hostKeyAlgorithms(pinned) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] },
+    algorithms: {
+      serverHostKey: hostKeyAlgorithms(pinned) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"],
+    },
     hostVerifier: (key: Buffer) => {
       const verdict = checkHostKey(key, pinned);
       if (!verdict.trusted) onRefused(verdict.presented);
@@ -181,7 +183,9 @@ const REFUSED_KEY_PATIENCE_MS = 180_000;
 async function dial(target: SshTarget): Promise<NodeSSH> {
   const pinned = (target.hostKeys ?? []).map(hostKeyOf);
   if (pinned.length === 0)
-    throw new Error(`No SSH host key is pinned for ${target.host}:${target.port}: refusing to connect. ${target.hostKeyFix}`);
+    throw new Error(
+      `No SSH host key is pinned for ${target.host}:${target.port}: refusing to connect. ${target.hostKeyFix}`,
+    );
   const timeoutMs = (target.dialTimeoutSeconds ?? 600) * 1000;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
