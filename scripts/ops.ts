@@ -62,7 +62,8 @@ const HELP: Record<string, string> = {
   Emergency: every message of every stream deleted (all conversations), the
   API stopped meanwhile; a backup is taken first unless --no-backup.`,
   ssh: `ssh [COMMAND...]
-  A shell on the host as the deploy user.`,
+  A shell on the host as the deploy user (the system ssh client, trusting
+  only the pinned host key).`,
   token: `token --sub USER [--ttl 1h]
   A short-lived JWT signed with the stack's secret, for smoke tests.`,
 };
