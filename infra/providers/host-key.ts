@@ -31,7 +31,8 @@ export const hostKeyProvider: Provider<HostKeyInputs, HostKeyState> = {
     return diffInputs(olds, news, HOST_KEY_DIFF_RULES);
   },
   async create(inputs) {
-    const pair = ssh2.utils.generateKeyPairSync(inputs.keyType, { comment: "platform-host" });
+    // No comment: the public line is the pinned form as it is (the stack output sshHostKey).
+    const pair = ssh2.utils.generateKeyPairSync(inputs.keyType);
     // The id names the key by its public half only.
     const id = `host-key-${pair.public.split(" ")[1]!.slice(-16)}`;
     return { id, outs: { keyType: inputs.keyType, publicKey: pair.public, privateKey: pair.private } };

@@ -27,6 +27,8 @@ describe("the host:HostKey provider", () => {
     expect(outs.keyType).toBe("ed25519");
     const pub = parseHostKey(outs.publicKey);
     expect("problem" in pub ? pub.problem : pub.type).toBe("ssh-ed25519");
+    // The pinned form as it is: type and key, no comment (the stack output sshHostKey).
+    expect(outs.publicKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/]+=*$/);
     // The id comes from the public half only.
     expect(outs.publicKey).toContain(id.replace("host-key-", ""));
     const dir = scratchDir("host-key");
