@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfiguration, type LateStep } from "./components/host-configuration.js";
+import { KnownHost } from "./components/known-host.js";
 import { VultrEnvironment } from "./components/vultr-environment.js";
 import { readStackConfig } from "./config/read.js";
 import { backupsStep, hostSteps, type HostStep } from "./host/steps.js";
@@ -38,6 +39,19 @@ const address = vultr
   ? vultr.server.ipv4
   : pulumi.output(config.server.kind === "existing" ? config.server.address : "");
 
+// The server's SSH host key, which every host step pins: the config's when it
+// gives one, else the key the program made for its Vultr server, else the
+// key an existing server presents on the first up, learnt once (and said so).
+const hostKey: pulumi.Output<string> = config.sshHostKey
+  ? pulumi.output(config.sshHostKey)
+  : vultr
+    ? vultr.hostKey
+    : new KnownHost("platform-known-host", {
+        host: address,
+        port: config.sshPort,
+        dialTimeoutSeconds: config.sshDialTimeout,
+      }).publicKey;
+
 // Backups: to the stack's own bucket (backupS3*), to the Vultr bucket it
 // creates (whose keys exist only once it does), or kept on the host.
 const backupBundle = readFileSync(BACKUP_BUNDLE);
@@ -65,6 +79,7 @@ const host = new HostConfiguration("platform-host", {
   port: config.sshPort,
   user: config.deployUser,
   privateKey: pulumi.secret(config.sshPrivateKey),
+  hostKey,
   dialTimeoutSeconds: config.sshDialTimeout,
   // A replaced instance gets a new id: every step runs again on it.
   triggers: [vultr ? vultr.server.instanceId : address],
@@ -93,6 +108,8 @@ const host = new HostConfiguration("platform-host", {
 export const ipv4 = address;
 export const apiUrl = `https://${config.apiHost}`;
 export const sshCommand = pulumi.interpolate`ssh -p ${config.sshPort} ${config.deployUser}@${address}`;
+/** The pinned host key: what `npm run ops` pins too. */
+export const sshHostKey = hostKey;
 export const health = host.verified;
 export const ipv6 = vultr ? vultr.server.ipv6 : null;
 export const nameservers =

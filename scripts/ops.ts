@@ -6,6 +6,7 @@ import { userInfo, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { config as loadDotenv } from "dotenv";
 import { $, chalk, minimist, spinner } from "zx";
+import { terminalSafe } from "../infra/host/terminal-safe.js";
 import { ROOT } from "./local/local-stack.js";
 import { backup, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";
@@ -20,9 +21,12 @@ import { OpsError, resolveTarget } from "./ops/target.js";
 
 const TARGET_HELP = `Target (default: the Pulumi stack's server):
   --local [--local-dir DIR]   the stack npm run local runs (.tmp/local)
-  --host ADDRESS --user NAME --port N --key FILE
+  --host ADDRESS --user NAME --port N --key FILE --host-key 'ssh-ed25519 AAAA...'
   --stack NAME                the Pulumi stack to read (prod)
-  An optional .env here may set OPS_HOST, OPS_USER, OPS_SSH_PORT, OPS_SSH_KEY, OPS_STACK.`;
+  The server's SSH host key is always checked: the stack's (output sshHostKey),
+  or --host-key, which a server named by --host needs.
+  An optional .env here may set OPS_HOST, OPS_USER, OPS_SSH_PORT, OPS_SSH_KEY,
+  OPS_SSH_HOST_KEY, OPS_STACK.`;
 
 const HELP: Record<string, string> = {
   status: `status [--json]
@@ -58,7 +62,8 @@ const HELP: Record<string, string> = {
   Emergency: every message of every stream deleted (all conversations), the
   API stopped meanwhile; a backup is taken first unless --no-backup.`,
   ssh: `ssh [COMMAND...]
-  A shell on the host as the deploy user.`,
+  A shell on the host as the deploy user (the system ssh client, trusting
+  only the pinned host key).`,
   token: `token --sub USER [--ttl 1h]
   A short-lived JWT signed with the stack's secret, for smoke tests.`,
 };
@@ -79,6 +84,7 @@ async function main(): Promise<number> {
       "user",
       "port",
       "key",
+      "host-key",
       "stack",
       "bundle",
       "since",
@@ -109,6 +115,7 @@ async function main(): Promise<number> {
     user: argv.user,
     port: argv.port,
     key: argv.key,
+    hostKey: argv["host-key"],
     stack: argv.stack,
   });
   const actor = process.env.OPS_ACTOR ?? `${userInfo().username}@${hostname()}`;
@@ -180,7 +187,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
+    // An error may carry a host's or a bucket's words.
+    const message = terminalSafe(error instanceof Error ? error.message : String(error));
     console.error(chalk.red(`ops: ${message}`));
     process.exit(1);
   },

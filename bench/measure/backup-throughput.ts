@@ -55,6 +55,8 @@ export async function backupThroughput(platform: Platform): Promise<BackupThroug
     port,
     user: userInfo().username,
     privateKey: readFileSync(key, "utf8"),
+    hostKeys: [readFileSync(join(dir.path, "host_key.pub"), "utf8")],
+    hostKeyFix: "this sshd's key is made above",
     dialTimeoutSeconds: 20,
   });
   try {

@@ -23,6 +23,8 @@ export interface HostConfigurationArgs {
   user: string;
   /** Must be a secret Output. */
   privateKey: pulumi.Output<string>;
+  /** The server's public SSH host key line: a server presenting another is refused before anything is sent. */
+  hostKey: pulumi.Input<string>;
   steps: Array<HostStep | LateStep>;
   /** Values whose change re-runs every step: the server's id, so a new server is configured. */
   triggers: pulumi.Input<string>[];
@@ -31,6 +33,10 @@ export interface HostConfigurationArgs {
   /** Resources the last step (the check through Caddy and TLS) waits for: the DNS records. */
   verifyAfter?: pulumi.Resource[];
 }
+
+/** How an operator accepts a server's new key, once checked on its console. */
+const HOST_KEY_FIX =
+  'pin it: pulumi config set sshHostKey "<the line in the server\'s /etc/ssh/ssh_host_ed25519_key.pub>", then npm run up.';
 
 class HostStepResource extends pulumi.dynamic.Resource {
   declare readonly output: pulumi.Output<string>;
@@ -47,11 +53,13 @@ export class HostConfiguration extends pulumi.ComponentResource {
   constructor(name: string, args: HostConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("conversational-platform:host:HostConfiguration", name, {}, opts);
     const target = pulumi.secret(
-      pulumi.all([args.host, args.privateKey]).apply(([host, privateKey]) => ({
+      pulumi.all([args.host, args.privateKey, args.hostKey]).apply(([host, privateKey, hostKey]) => ({
         host,
         port: args.port ?? 22,
         user: args.user,
         privateKey,
+        hostKeys: [hostKey],
+        hostKeyFix: HOST_KEY_FIX,
         dialTimeoutSeconds: args.dialTimeoutSeconds ?? 600,
       })),
     );

@@ -12,8 +12,8 @@ export interface ServerArgs {
   /** Keep the IPv4 address across rebuilds with a reserved IP. @default true */
   reservedIp: boolean;
   tags: string[];
-  /** Cloud-init user data, applied on the instance's first boot only. */
-  userData: string;
+  /** Cloud-init user data, applied on the instance's first boot only. A secret: it holds the host key. */
+  userData: pulumi.Input<string>;
 }
 
 /**

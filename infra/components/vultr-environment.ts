@@ -8,6 +8,7 @@ import { BackupBucket } from "./backup-bucket.js";
 import { Dns } from "./dns.js";
 import { Firewall } from "./firewall.js";
 import { Server } from "./server.js";
+import { ServerHostKey } from "./server-host-key.js";
 
 export interface VultrEnvironmentArgs {
   server: VultrServer;
@@ -21,6 +22,8 @@ export interface VultrEnvironmentArgs {
 
 export class VultrEnvironment extends pulumi.ComponentResource {
   readonly server: Server;
+  /** The server's SSH host key (public line): made here, installed by cloud-init. */
+  readonly hostKey: pulumi.Output<string>;
   readonly dns: Dns;
   readonly backups?: BackupBucket;
 
@@ -32,6 +35,8 @@ export class VultrEnvironment extends pulumi.ComponentResource {
       { adminCidrs: args.adminCidrs, description: `${server.hostname}: SSH from admins, HTTP(S) from anywhere` },
       { parent: this },
     );
+    const hostKey = new ServerHostKey(`${name}-host-key`, { parent: this });
+    this.hostKey = hostKey.publicKey;
     this.server = new Server(
       `${name}-server`,
       {
@@ -43,7 +48,14 @@ export class VultrEnvironment extends pulumi.ComponentResource {
         firewallGroupId: firewall.groupId,
         reservedIp: server.reservedIp,
         tags: server.tags,
-        userData: cloudInit(args.deployUser, args.sshPublicKey),
+        // Secret: it carries the host key's private half.
+        userData: pulumi.secret(
+          pulumi
+            .all([hostKey.publicKey, hostKey.privateKey])
+            .apply(([publicKey, privateKey]) =>
+              cloudInit(args.deployUser, args.sshPublicKey, { publicKey, privateKey }),
+            ),
+        ),
       },
       { parent: this },
     );

@@ -6,6 +6,7 @@ import { API_SETTINGS, checkApiSettings } from "./api-settings.js";
 import { formatCidr, parseCidr, type Cidr } from "./cidr.js";
 import { StackConfigError } from "./errors.js";
 import { ENV_SAFE } from "../host/render.js";
+import { parseSshHostKey } from "./ssh-host-key.js";
 import { privateKeyProblem } from "./ssh-keys.js";
 
 export const PROJECT = "conversational-platform";
@@ -26,6 +27,7 @@ const STACK_KEYS = {
   adminCidrs: { type: "array" },
   sshPublicKey: { type: "string" },
   sshPrivateKey: { type: "string", secret: true },
+  sshHostKey: { type: "string", default: "" },
   reservedIp: { type: "boolean", default: true },
   backupsBucket: { type: "boolean", default: false },
   backupsRegion: { type: "string", default: "" },
@@ -117,6 +119,8 @@ export interface StackConfig {
   sshPublicKey: string;
   /** Plaintext here; the reader hands it on only wrapped in pulumi.secret(). */
   sshPrivateKey: string;
+  /** The server's public host key, when the config pins it; else made (Vultr) or learnt once (existing server). */
+  sshHostKey?: string;
   acmeEmail: string;
   /** "letsencrypt" in production; "internal" (Caddy's own CA) for hosts the internet cannot reach. */
   tlsIssuer: "letsencrypt" | "internal";
@@ -259,6 +263,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     sshDialTimeout: number("sshDialTimeout", 86_400, "600"),
     sshPublicKey,
     sshPrivateKey: parsePrivateKey(raw, sshPublicKey),
+    sshHostKey: parseSshHostKey(raw.values.sshHostKey),
     acmeEmail: matching("acmeEmail", /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i, "an e-mail address", "ops@example.com"),
     tlsIssuer: oneOf(required("tlsIssuer", "letsencrypt"), "tlsIssuer", ["letsencrypt", "internal"] as const),
     packageSource: oneOf(required("packageSource", "official"), "packageSource", ["official", "distro"] as const),

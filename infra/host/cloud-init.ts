@@ -1,7 +1,17 @@
 // Cloud-init user data for a new instance: the deploy user with its key and
 // sudo, so every host step connects as that user from the first one (the
-// bootstrap then turns root's SSH login off). Holds only a public key.
-export function cloudInit(deployUser: string, sshPublicKey: string): string {
+// bootstrap then turns root's SSH login off), and the server's SSH host key,
+// made by the program, so the steps can pin it from the first connection.
+// Holds a private key: the program passes it only as a secret.
+
+/** The server's own SSH host key pair, OpenSSH format (infra/providers/host-key.ts makes it). */
+export interface ServerHostKey {
+  publicKey: string;
+  privateKey: string;
+}
+
+export function cloudInit(deployUser: string, sshPublicKey: string, hostKey: ServerHostKey): string {
+  const privateLines = hostKey.privateKey.trim().split("\n");
   return [
     "#cloud-config",
     "users:",
@@ -11,6 +21,14 @@ export function cloudInit(deployUser: string, sshPublicKey: string): string {
     "    lock_passwd: true",
     "    ssh_authorized_keys:",
     `      - ${JSON.stringify(sshPublicKey)}`,
+    // The image's own host keys go, and with ssh_keys given cloud-init makes
+    // no other type: the server presents this key and no other, written
+    // before sshd first starts.
+    "ssh_deletekeys: true",
+    "ssh_keys:",
+    "  ed25519_private: |",
+    ...privateLines.map((line) => `    ${line}`),
+    `  ed25519_public: ${JSON.stringify(hostKey.publicKey.trim())}`,
     "",
   ].join("\n");
 }

@@ -1,6 +1,8 @@
 // Carries out one host step through a transport: upload its file, run its
-// script, and fail with the host's own output when it fails.
+// script, and fail with the host's own output when it fails. That output
+// reaches the operator's terminal (and the stack's state): only terminal-safe.
 import type { HostStep } from "./steps.js";
+import { terminalSafe } from "./terminal-safe.js";
 import type { Transport } from "./transport/transport.js";
 
 export class HostStepError extends Error {
@@ -26,7 +28,7 @@ export async function runStep(transport: Transport, step: RunnableStep): Promise
   const result = await transport.exec(step.command, step.script);
   const output = [result.stdout, result.stderr].filter((s) => s.trim() !== "").join("\n");
   if (result.code !== 0)
-    throw new HostStepError(step.name, result.code, output.slice(-OUTPUT_LIMIT), transport.description);
+    throw new HostStepError(step.name, result.code, terminalSafe(output.slice(-OUTPUT_LIMIT)), transport.description);
   if (step.endsSession) await transport.endSession();
-  return result.stdout;
+  return terminalSafe(result.stdout);
 }

@@ -108,13 +108,14 @@ const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
 ];
 
 /**
- * Input paths that carry secrets by design, which the host components always
+ * Input paths that carry secrets by design, which the components always
  * pass as Pulumi secrets (a test reads the state to check): the SSH key of
- * every host step, and the script of the one step that installs the .env.
- * Everything else is stored and shown in plain text, so a credential there
- * would leak.
+ * every host step, the script of the one step that installs the .env, and an
+ * instance's cloud-init user data (the server's SSH host key). Everything
+ * else is stored and shown in plain text, so a credential there would leak.
  */
 function secretCarryingPaths(type: string, props: Record<string, unknown>): Set<string> {
+  if (type === INSTANCE) return new Set(["userData"]);
   if (type !== HOST_STEP) return new Set();
   const step = readKnown(props, "step");
   const name = step && typeof step === "object" ? readKnown(step as Record<string, unknown>, "name") : undefined;

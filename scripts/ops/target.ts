@@ -1,10 +1,12 @@
 // Which host a day-2 command talks to, and how: --local (the stack that
 // `npm run local` runs, through this machine's shell), or a server over SSH
 // found from flags, then an operator's .env (OPS_HOST, OPS_USER, OPS_SSH_PORT,
-// OPS_SSH_KEY, OPS_STACK), then the Pulumi stack's outputs and config.
+// OPS_SSH_KEY, OPS_SSH_HOST_KEY, OPS_STACK), then the Pulumi stack's outputs
+// and config. A server is always reached with its host key pinned.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { hostKeyLine, parseHostKey } from "../../infra/host/host-keys.js";
 import { PRODUCTION_PATHS, type HostPaths } from "../../infra/host/steps.js";
 import { LocalTransport } from "../../infra/host/transport/local.js";
 import { SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
@@ -36,6 +38,8 @@ export interface TargetFlags {
   user?: string;
   port?: string;
   key?: string;
+  /** The server's public host key line, for a server named by --host (or to override the stack's). */
+  hostKey?: string;
   stack?: string;
 }
 
@@ -73,12 +77,30 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
       );
     privateKey = fromConfig;
   }
-  const ssh: SshTarget = { host, port, user, privateKey, dialTimeoutSeconds: 30 };
+  // Built on first use: a command that never reaches the host (token) needs no host key.
+  let ssh: SshTarget | undefined;
+  const sshTarget = (): SshTarget =>
+    (ssh ??= {
+      host,
+      port,
+      user,
+      privateKey,
+      hostKeys: [pinnedHostKey(flags.hostKey ?? env.OPS_SSH_HOST_KEY, named ? undefined : fromStack().outputs, stack)],
+      hostKeyFix: named
+        ? "give the new key with --host-key (or OPS_SSH_HOST_KEY)."
+        : `pin it in the stack: pulumi config set sshHostKey "<that line>" --stack ${stack}, then npm run up (or, for one command, --host-key).`,
+      dialTimeoutSeconds: 30,
+    });
+  let transport: SshTransport | undefined;
   return {
     description: `${user}@${host}:${port}`,
-    transport: new SshTransport(ssh),
+    get transport() {
+      return (transport ??= new SshTransport(sshTarget()));
+    },
     paths: PRODUCTION_PATHS,
-    ssh,
+    get ssh() {
+      return sshTarget();
+    },
     jwtSecret: () => {
       const secret = env.OPS_JWT_SECRET ?? stringOr(config("jwtSecret"));
       if (!secret)
@@ -105,6 +127,32 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
             secretKey: stringOr(fromStack().outputs.backupSecretKey),
           })),
   };
+}
+
+/**
+ * The host key to pin: the operator's (--host-key, OPS_SSH_HOST_KEY), else
+ * the stack's output. A server named by --host has no stack to ask: without
+ * a key, refuse, and say where to find it.
+ */
+function pinnedHostKey(given: string | undefined, outputs: Record<string, unknown> | undefined, stack: string): string {
+  const value = given ?? stringOr(outputs?.sshHostKey);
+  if (!value) {
+    throw new OpsError(
+      outputs
+        ? `stack ${stack} has no sshHostKey output yet: run npm run up once (it pins the server's SSH host key), ` +
+            "or give the key with --host-key 'ssh-ed25519 AAAA...'"
+        : "a server named by --host (OPS_HOST) needs its SSH host key: --host-key 'ssh-ed25519 AAAA...' (or OPS_SSH_HOST_KEY). " +
+            "Take it from the stack (npm run pulumi -- stack output sshHostKey) or from the server's console " +
+            "(cat /etc/ssh/ssh_host_ed25519_key.pub); ssh-keyscan -t ed25519 -p PORT HOST prints it too, but compare its " +
+            "fingerprint (ssh-keygen -lf) with the console's before trusting it",
+    );
+  }
+  const key = parseHostKey(value);
+  if ("problem" in key)
+    throw new OpsError(
+      `the SSH host key to pin (${given ? "--host-key or OPS_SSH_HOST_KEY" : `stack ${stack}'s sshHostKey output`}) ${key.problem}`,
+    );
+  return hostKeyLine(key);
 }
 
 function bucketFrom(parts: Partial<BucketSettings>): BucketSettings | undefined {

@@ -48,6 +48,12 @@ export interface FakeVultrOptions {
   /** The address of new reserved IPv4s. @default 198.51.100.x */
   reservedIpv4?: string | (() => string);
   /**
+   * What a new instance's first boot does with its user data (decoded): on
+   * a test host, what cloud-init would do. The instance stays pending until
+   * it is done; if it fails, reading the instance answers 500 with why.
+   */
+  firstBoot?: (userData: string) => Promise<void>;
+  /**
    * After an instance holding a reserved IP is deleted, this many instance
    * creates still find it attached (Vultr detaches after answering the DELETE).
    * @default 0
@@ -113,6 +119,9 @@ export interface FakeInstance {
     userData: string;
     reservedIpId: string;
     pendingPlan: string;
+    /** The first boot (options.firstBoot) is over; its failure, if it failed. */
+    booted: boolean;
+    bootError: string;
   };
 }
 
@@ -332,10 +341,16 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
             userData,
             reservedIpId: reserved?.id ?? "",
             pendingPlan: "",
+            booted: !options.firstBoot,
+            bootError: "",
           },
         };
         if (reserved) reserved.instance_id = id;
         state.instances.set(id, created);
+        options.firstBoot?.(Buffer.from(userData, "base64").toString("utf8")).then(
+          () => (created.fake.booted = true),
+          (error: unknown) => (created.fake.bootError = error instanceof Error ? error.message : String(error)),
+        );
         return { status: 201, body: { instance: { ...publicInstance(created), default_password: "fake-Pa55word!" } } };
       },
     ],
@@ -344,6 +359,7 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
       /^\/v2\/instances\/([^/]+)$/,
       ([id]) => {
         const found = instance(id);
+        if (found.fake.bootError) throw new HttpError(500, `the instance's first boot failed: ${found.fake.bootError}`);
         advanceInstance(found);
         return { status: 200, body: { instance: publicInstance(found) } };
       },
@@ -829,7 +845,7 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
   // Each GET of a pending instance counts down; at zero it is active with its addresses.
   function advanceInstance(inst: FakeInstance): void {
     if (inst.fake.pollsLeft > 0) inst.fake.pollsLeft--;
-    if (inst.fake.pollsLeft > 0) return;
+    if (inst.fake.pollsLeft > 0 || !inst.fake.booted) return;
     if (inst.status === "pending") {
       inst.status = "active";
       inst.server_status = "ok";

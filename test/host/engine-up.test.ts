@@ -15,6 +15,7 @@ import type { NodeSSH } from "node-ssh";
 import { ChatClient, textOf } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
 import { startFakeVultr, type FakeVultr } from "../harness/fake-vultr.js";
+import { applyFirstBootSshKeys } from "../harness/first-boot.js";
 import { loadLocalImages } from "../harness/host-images.js";
 import {
   createStack,
@@ -26,6 +27,7 @@ import {
 import { startFakeS3, type FakeS3 } from "../harness/s3.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 import { tokenFor } from "../harness/tokens.js";
+import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
 import { PRODUCTION_PATHS, releaseId, verifyStep } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { verifyBackup } from "../../scripts/backup/backup.js";
@@ -47,6 +49,12 @@ async function deployLogins(root: NodeSSH): Promise<number> {
   const log = await run(root, "journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey for deploy' || true");
   return Number(log.stdout.trim());
 }
+
+/** The host key the test host's sshd presents now (the pinned form: type and key). */
+function hostKeyNow(): string {
+  return hostKeyLine(hostKeyOf(readFileSync(join(host.root, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8")));
+}
+const fingerprint = (line: string) => hostKeyOf(line).fingerprint;
 
 async function plannedOps(stack: EngineStack): Promise<Record<string, string>> {
   const result = await stack.ok(["preview", "--json", "--policy-pack", POLICY_PACK]);
@@ -144,6 +152,18 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
       `pulumi up on the test host: first ${(first.ms / 1000).toFixed(0)} s, second (no change) ${(second.ms / 1000).toFixed(1)} s`,
     );
   }, 1_800_000);
+
+  it("learns the server's SSH host key on the first up, says so with its fingerprint, and pins it", async () => {
+    const key = hostKeyNow();
+    expect(first.stdout).toContain(
+      `Trust on first use: ${host.address}:22 presented the SSH host key ${fingerprint(key)} (ssh-ed25519)`,
+    );
+    expect(first.stdout).toMatch(/platform-known-host\s+created/);
+    const outputs = JSON.parse((await stack.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
+    expect(outputs.sshHostKey).toBe(key);
+    // Learnt once: the second up neither learns again nor says so.
+    expect(second.stdout).not.toContain("Trust on first use");
+  });
 
   it("runs every host step, ending with /health through Caddy and TLS", async () => {
     for (const step of ["wait", "bootstrap", "caddy", "release", "stack", "verify"]) {
@@ -255,7 +275,9 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
       });
     const reachable = check();
     expect(reachable.status, reachable.stderr).toBe(0);
-    expect(reachable.stdout).toContain(`SSH at ${host.address}:22 answers`);
+    expect(reachable.stdout).toContain(
+      `SSH at ${host.address}:22 answers, with the pinned host key ${fingerprint(hostKeyNow())}`,
+    );
     // As for a runner outside adminCidrs: new SSH connections are dropped.
     const rule = "INPUT -p tcp --dport 22 -m conntrack --ctstate NEW -j DROP";
     await run(root, `iptables -I ${rule}`);
@@ -277,7 +299,10 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(
         "npm",
-        ["run", "-s", "ops", "--", ...args, "--host", host.address, "--user", "deploy", "--key", host.keyPath],
+        [
+          ...["run", "-s", "ops", "--", ...args, "--host", host.address, "--user", "deploy", "--key", host.keyPath],
+          ...["--host-key", hostKeyNow()],
+        ],
         { cwd: ROOT, env: { ...process.env, OPS_ACTOR: "engine-up-test", ...env } },
       );
       let stdout = "";
@@ -573,6 +598,57 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
   }, 900_000);
 });
 
+describe("a server whose SSH host key changed after the first up", () => {
+  // A reinstall, as SSH sees it; or another machine answering at the address.
+  let before: string;
+  let after: string;
+  beforeAll(async () => {
+    before = hostKeyNow();
+    const rekeyed = await run(root, "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A && systemctl restart ssh");
+    expect(rekeyed.code, rekeyed.output).toBe(0);
+    after = hostKeyNow();
+  }, 120_000);
+
+  it("makes the next up fail before any step runs, naming both fingerprints and how to accept the change", async () => {
+    expect(after).not.toBe(before);
+    const logins = await deployLogins(root);
+    const env = (await run(root, `grep ^LOG_LEVEL= ${PRODUCTION_PATHS.appDir}/.env`)).stdout.trim();
+    // A change that must run the stack step on the host.
+    await byo!.ok(["config", "set", "logLevel", "warn"]);
+    const refused = await byo!.run(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout).toContain(
+      `Refused ${host.address}:22: it presented the SSH host key ${fingerprint(after)} (ssh-ed25519), ` +
+        `but the key pinned for it is ${fingerprint(before)} (ssh-ed25519). Nothing was sent to it`,
+    );
+    expect(refused.stdout).toContain('pin it: pulumi config set sshHostKey "<the line in the server');
+    // No login, and the host's settings are as they were.
+    expect(await deployLogins(root)).toBe(logins);
+    expect((await run(root, `grep ^LOG_LEVEL= ${PRODUCTION_PATHS.appDir}/.env`)).stdout.trim()).toBe(env);
+  }, 600_000);
+
+  it("makes CI's reach check fail in seconds, naming both fingerprints", () => {
+    const check = spawnSync("bash", [join(ROOT, "scripts/ci/check-ssh-reach.sh"), byo!.name], {
+      env: byo!.env,
+      encoding: "utf8",
+    });
+    expect(check.status).toBe(1);
+    expect(check.stderr).toContain(
+      `SSH at ${host.address}:22 answers with the host key ${fingerprint(after)}, not the pinned ${fingerprint(before)}`,
+    );
+  }, 120_000);
+
+  it("takes the new key once the operator pins it (config sshHostKey), and deploys", async () => {
+    await byo!.ok(["config", "set", "sshHostKey", after]);
+    const accepted = await byo!.ok(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK]);
+    expect(accepted.stdout).toMatch(/platform-host-stack\s+updated/);
+    expect(accepted.stdout).not.toContain("Trust on first use");
+    expect((await run(root, `grep ^LOG_LEVEL= ${PRODUCTION_PATHS.appDir}/.env`)).stdout.trim()).toBe("LOG_LEVEL=warn");
+    const outputs = JSON.parse((await byo!.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
+    expect(outputs.sshHostKey).toBe(after);
+  }, 600_000);
+});
+
 describe("pulumi up of the Vultr program, against a local fake of the Vultr API, configuring the test host", () => {
   // The fake reports the test host's address for the new instance (and its
   // reserved IP): the engine creates every Vultr resource, then the host
@@ -582,7 +658,13 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
   let up: CommandResult;
 
   beforeAll(async () => {
-    fake = await startFakeVultr({ instanceIpv4: host.address, reservedIpv4: host.address, pendingPolls: 1 });
+    fake = await startFakeVultr({
+      instanceIpv4: host.address,
+      reservedIpv4: host.address,
+      pendingPolls: 1,
+      // The new instance is the test host: its first boot installs the host key the user data carries.
+      firstBoot: (userData) => applyFirstBootSshKeys(host.root, root, userData),
+    });
     stack = await createStack({
       name: "vultr",
       config: {
@@ -633,6 +715,26 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     const [storage] = [...fake.state.objectStorages.values()];
     expect(storage).toMatchObject({ status: "active", label: `chat-platform-${stack.name}-backups` });
     expect(storage!.fake.tierId).toBeGreaterThan(0);
+  });
+
+  it("gives the server a host key the program made, its only one, and pins it from the first connection", async () => {
+    const outputs = JSON.parse((await stack.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
+    expect(outputs.sshHostKey).toBe(hostKeyNow());
+    const keys = await run(root, "ls /etc/ssh | grep ^ssh_host_");
+    expect(keys.stdout.trim().split("\n")).toEqual(["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]);
+    expect(up.stdout).not.toContain("Trust on first use");
+    expect(up.stdout).toMatch(/platform-host-key\s+created/);
+  });
+
+  it("keeps the host key's private half and the user data only encrypted in the state", async () => {
+    const state = (await stack.ok(["stack", "export"])).stdout;
+    const privateKey = readFileSync(join(host.root, "etc/ssh/ssh_host_ed25519_key"), "utf8");
+    expect(state).toContain("platform-host-key");
+    // The lines after the first hold the key itself (the first is the same in every such key).
+    const keyLines = privateKey.trim().split("\n").slice(2, -1);
+    expect(keyLines.length).toBeGreaterThan(1);
+    for (const line of keyLines) expect(state.includes(line), "the host's private key in plain text").toBe(false);
+    expect(state.includes("ssh_deletekeys")).toBe(false);
   });
 
   it("configures the server it created and reports it healthy, with the backup keys as secrets", async () => {

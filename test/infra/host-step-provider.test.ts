@@ -1,11 +1,19 @@
 // When the engine runs a host step again: a new script, new triggers (a
 // replaced instance) or another machine; never for what does not reach the
-// host (the uploaded file's local path, a rotated key).
+// host (the uploaded file's local path, a rotated key, a pinned host key).
 import { describe, expect, it } from "vitest";
 import { hostStepProvider, type HostStepInputs } from "../../infra/providers/host-step.js";
 
 const inputs: HostStepInputs = {
-  target: { host: "203.0.113.10", port: 22, user: "deploy", privateKey: "KEY-1", dialTimeoutSeconds: 600 },
+  target: {
+    host: "203.0.113.10",
+    port: 22,
+    user: "deploy",
+    privateKey: "KEY-1",
+    hostKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFsjYNldF9+1ZXtc7Fhp00BRJQzmOmWFRd1e0ELnaxJ1"],
+    hostKeyFix: "pulumi config set sshHostKey ...",
+    dialTimeoutSeconds: 600,
+  },
   step: {
     name: "release",
     command: "bash -s",
@@ -35,10 +43,14 @@ describe("the host step provider's diff", () => {
     expect(await changes({ ...inputs, target: { ...inputs.target, host: "203.0.113.11" } })).toBe(true);
   });
 
-  it("ignores the local path of the upload and a new private key", async () => {
+  it("ignores the local path of the upload, a new private key and a newly pinned host key", async () => {
     const upload = { ...inputs.step.upload!, localPath: "/builds/ci/dist/api.cjs" };
     expect(await changes({ ...inputs, step: { ...inputs.step, upload } })).toBe(false);
     expect(await changes({ ...inputs, target: { ...inputs.target, privateKey: "KEY-2" } })).toBe(false);
+    // Pinning the key the server already has (sshHostKey set after it was learnt) re-runs nothing.
+    expect(await changes({ ...inputs, target: { ...inputs.target, hostKeys: ["ssh-ed25519 AAAA-other"] } })).toBe(
+      false,
+    );
   });
 
   it("replaces nothing: a step is run again in place", async () => {

@@ -78,7 +78,7 @@ describe("instance policy", () => {
 
 describe("credential policy", () => {
   it.each([
-    [INSTANCE, { userData: "#!/bin/sh\necho '-----BEGIN OPENSSH PRIVATE KEY-----' > k" }, /userData.*a private key/],
+    [INSTANCE, { label: "-----BEGIN OPENSSH PRIVATE KEY-----" }, /label.*a private key/],
     [INSTANCE, { tags: ["sk-ant-api03-abcdefghijklmnop"] }, /tags\[0\].*Anthropic API key/],
     [
       STEP,
@@ -100,6 +100,13 @@ describe("credential policy", () => {
         triggers: ['echo "JWT_SECRET=$JWT_SECRET" > .env'],
       }),
     ).toEqual([]);
+  });
+
+  it("allows the server's host key in an instance's user data, which is secret in state", () => {
+    const userData = "#cloud-config\nssh_keys:\n  ed25519_private: |\n    -----BEGIN OPENSSH PRIVATE KEY-----\n";
+    expect(violations(noPlaintextCredentials, INSTANCE, { userData })).toEqual([]);
+    // Only there: the same key in the step's target is still reported.
+    expect(violations(noPlaintextCredentials, STEP, { target: { userData } })).toHaveLength(1);
   });
 
   it("reports a credential in the script of any other step, and a key anywhere else in the target", () => {

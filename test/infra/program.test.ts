@@ -10,7 +10,7 @@ import {
   type PreviewJson,
   type PreviewStep,
 } from "../harness/pulumi-engine.js";
-import { KEYS, REALISTIC_CONFIG, REALISTIC_SECRETS } from "../harness/stack-configs.js";
+import { generateKeyPair, KEYS, REALISTIC_CONFIG, REALISTIC_SECRETS } from "../harness/stack-configs.js";
 
 /** The engine's placeholder for a value only known after an update. */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -24,6 +24,8 @@ const T = {
   record: "pulumi-nodejs:dynamic/vultr:DnsRecord",
   storage: "pulumi-nodejs:dynamic/vultr:ObjectStorage",
   step: "pulumi-nodejs:dynamic/host:Step",
+  hostKey: "pulumi-nodejs:dynamic/host:HostKey",
+  knownHost: "pulumi-nodejs:dynamic/host:KnownHost",
 };
 
 interface Plan {
@@ -82,6 +84,7 @@ describe("pulumi preview of the production program", () => {
         T.record,
         T.record,
         T.storage,
+        T.hostKey,
         ...Array(7).fill(T.step),
       ].sort(),
     );
@@ -120,11 +123,11 @@ describe("pulumi preview of the production program", () => {
     expect(plan.one(T.storage)).toMatchObject({ region: "ewr", label: `chat-platform-${stack.name}-backups` });
   });
 
-  it("gives the instance cloud-init that creates the deploy user with its key only", () => {
-    const userData = plan.one(T.instance).userData as string;
-    expect(userData).toContain("name: deploy");
-    expect(userData).toContain(KEYS.publicKey);
-    expect(userData).not.toContain("PRIVATE KEY");
+  it("makes the server's SSH host key, and gives the instance cloud-init only as a secret (it holds that key)", () => {
+    expect(plan.one(T.hostKey)).toMatchObject({ keyType: "ed25519" });
+    // Known once the key is made: unknown in a preview, then a secret (engine-up.test.ts reads the state).
+    expect(plan.one(T.instance).userData).toBe(UNKNOWN);
+    expect(plan.byName("platform-server-instance").newState!.dependencies).toContain(plan.ofType(T.hostKey)[0]!.urn);
   });
 
   it("puts A and AAAA records for the API host in the zone it creates", () => {
@@ -191,8 +194,32 @@ describe("pulumi preview of other shapes", () => {
     try {
       const plan = await preview(stack);
       const types = [...new Set(plan.steps.map((s) => s.newState!.type))].sort();
-      expect(types).toEqual(["conversational-platform:host:HostConfiguration", "pulumi:pulumi:Stack", T.step].sort());
-      // Known here (no instance to wait for): the target, with the private key, is a secret.
+      expect(types).toEqual(
+        ["conversational-platform:host:HostConfiguration", "pulumi:pulumi:Stack", T.step, T.knownHost].sort(),
+      );
+      // No key in the config: learnt from the server on the first up (trust on first use).
+      expect(plan.one(T.knownHost)).toMatchObject({ host: "203.0.113.10", port: 22 });
+      // The target waits for the learnt key, and is a secret once known.
+      for (const step of plan.ofType(T.step)) expect(step.newState!.inputs.target, urnName(step.urn)).toBe(UNKNOWN);
+      expect(plan.output).not.toContain(KEYS.privateKey.split("\n")[1]);
+    } finally {
+      await stack.remove();
+    }
+  }, 600_000);
+
+  it("pins the key the config gives for an existing server, learning none", async () => {
+    const { region, plan: _plan, hostname, createDnsZone, reservedIp, backupsBucket, ...common } = REALISTIC_CONFIG;
+    void [region, _plan, hostname, createDnsZone, reservedIp, backupsBucket];
+    const hostKey = generateKeyPair().publicKey;
+    const stack = await createStack({
+      name: "existing-pinned",
+      config: { ...common, existingServer: "203.0.113.10", sshHostKey: hostKey },
+      secrets: REALISTIC_SECRETS,
+    });
+    try {
+      const plan = await preview(stack);
+      expect(plan.ofType(T.knownHost)).toEqual([]);
+      // Known here: the target, with the private key, is a secret.
       for (const step of plan.ofType(T.step)) expect(step.newState!.inputs.target, urnName(step.urn)).toBe("[secret]");
       expect(plan.output).not.toContain(KEYS.privateKey.split("\n")[1]);
     } finally {

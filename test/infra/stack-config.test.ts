@@ -151,6 +151,30 @@ describe("parseStackConfig", () => {
     expect(existing.server).toEqual({ kind: "existing", address: "server.example.net" });
   });
 
+  it("pins the server's host key from sshHostKey: one public key line, stored without its comment", () => {
+    const host = generateKeyPair();
+    const line = host.publicKey.split(" ").slice(0, 2).join(" ");
+    expect(parseStackConfig(raw({ sshHostKey: `${host.publicKey}\n` })).sshHostKey).toBe(line);
+    const existing = { existingServer: "203.0.113.10", plan: undefined, hostname: undefined, backupsBucket: "false" };
+    expect(parseStackConfig(raw({ ...existing, sshHostKey: host.publicKey })).sshHostKey).toBe(line);
+    // Unset: made by the program (Vultr) or learnt on the first up (an existing server).
+    expect(parseStackConfig(raw({ sshHostKey: "" })).sshHostKey).toBeUndefined();
+  });
+
+  it.each([
+    [generateKeyPair().privateKey, /Config "sshHostKey": is a private key; the server's public host key is wanted/],
+    ["AAAAC3NzaC1lZDI1NTE5", /Config "sshHostKey": is not an OpenSSH public key line/],
+    [`203.0.113.10 ${KEYS.publicKey}`, /Config "sshHostKey": is not an OpenSSH public key line/],
+    [`${KEYS.publicKey}\n${KEYS.publicKey}`, /Config "sshHostKey": holds more than one line/],
+  ])("refuses sshHostKey %j, saying where to read the right value", (value, message) => {
+    const error = errorOf({ sshHostKey: value });
+    expect(error.message).toMatch(message);
+    expect(error.message).toContain('pulumi config set sshHostKey "<the line in /etc/ssh/ssh_host_ed25519_key.pub>"');
+    expect(error.message).toContain("ssh-keyscan -t ed25519");
+    expect(error.message).toContain("pulumi config rm sshHostKey");
+    expect(error.message).not.toContain("BEGIN OPENSSH");
+  });
+
   it("accepts a bare address as a single host", () => {
     expect(parseCidr("203.0.113.9")).toEqual({ version: 4, address: "203.0.113.9", prefix: 32 });
     expect(parseCidr("2001:db8::1")).toEqual({ version: 6, address: "2001:db8::1", prefix: 128 });

@@ -1,10 +1,20 @@
 // SSH to a host, one connection per host and key for the whole process: every
 // command and upload of a deploy shares it as channels, so the host's
-// fail2ban and ufw rate limit see one login, not one per step.
+// fail2ban and ufw rate limit see one login, not one per step. The host must
+// present a pinned host key, checked during the key exchange: a host with
+// another key is refused before the login, so it receives nothing.
 import { createHash } from "node:crypto";
 import { NodeSSH } from "node-ssh";
 import type { Duplex } from "node:stream";
-import type { ClientChannel } from "ssh2";
+import type { ClientChannel, ConnectConfig } from "ssh2";
+import {
+  checkHostKey,
+  hostKeyAlgorithms,
+  hostKeyOf,
+  hostKeyRefusalMessage,
+  type HostKey,
+  type HostKeyRefusal,
+} from "../host-keys.js";
 import type { ExecResult, HeldCommand, OutputListener, Transport } from "./transport.js";
 
 export interface SshTarget {
@@ -13,6 +23,14 @@ export interface SshTarget {
   user: string;
   /** An unencrypted OpenSSH or PEM private key. */
   privateKey: string;
+  /**
+   * The host keys the server may present (OpenSSH public key lines); any
+   * other is refused. There is no "accept any": a key not known yet is
+   * learnt on purpose, visibly (scanHostKey, the stack's host:KnownHost).
+   */
+  hostKeys: string[];
+  /** How to pin a new key once the operator has checked it (a config key, a flag), for the refusal's message. */
+  hostKeyFix: string;
   /**
    * How long to keep dialling a host that does not answer yet (a new VPS
    * takes a minute or two). After that the error says what to check.
@@ -24,9 +42,45 @@ export interface SshTarget {
 const pool = new Map<string, Promise<NodeSSH>>();
 
 function poolKey(target: SshTarget): string {
-  const key = createHash("sha256").update(target.privateKey).digest("hex").slice(0, 16);
+  // A connection checked against other pinned keys is not shared.
+  const key = createHash("sha256")
+    .update(JSON.stringify([target.privateKey, target.hostKeys]))
+    .digest("hex")
+    .slice(0, 16);
   return `${target.user}@${target.host}:${target.port}/${key}`;
 }
+
+/** The host presented a key that is not pinned: nothing was sent to it. Never retried. */
+export class HostKeyRefusedError extends Error {
+  override name = "HostKeyRefusedError";
+  constructor(readonly refusal: HostKeyRefusal) {
+    super(hostKeyRefusalMessage(refusal));
+  }
+}
+
+/**
+ * The options that make ssh2 check the host key during the key exchange,
+ * before any authentication: only the pinned keys' types are offered, and
+ * `onRefused` hears what another key was presented.
+ */
+export function pinnedHostKeyOptions(
+  pinned: readonly HostKey[],
+  onRefused: (presented: { type: string; fingerprint: string }) => void,
+): Pick<ConnectConfig, "hostVerifier" | "algorithms"> {
+  return {
+    algorithms: {
+      serverHostKey: hostKeyAlgorithms(pinned) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"],
+    },
+    hostVerifier: (key: Buffer) => {
+      const verdict = checkHostKey(key, pinned);
+      if (!verdict.trusted) onRefused(verdict.presented);
+      return verdict.trusted;
+    },
+  };
+}
+
+/** A server with no key of the pinned types fails the key exchange itself. */
+const NO_PINNED_TYPE = /no matching host key format/i;
 
 export class SshTransport implements Transport {
   readonly description: string;
@@ -127,12 +181,18 @@ export class SshTransport implements Transport {
 const REFUSED_KEY_PATIENCE_MS = 180_000;
 
 async function dial(target: SshTarget): Promise<NodeSSH> {
+  const pinned = (target.hostKeys ?? []).map(hostKeyOf);
+  if (pinned.length === 0)
+    throw new Error(
+      `No SSH host key is pinned for ${target.host}:${target.port}: refusing to connect. ${target.hostKeyFix}`,
+    );
   const timeoutMs = (target.dialTimeoutSeconds ?? 600) * 1000;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   let refusedSince: number | undefined;
   for (;;) {
     const ssh = new NodeSSH();
+    let presented: { type: string; fingerprint: string } | undefined;
     try {
       await ssh.connect({
         host: target.host,
@@ -141,12 +201,21 @@ async function dial(target: SshTarget): Promise<NodeSSH> {
         privateKey: target.privateKey,
         readyTimeout: 20_000,
         keepaliveInterval: 15_000,
+        ...pinnedHostKeyOptions(pinned, (key) => (presented = key)),
       });
       return ssh;
     } catch (error) {
       ssh.dispose();
       lastError = error;
     }
+    // Another key is no reason to wait: the answer will not change.
+    if (presented || (lastError instanceof Error && NO_PINNED_TYPE.test(lastError.message)))
+      throw new HostKeyRefusedError({
+        where: `${target.host}:${target.port}`,
+        presented,
+        pinned,
+        fix: target.hostKeyFix,
+      });
     const refused = lastError instanceof Error && /authentication methods failed/i.test(lastError.message);
     refusedSince = refused ? (refusedSince ?? Date.now()) : undefined;
     if (refusedSince !== undefined && Date.now() - refusedSince > REFUSED_KEY_PATIENCE_MS) {

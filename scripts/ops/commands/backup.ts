@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { loadTemplates } from "../../../infra/host/templates.js";
+import { terminalSafe } from "../../../infra/host/terminal-safe.js";
 import type { HeldCommand } from "../../../infra/host/transport/transport.js";
 import { planRestoreOn, restoreVerified, takeBackup, verifyBackup } from "../../backup/backup.js";
 import { BACKUP_NAME } from "../../backup/manifest.js";
@@ -16,7 +17,8 @@ import { withNats } from "../nats.js";
 import { OpsError, type Target } from "../target.js";
 import { runOnHost } from "./run.js";
 
-const log = (line: string) => console.log(`  ${line}`);
+// Lines may name what a manifest from the bucket says (its streams).
+const log = (line: string) => console.log(`  ${terminalSafe(line)}`);
 
 function bucketOf(target: Target): BackupBucket {
   const settings = target.bucket();
@@ -97,15 +99,15 @@ async function withApiStopped(
     stdout: (chunk) => {
       said += chunk;
       if (said.includes("== stopped")) stopped();
-      process.stdout.write(chunk.replace("== stopped\n", ""));
+      process.stdout.write(terminalSafe(chunk.replace("== stopped\n", "")));
     },
-    stderr: (chunk) => process.stderr.write(chunk),
+    stderr: (chunk) => process.stderr.write(terminalSafe(chunk)),
   });
   const endedEarly = held.result.then((result) => {
     if (!said.includes("== stopped"))
       throw new OpsError(
         `the host could not stop the API for the ${action} (exit code ${result.code ?? "none"}): ` +
-          (result.stderr.trim() || result.stdout.trim()),
+          terminalSafe(result.stderr.trim() || result.stdout.trim()),
       );
   });
   await Promise.race([isStopped, endedEarly]);
@@ -170,7 +172,10 @@ export async function restore(target: Target, from: string, replaceLive: boolean
     await withNats(target, async (nc) => {
       await planRestoreOn(nc, manifest, replaceLive);
       console.log(
-        `${manifest.name}: ${manifest.streams.length} streams, checksums match; taken ${manifest.createdAt} by ${manifest.source}`,
+        // The manifest comes from the bucket: its words are only shown, never obeyed by the terminal.
+        terminalSafe(
+          `${manifest.name}: ${manifest.streams.length} streams, checksums match; taken ${manifest.createdAt} by ${manifest.source}`,
+        ),
       );
       await withApiStopped(
         target,

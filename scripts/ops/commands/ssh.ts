@@ -1,9 +1,11 @@
 // An interactive shell on the host as the deploy user, with the stack's key
-// (written to a private temporary file for the system's ssh client).
+// and the server's pinned host key (written to private temporary files for
+// the system's ssh client, scripts/ops/ssh-client.ts).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { knownHostsFile, sshClientArgs } from "../ssh-client.js";
 import { OpsError, type Target } from "../target.js";
 
 export function ssh(target: Target, command: string[]): number {
@@ -14,16 +16,11 @@ export function ssh(target: Target, command: string[]): number {
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGHUP", "SIGTERM"];
   for (const signal of signals) process.on(signal, ignore);
   try {
-    const key = join(dir, "key");
-    writeFileSync(key, target.ssh.privateKey, { mode: 0o600 });
-    const { host, port, user } = target.ssh;
-    const result = spawnSync(
-      "ssh",
-      ["-i", key, "-p", String(port), "-o", "IdentitiesOnly=yes", `${user}@${host}`, ...command],
-      {
-        stdio: "inherit",
-      },
-    );
+    const files = { identity: join(dir, "key"), knownHosts: join(dir, "known_hosts") };
+    const { host, port, privateKey, hostKeys } = target.ssh;
+    writeFileSync(files.identity, privateKey, { mode: 0o600 });
+    writeFileSync(files.knownHosts, knownHostsFile(host, port, hostKeys), { mode: 0o600 });
+    const result = spawnSync("ssh", sshClientArgs(target.ssh, files, command), { stdio: "inherit" });
     return result.status ?? 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,47 @@
+// The SSH host key of a server the program creates, made by the program: an
+// ed25519 key pair generated once, when the resource is created, and kept in
+// state (the private half as a secret). Cloud-init installs it on the new
+// server and the host steps pin its public half, so the first connection to
+// the server already knows whom it talks to. Nothing here touches a host.
+import ssh2 from "ssh2";
+import { InputChecker } from "../vultr/check.js";
+import { diffInputs, type DiffRules } from "./diff.js";
+import type { Provider } from "./provider.js";
+
+export interface HostKeyInputs {
+  /** Only ed25519: one small key type every current OpenSSH server and client speaks. */
+  keyType: "ed25519";
+}
+
+export interface HostKeyState extends HostKeyInputs {
+  /** The OpenSSH public key line, as in /etc/ssh/ssh_host_ed25519_key.pub. */
+  publicKey: string;
+  /** The OpenSSH private key: a secret output (the component marks it so). */
+  privateKey: string;
+}
+
+/** A new key type is a new key. Nothing else is an input. */
+export const HOST_KEY_DIFF_RULES: DiffRules<HostKeyInputs> = { replace: ["keyType"], update: [] };
+
+export const hostKeyProvider: Provider<HostKeyInputs, HostKeyState> = {
+  async check(_olds, news) {
+    return new InputChecker({ ...news }).oneOf("keyType", ["ed25519"]).result(news);
+  },
+  async diff(_id, olds, news) {
+    return diffInputs(olds, news, HOST_KEY_DIFF_RULES);
+  },
+  async create(inputs) {
+    // No comment: the public line is the pinned form as it is (the stack output sshHostKey).
+    const pair = ssh2.utils.generateKeyPairSync(inputs.keyType);
+    // The id names the key by its public half only.
+    const id = `host-key-${pair.public.split(" ")[1]!.slice(-16)}`;
+    return { id, outs: { keyType: inputs.keyType, publicKey: pair.public, privateKey: pair.private } };
+  },
+  async read(id, props) {
+    // Only ever in state: a refresh keeps it.
+    return { id, props };
+  },
+  async delete() {
+    // Nothing outside the state holds it but the server, which keeps it.
+  },
+};

@@ -1,0 +1,65 @@
+// The host:HostKey provider (the SSH host key the program makes for a new
+// server), through the contract every provider implements: check, diff,
+// create, read, delete; and its place in the providers bundle's registry.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseHostKey } from "../../infra/host/host-keys.js";
+import { hostKeyProvider } from "../../infra/providers/host-key.js";
+import { providers } from "../../infra/providers/registry.js";
+import { scratchDir } from "../harness/tmp.js";
+
+describe("the host:HostKey provider", () => {
+  it("is in the registry the providers bundle serves, beside host:KnownHost", () => {
+    expect(providers["host:HostKey"]).toBe(hostKeyProvider);
+    expect(providers["host:KnownHost"]).toBeDefined();
+  });
+
+  it("accepts ed25519 only", async () => {
+    expect(await hostKeyProvider.check!({}, { keyType: "ed25519" })).toEqual({ inputs: { keyType: "ed25519" } });
+    const checked = await hostKeyProvider.check!({}, { keyType: "dsa" } as never);
+    expect(checked.failures).toEqual([{ property: "keyType", reason: 'must be one of "ed25519"' }]);
+  });
+
+  it("creates an ed25519 pair OpenSSH reads: a private key without passphrase whose public half is the output", async () => {
+    const { id, outs } = await hostKeyProvider.create({ keyType: "ed25519" });
+    expect(outs.keyType).toBe("ed25519");
+    const pub = parseHostKey(outs.publicKey);
+    expect("problem" in pub ? pub.problem : pub.type).toBe("ssh-ed25519");
+    // The pinned form as it is: type and key, no comment (the stack output sshHostKey).
+    expect(outs.publicKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/]+=*$/);
+    // The id comes from the public half only.
+    expect(outs.publicKey).toContain(id.replace("host-key-", ""));
+    const dir = scratchDir("host-key");
+    try {
+      const file = join(dir.path, "key");
+      writeFileSync(file, outs.privateKey, { mode: 0o600 });
+      // -P '' fails on a key with a passphrase.
+      const derived = execFileSync("ssh-keygen", ["-y", "-P", "", "-f", file], { encoding: "utf8" }).trim();
+      expect(derived.split(" ").slice(0, 2)).toEqual(outs.publicKey.split(" ").slice(0, 2));
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("makes a new key each time it is created", async () => {
+    const a = await hostKeyProvider.create({ keyType: "ed25519" });
+    const b = await hostKeyProvider.create({ keyType: "ed25519" });
+    expect(a.outs.publicKey).not.toBe(b.outs.publicKey);
+    expect(a.id).not.toBe(b.id);
+  });
+
+  it("keeps its key: no change for the same inputs, a refresh keeps it, delete touches nothing", async () => {
+    const { id, outs } = await hostKeyProvider.create({ keyType: "ed25519" });
+    expect(await hostKeyProvider.diff(id, outs, { keyType: "ed25519" })).toEqual({ changes: false, changed: [] });
+    expect(await hostKeyProvider.read!(id, outs)).toEqual({ id, props: outs });
+    await expect(hostKeyProvider.delete(id, outs)).resolves.toBeUndefined();
+  });
+
+  it("replaces the key only for another key type", async () => {
+    const { id, outs } = await hostKeyProvider.create({ keyType: "ed25519" });
+    const other = { keyType: "rsa" } as never;
+    expect(await hostKeyProvider.diff(id, outs, other)).toMatchObject({ changes: true, replaces: ["keyType"] });
+  });
+});
