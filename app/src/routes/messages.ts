@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../app.js";
-import { modelContext } from "../chat/context.js";
+import { estimateTokens, modelContext } from "../chat/context.js";
 import { openEventStream } from "../chat/event-stream.js";
 import { foldLog } from "../chat/history.js";
 import { ReplyCursor } from "../chat/reply-cursor.js";
@@ -25,6 +25,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       refuseWhileDraining(deps);
       const { content } = request.body;
       if (content.trim() === "") throw new HttpError(400, "invalid_request", "The message content is blank.");
+      refuseOverContextBudget(content, config.contextMaxTokens);
       const model = request.body.model ?? config.model;
       if (!config.allowedModels.includes(model)) {
         throw new HttpError(
@@ -237,6 +238,25 @@ function neverSentTo(conversation: ConversationRecord): boolean {
  */
 async function contextFromLog(deps: AppDeps, conversationId: string) {
   return foldLog(await deps.store.readLog(conversationId));
+}
+
+/**
+ * A message is refused, rather than older turns cut short, when it alone is
+ * over the context budget: the model would be sent an empty or truncated
+ * question, and the client can act on a clear refusal. Only a configuration
+ * with MAX_MESSAGE_CHARS above 4 x CONTEXT_MAX_TOKENS lets such a message
+ * past the schema.
+ */
+function refuseOverContextBudget(content: string, maxTokens: number) {
+  const tokens = estimateTokens(content);
+  if (tokens <= maxTokens) return;
+  throw new HttpError(
+    413,
+    "message_too_large",
+    `This message is about ${tokens} tokens (4 characters a token), more than the model is sent at most ` +
+      `(CONTEXT_MAX_TOKENS=${maxTokens}); send at most ${maxTokens * 4} characters. ` +
+      "Operators: keep MAX_MESSAGE_CHARS at or below 4 x CONTEXT_MAX_TOKENS.",
+  );
 }
 
 function refuseWhileDraining(deps: AppDeps) {
