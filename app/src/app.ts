@@ -8,6 +8,7 @@ import type { GenerationRegistry } from "./chat/registry.js";
 import type { Metrics } from "./observability/metrics.js";
 import { logRequests, RequestLogController } from "./observability/request-log.js";
 import { createAuthenticator } from "./plugins/auth.js";
+import { clientErrorHandler } from "./plugins/client-errors.js";
 import { registerErrorHandling } from "./plugins/errors.js";
 import { registerJsonBody } from "./plugins/json-body.js";
 import { createRateLimiter } from "./plugins/rate-limit.js";
@@ -44,6 +45,7 @@ declare module "fastify" {
 }
 
 const BODY_LIMIT_BYTES = 256 * 1024;
+const CONNECTIONS_CHECK_MS = 1000;
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -54,6 +56,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: BODY_LIMIT_BYTES,
     // Idle keep-alive sockets must not hold up shutdown; open streams do.
     forceCloseConnections: "idle",
+    // A client has REQUEST_TIMEOUT to send its headers and body, so slow
+    // senders cannot hold connections open; Node clears it once the request
+    // is received, so it never cuts a response however long it streams.
+    requestTimeout: deps.config.requestTimeoutMs,
+    http: {
+      headersTimeout: deps.config.requestTimeoutMs,
+      requestTimeout: deps.config.requestTimeoutMs,
+      // How often Node looks for late requests (its default, 30 s, would double a 30 s timeout).
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    },
+    clientErrorHandler: clientErrorHandler(deps.config.requestTimeoutMs),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   registerErrorHandling(app);
