@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
 import type { GenerationRegistry } from "./chat/registry.js";
+import type { ResumeStreams } from "./chat/resume-streams.js";
 import type { Metrics } from "./observability/metrics.js";
 import { logRequests, RequestLogController } from "./observability/request-log.js";
 import { createAuthenticator } from "./plugins/auth.js";
@@ -34,8 +35,8 @@ export interface AppDeps {
    * still served (DRAIN_DELAY); "draining": new streams are refused too.
    */
   lifecycle: { state: "serving" | "leaving" | "draining" };
-  /** Stops of the resume streams open here: shutdown ends them, and clients resume elsewhere. */
-  resumeStreams: Set<() => void>;
+  /** The resume streams open here: shutdown stops them (clients resume elsewhere), a delete ends them. */
+  resumeStreams: ResumeStreams;
 }
 
 declare module "fastify" {

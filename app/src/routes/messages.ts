@@ -5,6 +5,7 @@ import { estimateTokens, modelContext } from "../chat/context.js";
 import { openEventStream } from "../chat/event-stream.js";
 import { foldLog } from "../chat/history.js";
 import { ReplyCursor } from "../chat/reply-cursor.js";
+import { ResumeWatchdog, type UnstoredEnd } from "../chat/resume-watchdog.js";
 import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
 import { HttpError } from "../plugins/errors.js";
 import type { AnswerSlot } from "../store/chat-store.js";
@@ -169,22 +170,47 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       send = (event) => {
         stream.send(event);
       };
-      deps.resumeStreams.add(follower.stop);
+      const endHere = (code: UnstoredEnd) => {
+        if (cursor.ended) return;
+        stream.send(cursor.unstoredEnd(code));
+        follower.stop();
+      };
+      const forget = deps.resumeStreams.add({
+        conversationId: conversation.id,
+        stop: follower.stop,
+        deleted: () => endHere("conversation_deleted"),
+      });
 
       // An answer whose generator died (instance killed) would never end:
-      // once it has been quiet and its lease has lapsed, end it for everyone.
-      const watchdog = setInterval(
+      // once it has been quiet and its lease has lapsed, it is ended for
+      // everyone; and what can never end (deleted, or its end cannot be
+      // stored) ends this stream here. One check at a time.
+      const watchdog = new ResumeWatchdog(
+        {
+          conversationExists: async () => (await store.getConversation(request.userId, conversation.id)) !== null,
+          generatorAlive: () => store.isActive(request.userId, replyId, config.maxActiveAnswersPerUser),
+          storeInterruptedEnd: async () => {
+            await store.finishAnswerIfKept(request.userId, conversation.id, cursor.interrupted(replyId), {
+              legacyEvents: true,
+            });
+          },
+        },
+        config.generationLeaseMs,
+      );
+      let checking = false;
+      const timer = setInterval(
         () => {
-          if (Date.now() - lastRecordAt < config.generationLeaseMs / 2) return;
-          void store
-            .isActive(request.userId, replyId, config.maxActiveAnswersPerUser)
-            .then(async (alive) => {
-              if (alive || cursor.ended) return;
-              await store.finishAnswerIfKept(request.userId, conversation.id, cursor.interrupted(replyId), {
-                legacyEvents: true,
-              });
+          if (checking || cursor.ended) return;
+          checking = true;
+          void watchdog
+            .check(lastRecordAt)
+            .then((end) => {
+              if (end) {
+                request.log.info({ replyId, code: end }, "resume stream ended here: its answer cannot end");
+                endHere(end);
+              }
             })
-            .catch((err: unknown) => request.log.warn({ err }, "resume watchdog failed"));
+            .finally(() => (checking = false));
         },
         Math.max(250, config.generationLeaseMs / 4),
       );
@@ -192,8 +218,8 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       void follower.done
         .catch((err: unknown) => request.log.warn({ err }, "resume stream failed"))
         .finally(() => {
-          clearInterval(watchdog);
-          deps.resumeStreams.delete(follower.stop);
+          clearInterval(timer);
+          forget();
           stream.end();
         });
       return reply;
