@@ -3,6 +3,7 @@
 // (REQUEST_TIMEOUT) and by the project's Caddy (its server timeouts), while
 // an answer streaming for longer than that limit is never cut. Limits are
 // shortened to 2 s here; a slow client would otherwise take minutes.
+import { connect as http2Connect } from "node:http2";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -128,6 +129,35 @@ describe("request timeouts", () => {
       expect(Date.now() - startedAt).toBeGreaterThan(6_000);
       expect(stream.events.at(-1)?.event, client.baseUrl).toBe("done");
       expect(textOf(stream)).toBe(chunks.join(""));
+    }
+  }, 60_000);
+
+  it("never cuts one through Caddy over HTTP/2 either, as browsers connect", async () => {
+    const chunks = Array.from({ length: 14 }, (_, i) => `h${i} `);
+    stack.llm.script({ kind: "stream", chunks, delayMs: 500 });
+    const id = await new ChatClient(stack.apis[0]!.url, token).createConversation();
+    const session = http2Connect(`https://localhost:${caddy.httpsPort}`, { ca: caddy.ca() });
+    try {
+      const startedAt = Date.now();
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = session.request({
+          ":method": "POST",
+          ":path": `/v1/conversations/${id}/messages`,
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+        });
+        let text = "";
+        req.setEncoding("utf8");
+        req.on("data", (chunk: string) => (text += chunk));
+        req.on("end", () => resolve(text));
+        req.on("error", reject);
+        req.end(JSON.stringify({ content: "take your time over HTTP/2" }));
+      });
+      expect(Date.now() - startedAt).toBeGreaterThan(6_000);
+      expect(body).toMatch(/event: done/);
+      for (const chunk of chunks) expect(body).toContain(JSON.stringify({ text: chunk }));
+    } finally {
+      session.close();
     }
   }, 60_000);
 });
