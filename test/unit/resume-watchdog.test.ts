@@ -20,6 +20,7 @@ function watchdog(state: { exists?: boolean; alive?: boolean | Error; store?: Er
       calls.push("store");
       if (state.store) throw state.store;
     },
+    failed: () => void calls.push("failed"),
   };
   const now = 100_000;
   return { dog: new ResumeWatchdog(checks, LEASE, () => now), calls, quiet: now - LEASE / 2, busy: now - 10 };

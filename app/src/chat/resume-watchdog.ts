@@ -11,6 +11,8 @@ export interface AnswerChecks {
   generatorAlive(): Promise<boolean>;
   /** Stores the answer's end as interrupted, unless another end is stored; throws when it cannot. */
   storeInterruptedEnd(): Promise<void>;
+  /** Told of each failed check (the store full, or not answering). */
+  failed(err: unknown): void;
 }
 
 /** Why a stream was ended here, with no stored end: the `error` event's code. */
@@ -48,7 +50,8 @@ export class ResumeWatchdog {
       this.endStored = true;
       this.failures = 0;
       return undefined;
-    } catch {
+    } catch (err) {
+      this.checks.failed(err);
       this.failures++;
       return this.failures >= FAILURES_TO_GIVE_UP ? "answer_unavailable" : undefined;
     }

@@ -16,7 +16,7 @@ const STATUS_TEXT: Record<number, string> = {
   431: "Request Header Fields Too Large",
 };
 
-export function clientErrorAnswer(code: string | undefined, requestTimeoutMs: number) {
+function clientErrorAnswer(code: string | undefined, requestTimeoutMs: number) {
   if (code === "ERR_HTTP_REQUEST_TIMEOUT") {
     return {
       status: 408,

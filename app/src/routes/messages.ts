@@ -194,6 +194,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
               legacyEvents: true,
             });
           },
+          failed: (err) => request.log.warn({ err, replyId }, "resume watchdog failed"),
         },
         config.generationLeaseMs,
       );
