@@ -5,12 +5,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config/env.js";
 import type { GenerationRegistry } from "./chat/registry.js";
+import type { ResumeStreams } from "./chat/resume-streams.js";
 import type { Metrics } from "./observability/metrics.js";
 import { logRequests, RequestLogController } from "./observability/request-log.js";
 import { createAuthenticator } from "./plugins/auth.js";
 import { registerErrorHandling } from "./plugins/errors.js";
 import { registerJsonBody } from "./plugins/json-body.js";
-import { answerClientError, answerFrameworkError } from "./plugins/protocol-errors.js";
+import { answerFrameworkError, clientErrorHandler } from "./plugins/protocol-errors.js";
 import { createRateLimiter } from "./plugins/rate-limit.js";
 import { registerCors } from "./plugins/cors.js";
 import type { LlmProvider } from "./providers/types.js";
@@ -37,8 +38,8 @@ export interface AppDeps {
    * still served (DRAIN_DELAY); "draining": new streams are refused too.
    */
   lifecycle: { state: "serving" | "leaving" | "draining" };
-  /** Stops of the resume streams open here: shutdown ends them, and clients resume elsewhere. */
-  resumeStreams: Set<() => void>;
+  /** The resume streams open here: shutdown stops them (clients resume elsewhere), a delete ends them. */
+  resumeStreams: ResumeStreams;
   /** Each user's tokens per window, shared by every instance. */
   budgets: TokenBudgets;
   /** Each user's stored bytes, shared by every instance. */
@@ -52,6 +53,7 @@ declare module "fastify" {
 }
 
 const BODY_LIMIT_BYTES = 256 * 1024;
+const CONNECTIONS_CHECK_MS = 1000;
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -62,8 +64,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: BODY_LIMIT_BYTES,
     // Idle keep-alive sockets must not hold up shutdown; open streams do.
     forceCloseConnections: "idle",
+    // A client has REQUEST_TIMEOUT to send its headers and body, so slow
+    // senders cannot hold connections open; Node clears it once the request
+    // is received, so it never cuts a response however long it streams.
+    requestTimeout: deps.config.requestTimeoutMs,
+    http: {
+      headersTimeout: deps.config.requestTimeoutMs,
+      requestTimeout: deps.config.requestTimeoutMs,
+      // How often Node looks for late requests (its default, 30 s, would double a 30 s timeout).
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    },
+    clientErrorHandler: clientErrorHandler(deps.config.requestTimeoutMs),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
   });
   registerErrorHandling(app);

@@ -5,6 +5,7 @@
 import { pino, type Logger } from "pino";
 import { buildApp, type AppDeps } from "./app.js";
 import { GenerationRegistry } from "./chat/registry.js";
+import { ResumeStreams } from "./chat/resume-streams.js";
 import { ConfigError, loadConfig, type Config } from "./config/env.js";
 import { loggerOptions } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -77,8 +78,12 @@ async function main() {
     maxOutputTokens: config.maxOutputTokens,
     contextLimits: { maxMessages: config.historyMaxMessages, maxTokens: config.contextMaxTokens },
   });
-  // A conversation deleted on any instance stops its answers here too.
-  store.onConversationStopped((conversationId) => generations.stopConversation(conversationId));
+  const resumeStreams = new ResumeStreams();
+  // A conversation deleted on any instance stops its answers and ends its resume streams here too.
+  store.onConversationStopped((conversationId) => {
+    generations.stopConversation(conversationId);
+    resumeStreams.conversationDeleted(conversationId);
+  });
   const budgets = new TokenBudgets(
     nats.nc,
     {
@@ -100,7 +105,6 @@ async function main() {
   await Promise.all([budgets.open(), quota.open()]).catch((err: unknown) =>
     logger.warn({ err }, "could not open the quota buckets yet; the first message tries again"),
   );
-  const resumeStreams = new Set<() => void>();
   const app = buildApp({
     config,
     logger,
@@ -133,7 +137,7 @@ async function main() {
     // Resume streams of answers generated elsewhere would keep the server
     // open: ended now, their clients resume on another instance.
     logger.info({ finished, stopped, resumeStreams: resumeStreams.size }, "answers settled; closing");
-    for (const stop of resumeStreams) stop();
+    resumeStreams.stopAll();
     await app.close();
     await nats.nc.drain().catch(() => undefined);
     await tracing.shutdown().catch(() => undefined);

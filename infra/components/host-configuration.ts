@@ -47,7 +47,7 @@ class HostStepResource extends pulumi.dynamic.Resource {
 }
 
 export class HostConfiguration extends pulumi.ComponentResource {
-  /** The last step's output (the /health answer). */
+  /** The last step's output (an API instance's /health/details, read on the host). */
   readonly verified: pulumi.Output<string>;
 
   constructor(name: string, args: HostConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -83,6 +83,11 @@ export const API_SETTINGS: readonly ApiSetting[] = [
     description: "Interval of keep-alive comments on event streams, e.g. 15s.",
   },
   {
+    key: "requestTimeout",
+    env: "REQUEST_TIMEOUT",
+    description: "Time a client has to send a request's headers and body, e.g. 30s; never cuts a response.",
+  },
+  {
     key: "tracingEnabled",
     env: "TRACING_ENABLED",
     description: "Send OTLP/HTTP traces (true or false).",

@@ -14,6 +14,8 @@ export interface LoopbackCaddy {
   /** Caddy's storage (certificates, the local CA) and HOME. */
   dataDir: string;
   accessLog: string;
+  /** Caddy's limit to receive a request (the Caddyfile's 30 s when unset), e.g. "2s" in tests. */
+  requestTimeout?: string;
 }
 
 export function loopbackCaddyEnv(options: LoopbackCaddy): NodeJS.ProcessEnv {
@@ -24,6 +26,7 @@ export function loopbackCaddyEnv(options: LoopbackCaddy): NodeJS.ProcessEnv {
     API_HOST: options.host,
     API_UPSTREAMS: options.upstreams.join(" "),
     CADDY_ACCESS_LOG: options.accessLog,
+    ...(options.requestTimeout ? { CADDY_REQUEST_TIMEOUT: options.requestTimeout } : {}),
     CADDY_GLOBAL_OPTIONS: [
       `admin 127.0.0.1:${options.adminPort}`,
       `http_port ${options.httpPort}`,

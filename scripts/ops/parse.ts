@@ -74,9 +74,19 @@ export interface ContainerState {
   status: string;
 }
 
+/** An API instance's own view of itself: its /health/details, read on the host. */
+export interface InstanceHealth {
+  port: number;
+  /** 0: not answering. */
+  httpStatus: number;
+  body: unknown;
+}
+
 export interface Status {
   apiHost: string;
+  /** The bare status through Caddy and TLS: what clients see. */
   health: { httpStatus: number; body: unknown };
+  instances: InstanceHealth[];
   containers: ContainerState[];
   release: string | null;
   jetstream: {
@@ -123,9 +133,16 @@ export function parseStatus(output: string, now = new Date()): Status {
   const cert = keyValues(s.certificate ?? []);
   const notAfter = cert.notAfter ? new Date(cert.notAfter) : undefined;
   const timer = keyValues(s.backup_timer ?? []);
+  const instances = (s.instances ?? []).flatMap((line) => {
+    const [port, body, code] = line.split("\t");
+    return port && code !== undefined
+      ? [{ port: Number(port), httpStatus: Number(code), body: tryJson(body ?? "") ?? body ?? "" }]
+      : [];
+  });
   return {
     apiHost: s.api_host?.[0] ?? "",
     health: { httpStatus, body: tryJson(bodyText) ?? bodyText },
+    instances,
     containers,
     release: s.release?.[0] ?? null,
     jetstream: jsz
@@ -161,6 +178,29 @@ function keyValues(lines: string[]): Record<string, string> {
   return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
 }
 
+/** An instance's details in a line: its status and why, and how full the store is. */
+function describeInstance(instance: InstanceHealth): string {
+  if (instance.httpStatus === 0) return "not answering";
+  const body = (typeof instance.body === "object" && instance.body ? instance.body : {}) as {
+    status?: string;
+    reason?: string;
+    instance?: string;
+    provider?: string;
+    activeGenerations?: number;
+    storage?: { stream?: string; used?: number; limitBytes?: number };
+  };
+  const parts = [
+    `${body.status ?? `HTTP ${instance.httpStatus}`}${body.reason ? ` (${body.reason})` : ""}`,
+    ...(body.instance ? [`${body.instance}, ${body.provider ?? "?"}, ${body.activeGenerations ?? 0} answering`] : []),
+    ...(body.storage?.stream
+      ? [
+          `fullest ${body.storage.stream} ${Math.round((body.storage.used ?? 0) * 100)}% of ${size(body.storage.limitBytes ?? 0)}`,
+        ]
+      : []),
+  ];
+  return parts.join("; ");
+}
+
 /** How the last scheduled backup went, for a person: systemd says "success" or why it failed. */
 function describeTimer(timer: NonNullable<Status["backupTimer"]>): string {
   const last = !timer.lastFinished
@@ -193,6 +233,7 @@ export function formatStatus(target: string, status: Status): string {
   const lines = [
     `${target}`,
     `  API        ${healthy ? "healthy" : `NOT healthy (HTTP ${status.health.httpStatus})`} through Caddy at https://${status.apiHost}`,
+    ...status.instances.map((i) => `  instance   127.0.0.1:${i.port} ${describeInstance(i)}`),
     `  release    ${status.release ?? "none recorded"}`,
     ...status.containers.map(
       (c) => `  ${c.service.padEnd(10)} ${c.state}${c.health ? ` (${c.health})` : ""}  ${c.status}`,

@@ -61,6 +61,34 @@ describe("through Caddy", () => {
       ca: caddy.ca(),
     });
     expect(health.status).toBe(200);
+    expect(health.body).toEqual({ status: "ok" });
+  });
+
+  it("never lets the health details out, however the path is spelt", async () => {
+    // As sent: Node's URL parser leaves case, escapes and doubled slashes alone.
+    const paths = [
+      "/health/details",
+      "/HEALTH/DETAILS",
+      "/Health/Details",
+      "/health/details/",
+      "/health/details?x=1",
+      "/health%2Fdetails",
+      "/health%2fdetails",
+      "/%68ealth/details",
+      "//health/details",
+      "/health//details",
+      "/health/details%00",
+      "/health/details;x",
+    ];
+    for (const path of paths) {
+      const res = await requestJson("GET", `https://localhost:${caddy.httpsPort}${path}`, undefined, {
+        ca: caddy.ca(),
+      });
+      expect({ path, status: res.status }).not.toEqual({ path, status: 200 });
+      for (const detail of ["api-1", "api-2", "instance", "provider", "storage"]) {
+        expect(res.text, `${path}: ${detail}`).not.toContain(detail);
+      }
+    }
   });
 
   it("writes a JSON access log", async () => {

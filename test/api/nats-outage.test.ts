@@ -37,7 +37,7 @@ describe("NATS stopped and restarted", () => {
     }
 
     await stack.nats.nodes[0]!.stop();
-    const down = await waitForStatus(`${api.url}/health`, 503);
+    const down = await waitForStatus(`${api.url}/health/details`, 503);
     expect(down.body).toMatchObject({ status: "unavailable", reason: "nats_unreachable" });
     const refused = await client.request("POST", `/v1/conversations/${id}/messages`, { content: "during the outage" });
     expect(refused.status).toBeGreaterThanOrEqual(500);

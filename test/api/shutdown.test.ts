@@ -27,7 +27,10 @@ describe("SIGTERM draining", () => {
     await sleep(100);
     const health = await requestJson("GET", `${api.url}/health`);
     expect(health.status).toBe(503);
-    expect(health.body.reason).toBe("draining");
+    expect(health.body).toEqual({ status: "unavailable" });
+    const details = await requestJson("GET", `${api.url}/health/details`);
+    expect(details.status).toBe(503);
+    expect(details.body.reason).toBe("draining");
     const refused = await client.request("POST", `/v1/conversations/${id}/messages`, { content: "new one" });
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe("draining");

@@ -18,7 +18,12 @@ export interface RunningCaddy {
   stop(): Promise<void>;
 }
 
-export async function startCaddy(options: { upstreams: string[]; host?: string }): Promise<RunningCaddy> {
+export async function startCaddy(options: {
+  upstreams: string[];
+  host?: string;
+  /** CADDY_REQUEST_TIMEOUT, e.g. "2s". */
+  requestTimeout?: string;
+}): Promise<RunningCaddy> {
   const dir = scratchDir("caddy");
   const [adminPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
   const accessLog = join(dir.path, "access.log");
@@ -31,6 +36,7 @@ export async function startCaddy(options: { upstreams: string[]; host?: string }
     httpsPort,
     dataDir,
     accessLog,
+    requestTimeout: options.requestTimeout,
   });
   const caddy = new ManagedProcess("caddy", caddyBinary, ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
     env,

@@ -17,6 +17,8 @@ export type FakeReply =
       /** After `failAfter` chunks: an error event, a dropped connection, or silence. */
       failure?: "error-event" | "break" | "stall";
       failAfter?: number;
+      /** Holds the first chunk until it settles, for a test to act while the answer is open. */
+      gate?: Promise<unknown>;
     }
   | { kind: "status"; status: number; body: unknown; headers?: Record<string, string> };
 
@@ -161,6 +163,7 @@ async function streamReply(
     );
   }
 
+  await reply.gate;
   for (const [i, text] of reply.chunks.entries()) {
     if (reply.failure && i === (reply.failAfter ?? 0)) return fail(dialect, res, reply.failure);
     await pause();

@@ -375,7 +375,11 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     const result = await ops(["status", "--json"]);
     expect(result.code, result.stderr).toBe(0);
     const status = JSON.parse(result.stdout);
-    expect(status.health.httpStatus).toBe(200);
+    expect(status.health).toEqual({ httpStatus: 200, body: { status: "ok" } });
+    expect(status.instances.map((i: { port: number; httpStatus: number }) => `${i.port} ${i.httpStatus}`)).toEqual([
+      "8081 200",
+      "8082 200",
+    ]);
     expect(status.apiHost).toBe(API_HOST);
     expect(
       status.containers.map((c: { service: string; health: string }) => `${c.service} ${c.health}`).sort(),

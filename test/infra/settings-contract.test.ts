@@ -67,6 +67,7 @@ describe("the API settings contract", () => {
       UPSTREAM_IDLE_TIMEOUT: "later",
       GENERATION_LEASE: "1ms",
       SSE_KEEPALIVE: "never",
+      REQUEST_TIMEOUT: "500ms",
       TRACING_ENABLED: "maybe",
       TRACING_ENDPOINT: "not a url",
       OPENAI_BASE_URL: "ftp://x",

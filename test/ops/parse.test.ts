@@ -51,8 +51,11 @@ describe("releases and rollback", () => {
 const STATUS = `== api_host
 api.example.com
 == health
-{"status":"ok","nats":"connected"}
+{"status":"ok"}
 200
+== instances
+8081\t{"status":"degraded","reason":"store_nearly_full","storage":{"stream":"CONVERSATIONS","state":"degraded","usedBytes":9663676416,"limitBytes":10737418240,"used":0.9,"readAt":"2027-01-26T11:59:59.000Z"},"nats":"connected","provider":"anthropic","instance":"api-1","activeGenerations":2}\t200
+8082\t\t000
 == containers
 {"Service":"api-1","State":"running","Health":"healthy","Status":"Up 2 minutes (healthy)"}
 {"Service":"nats","State":"running","Health":"healthy","Status":"Up 3 minutes (healthy)"}
@@ -79,7 +82,30 @@ describe("status", () => {
     const status = parseStatus(STATUS, new Date("2027-01-26T12:00:00Z"));
     expect(status).toEqual({
       apiHost: "api.example.com",
-      health: { httpStatus: 200, body: { status: "ok", nats: "connected" } },
+      health: { httpStatus: 200, body: { status: "ok" } },
+      instances: [
+        {
+          port: 8081,
+          httpStatus: 200,
+          body: {
+            status: "degraded",
+            reason: "store_nearly_full",
+            storage: {
+              stream: "CONVERSATIONS",
+              state: "degraded",
+              usedBytes: 9663676416,
+              limitBytes: 10737418240,
+              used: 0.9,
+              readAt: "2027-01-26T11:59:59.000Z",
+            },
+            nats: "connected",
+            provider: "anthropic",
+            instance: "api-1",
+            activeGenerations: 2,
+          },
+        },
+        { port: 8082, httpStatus: 0, body: "" },
+      ],
       containers: [
         { service: "api-1", state: "running", health: "healthy", status: "Up 2 minutes (healthy)" },
         { service: "nats", state: "running", health: "healthy", status: "Up 3 minutes (healthy)" },
@@ -106,6 +132,11 @@ describe("status", () => {
         lastFinished: "Wed 2027-01-26 12:00:41 UTC",
       },
     });
+    const text = formatStatus("deploy@203.0.113.10:22", status);
+    expect(text).toContain(
+      "instance   127.0.0.1:8081 degraded (store_nearly_full); api-1, anthropic, 2 answering; fullest CONVERSATIONS 90% of 10.0 GiB",
+    );
+    expect(text).toContain("instance   127.0.0.1:8082 not answering");
     expect(formatStatus("deploy@203.0.113.10:22", status)).toContain(
       "schedule   next Wed 2027-01-26 13:00:00 UTC; LAST RUN FAILED (exit-code) at Wed 2027-01-26 12:00:41 UTC: npm run ops -- ssh sudo journalctl -u platform-backup",
     );

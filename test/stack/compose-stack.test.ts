@@ -197,7 +197,9 @@ describe("the compose stack behind Caddy", () => {
     const apisHealthy = async () =>
       (
         await Promise.all(
-          [8081, 8082].map(async (port) => (await requestJson("GET", `http://127.0.0.1:${port}/health`)).body.nats),
+          [8081, 8082].map(
+            async (port) => (await requestJson("GET", `http://127.0.0.1:${port}/health/details`)).body.nats,
+          ),
         )
       ).join(" ");
     const apis = apiStarts();
@@ -280,7 +282,12 @@ describe("the compose stack behind Caddy", () => {
     const status = ops("status", "--json");
     expect(status.status, status.stderr).toBe(0);
     const parsed = JSON.parse(status.stdout);
-    expect(parsed.health.httpStatus).toBe(200);
+    expect(parsed.health).toEqual({ httpStatus: 200, body: { status: "ok" } });
+    // Each instance's details, read on the host, never through Caddy.
+    expect(parsed.instances).toMatchObject([
+      { port: 8081, httpStatus: 200, body: { status: "ok", instance: "api-1", nats: "connected" } },
+      { port: 8082, httpStatus: 200, body: { status: "ok", instance: "api-2", nats: "connected" } },
+    ]);
     expect(parsed.release).toBe(readFileSync(join(DIR, "app/current-release"), "utf8").trim());
     expect(parsed.certificate.issuer).toMatch(/Caddy Local Authority/);
     const releases = JSON.parse(ops("releases", "--json").stdout);

@@ -85,6 +85,24 @@ describe("Caddyfile (caddy validate, caddy adapt)", () => {
     expect(encode).not.toBeNull();
     expect(encode![1]).not.toContain("event-stream");
   });
+
+  it("limits the time to receive a request to 30 s, and sets no write timeout that would cut a stream", async () => {
+    const { output } = await run(
+      "caddy",
+      ["adapt", "--config", file("Caddyfile", caddyfile), "--adapter", "caddyfile"],
+      env,
+    );
+    const json = JSON.parse(output.slice(output.indexOf("{"), output.lastIndexOf("}") + 1)) as {
+      apps: { http: { servers: Record<string, Record<string, unknown>> } };
+    };
+    const seconds = (ns: unknown) => Number(ns) / 1e9;
+    for (const server of Object.values(json.apps.http.servers)) {
+      expect(seconds(server.read_header_timeout)).toBe(30);
+      expect(seconds(server.read_timeout)).toBe(30);
+      expect(seconds(server.idle_timeout)).toBe(300);
+      expect(server.write_timeout).toBeUndefined();
+    }
+  });
 });
 
 describe("sshd drop-in (sshd -t)", () => {

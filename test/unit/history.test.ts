@@ -156,11 +156,23 @@ describe("modelContext's token budget", () => {
     expect(turns.map((t) => t.content[0])).toEqual(["c", "d", "e"]);
   });
 
-  it("always sends the new message, even alone over the budget", () => {
+  it("never exceeds the budget, not even for a new message alone over it (the route refuses that one)", () => {
     const turns = modelContext(
       [turn("user", 400, "a"), turn("assistant", 400, "b"), turn("user", 8000, "c")],
       limits(50, 1000),
     );
-    expect(turns.map((t) => t.content[0])).toEqual(["c"]);
+    expect(turns).toEqual([]);
+  });
+
+  it("counts a merge as sent: messages after answers without text stay within the budget", () => {
+    // Three user messages of 1,600 characters, their answers empty: merged,
+    // the last two (3,202 characters, 801 tokens) fit in 1,000, all three do not.
+    const messages = ["a", "b", "c"].flatMap((mark) => [
+      turn("user", 1600, mark),
+      { role: "assistant" as const, content: "" },
+    ]);
+    const turns = modelContext(messages, limits(50, 1000));
+    expect(turns).toHaveLength(1);
+    expect(turns[0]!.content.split("\n\n").map((part) => part[0])).toEqual(["b", "c"]);
   });
 });

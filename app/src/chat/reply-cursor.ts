@@ -3,7 +3,20 @@
 // Batches of events (and single events of older versions) are sent as they
 // come; if one is missing, nothing more is sent until the compacted answer
 // arrives, which holds every delta. Pure: the route feeds it records.
-import { answerEvents, type AnswerRecord, type LogRecord, type StreamEvent } from "../store/records.js";
+import {
+  answerEvents,
+  type AnswerRecord,
+  type LogRecord,
+  type StreamEvent,
+  type TerminalEvent,
+} from "../store/records.js";
+import type { UnstoredEnd } from "./resume-watchdog.js";
+
+const UNSTORED_END_MESSAGES: Record<UnstoredEnd, string> = {
+  conversation_deleted: "The conversation was deleted while this answer was followed.",
+  answer_unavailable:
+    "The answer cannot be followed to its end now: its generator stopped and the chat store could not store or read its end. Read the conversation, or resume later.",
+};
 
 export class ReplyCursor {
   private readonly deltas: string[] = [];
@@ -41,6 +54,16 @@ export class ReplyCursor {
       }
     }
     return out;
+  }
+
+  /**
+   * An end this reader sends without storing it. It carries the id of the
+   * last event sent, so a later resume from it (Last-Event-ID) misses
+   * nothing the answer may still get.
+   */
+  unstoredEnd(code: UnstoredEnd): TerminalEvent {
+    this.ended = true;
+    return { seq: this.sent, type: "error", data: { code, message: UNSTORED_END_MESSAGES[code] } };
   }
 
   /** The record that ends an answer whose generator died, with the text stored up to now. */

@@ -68,6 +68,8 @@ export interface Config {
   drainDelayMs: number;
   upstreamIdleTimeoutMs: number;
   sseKeepAliveMs: number;
+  /** Time to receive a request's headers and body (never its response: a stream may last longer). */
+  requestTimeoutMs: number;
   generationLeaseMs: number;
   tracingEnabled: boolean;
   tracingEndpoint?: string;
@@ -234,6 +236,11 @@ export function loadConfig(env: Env = process.env): Config {
       'use a duration, e.g. "60s"',
     ),
     sseKeepAliveMs: read("SSE_KEEPALIVE", duration({ minMs: 100 }).default(15_000), 'use a duration, e.g. "15s"'),
+    requestTimeoutMs: read(
+      "REQUEST_TIMEOUT",
+      duration({ minMs: 1000 }).default(30_000),
+      'use a duration of at least 1s, e.g. "30s"',
+    ),
     generationLeaseMs: read(
       "GENERATION_LEASE",
       duration({ minMs: 1000 }).default(15_000),

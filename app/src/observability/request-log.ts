@@ -9,7 +9,7 @@ type Level = "info" | "warn" | "error";
 
 // Caddy asks for /health every second and Prometheus scrapes /metrics: a
 // line for each success would be most of the log and say nothing.
-const PROBE_ROUTES = new Set(["/health", "/metrics"]);
+const PROBE_ROUTES = new Set(["/health", "/health/details", "/metrics"]);
 
 /** The level of a request's line, or undefined when it gets none. */
 export function requestLogLevel(route: string | undefined, status: number): Level | undefined {
@@ -17,7 +17,7 @@ export function requestLogLevel(route: string | undefined, status: number): Leve
   if (probe && status < 400) return undefined;
   // /health answers 503 by design while the instance drains or cannot reach
   // NATS; both are logged on their own lines, so this is no fault of its own.
-  if (route === "/health" && status === 503) return "warn";
+  if ((route === "/health" || route === "/health/details") && status === 503) return "warn";
   if (status >= 500) return "error";
   return "info";
 }

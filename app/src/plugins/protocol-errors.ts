@@ -15,18 +15,19 @@ interface ClientErrorAnswer {
   message: string;
 }
 
-const CLIENT_ERRORS: Record<string, ClientErrorAnswer> = {
+const clientErrors = (requestTimeoutMs: number): Record<string, ClientErrorAnswer> => ({
   HPE_HEADER_OVERFLOW: {
     status: 431,
     code: "headers_too_large",
     message: `The request's headers are over ${Math.round(maxHeaderSize / 1024)} KB; send fewer or shorter ones.`,
   },
+  // A slow client holding a connection open (REQUEST_TIMEOUT).
   ERR_HTTP_REQUEST_TIMEOUT: {
     status: 408,
     code: "request_timeout",
-    message: "The request did not arrive in time; send it again.",
+    message: `The request's headers and body did not arrive within ${requestTimeoutMs / 1000}s (REQUEST_TIMEOUT); send it again.`,
   },
-};
+});
 
 const NOT_HTTP: ClientErrorAnswer = {
   status: 400,
@@ -48,7 +49,12 @@ const answered = new WeakSet<Duplex>();
  * the kernel send a reset, which can reach the client (or Caddy, which then
  * answers 502) before the answer does.
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+export function clientErrorHandler(requestTimeoutMs: number) {
+  const answers = clientErrors(requestTimeoutMs);
+  return (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(answers, err, socket);
+}
+
+function answerClientError(answers: Record<string, ClientErrorAnswer>, err: NodeJS.ErrnoException, socket: Duplex) {
   if (err.code === "ECONNRESET" || socket.destroyed || answered.has(socket)) return;
   answered.add(socket);
   // A response already under way on this connection (a pipelined request)
@@ -58,7 +64,7 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
     socket.destroy();
     return;
   }
-  const { status, code, message } = CLIENT_ERRORS[err.code ?? ""] ?? NOT_HTTP;
+  const { status, code, message } = answers[err.code ?? ""] ?? NOT_HTTP;
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +

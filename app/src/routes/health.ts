@@ -1,30 +1,51 @@
+// /health for anyone (the proxy's active check, uptime monitors): the bare
+// status. /health/details for the host (the deploy's verify step, `ops
+// status`): why, which stream, how full, the provider, the instance. Caddy
+// never proxies /health/* (templates/host/caddy/Caddyfile), and a request
+// that came through any proxy is refused here too, so the details reach
+// only who can reach the instance's port. Both answer from one reading of
+// the store taken at most once a second (CachedReading), and while the
+// instance leaves they answer 503 at once, without reading anything.
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.js";
-import { storagePressure } from "../store/storage-pressure.js";
+import { CachedReading } from "../observability/cached-reading.js";
+import { healthOf, type StoreReading } from "../observability/health.js";
+import { sendError } from "../plugins/errors.js";
 
-// 503 only when this instance cannot serve (draining, or NATS unreachable):
-// the proxy then sends traffic elsewhere. A store filling up is "degraded"
-// with 200: every instance shares it, reads still work, and an operator
-// must act (see docs/operations.md).
+/** At most one JetStream API request a second per instance, whatever the rate of health checks. */
+export const HEALTH_READING_INTERVAL_MS = 1000;
+
 export function healthRoutes(app: FastifyInstance, deps: AppDeps) {
+  const reading = new CachedReading<StoreReading>(
+    async () => ({ at: Date.now(), usage: await deps.store.allUsage().catch(() => undefined) }),
+    HEALTH_READING_INTERVAL_MS,
+  );
+  const currentHealth = async () => {
+    const natsConnected = deps.nats.isConnected();
+    const read = deps.lifecycle.state === "serving" && natsConnected;
+    return healthOf({
+      lifecycle: deps.lifecycle.state,
+      natsConnected,
+      reading: read ? await reading.get() : undefined,
+    });
+  };
+
   app.get("/health", async (_request, reply) => {
-    const base = { instance: deps.config.instanceId, activeGenerations: deps.generations.size };
-    if (deps.lifecycle.state !== "serving") {
-      return reply.code(503).send({ status: "unavailable", reason: "draining", ...base });
+    const health = await currentHealth();
+    return reply.code(health.httpStatus).send({ status: health.status });
+  });
+
+  app.get("/health/details", async (request, reply) => {
+    if (request.headers["x-forwarded-for"] !== undefined || request.headers.forwarded !== undefined) {
+      return sendError(reply, 404, "not_found", `No route for GET ${request.url.split("?")[0]}.`);
     }
-    const usage = deps.nats.isConnected() ? await deps.store.fullest().catch(() => undefined) : undefined;
-    if (!usage) {
-      return reply.code(503).send({ status: "unavailable", reason: "nats_unreachable", ...base });
-    }
-    const storage = { stream: usage.stream, ...storagePressure(usage) };
-    const degraded = storage.state !== "ok";
-    return {
-      status: degraded ? "degraded" : "ok",
-      ...(degraded ? { reason: storage.state === "full" ? "store_full" : "store_nearly_full" } : {}),
-      nats: "connected",
+    const { httpStatus, ...health } = await currentHealth();
+    return reply.code(httpStatus).send({
+      ...health,
+      nats: deps.nats.isConnected() ? "connected" : "disconnected",
       provider: deps.provider.name,
-      storage,
-      ...base,
-    };
+      instance: deps.config.instanceId,
+      activeGenerations: deps.generations.size,
+    });
   });
 }

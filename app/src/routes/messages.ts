@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppDeps } from "../app.js";
-import { modelContext } from "../chat/context.js";
+import { estimateTokens, modelContext } from "../chat/context.js";
 import { openEventStream } from "../chat/event-stream.js";
 import { foldLog } from "../chat/history.js";
 import { admitMessage, giveBack, settleAnswer, type Admission } from "../chat/message-quotas.js";
 import { ReplyCursor } from "../chat/reply-cursor.js";
+import { ResumeWatchdog, type UnstoredEnd } from "../chat/resume-watchdog.js";
 import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
 import { HttpError } from "../plugins/errors.js";
 import type { AnswerSlot } from "../store/chat-store.js";
@@ -32,6 +33,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       refuseWhileDraining(deps);
       const { content } = request.body;
       if (content.trim() === "") throw new HttpError(400, "invalid_request", "The message content is blank.");
+      refuseOverContextBudget(content, config.contextMaxTokens);
       const model = request.body.model ?? config.model;
       if (!config.allowedModels.includes(model)) {
         throw new HttpError(
@@ -191,22 +193,48 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       send = (event) => {
         stream.send(event);
       };
-      deps.resumeStreams.add(follower.stop);
+      const endHere = (code: UnstoredEnd) => {
+        if (cursor.ended) return;
+        stream.send(cursor.unstoredEnd(code));
+        follower.stop();
+      };
+      const forget = deps.resumeStreams.add({
+        conversationId: conversation.id,
+        stop: follower.stop,
+        deleted: () => endHere("conversation_deleted"),
+      });
 
       // An answer whose generator died (instance killed) would never end:
-      // once it has been quiet and its lease has lapsed, end it for everyone.
-      const watchdog = setInterval(
+      // once it has been quiet and its lease has lapsed, it is ended for
+      // everyone; and what can never end (deleted, or its end cannot be
+      // stored) ends this stream here. One check at a time.
+      const watchdog = new ResumeWatchdog(
+        {
+          conversationExists: async () => (await store.getConversation(request.userId, conversation.id)) !== null,
+          generatorAlive: () => store.isActive(request.userId, replyId, config.maxActiveAnswersPerUser),
+          storeInterruptedEnd: async () => {
+            await store.finishAnswerIfKept(request.userId, conversation.id, cursor.interrupted(replyId), {
+              legacyEvents: true,
+            });
+          },
+          failed: (err) => request.log.warn({ err, replyId }, "resume watchdog failed"),
+        },
+        config.generationLeaseMs,
+      );
+      let checking = false;
+      const timer = setInterval(
         () => {
-          if (Date.now() - lastRecordAt < config.generationLeaseMs / 2) return;
-          void store
-            .isActive(request.userId, replyId, config.maxActiveAnswersPerUser)
-            .then(async (alive) => {
-              if (alive || cursor.ended) return;
-              await store.finishAnswerIfKept(request.userId, conversation.id, cursor.interrupted(replyId), {
-                legacyEvents: true,
-              });
+          if (checking || cursor.ended) return;
+          checking = true;
+          void watchdog
+            .check(lastRecordAt)
+            .then((end) => {
+              if (end) {
+                request.log.info({ replyId, code: end }, "resume stream ended here: its answer cannot end");
+                endHere(end);
+              }
             })
-            .catch((err: unknown) => request.log.warn({ err }, "resume watchdog failed"));
+            .finally(() => (checking = false));
         },
         Math.max(250, config.generationLeaseMs / 4),
       );
@@ -214,8 +242,8 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       void follower.done
         .catch((err: unknown) => request.log.warn({ err }, "resume stream failed"))
         .finally(() => {
-          clearInterval(watchdog);
-          deps.resumeStreams.delete(follower.stop);
+          clearInterval(timer);
+          forget();
           stream.end();
         });
       return reply;
@@ -261,6 +289,25 @@ function neverSentTo(conversation: ConversationRecord): boolean {
 async function contextFromLog(deps: AppDeps, conversationId: string) {
   // Only the turns a context can hold are read: a long conversation's whole log would not fit in memory.
   return foldLog(await deps.store.readRecentTurns(conversationId, deps.config.historyMaxMessages));
+}
+
+/**
+ * A message is refused, rather than older turns cut short, when it alone is
+ * over the context budget: the model would be sent an empty or truncated
+ * question, and the client can act on a clear refusal. Only a configuration
+ * with MAX_MESSAGE_CHARS above 4 x CONTEXT_MAX_TOKENS lets such a message
+ * past the schema.
+ */
+function refuseOverContextBudget(content: string, maxTokens: number) {
+  const tokens = estimateTokens(content);
+  if (tokens <= maxTokens) return;
+  throw new HttpError(
+    413,
+    "message_too_large",
+    `This message is about ${tokens} tokens (4 characters a token), more than the model is sent at most ` +
+      `(CONTEXT_MAX_TOKENS=${maxTokens}); send at most ${maxTokens * 4} characters. ` +
+      "Operators: keep MAX_MESSAGE_CHARS at or below 4 x CONTEXT_MAX_TOKENS.",
+  );
 }
 
 function refuseWhileDraining(deps: AppDeps) {

@@ -45,6 +45,12 @@ import {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 
+/** The streams the store uses: the log and its buckets' streams. */
+export const STORE_STREAMS = [
+  CONVERSATIONS_STREAM,
+  ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ACTIVE_ANSWERS_BUCKET].map((b) => `KV_${b}`),
+] as const;
+
 /** A user's slot held by an answer in progress, with the revision its renewals compare against. */
 export interface AnswerSlot {
   key: string;
@@ -56,8 +62,6 @@ export interface StoredContext {
   revision: number;
 }
 
-/** Health reads the buckets' sizes at most this often. */
-const BUCKET_USAGE_TTL_MS = 5_000;
 /** Conversations whose log sizes one headers-only consumer reads. */
 const SIZE_SCAN_GROUP = 64;
 /** Messages of a page fetched (with their answers) at once. */
@@ -85,14 +89,12 @@ export class ChatStore {
     private readonly log: Logger | undefined,
   ) {}
 
-  private bucketUsage: { at: number; buckets: Array<StreamUsage & { stream: string }> } | undefined;
-
   /** Opens the store, creating its streams and buckets or updating their settings. */
   static async open(nc: NatsConnection, options: StorageOptions, log?: Logger): Promise<ChatStore> {
     const jsm = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS });
     const js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS });
     const { conversations, contexts, activeAnswers } = await ensureStorage(js, jsm, options, log);
-    // A separate manager with a short timeout, so /health answers quickly.
+    // A separate manager with a short timeout, so /health reads quickly.
     const probe = await jetstreamManager(nc, { timeout: 1000, checkAPI: false });
     return new ChatStore(nc, js, jsm, probe, conversations, contexts, activeAnswers, options, log);
   }
@@ -109,39 +111,21 @@ export class ChatStore {
   }
 
   /**
-   * The fullest of the store's streams, for /health: the log read now, the
-   * buckets at most BUCKET_USAGE_TTL_MS old (health is checked every second).
-   * Throws when JetStream cannot answer.
+   * Sizes of every stream the store uses, for /health and /metrics, in one
+   * JetStream API request (a page of up to 256 streams' info: an account
+   * holds a handful). Throws when JetStream cannot answer.
    */
-  async fullest(): Promise<StreamUsage & { stream: string }> {
-    const log = await this.streamUsage(CONVERSATIONS_STREAM);
-    if (!this.bucketUsage || Date.now() - this.bucketUsage.at > BUCKET_USAGE_TTL_MS) {
-      const buckets = await Promise.all(
-        [CONVERSATIONS_BUCKET, CONTEXTS_BUCKET].map((b) => this.streamUsage(`KV_${b}`)),
-      );
-      this.bucketUsage = { at: Date.now(), buckets };
-    }
-    const share = (u: StreamUsage) => (u.maxBytes > 0 ? u.bytes / u.maxBytes : 0);
-    return [log, ...this.bucketUsage.buckets].reduce((a, b) => (share(b) > share(a) ? b : a));
-  }
-
-  private async streamUsage(stream: string): Promise<StreamUsage & { stream: string }> {
-    const info = await this.probe.streams.info(stream);
-    return {
-      stream,
-      bytes: info.state.bytes,
-      messages: info.state.messages,
-      maxBytes: Math.max(0, info.config.max_bytes),
-    };
-  }
-
-  /** Sizes of every stream the store uses, for /metrics. */
   async allUsage(): Promise<Array<StreamUsage & { stream: string }>> {
-    const names = [
-      CONVERSATIONS_STREAM,
-      ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ACTIVE_ANSWERS_BUCKET].map((b) => `KV_${b}`),
-    ];
-    return Promise.all(names.map((stream) => this.streamUsage(stream)));
+    const names = new Set<string>(STORE_STREAMS);
+    const page = await this.probe.streams.list().next();
+    return page
+      .filter((info) => names.has(info.config.name))
+      .map((info) => ({
+        stream: info.config.name,
+        bytes: info.state.bytes,
+        messages: info.state.messages,
+        maxBytes: Math.max(0, info.config.max_bytes),
+      }));
   }
 
   // --- Conversations -------------------------------------------------------

@@ -2,7 +2,7 @@
 # Managed by conversational-platform (templates/host/ops/status.sh).
 # `npm run ops -- status`: what the platform looks like from the host, in
 # sections the command reads ("== name" then its lines): the API through
-# Caddy, the containers, the release in service, JetStream's usage and
+# Caddy, each API instance's health details, the containers, the release in service, JetStream's usage and
 # limits, the data directory's disk use, the certificate's expiry, the last
 # backup and the backup timer. Runs as root (Caddy's files are not the deploy user's).
 # Inputs: APP_DIR, DATA_DIR; API_HOST, HTTPS_PORT and CADDY_DATA where they
@@ -19,6 +19,12 @@ echo "$api_host"
 echo "== health"
 # Through Caddy and TLS here, whatever DNS says; -k: the certificate is its own section.
 curl -sk --max-time 5 --resolve "$api_host:$https_port:127.0.0.1" "https://$api_host:$https_port/health" -w '\n%{http_code}\n' || echo 000
+echo "== instances"
+# Each API instance's own view, which only the host can read: port, its
+# /health/details, HTTP status (000: not answering), tab-separated.
+for port in 8081 8082; do
+  printf '%s\t%s\n' "$port" "$(curl -s --max-time 5 -w '\t%{http_code}' "http://127.0.0.1:$port/health/details" || true)"
+done
 echo "== containers"
 # (platform_compose stops the script when no release is recorded yet.)
 if [ -f "$APP_DIR/current-release" ]; then platform_compose ps --all --format json 2>/dev/null || true; fi

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Managed by conversational-platform (templates/host/steps/verify.sh).
 # Deploy step "verify": both API instances answer /health, then the API does
-# through Caddy and TLS on this host, whatever DNS says elsewhere. With Let's
+# through Caddy and TLS on this host, whatever DNS says elsewhere; the step
+# prints an instance's /health/details (which only the host can read). With Let's
 # Encrypt (TLS_ISSUER=letsencrypt) the certificate can only come once API_HOST
 # points at this server: when a short try fails and the name does not resolve
 # to an address of this host, the step says "certificate pending" and
@@ -21,24 +22,28 @@ for port in 8081 8082; do
     exit 1
   fi
 done
-health=$(curl -fsS --max-time 5 http://127.0.0.1:8081/health)
+health=$(curl -fsS --max-time 5 http://127.0.0.1:8081/health/details)
 
-# through_caddy TRIES [--cacert FILE]: /health through Caddy and TLS here; a
-# first certificate can take a minute. "&& echo": the status is curl's, also
-# where the call is a condition.
+# through_caddy TRIES [--cacert FILE]: /health through Caddy and TLS here (a
+# bare status: the step prints the instance's details instead); a first
+# certificate can take a minute.
 through_caddy() {
   local tries=$1
   shift
-  curl -fsS --retry "$tries" --retry-delay 5 --retry-all-errors --max-time 10 \
-    --resolve "$API_HOST:443:127.0.0.1" "$@" "https://$API_HOST/health" && echo
+  curl -fsS -o /dev/null --retry "$tries" --retry-delay 5 --retry-all-errors --max-time 10 \
+    --resolve "$API_HOST:443:127.0.0.1" "$@" "https://$API_HOST/health"
 }
 
 if [ "$TLS_ISSUER" = internal ]; then
   # Caddy's own CA, kept where the caddy user's data lives.
   through_caddy 30 --cacert /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt
+  echo "$health"
   exit 0
 fi
-if through_caddy 3 2>/dev/null; then exit 0; fi
+if through_caddy 3 2>/dev/null; then
+  echo "$health"
+  exit 0
+fi
 # getent fails for a name that does not resolve: that is the case to report.
 resolved=$({ getent ahostsv4 "$API_HOST" || true; } | awk 'NR == 1 { print $1 }')
 if [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$resolved"; then
@@ -48,3 +53,4 @@ if [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print
   exit 0
 fi
 through_caddy 30
+echo "$health"
