@@ -7,6 +7,7 @@ import { formatCidr, parseCidr, type Cidr } from "./cidr.js";
 import { StackConfigError } from "./errors.js";
 import { ENV_SAFE } from "../host/render.js";
 import { privateKeyProblem } from "./ssh-keys.js";
+import { parseRecipients } from "../../scripts/backup/encryption.js";
 
 export const PROJECT = "conversational-platform";
 
@@ -37,6 +38,7 @@ const STACK_KEYS = {
   // so the program checks they are stored encrypted (parseOwnBucket).
   backupS3AccessKey: { type: "string", default: "" },
   backupS3SecretKey: { type: "string", default: "" },
+  backupRecipients: { type: "string", default: "" },
   acmeEmail: { type: "string" },
   tlsIssuer: { type: "string", default: "letsencrypt" },
   packageSource: { type: "string", default: "official" },
@@ -99,6 +101,8 @@ export interface BackupSettings {
   keep: number;
   /** Set when the stack names a bucket of its own (backupS3*); a Vultr stack may create one instead (backupsBucket). */
   ownBucket?: OwnBucket;
+  /** age recipients (age1...) every backup is encrypted to on the host; none: backups are not encrypted. */
+  recipients: string[];
 }
 
 export interface StackConfig {
@@ -266,6 +270,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       schedule: matching("backupSchedule", /^[A-Za-z0-9*:,./~ -]{1,100}$/, "a systemd calendar expression", "hourly"),
       keep: number("backupKeep", 10_000, "48"),
       ownBucket: parseOwnBucket(raw, server),
+      recipients: parseBackupRecipients(raw),
     },
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
@@ -333,6 +338,19 @@ function parseOwnBucket(raw: RawConfig, server: VultrServer | ExistingServer): O
     accessKey: key("backupS3AccessKey"),
     secretKey: key("backupS3SecretKey"),
   };
+}
+
+/** The operator's age public keys: checked here, so a typo fails before anything is deployed. */
+function parseBackupRecipients(raw: RawConfig): string[] {
+  try {
+    return parseRecipients(raw.values.backupRecipients ?? "");
+  } catch (error) {
+    throw new StackConfigError(
+      "backupRecipients",
+      (error as Error).message,
+      "Use the recipient age-keygen (or npm run ops -- backup-key) printed: pulumi config set --secret backupRecipients age1... (comma-separate several)",
+    );
+  }
 }
 
 const IMAGE = /^[a-z0-9]+([._/:@-][a-z0-9]+)*$/;

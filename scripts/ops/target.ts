@@ -10,6 +10,7 @@ import { LocalTransport } from "../../infra/host/transport/local.js";
 import { SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
 import type { Transport } from "../../infra/host/transport/transport.js";
 import { LOCAL_STACK_FILE, ROOT, type LocalStackFile } from "../local/local-stack.js";
+import { parseRecipients } from "../backup/encryption.js";
 import type { BucketSettings } from "../backup/object-store.js";
 import type { LocalCaddy } from "./host-commands.js";
 
@@ -27,6 +28,8 @@ export interface Target {
   jwtClaims(): { issuer?: string; audience?: string };
   /** The stack's backup bucket, or undefined when it has none. */
   bucket(): BucketSettings | undefined;
+  /** Who backups are encrypted to (backupRecipients, or OPS_BACKUP_RECIPIENTS); none: not encrypted. */
+  backupRecipients(): string[];
 }
 
 export interface TargetFlags {
@@ -104,7 +107,22 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
             accessKey: stringOr(fromStack().outputs.backupAccessKey),
             secretKey: stringOr(fromStack().outputs.backupSecretKey),
           })),
+    backupRecipients: () =>
+      recipientsFromEnv(env) ?? recipientsFrom("backupRecipients", stringOr(config("backupRecipients")) ?? ""),
   };
+}
+
+/** An operator's OPS_BACKUP_RECIPIENTS wins over the stack's backupRecipients. */
+function recipientsFromEnv(env: NodeJS.ProcessEnv): string[] | undefined {
+  return env.OPS_BACKUP_RECIPIENTS ? recipientsFrom("OPS_BACKUP_RECIPIENTS", env.OPS_BACKUP_RECIPIENTS) : undefined;
+}
+
+function recipientsFrom(where: string, text: string): string[] {
+  try {
+    return parseRecipients(text);
+  } catch (error) {
+    throw new OpsError(`${where} ${(error as Error).message}`);
+  }
 }
 
 function bucketFrom(parts: Partial<BucketSettings>): BucketSettings | undefined {
@@ -144,6 +162,7 @@ function localTarget(dir: string, env: NodeJS.ProcessEnv): Target {
       audience: env.OPS_JWT_AUDIENCE || env.JWT_AUDIENCE || undefined,
     }),
     bucket: () => bucketFromEnv(env),
+    backupRecipients: () => recipientsFromEnv(env) ?? [],
   };
 }
 
