@@ -151,7 +151,11 @@ export interface BackupSource {
   description: string;
   /** The name the backup must carry in its manifest (a bucket's prefix); a folder may be named anything. */
   name?: string;
-  /** A folder on this machine, whose plaintext files are read where they are. */
+  /**
+   * A folder on this machine, whose plaintext files are read where they are.
+   * Other files in it are left unread (the operator's notes), where a
+   * bucket's are refused (whoever holds its keys could have put them there).
+   */
   folder?: string;
   /** Every file the backup holds, relative to it, "/"-separated, as the folder or the bucket lists them. */
   files(): Promise<string[]>;
@@ -239,7 +243,7 @@ export async function readBackupManifest(
   source: BackupSource,
   options: OpenOptions = {},
 ): Promise<{ layout: Layout; manifest: Manifest }> {
-  const layout = readLayout(await source.files(), source.description);
+  const layout = readLayout(await source.files(), source.description, source.folder ? "ignore" : "refuse");
   const verdict = encryptionVerdict(layout.encrypted, source.description, options);
   if (verdict.refusal) throw new BackupError(verdict.refusal);
   if (verdict.warning) (options.log ?? console.warn)(verdict.warning);

@@ -85,10 +85,11 @@ const SNAPSHOT = /^streams\/([^/]+)\.tar\.s2$/;
 /**
  * Reads which files a backup holds from their names (relative to its
  * folder): only its manifest and the snapshots of known streams, all
- * encrypted or none. Throws, naming every other file, or a backup without its
- * manifest (one whose upload did not finish).
+ * encrypted or none. Throws, naming every other file (unless told to leave
+ * them unread: a folder of the operator's may hold notes beside a backup),
+ * or a backup without its manifest (one whose upload did not finish).
  */
-export function readLayout(files: readonly string[], where: string): Layout {
+export function readLayout(files: readonly string[], where: string, strays: "refuse" | "ignore" = "refuse"): Layout {
   const unexpected: string[] = [];
   const plain: string[] = [];
   const encrypted: string[] = [];
@@ -100,7 +101,7 @@ export function readLayout(files: readonly string[], where: string): Layout {
       (isEncrypted ? encrypted : plain).push(name);
     else unexpected.push(file);
   }
-  if (unexpected.length > 0)
+  if (unexpected.length > 0 && strays === "refuse")
     throw new BackupError(
       `${where} holds files this tool never writes, so nothing was taken from it: ${unexpected.map((f) => JSON.stringify(f)).join(", ")}. ` +
         `A backup holds only ${MANIFEST_FILE} and streams/<stream>.tar.s2 (each with ${ENCRYPTED_SUFFIX} when encrypted) for the streams ${BACKED_UP_STREAMS.join(", ")}`,

@@ -80,6 +80,12 @@ describe("a backup's files", () => {
       );
   });
 
+  it("leaves other files in an operator's folder unread, where a bucket's are refused", () => {
+    const files = ["README.md", "manifest.json", "streams/CONVERSATIONS.tar.s2", "../x"];
+    expect(readLayout(files, "folder", "ignore").snapshots).toEqual(new Set(["streams/CONVERSATIONS.tar.s2"]));
+    expect(() => readLayout(files, "bucket")).toThrow(/"README\.md", "\.\.\/x"/);
+  });
+
   it("refuses a backup that mixes encrypted and plaintext files, or has no manifest", () => {
     expect(() => readLayout(["manifest.json.age", "streams/CONVERSATIONS.tar.s2"], "b")).toThrow(
       /b mixes encrypted files \(manifest\.json\.age\) with plaintext ones \(streams\/CONVERSATIONS\.tar\.s2\)/,
