@@ -10,7 +10,17 @@
 // happens; the streams come back with the configuration the app declares
 // (owned-streams.ts), never the one a manifest could carry.
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable, Transform } from "node:stream";
@@ -121,7 +131,9 @@ export async function takeBackup(
         state: { messages, bytes, first_seq, last_seq },
       });
       files.push(stored);
-      log(`${stream}: ${messages} messages, last sequence ${last_seq}, ${taken.bytes} bytes${encrypted ? ", encrypted" : ""}`);
+      log(
+        `${stream}: ${messages} messages, last sequence ${last_seq}, ${taken.bytes} bytes${encrypted ? ", encrypted" : ""}`,
+      );
     }
     const manifest: Manifest = {
       format: FORMAT,
@@ -314,7 +326,10 @@ export async function openBackup(source: BackupSource, options: OpenOptions = {}
       }
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       try {
-        found.set(entry.file, await copyCounting(await plaintextOf(await source.read(stored), layout, options, what), path));
+        found.set(
+          entry.file,
+          await copyCounting(await plaintextOf(await source.read(stored), layout, options, what), path),
+        );
       } catch (error) {
         if (error instanceof BackupError || !layout.encrypted) throw error;
         throw decryptionError(what, error);

@@ -59,7 +59,8 @@ export async function readIdentityFile(path: string): Promise<{ identities: stri
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "" && !line.startsWith("#"));
-  if (identities.length === 0) throw new BackupError(`${path} holds no age identity (AGE-SECRET-KEY-1..., from age-keygen)`);
+  if (identities.length === 0)
+    throw new BackupError(`${path} holds no age identity (AGE-SECRET-KEY-1..., from age-keygen)`);
   const recipients: string[] = [];
   for (const [index, identity] of identities.entries()) {
     try {

@@ -47,10 +47,7 @@ export interface IgnoredName {
 }
 
 /** Backup names among `names`, oldest first, and those ignored with the reason. */
-export function sortBackupNames(
-  names: Iterable<string>,
-  now: Date,
-): { backups: string[]; ignored: IgnoredName[] } {
+export function sortBackupNames(names: Iterable<string>, now: Date): { backups: string[]; ignored: IgnoredName[] } {
   const backups: string[] = [];
   const ignored: IgnoredName[] = [];
   for (const name of new Set(names)) {

@@ -57,10 +57,9 @@ function kvStreamConfig(bucket: ReturnType<typeof bucketSettings>[number]): Part
 
 /** The configuration of every stream a backup holds, for these storage settings, by name. */
 export function backedUpStreams(options: StorageOptions): Map<string, Partial<StreamConfig> & { name: string }> {
-  const configs = [
-    conversationStreamConfig(options),
-    ...bucketSettings(options).map(kvStreamConfig),
-  ].filter((config) => !isEphemeral(config.name));
+  const configs = [conversationStreamConfig(options), ...bucketSettings(options).map(kvStreamConfig)].filter(
+    (config) => !isEphemeral(config.name),
+  );
   return new Map(configs.map((config) => [config.name, config]));
 }
 

@@ -35,6 +35,7 @@ function recipients(): string[] {
   } catch (error) {
     throw new Error(
       `BACKUP_RECIPIENTS (the stack's backupRecipients, in backup/recipients.env) ${(error as Error).message}: pulumi config set backupRecipients age1..., then npm run up`,
+      { cause: error },
     );
   }
 }

@@ -371,7 +371,6 @@ describe("hostile backups, in the bucket or in a folder, refused before anything
   let operator: { identity: string; recipient: string };
   const dir = scratchDir("hostile-backups");
   const work = join(dir.path, "a", "b", "work");
-  const quietLog = { log: quiet };
 
   beforeAll(async () => {
     [nats, s3] = await Promise.all([startNats(), startFakeS3({ bucket: "hostile-backups" })]);
@@ -409,7 +408,12 @@ describe("hostile backups, in the bucket or in a folder, refused before anything
     return taken;
   }
 
-  async function refusedByRestore(recipients: string[], from: string, pattern: RegExp, flags: Partial<{ identityFile: string; allowUnencrypted: boolean }> = {}) {
+  async function refusedByRestore(
+    recipients: string[],
+    from: string,
+    pattern: RegExp,
+    flags: Partial<{ identityFile: string; allowUnencrypted: boolean }> = {},
+  ) {
     const { target, calls } = watchedTarget(s3, recipients);
     await expect(
       restore(target, from, { replaceLive: true, actor: "test", allowUnencrypted: false, ...flags }),
@@ -470,12 +474,19 @@ describe("hostile backups, in the bucket or in a folder, refused before anything
   it("refuses a manifest that lists a stream the API does not own", async () => {
     const real = await uploaded(new Date(Date.UTC(2026, 10, 28, 10)), false);
     const evil = { ...real.manifest.streams[0]!, name: "EVIL", file: "streams/EVIL.tar.s2" };
-    await put(`${real.manifest.name}/${MANIFEST_FILE}`, JSON.stringify({ ...real.manifest, streams: [...real.manifest.streams, evil] }));
+    await put(
+      `${real.manifest.name}/${MANIFEST_FILE}`,
+      JSON.stringify({ ...real.manifest, streams: [...real.manifest.streams, evil] }),
+    );
     await expect(withBucket((b) => openBackup(b.source(real.manifest.name), { workDir: work }))).rejects.toThrow(
       /streams\.3\.name: "EVIL" is not a stream of the API's/,
     );
     await put(`${real.manifest.name}/streams/EVIL.tar.s2`, "x");
-    await refusedByRestore([], real.manifest.name, /holds files this tool never writes, so nothing was taken from it: "streams\/EVIL\.tar\.s2"/);
+    await refusedByRestore(
+      [],
+      real.manifest.name,
+      /holds files this tool never writes, so nothing was taken from it: "streams\/EVIL\.tar\.s2"/,
+    );
     expect(readdirSync(work)).toEqual([]);
   });
 
@@ -491,7 +502,11 @@ describe("hostile backups, in the bucket or in a folder, refused before anything
     const target = await startNats();
     const conn = await connect({ servers: target.url, token: target.token });
     try {
-      await restoreVerified(conn, opened.dir, opened.manifest, { replaceLive: false, log: quiet, storage: STORE_OPTIONS });
+      await restoreVerified(conn, opened.dir, opened.manifest, {
+        replaceLive: false,
+        log: quiet,
+        storage: STORE_OPTIONS,
+      });
       const jsm = await jetstreamManager(conn);
       const restored = await jsm.streams.info(STREAM);
       expect(restored.config.subjects).toEqual(["conv.>"]);
@@ -507,7 +522,20 @@ describe("hostile backups, in the bucket or in a folder, refused before anything
         for (const name of real.manifest.streams.map((e) => e.name)) {
           const { config } = await made.streams.info(name);
           const { config: back } = await jsm.streams.info(name);
-          const fields = ["subjects", "retention", "storage", "discard", "max_msgs_per_subject", "max_bytes", "max_age", "num_replicas", "allow_rollup_hdrs", "allow_direct", "duplicate_window", "max_msg_size"] as const;
+          const fields = [
+            "subjects",
+            "retention",
+            "storage",
+            "discard",
+            "max_msgs_per_subject",
+            "max_bytes",
+            "max_age",
+            "num_replicas",
+            "allow_rollup_hdrs",
+            "allow_direct",
+            "duplicate_window",
+            "max_msg_size",
+          ] as const;
           for (const field of fields) expect(back[field], `${name} ${field}`).toEqual(config[field]);
         }
       } finally {
@@ -533,7 +561,9 @@ describe("hostile backups, in the bucket or in a folder, refused before anything
     await put(key, altered);
     await expect(
       withBucket((b) => openBackup(b.source(taken.manifest.name), { identities: [operator.identity], workDir: work })),
-    ).rejects.toThrow(/streams\/CONVERSATIONS\.tar\.s2\.age does not decrypt .*: it was altered, cut short, or encrypted to other keys/);
+    ).rejects.toThrow(
+      /streams\/CONVERSATIONS\.tar\.s2\.age does not decrypt .*: it was altered, cut short, or encrypted to other keys/,
+    );
     expect(readdirSync(work)).toEqual([]);
     await refusedByRestore([operator.recipient], taken.manifest.name, /does not decrypt/, { identityFile });
 
@@ -547,19 +577,35 @@ describe("hostile backups, in the bucket or in a folder, refused before anything
     const manifestAltered = Buffer.from(manifest);
     manifestAltered[manifestAltered.length - 3] = manifestAltered[manifestAltered.length - 3]! ^ 0x01;
     await put(manifestKey, manifestAltered);
-    await refusedByRestore([operator.recipient], taken.manifest.name, /manifest\.json\.age does not decrypt/, { identityFile });
+    await refusedByRestore([operator.recipient], taken.manifest.name, /manifest\.json\.age does not decrypt/, {
+      identityFile,
+    });
     // Without the identity: said how to give it.
-    await refusedByRestore([operator.recipient], "latest", /is encrypted: give the age identity that decrypts it with --identity FILE/);
+    await refusedByRestore(
+      [operator.recipient],
+      "latest",
+      /is encrypted: give the age identity that decrypts it with --identity FILE/,
+    );
     await put(`${taken.manifest.name}/${MANIFEST_FILE}`, JSON.stringify(taken.manifest));
-    await refusedByRestore([operator.recipient], taken.manifest.name, /mixes encrypted files .* with plaintext ones/, { identityFile });
+    await refusedByRestore([operator.recipient], taken.manifest.name, /mixes encrypted files .* with plaintext ones/, {
+      identityFile,
+    });
   }, 60_000);
 
   it("refuses a folder holding a link, even under a name a backup uses", async () => {
-    const { dir: backup } = await takeBackup(nc, join(dir.path, "links"), "test", quiet, new Date(Date.UTC(2026, 10, 28, 13)));
+    const { dir: backup } = await takeBackup(
+      nc,
+      join(dir.path, "links"),
+      "test",
+      quiet,
+      new Date(Date.UTC(2026, 10, 28, 13)),
+    );
     const snapshot = join(backup, `streams/${STREAM}.tar.s2`);
     rmSync(snapshot);
     symlinkSync("/etc/hostname", snapshot);
-    await expect(verifyBackup(backup)).rejects.toThrow(/CONVERSATIONS\.tar\.s2 is not a plain file \(a link or a device\)/);
+    await expect(verifyBackup(backup)).rejects.toThrow(
+      /CONVERSATIONS\.tar\.s2 is not a plain file \(a link or a device\)/,
+    );
   });
 });
 
@@ -584,7 +630,9 @@ describe("encrypted backups (age), end to end", () => {
   });
 
   it("leaves only ciphertext on disk and in the bucket, and restores from the bucket byte for byte", async () => {
-    const taken = await takeBackup(nc, dir.path, "test", quiet, new Date(Date.UTC(2026, 10, 28, 9)), [operator.recipient]);
+    const taken = await takeBackup(nc, dir.path, "test", quiet, new Date(Date.UTC(2026, 10, 28, 9)), [
+      operator.recipient,
+    ]);
     expect(taken.encrypted).toBe(true);
     expect(filesUnder(taken.dir)).toEqual([
       "manifest.json.age",
@@ -608,7 +656,11 @@ describe("encrypted backups (age), end to end", () => {
       const conn = await connect({ servers: target.url, token: target.token });
       try {
         expect(opened.encrypted).toBe(true);
-        await restoreVerified(conn, opened.dir, opened.manifest, { replaceLive: false, log: quiet, storage: STORE_OPTIONS });
+        await restoreVerified(conn, opened.dir, opened.manifest, {
+          replaceLive: false,
+          log: quiet,
+          storage: STORE_OPTIONS,
+        });
         const [restoredJsm, sourceJsm] = [await jetstreamManager(conn), await jetstreamManager(nc)];
         for (const entry of opened.manifest.streams) {
           const { state } = await restoredJsm.streams.info(entry.name);
@@ -634,7 +686,9 @@ describe("encrypted backups (age), end to end", () => {
   }, 120_000);
 
   it("restores a local encrypted folder too, and refuses it for another identity", async () => {
-    const taken = await takeBackup(nc, dir.path, "test", quiet, new Date(Date.UTC(2026, 10, 28, 10)), [operator.recipient]);
+    const taken = await takeBackup(nc, dir.path, "test", quiet, new Date(Date.UTC(2026, 10, 28, 10)), [
+      operator.recipient,
+    ]);
     expect((await verifyBackup(taken.dir, { identities: [operator.identity] })).name).toBe(taken.manifest.name);
     const stranger = await generateKeyPair();
     await expect(verifyBackup(taken.dir, { identities: [stranger.identity] })).rejects.toThrow(
@@ -651,7 +705,9 @@ describe("old unencrypted backups, where the stack now encrypts", () => {
     const { target, calls } = watchedTarget(s3, [(await generateKeyPair()).recipient]);
     await expect(
       restore(target, FIXTURE, { replaceLive: false, actor: "test", allowUnencrypted: false }),
-    ).rejects.toThrow(/store-v1 is not encrypted, but this stack encrypts its backups \(backupRecipients\).*--allow-unencrypted/);
+    ).rejects.toThrow(
+      /store-v1 is not encrypted, but this stack encrypts its backups \(backupRecipients\).*--allow-unencrypted/,
+    );
     expect(calls).toEqual([]);
   });
 
@@ -662,11 +718,17 @@ describe("old unencrypted backups, where the stack now encrypts", () => {
       allowUnencrypted: true,
       log: (line) => warnings.push(line),
     });
-    expect(warnings).toEqual([expect.stringMatching(/^WARNING: .*store-v1 is not encrypted; restoring it because of --allow-unencrypted/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^WARNING: .*store-v1 is not encrypted; restoring it because of --allow-unencrypted/),
+    ]);
     const nats = await startNats();
     const conn = await connect({ servers: nats.url, token: nats.token });
     try {
-      await restoreVerified(conn, opened.dir, opened.manifest, { replaceLive: false, log: quiet, storage: STORE_OPTIONS });
+      await restoreVerified(conn, opened.dir, opened.manifest, {
+        replaceLive: false,
+        log: quiet,
+        storage: STORE_OPTIONS,
+      });
       const { state } = await (await jetstreamManager(conn)).streams.info(STREAM);
       expect(state.messages).toBe(opened.manifest.streams.find((e) => e.name === STREAM)!.messages);
     } finally {

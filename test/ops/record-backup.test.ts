@@ -2,7 +2,17 @@
 // backups/last as root (templates/host/ops/record-backup.sh), in a folder the
 // containers' user (uid 10001) may write. Run here for real, as root, the way
 // the host runs it: a link that user planted must lead root nowhere.
-import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadTemplates } from "../../infra/host/templates.js";
@@ -18,7 +28,8 @@ describe("recording the last backup on the host (record-backup.sh)", () => {
   let victim: string;
 
   beforeEach(() => {
-    if (process.getuid?.() !== 0) throw new Error("this test runs the host script as root, as the host does: run it as root");
+    if (process.getuid?.() !== 0)
+      throw new Error("this test runs the host script as root, as the host does: run it as root");
     scratch = scratchDir("record-backup");
     chmodSync(scratch.path, 0o755);
     // As the bootstrap makes them: the data directory root's, its backups folder the containers' user's.

@@ -92,10 +92,14 @@ describe("age encryption of backups", async () => {
     ]);
     expect(parseRecipients("")).toEqual([]);
     expect(() => parseRecipients("ssh-ed25519 AAAA")).toThrow(/"ssh-ed25519" is not an age recipient \(age1\.\.\./);
-    expect(() => parseRecipients(operator.recipient.slice(0, -1))).toThrow(/is not a valid age recipient \(a typo, or cut short\)/);
+    expect(() => parseRecipients(operator.recipient.slice(0, -1))).toThrow(
+      /is not a valid age recipient \(a typo, or cut short\)/,
+    );
     const typo = operator.recipient.slice(0, -1) + (operator.recipient.endsWith("q") ? "p" : "q");
     expect(() => parseRecipients(typo)).toThrow(/is not a valid age recipient/);
-    expect(() => parseRecipients(operator.identity)).toThrow(/holds an identity \(AGE-SECRET-KEY-\.\.\.\), the secret half/);
+    expect(() => parseRecipients(operator.identity)).toThrow(
+      /holds an identity \(AGE-SECRET-KEY-\.\.\.\), the secret half/,
+    );
   });
 
   it("reads an identity file as age-keygen writes it, and refuses what is not one", async () => {

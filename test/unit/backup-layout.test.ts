@@ -12,7 +12,12 @@ import {
   readLayout,
   sortBackupNames,
 } from "../../scripts/backup/layout.js";
-import { BACKED_UP_STREAMS, backedUpStreams, isKnownStream, storageOptionsOf } from "../../scripts/backup/owned-streams.js";
+import {
+  BACKED_UP_STREAMS,
+  backedUpStreams,
+  isKnownStream,
+  storageOptionsOf,
+} from "../../scripts/backup/owned-streams.js";
 
 const NOW = new Date("2026-11-28T12:00:00Z");
 
@@ -37,7 +42,13 @@ describe("backup names", () => {
 
   it("sorts backups oldest first and says which names it ignored and why", () => {
     const { backups, ignored } = sortBackupNames(
-      ["backup-20261128T100000Z", "backup-20991231T235959Z", "backup-20261127T100000Z", "notes", "backup-20261127T100000Z"],
+      [
+        "backup-20261128T100000Z",
+        "backup-20991231T235959Z",
+        "backup-20261127T100000Z",
+        "notes",
+        "backup-20261127T100000Z",
+      ],
       NOW,
     );
     expect(backups).toEqual(["backup-20261127T100000Z", "backup-20261128T100000Z"]);
@@ -50,7 +61,9 @@ describe("backup names", () => {
 
 describe("a backup's files", () => {
   it("takes only its manifest and the snapshots of known streams, plain or all encrypted", () => {
-    expect(readLayout(["manifest.json", "streams/CONVERSATIONS.tar.s2", "streams/KV_conversations.tar.s2"], "b")).toEqual({
+    expect(
+      readLayout(["manifest.json", "streams/CONVERSATIONS.tar.s2", "streams/KV_conversations.tar.s2"], "b"),
+    ).toEqual({
       encrypted: false,
       manifest: "manifest.json",
       snapshots: new Set(["streams/CONVERSATIONS.tar.s2", "streams/KV_conversations.tar.s2"]),
@@ -90,7 +103,9 @@ describe("a backup's files", () => {
     expect(() => readLayout(["manifest.json.age", "streams/CONVERSATIONS.tar.s2"], "b")).toThrow(
       /b mixes encrypted files \(manifest\.json\.age\) with plaintext ones \(streams\/CONVERSATIONS\.tar\.s2\)/,
     );
-    expect(() => readLayout(["streams/CONVERSATIONS.tar.s2"], "b")).toThrow(/b has no manifest\.json: the backup did not finish/);
+    expect(() => readLayout(["streams/CONVERSATIONS.tar.s2"], "b")).toThrow(
+      /b has no manifest\.json: the backup did not finish/,
+    );
     expect(() => readLayout(["streams/CONVERSATIONS.tar.s2.age"], "b")).toThrow(/b has no manifest\.json\.age/);
   });
 
@@ -98,14 +113,18 @@ describe("a backup's files", () => {
     const root = "/tmp/restore-x";
     expect(pathInside(root, "streams/CONVERSATIONS.tar.s2")).toBe(join(root, "streams/CONVERSATIONS.tar.s2"));
     for (const file of ["../x", "streams/../../x", "/etc/passwd", "a//b", "./a", "", ".", "a\\..\\..\\b", "a\0b"])
-      expect(() => pathInside(root, file), JSON.stringify(file)).toThrow(/would be written outside \/tmp\/restore-x: refused/);
+      expect(() => pathInside(root, file), JSON.stringify(file)).toThrow(
+        /would be written outside \/tmp\/restore-x: refused/,
+      );
   });
 });
 
 describe("whether a backup may be read, encrypted or not", () => {
   it("needs an identity for an encrypted one", () => {
     expect(encryptionVerdict(true, "b", { identities: ["AGE-SECRET-KEY-1X"] })).toEqual({});
-    expect(encryptionVerdict(true, "b", {}).refusal).toMatch(/b is encrypted: give the age identity .* --identity FILE/);
+    expect(encryptionVerdict(true, "b", {}).refusal).toMatch(
+      /b is encrypted: give the age identity .* --identity FILE/,
+    );
   });
 
   it("refuses a plaintext one where the stack encrypts, unless told, and then warns", () => {

@@ -53,7 +53,9 @@ export async function backup(target: Target, options: BackupOptions): Promise<nu
     const { dir, manifest, files, encrypted } = await withNats(target, (nc) =>
       takeBackup(nc, options.out, options.actor, log, new Date(), recipients),
     );
-    console.log(`saved ${dir}${encrypted ? `, encrypted to ${recipients.length} recipient(s) (backupRecipients)` : ""}`);
+    console.log(
+      `saved ${dir}${encrypted ? `, encrypted to ${recipients.length} recipient(s) (backupRecipients)` : ""}`,
+    );
     if (!encrypted)
       console.warn(
         `WARNING: ${dir} is NOT encrypted and holds production data (every conversation): keep it private and off shared disks ` +
