@@ -4,9 +4,10 @@
 // s2-compressed tar of the stream; nothing here reads or changes them.
 //
 // Snapshot: subscribe to a subject of ours, ask $JS.API.STREAM.SNAPSHOT.<name>
-// to deliver there, acknowledge every chunk at once (the server stops sending
-// when too much is unacknowledged), and stop at the empty message whose
-// status is 204; any other status is the server giving up.
+// to deliver there, acknowledge each chunk once it is handed on (the server
+// stops sending when too much is unacknowledged, so a slow writer slows it),
+// and stop at the empty message whose status is 204; any other status is the
+// server giving up.
 // Restore: $JS.API.STREAM.RESTORE.<name> answers with a subject; each chunk
 // is a request to it answered by an empty message, and an empty request ends
 // the upload and is answered with the new stream's info.
