@@ -490,6 +490,8 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     expect(value.code, value.stdout + value.stderr).toBe(0);
     expect(failures).toEqual([]);
     const name = savedName(value.stdout)!;
+    // No recipients given to ops for a server named by --host: plaintext, and said so.
+    expect(value.stderr).toContain(`${join(backupsDir, name)} is NOT encrypted and holds production data`);
     const manifest = await verifyBackup(join(backupsDir, name));
     // Rate-limit counters and answers in progress are not backed up.
     expect(manifest.streams.map((s) => s.name)).toEqual([
