@@ -547,7 +547,12 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
       bucket.close();
     }
     const onHost = await run(root, `find ${PRODUCTION_PATHS.dataDir}/backups/${name} -type f | sort`);
-    expect(onHost.stdout.trim().split("\n").map((f) => f.slice(f.indexOf(name) + name.length + 1))).toEqual([
+    expect(
+      onHost.stdout
+        .trim()
+        .split("\n")
+        .map((f) => f.slice(f.indexOf(name) + name.length + 1)),
+    ).toEqual([
       "manifest.json.age",
       "streams/CONVERSATIONS.tar.s2.age",
       "streams/KV_conversation-contexts.tar.s2.age",
