@@ -55,7 +55,7 @@ const hostKey: pulumi.Output<string> = config.sshHostKey
 // Backups: to the stack's own bucket (backupS3*), to the Vultr bucket it
 // creates (whose keys exist only once it does), or kept on the host.
 const backupBundle = readFileSync(BACKUP_BUNDLE);
-const { schedule, keep, ownBucket } = config.backups;
+const { schedule, keep, ownBucket, recipients } = config.backups;
 const vultrBucket = vultr?.backups;
 const backups: HostStep | LateStep = vultrBucket
   ? {
@@ -66,13 +66,13 @@ const backups: HostStep | LateStep = vultrBucket
         .apply(([endpoint, bucket, accessKey, secretKey]) =>
           backupsStep(
             loadTemplates(),
-            { schedule, keep, bucket: { endpoint, bucket, accessKey, secretKey } },
+            { schedule, keep, recipients, bucket: { endpoint, bucket, accessKey, secretKey } },
             backupBundle,
             BACKUP_BUNDLE,
           ),
         ),
     }
-  : backupsStep(loadTemplates(), { schedule, keep, bucket: ownBucket }, backupBundle, BACKUP_BUNDLE);
+  : backupsStep(loadTemplates(), { schedule, keep, recipients, bucket: ownBucket }, backupBundle, BACKUP_BUNDLE);
 
 const host = new HostConfiguration("platform-host", {
   host: address,

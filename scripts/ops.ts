@@ -8,7 +8,7 @@ import { config as loadDotenv } from "dotenv";
 import { $, chalk, minimist, spinner } from "zx";
 import { terminalSafe } from "../infra/host/terminal-safe.js";
 import { ROOT } from "./local/local-stack.js";
-import { backup, listBackups, purge, restore } from "./ops/commands/backup.js";
+import { backup, backupKey, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";
 import { logs } from "./ops/commands/logs.js";
 import { releases } from "./ops/commands/releases.js";
@@ -46,18 +46,27 @@ const HELP: Record<string, string> = {
   restart: `restart api|nats|caddy
   The API instances one at a time, NATS, or Caddy by a reload (open streams stay).`,
   backup: `backup [--out DIR] [--upload] [--keep N]
-  Every JetStream stream and KV bucket, with the server's snapshot API through
-  an SSH tunnel, while the platform serves: a folder in DIR (./backups) with a
-  manifest of streams, message counts, last sequences and checksums; with
-  --upload also to the stack's bucket (with --keep N, only the newest N are
-  kept there; otherwise the host's timer prunes to the stack's backupKeep).`,
+  The API's JetStream streams and KV buckets, with the server's snapshot API
+  through an SSH tunnel, while the platform serves: a folder in DIR (./backups)
+  with a manifest of streams, message counts, last sequences and checksums,
+  every file age-encrypted when the stack has backupRecipients (or
+  OPS_BACKUP_RECIPIENTS); with --upload also to the stack's bucket (with
+  --keep N, only the newest N are kept there; otherwise the host's timer
+  prunes to the stack's backupKeep).`,
+  "backup-key": `backup-key --out FILE
+  A new age key pair for encrypted backups: the identity (the secret half) is
+  written to FILE (0600, never overwritten), the recipient printed for
+  pulumi config set backupRecipients. Keep FILE offline, not on the host or CI.`,
   backups: `backups [--out DIR]
   The backups in the stack's bucket and in DIR (./backups).`,
-  restore: `restore FOLDER|NAME|latest [--replace]
-  A backup folder, or a backup in the bucket by name (latest: the newest): checked whole first
-  (a damaged one is refused, nothing touched); then, with the API instances
-  stopped, every stream restored and its counts and last sequence proven.
-  Streams that hold messages are only replaced with --replace.`,
+  restore: `restore FOLDER|NAME|latest [--replace] [--identity FILE] [--allow-unencrypted]
+  A backup folder, or a backup in the bucket by name (latest: the newest): checked whole first,
+  decrypted with the age identity in FILE (or OPS_BACKUP_IDENTITY=FILE) when
+  encrypted (a damaged, altered or foreign one is refused, nothing touched);
+  then, with the API instances stopped, every stream restored and its counts
+  and last sequence proven. Streams that hold messages are only replaced with
+  --replace. Where the stack has backupRecipients, a backup that is not
+  encrypted (one from before) is restored only with --allow-unencrypted.`,
   purge: `purge --confirm [--no-backup] [--out DIR] [--upload]
   Emergency: every message of every stream deleted (all conversations), the
   API stopped meanwhile; a backup is taken first unless --no-backup.`,
@@ -77,7 +86,7 @@ function usage(): string {
 async function main(): Promise<number> {
   loadDotenv({ path: join(process.cwd(), ".env"), quiet: true });
   const argv = minimist(process.argv.slice(2), {
-    boolean: ["local", "json", "follow", "help", "upload", "replace", "confirm", "backup"],
+    boolean: ["local", "json", "follow", "help", "upload", "replace", "confirm", "backup", "allow-unencrypted"],
     string: [
       "local-dir",
       "host",
@@ -94,6 +103,7 @@ async function main(): Promise<number> {
       "tail",
       "out",
       "keep",
+      "identity",
     ],
     default: { backup: true },
     alias: { h: "help" },
@@ -108,6 +118,8 @@ async function main(): Promise<number> {
     console.log(`npm run ops -- ${HELP[command]}\n\n${TARGET_HELP}`);
     return 0;
   }
+  // Needs no server: a key pair made here.
+  if (command === "backup-key") return backupKey(argv.out);
   const target = resolveTarget({
     local: argv.local,
     localDir: argv["local-dir"],
@@ -174,7 +186,12 @@ async function main(): Promise<number> {
       return listBackups(target, resolve(argv.out ?? "backups"));
     case "restore":
       if (!rest[0]) throw new OpsError("restore what? a backup folder, or a backup's name (npm run ops -- backups)");
-      return restore(target, rest[0], argv.replace, actor);
+      return restore(target, rest[0], {
+        replaceLive: argv.replace,
+        actor,
+        identityFile: argv.identity ?? (process.env.OPS_BACKUP_IDENTITY || undefined),
+        allowUnencrypted: argv["allow-unencrypted"],
+      });
     case "ssh":
       return ssh(target, rest);
     case "token":

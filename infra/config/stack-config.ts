@@ -8,6 +8,7 @@ import { StackConfigError } from "./errors.js";
 import { ENV_SAFE } from "../host/render.js";
 import { parseSshHostKey } from "./ssh-host-key.js";
 import { privateKeyProblem } from "./ssh-keys.js";
+import { parseRecipients } from "../../scripts/backup/encryption.js";
 
 export const PROJECT = "conversational-platform";
 
@@ -39,6 +40,7 @@ const STACK_KEYS = {
   // so the program checks they are stored encrypted (parseOwnBucket).
   backupS3AccessKey: { type: "string", default: "" },
   backupS3SecretKey: { type: "string", default: "" },
+  backupRecipients: { type: "string", default: "" },
   acmeEmail: { type: "string" },
   tlsIssuer: { type: "string", default: "letsencrypt" },
   packageSource: { type: "string", default: "official" },
@@ -101,6 +103,8 @@ export interface BackupSettings {
   keep: number;
   /** Set when the stack names a bucket of its own (backupS3*); a Vultr stack may create one instead (backupsBucket). */
   ownBucket?: OwnBucket;
+  /** age recipients (age1...) every backup is encrypted to on the host; none: backups are not encrypted. */
+  recipients: string[];
 }
 
 export interface StackConfig {
@@ -271,6 +275,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       schedule: matching("backupSchedule", /^[A-Za-z0-9*:,./~ -]{1,100}$/, "a systemd calendar expression", "hourly"),
       keep: number("backupKeep", 10_000, "48"),
       ownBucket: parseOwnBucket(raw, server),
+      recipients: parseBackupRecipients(raw),
     },
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
@@ -338,6 +343,19 @@ function parseOwnBucket(raw: RawConfig, server: VultrServer | ExistingServer): O
     accessKey: key("backupS3AccessKey"),
     secretKey: key("backupS3SecretKey"),
   };
+}
+
+/** The operator's age public keys: checked here, so a typo fails before anything is deployed. */
+function parseBackupRecipients(raw: RawConfig): string[] {
+  try {
+    return parseRecipients(raw.values.backupRecipients ?? "");
+  } catch (error) {
+    throw new StackConfigError(
+      "backupRecipients",
+      (error as Error).message,
+      "Use the recipient age-keygen (or npm run ops -- backup-key) printed: pulumi config set --secret backupRecipients age1... (comma-separate several)",
+    );
+  }
 }
 
 const IMAGE = /^[a-z0-9]+([._/:@-][a-z0-9]+)*$/;

@@ -224,6 +224,8 @@ export interface BackupStepSettings {
   keep: number;
   /** The S3-compatible bucket backups are uploaded to; none keeps them on the host only. */
   bucket?: { endpoint: string; bucket: string; accessKey: string; secretKey: string };
+  /** age recipients every backup is encrypted to on the host; none: not encrypted. */
+  recipients?: readonly string[];
 }
 
 /**
@@ -248,10 +250,15 @@ export function backupsStep(
         BACKUP_KEEP: String(settings.keep),
       })
     : "";
+  const recipients = settings.recipients ?? [];
+  const recipientsEnv = renderEnvFile("host/backup/recipients.env", templates.backupRecipientsEnv, {
+    BACKUP_RECIPIENTS: recipients.join(","),
+  });
   return {
     ...step(
       "backups",
-      `Schedule backups (${settings.schedule})${bucket ? `, uploaded to ${bucket.bucket}` : ", kept on the host (no bucket)"}`,
+      `Schedule backups (${settings.schedule})${bucket ? `, uploaded to ${bucket.bucket}` : ", kept on the host (no bucket)"}` +
+        (recipients.length > 0 ? `, encrypted to ${recipients.length} age recipient(s)` : ", not encrypted"),
       "sudo bash -s",
       hostScript(templates, templates.steps.backups, {
         APP_DIR: paths.appDir,
@@ -262,8 +269,10 @@ export function backupsStep(
         TIMER_B64: b64(templates.backupTimer),
         RUN_B64: b64(templates.backupRun),
         BUCKET_ENV_B64: bucketEnv ? b64(bucketEnv) : "",
+        RECIPIENTS_ENV_B64: b64(recipientsEnv),
       }),
-      bucket !== undefined,
+      // The recipients are kept secret too: whoever knows them can make a backup that decrypts.
+      bucket !== undefined || recipients.length > 0,
     ),
     upload: { localPath: bundlePath, remotePath: `${paths.appDir}/upload-backup.cjs` },
   };

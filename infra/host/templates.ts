@@ -49,6 +49,7 @@ export interface Templates {
   backupTimer: string;
   backupRun: string;
   backupBucketEnv: string;
+  backupRecipientsEnv: string;
   compose: string;
   natsConf: string;
   stackEnv: string;
@@ -68,6 +69,7 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
     backupTimer: read("host/backup/platform-backup.timer"),
     backupRun: read("host/backup/run.sh"),
     backupBucketEnv: read("host/backup/bucket.env"),
+    backupRecipientsEnv: read("host/backup/recipients.env"),
     compose: read("stack/docker-compose.prod.yml"),
     natsConf: read("stack/nats-server.conf"),
     stackEnv: read("stack/stack.env"),

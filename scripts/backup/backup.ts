@@ -1,38 +1,59 @@
-// Taking a backup of every JetStream stream (the KV buckets are streams too)
-// into a folder, and restoring one from a folder: the folder holds a snapshot
-// per stream and, written last, the manifest. A folder without a manifest is
-// a backup that did not finish.
+// Taking a backup of the API's JetStream streams (the KV buckets are streams
+// too) into a folder, and restoring one from a folder or a bucket: the
+// folder holds a snapshot per stream and, written last, the manifest, each
+// age-encrypted when there are recipients. A folder without a manifest is a
+// backup that did not finish.
+//
+// A backup read back is not trusted: only the files this tool writes, for
+// the streams the API owns, are read (layout.ts); an encrypted one is
+// decrypted and checked whole into a private folder before anything else
+// happens; the streams come back with the configuration the app declares
+// (owned-streams.ts), never the one a manifest could carry.
 import { createHash } from "node:crypto";
 import {
   createReadStream,
+  createWriteStream,
   existsSync,
+  lstatSync,
   mkdirSync,
-  readFileSync,
+  mkdtempSync,
+  readdirSync,
   renameSync,
   rmSync,
-  statSync,
-  writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { StorageOptions } from "../../app/src/store/storage-config.js";
+import { decryptStream, decryptionError, encryptStream } from "./encryption.js";
 import { restoreStream, snapshotStream } from "./jetstream.js";
+import {
+  MANIFEST_FILE,
+  backupName,
+  encryptionVerdict,
+  pathInside,
+  readLayout,
+  snapshotFile,
+  storedName,
+  type Layout,
+} from "./layout.js";
 import {
   BackupError,
   FORMAT,
-  MANIFEST_FILE,
-  backupName,
   checkFiles,
   compareRestored,
   parseManifest,
   planRestore,
-  snapshotFile,
-  isEphemeral,
+  restoredEntries,
   type FoundFile,
   type Manifest,
   type RestorePlan,
   type StreamEntry,
 } from "./manifest.js";
+import { BACKED_UP_STREAMS, backedUpStreams, isEphemeral, storageOptionsOf } from "./owned-streams.js";
 
 export type Log = (line: string) => void;
 
@@ -42,10 +63,26 @@ async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   return names.sort();
 }
 
+export interface TakenBackup {
+  dir: string;
+  manifest: Manifest;
+  encrypted: boolean;
+  /** Every file of the backup as stored, relative to `dir`, the manifest last. */
+  files: string[];
+}
+
+/** Writes `source` to a new file at `path`, encrypted to `recipients` when there are any. */
+async function writeFile(path: string, source: Readable, recipients: readonly string[]): Promise<void> {
+  const body = recipients.length > 0 ? await encryptStream(source, recipients) : source;
+  await pipeline(body, createWriteStream(path, { mode: 0o600, flags: "wx" }));
+}
+
 /**
- * Snapshots every stream into `root/<name>/` while the platform keeps
+ * Snapshots the API's streams into `root/<name>/` while the platform keeps
  * writing: each stream's snapshot is consistent in itself (the server's
- * guarantee), not with the others taken a moment before or after.
+ * guarantee), not with the others taken a moment before or after. With
+ * `recipients`, every file is encrypted as it is written: no plaintext
+ * touches the disk.
  */
 export async function takeBackup(
   nc: NatsConnection,
@@ -53,34 +90,50 @@ export async function takeBackup(
   source: string,
   log: Log,
   now = new Date(),
-): Promise<{ dir: string; manifest: Manifest }> {
+  recipients: readonly string[] = [],
+): Promise<TakenBackup> {
   const jsm = await jetstreamManager(nc);
   const name = backupName(now);
   const dir = join(root, name);
+  const encrypted = recipients.length > 0;
   if (existsSync(dir)) throw new BackupError(`${dir} exists already: a backup of the same second; try again`);
   const partial = `${dir}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(join(partial, "streams"), { recursive: true, mode: 0o700 });
   try {
+    const live = await streamNames(jsm);
+    for (const other of live.filter((n) => !BACKED_UP_STREAMS.includes(n) && !isEphemeral(n)))
+      log(`${other}: not one of the API's streams (${BACKED_UP_STREAMS.join(", ")}), not backed up`);
     const streams: StreamEntry[] = [];
-    for (const stream of (await streamNames(jsm)).filter((name) => !isEphemeral(name))) {
+    const files: string[] = [];
+    for (const stream of BACKED_UP_STREAMS.filter((n) => live.includes(n))) {
       const file = snapshotFile(stream);
-      const taken = await snapshotStream(nc, stream, join(partial, file));
+      const stored = storedName(file, encrypted);
+      const snapshot = await snapshotStream(nc, stream);
+      try {
+        await writeFile(pathInside(partial, stored), Readable.from(snapshot.chunks, { objectMode: false }), recipients);
+      } finally {
+        await snapshot.chunks.return(undefined);
+      }
+      const taken = snapshot.result();
       const atEnd = (await jsm.streams.info(stream)).state;
+      const { messages, bytes, first_seq, last_seq } = taken.state;
       streams.push({
         name: stream,
         file,
         bytes: taken.bytes,
         sha256: taken.sha256,
-        messages: taken.state.messages,
-        firstSeq: taken.state.first_seq,
-        lastSeq: taken.state.last_seq,
+        messages,
+        firstSeq: first_seq,
+        lastSeq: last_seq,
         messagesAtEnd: atEnd.messages,
         lastSeqAtEnd: atEnd.last_seq,
-        config: taken.config,
-        state: taken.state,
+        state: { messages, bytes, first_seq, last_seq },
       });
-      log(`${stream}: ${taken.state.messages} messages, last sequence ${taken.state.last_seq}, ${taken.bytes} bytes`);
+      files.push(stored);
+      log(
+        `${stream}: ${messages} messages, last sequence ${last_seq}, ${taken.bytes} bytes${encrypted ? ", encrypted" : ""}`,
+      );
     }
     const manifest: Manifest = {
       format: FORMAT,
@@ -90,60 +143,257 @@ export async function takeBackup(
       server: { version: nc.info?.version ?? "unknown" },
       streams,
     };
-    writeFileSync(join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+    const manifestFile = storedName(MANIFEST_FILE, encrypted);
+    await writeFile(
+      pathInside(partial, manifestFile),
+      Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]),
+      recipients,
+    );
     renameSync(partial, dir);
-    return { dir, manifest };
+    return { dir, manifest, encrypted, files: [...files, manifestFile] };
   } catch (error) {
     rmSync(partial, { recursive: true, force: true });
     throw error;
   }
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+/** Where a backup is read from: a folder here, or a backup's prefix in a bucket. */
+export interface BackupSource {
+  /** For messages: the folder, or the bucket and the backup's name. */
+  description: string;
+  /** The name the backup must carry in its manifest (a bucket's prefix); a folder may be named anything. */
+  name?: string;
+  /**
+   * A folder on this machine, whose plaintext files are read where they are.
+   * Other files in it are left unread (the operator's notes), where a
+   * bucket's are refused (whoever holds its keys could have put them there).
+   */
+  folder?: string;
+  /** Every file the backup holds, relative to it, "/"-separated, as the folder or the bucket lists them. */
+  files(): Promise<string[]>;
+  /** One of them; only names readLayout accepted are asked for. */
+  read(file: string): Promise<Readable>;
 }
 
-/** Reads a backup folder's manifest and checks every file against it; throws, naming each problem, unless all is whole. */
-export async function verifyBackup(dir: string): Promise<Manifest> {
-  const manifestPath = join(dir, MANIFEST_FILE);
-  if (!existsSync(manifestPath))
-    throw new BackupError(
-      existsSync(dir)
-        ? `${dir} has no ${MANIFEST_FILE}: the backup did not finish (or is not a backup); it cannot be restored`
-        : `${dir} does not exist`,
-    );
-  const manifest = parseManifest(readFileSync(manifestPath, "utf8"), dir);
-  const found = new Map<string, FoundFile | undefined>();
-  for (const entry of manifest.streams) {
-    const path = join(dir, entry.file);
-    found.set(
-      entry.file,
-      existsSync(path) ? { bytes: statSync(path).size, sha256: await sha256File(path) } : undefined,
-    );
+/** A backup folder on this machine; anything but plain files and folders in it (a link) is refused. */
+export function folderSource(folder: string): BackupSource {
+  const root = resolve(folder);
+  return {
+    description: root,
+    folder: root,
+    async files() {
+      if (!existsSync(root)) throw new BackupError(`${root} does not exist`);
+      const found: string[] = [];
+      const walk = (relative: string) => {
+        for (const entry of readdirSync(join(root, relative), { withFileTypes: true })) {
+          const path = relative ? `${relative}/${entry.name}` : entry.name;
+          if (entry.isDirectory()) walk(path);
+          else if (entry.isFile()) found.push(path);
+          else
+            throw new BackupError(
+              `${join(root, path)} is not a plain file (a link or a device): a backup holds none, so nothing was taken from ${root}`,
+            );
+        }
+      };
+      walk("");
+      return found;
+    },
+    async read(file) {
+      const path = pathInside(root, file);
+      if (!lstatSync(path).isFile()) throw new BackupError(`${path} is not a plain file: refused`);
+      return createReadStream(path);
+    },
+  };
+}
+
+export interface OpenOptions {
+  /** age identities (AGE-SECRET-KEY-1...) that decrypt the backup. */
+  identities?: readonly string[];
+  /** The stack encrypts its backups (backupRecipients): a plaintext one is refused unless allowUnencrypted. */
+  expectEncrypted?: boolean;
+  /** Restore a plaintext backup although the stack encrypts its backups, with a warning. */
+  allowUnencrypted?: boolean;
+  /** Where a private folder for the decrypted files is made; the system's temporary folder by default. */
+  workDir?: string;
+  log?: Log;
+}
+
+export interface OpenedBackup {
+  /** A folder holding the backup's plaintext snapshots, checked against its manifest. */
+  dir: string;
+  manifest: Manifest;
+  encrypted: boolean;
+  /** Removes what opening the backup wrote (the decrypted or downloaded copies). */
+  cleanup(): void;
+}
+
+/** A manifest is a few kilobytes; a larger one is not this tool's. */
+const MANIFEST_MAX_BYTES = 1024 * 1024;
+
+async function readAll(stream: Readable, what: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of stream) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > MANIFEST_MAX_BYTES)
+      throw new BackupError(`${what} is larger than ${MANIFEST_MAX_BYTES} bytes: not a manifest this tool writes`);
+    chunks.push(Buffer.from(chunk as Uint8Array));
   }
-  const problems = checkFiles(manifest, found);
-  if (problems.length > 0)
-    throw new BackupError(`${dir} is damaged, so nothing was restored:\n  ${problems.join("\n  ")}`);
-  return manifest;
+  return Buffer.concat(chunks).toString("utf8");
 }
 
-export interface RestoreOptions {
-  /** Replace streams that hold messages now (otherwise the restore refuses, touching nothing). */
-  replaceLive: boolean;
-  log: Log;
+function plaintextOf(source: Readable, layout: Layout, options: OpenOptions, what: string): Promise<Readable> {
+  return layout.encrypted ? decryptStream(source, options.identities ?? [], what) : Promise.resolve(source);
 }
 
 /**
- * What a restore of `manifest` would do on this server; throws, touching
- * nothing, when it would overwrite streams holding messages without leave.
+ * A backup's layout and manifest, checked: only files this tool writes, for
+ * the streams the API owns; encrypted when the stack says so (or with
+ * leave); the manifest decrypted, parsed and naming the backup it is in.
+ */
+export async function readBackupManifest(
+  source: BackupSource,
+  options: OpenOptions = {},
+): Promise<{ layout: Layout; manifest: Manifest }> {
+  const layout = readLayout(await source.files(), source.description, source.folder ? "ignore" : "refuse");
+  const verdict = encryptionVerdict(layout.encrypted, source.description, options);
+  if (verdict.refusal) throw new BackupError(verdict.refusal);
+  if (verdict.warning) (options.log ?? console.warn)(verdict.warning);
+  const what = `${source.description}: ${layout.manifest}`;
+  const manifest = parseManifest(
+    await readAll(await plaintextOf(await source.read(layout.manifest), layout, options, what), what),
+    source.description,
+  );
+  if (source.name !== undefined && manifest.name !== source.name)
+    throw new BackupError(
+      `${source.description} holds the manifest of ${manifest.name}: a backup renamed or copied under another name is refused`,
+    );
+  const listed = new Set(manifest.streams.map((s) => s.file));
+  const unlisted = [...layout.snapshots].filter((file) => !listed.has(file));
+  if (unlisted.length > 0)
+    throw new BackupError(
+      `${source.description} holds ${unlisted.join(", ")}, which its manifest does not list: refused, nothing was restored`,
+    );
+  return { layout, manifest };
+}
+
+/** Copies `source` to a new file at `path`, returning its size and checksum. */
+async function copyCounting(source: Readable, path: string): Promise<FoundFile> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(source, counter, createWriteStream(path, { mode: 0o600, flags: "wx" }));
+  return { bytes, sha256: hash.digest("hex") };
+}
+
+/**
+ * Opens a backup for a restore: its manifest checked (readBackupManifest),
+ * then every snapshot a restore needs proven whole against it. A plaintext
+ * folder is checked where it is; an encrypted or remote backup is decrypted
+ * into a private folder as it is read, and a file that does not decrypt
+ * (altered, cut short, other keys) is refused there. Nothing outside that
+ * folder is written, and nothing is touched on any server.
+ */
+export async function openBackup(source: BackupSource, options: OpenOptions = {}): Promise<OpenedBackup> {
+  const { layout, manifest } = await readBackupManifest(source, options);
+  const found = new Map<string, FoundFile | undefined>();
+  const inPlace = !layout.encrypted && source.folder !== undefined;
+  const dir = inPlace ? source.folder! : mkdtempSync(join(options.workDir ?? tmpdir(), "platform-restore-"));
+  const cleanup = () => {
+    if (!inPlace) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const entry of restoredEntries(manifest)) {
+      if (!layout.snapshots.has(entry.file)) continue;
+      const stored = storedName(entry.file, layout.encrypted);
+      const what = `${source.description}: ${stored}`;
+      const path = pathInside(dir, entry.file);
+      if (inPlace) {
+        const hash = createHash("sha256");
+        let bytes = 0;
+        for await (const chunk of await source.read(entry.file)) {
+          hash.update(chunk as Buffer);
+          bytes += (chunk as Buffer).length;
+        }
+        found.set(entry.file, { bytes, sha256: hash.digest("hex") });
+        continue;
+      }
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      try {
+        found.set(
+          entry.file,
+          await copyCounting(await plaintextOf(await source.read(stored), layout, options, what), path),
+        );
+      } catch (error) {
+        if (error instanceof BackupError || !layout.encrypted) throw error;
+        throw decryptionError(what, error);
+      }
+    }
+    const problems = checkFiles(manifest, found);
+    if (problems.length > 0)
+      throw new BackupError(`${source.description} is damaged, so nothing was restored:\n  ${problems.join("\n  ")}`);
+    return { dir, manifest, encrypted: layout.encrypted, cleanup };
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+}
+
+/** Reads a backup folder's manifest and checks every file against it; throws, naming each problem, unless all is whole. */
+export async function verifyBackup(dir: string, options: OpenOptions = {}): Promise<Manifest> {
+  const opened = await openBackup(folderSource(dir), options);
+  opened.cleanup();
+  return opened.manifest;
+}
+
+export interface RestoreOptions extends OpenOptions {
+  /** Replace streams that hold messages now (otherwise the restore refuses, touching nothing). */
+  replaceLive: boolean;
+  log: Log;
+  /**
+   * The storage settings the restored streams get. By default those the
+   * running platform gave its conversation log (the API applies the stack's
+   * settings whenever it starts), never a backup's.
+   */
+  storage?: StorageOptions;
+}
+
+export interface PreparedRestore {
+  plan: RestorePlan;
+  /** Each restored stream's configuration, built from the app's declarations. */
+  configs: Map<string, Partial<StreamConfig> & { name: string }>;
+}
+
+/** The storage settings of the platform on this server, read from the stream the API made. */
+async function liveStorageOptions(jsm: JetStreamManager): Promise<StorageOptions> {
+  const conversations = BACKED_UP_STREAMS.find((n) => !n.startsWith("KV_"))!;
+  const info = await jsm.streams.info(conversations).catch(() => undefined);
+  const options = info && storageOptionsOf(info.config);
+  if (!options)
+    throw new BackupError(
+      `the server has no ${conversations} stream made by the API, so there are no storage settings to restore with: ` +
+        "start the API once (npm run up, or npm run ops -- restart api) so it makes its streams with the stack's settings, then restore again",
+    );
+  return options;
+}
+
+/**
+ * What a restore of `manifest` would do on this server, and the stream
+ * configurations it would use; throws, touching nothing, when it would
+ * overwrite streams holding messages without leave.
  */
 export async function planRestoreOn(
   nc: NatsConnection,
   manifest: Manifest,
   replaceLive: boolean,
-): Promise<RestorePlan> {
+  storage?: StorageOptions,
+): Promise<PreparedRestore> {
   const jsm = await jetstreamManager(nc);
   const live = await Promise.all(
     (await streamNames(jsm)).map(async (name) => ({ name, messages: (await jsm.streams.info(name)).state.messages })),
@@ -154,34 +404,39 @@ export async function planRestoreOn(
       `the server holds messages in ${plan.refused.join(", ")}; nothing was restored. ` +
         "Restore over them with --replace (their messages now are lost), or restore to an empty server",
     );
-  return plan;
+  return { plan, configs: backedUpStreams(storage ?? (await liveStorageOptions(jsm))) };
 }
 
 /**
- * Restores every stream of the backup in `dir`: checks the backup whole
- * first and plans every stream before touching one; then restores each and
- * proves its message count and last sequence are the backup's.
+ * Restores every stream of the backup in `dir` (a folder here): checks the
+ * backup whole first and plans every stream before touching one; then
+ * restores each and proves its message count and last sequence are the backup's.
  */
 export async function restoreBackup(nc: NatsConnection, dir: string, options: RestoreOptions): Promise<Manifest> {
-  const manifest = await verifyBackup(dir);
-  await restoreVerified(nc, dir, manifest, options);
-  return manifest;
+  const opened = await openBackup(folderSource(dir), options);
+  try {
+    await restoreVerified(nc, opened.dir, opened.manifest, options);
+    return opened.manifest;
+  } finally {
+    opened.cleanup();
+  }
 }
 
-/** restoreBackup for a backup its caller has just verified (`verifyBackup`), which is not read and hashed again. */
+/** restoreBackup for a backup its caller has opened (`openBackup`), which is not read and checked again. */
 export async function restoreVerified(
   nc: NatsConnection,
   dir: string,
   manifest: Manifest,
   options: RestoreOptions,
 ): Promise<void> {
-  const plan = await planRestoreOn(nc, manifest, options.replaceLive);
+  const { plan, configs } = await planRestoreOn(nc, manifest, options.replaceLive, options.storage);
   const jsm = await jetstreamManager(nc);
   const problems: string[] = [];
   for (const entry of [...plan.replace, ...plan.create]) {
+    const config = configs.get(entry.name)!;
     if (plan.replace.includes(entry)) await jsm.streams.delete(entry.name);
-    const state = await restoreStream(nc, entry.name, entry.config, entry.state, join(dir, entry.file));
-    const problem = compareRestored(entry, state);
+    const state = await restoreStream(nc, entry.name, config, entry.state, pathInside(dir, entry.file));
+    const problem = compareRestored(entry, state, config.max_age ?? 0);
     if (problem) problems.push(problem);
     options.log(`${entry.name}: restored ${state.messages} messages, last sequence ${state.last_seq}`);
   }

@@ -4,16 +4,17 @@
 // s2-compressed tar of the stream; nothing here reads or changes them.
 //
 // Snapshot: subscribe to a subject of ours, ask $JS.API.STREAM.SNAPSHOT.<name>
-// to deliver there, acknowledge every chunk at once (the server stops sending
-// when too much is unacknowledged), and stop at the empty message whose
-// status is 204; any other status is the server giving up.
+// to deliver there, acknowledge each chunk once it is handed on (the server
+// stops sending when too much is unacknowledged, so a slow writer slows it),
+// and stop at the empty message whose status is 204; any other status is the
+// server giving up.
 // Restore: $JS.API.STREAM.RESTORE.<name> answers with a subject; each chunk
 // is a request to it answered by an empty message, and an empty request ends
 // the upload and is answered with the new stream's info.
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { createInbox, type NatsConnection } from "@nats-io/transport-node";
-import { BackupError } from "./manifest.js";
+import { BackupError } from "./errors.js";
 
 const CHUNK_BYTES = 128 * 1024;
 const API_TIMEOUT_MS = 30_000;
@@ -43,25 +44,39 @@ async function api<T>(nc: NatsConnection, subject: string, body: unknown, timeou
 }
 
 export interface SnapshotResult {
-  config: Record<string, unknown>;
   state: StreamState;
   bytes: number;
   sha256: string;
 }
 
-/** Writes the snapshot of `stream` to `path` (consumers left out: the API's are ephemeral). */
-export async function snapshotStream(nc: NatsConnection, stream: string, path: string): Promise<SnapshotResult> {
+/**
+ * The snapshot of `stream` (consumers left out: the API's are ephemeral),
+ * chunk by chunk as the server sends it. Each chunk is acknowledged once the
+ * reader asks for the next, so a slow reader (a disk, an encryption) slows
+ * the server down instead of filling memory. `result` is set when the
+ * chunks end, which they do only when the server says the snapshot is complete.
+ */
+export async function snapshotStream(
+  nc: NatsConnection,
+  stream: string,
+): Promise<{ chunks: AsyncGenerator<Uint8Array>; result: () => SnapshotResult }> {
   const deliver = createInbox();
   const sub = nc.subscribe(deliver);
-  const hash = createHash("sha256");
-  const fd = openSync(path, "w", 0o600);
-  let bytes = 0;
+  let started: { state: StreamState };
   try {
-    const started = await api<{ config: Record<string, unknown>; state: StreamState }>(
-      nc,
-      `$JS.API.STREAM.SNAPSHOT.${stream}`,
-      { deliver_subject: deliver, no_consumers: true, chunk_size: CHUNK_BYTES },
-    );
+    started = await api<{ state: StreamState }>(nc, `$JS.API.STREAM.SNAPSHOT.${stream}`, {
+      deliver_subject: deliver,
+      no_consumers: true,
+      chunk_size: CHUNK_BYTES,
+    });
+  } catch (error) {
+    sub.unsubscribe();
+    throw error;
+  }
+  const hash = createHash("sha256");
+  let bytes = 0;
+  let result: SnapshotResult | undefined;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
     // A stalled server sends nothing more: end the subscription, which ends the loop.
     let stalled = false;
     let idle: NodeJS.Timeout | undefined;
@@ -86,13 +101,17 @@ export async function snapshotStream(nc: NatsConnection, stream: string, path: s
           complete = true;
           break;
         }
-        writeSync(fd, message.data);
         hash.update(message.data);
         bytes += message.data.length;
+        // Paused here until the reader wants more; idle time meanwhile is the reader's, not the server's.
+        clearTimeout(idle);
+        yield message.data;
+        watch();
         if (message.reply) nc.publish(message.reply);
       }
     } finally {
       clearTimeout(idle);
+      sub.unsubscribe();
     }
     if (!complete)
       throw new BackupError(
@@ -100,11 +119,15 @@ export async function snapshotStream(nc: NatsConnection, stream: string, path: s
           ? `the snapshot of ${stream} sent nothing for ${SNAPSHOT_IDLE_MS / 1000} s`
           : `the snapshot of ${stream} ended before the server said it was complete`,
       );
-    return { config: started.config, state: started.state, bytes, sha256: hash.digest("hex") };
-  } finally {
-    sub.unsubscribe();
-    closeSync(fd);
+    result = { state: started.state, bytes, sha256: hash.digest("hex") };
   }
+  return {
+    chunks: chunks(),
+    result: () => {
+      if (!result) throw new BackupError(`the snapshot of ${stream} was not read to its end`);
+      return result;
+    },
+  };
 }
 
 /** Restores `stream` from the snapshot at `path`, which must not exist on the server. Resolves to its new state. */

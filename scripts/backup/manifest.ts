@@ -3,76 +3,77 @@
 // streams a server already has, and whether a restore came back whole.
 // Nothing here touches NATS, a disk or a bucket.
 import { z } from "zod";
+import { BackupError } from "./errors.js";
+import { BACKUP_NAME, snapshotFile, sortBackupNames } from "./layout.js";
+import { BACKED_UP_STREAMS, isEphemeral, isKnownStream } from "./owned-streams.js";
 
-export const MANIFEST_FILE = "manifest.json";
+export { BackupError };
 export const FORMAT = "conversational-platform-backup/1";
 
-/** Backups are named by the time they were taken, so names sort by age. */
-export function backupName(at: Date): string {
-  return `backup-${at
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z")}`;
-}
+const count = z.number().int().nonnegative();
 
-export const BACKUP_NAME = /^backup-\d{8}T\d{6}Z$/;
+const streamEntry = z
+  .object({
+    name: z.string(),
+    /** The snapshot as the server sent it, relative to the backup's folder: always snapshotFile(name). */
+    file: z.string(),
+    /** Its size and checksum before any encryption. */
+    bytes: count,
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    /** The stream's state when its snapshot began... */
+    messages: count,
+    firstSeq: count,
+    lastSeq: count,
+    /**
+     * ...and when it ended: the server may include messages written meanwhile,
+     * so the snapshot holds a state between the two (the same when the stream
+     * was not written to).
+     */
+    messagesAtEnd: count,
+    lastSeqAtEnd: count,
+    /**
+     * The stream's state as the server reported it with the snapshot, handed
+     * back to the server's restore API: only its counts are kept. (Manifests
+     * before this tool checked them also carry the stream's configuration,
+     * which is never read: a restore builds it from the app's declarations.)
+     */
+    state: z.object({ messages: count, bytes: count, first_seq: count, last_seq: count }),
+  })
+  .superRefine((entry, ctx) => {
+    if (!isKnownStream(entry.name))
+      ctx.addIssue({
+        code: "custom",
+        path: ["name"],
+        message: `${JSON.stringify(entry.name)} is not a stream of the API's (it has ${BACKED_UP_STREAMS.join(", ")})`,
+      });
+    else if (entry.file !== snapshotFile(entry.name))
+      ctx.addIssue({
+        code: "custom",
+        path: ["file"],
+        message: `${JSON.stringify(entry.file)} is not where this tool puts ${entry.name} (${snapshotFile(entry.name)})`,
+      });
+  });
 
-/**
- * State that only means something to the processes running now: rate-limit
- * counters, the slots of answers in progress (and the leases of releases
- * before them). Not backed up, and not restored from older backups: a
- * restored slot would make a dead answer look alive, and a restore must not
- * be refused because clients were counted since.
- */
-const EPHEMERAL_STREAMS = new Set(["KV_rate-limits", "KV_active-answers", "KV_generation-leases"]);
-
-export function isEphemeral(stream: string): boolean {
-  return EPHEMERAL_STREAMS.has(stream);
-}
-
-const streamEntry = z.object({
-  name: z.string().regex(/^[^\s.*>/\\]+$/),
-  /** The snapshot as the server sent it, relative to the backup's folder. */
-  file: z.string().regex(/^streams\/[^/]+$/),
-  bytes: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /** The stream's state when its snapshot began... */
-  messages: z.number().int().nonnegative(),
-  firstSeq: z.number().int().nonnegative(),
-  lastSeq: z.number().int().nonnegative(),
-  /**
-   * ...and when it ended: the server may include messages written meanwhile,
-   * so the snapshot holds a state between the two (the same when the stream
-   * was not written to).
-   */
-  messagesAtEnd: z.number().int().nonnegative(),
-  lastSeqAtEnd: z.number().int().nonnegative(),
-  /** The stream's configuration and state as the server reported them with the snapshot. */
-  config: z.record(z.string(), z.unknown()),
-  state: z.record(z.string(), z.unknown()),
-});
-
-const manifestSchema = z.object({
-  format: z.literal(FORMAT),
-  name: z.string().regex(BACKUP_NAME),
-  createdAt: z.string(),
-  /** Who took it and from where, for a person reading the manifest. */
-  source: z.string(),
-  server: z.object({ version: z.string() }),
-  streams: z.array(streamEntry),
-});
+const manifestSchema = z
+  .object({
+    format: z.literal(FORMAT),
+    name: z.string().regex(BACKUP_NAME),
+    createdAt: z.string(),
+    /** Who took it and from where, for a person reading the manifest. */
+    source: z.string(),
+    server: z.object({ version: z.string() }),
+    streams: z.array(streamEntry),
+  })
+  .superRefine((manifest, ctx) => {
+    const names = manifest.streams.map((s) => s.name);
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    if (twice) ctx.addIssue({ code: "custom", path: ["streams"], message: `${twice} is listed twice` });
+  });
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type StreamEntry = z.infer<typeof streamEntry>;
 
-export class BackupError extends Error {
-  override name = "BackupError";
-}
-
-export function snapshotFile(stream: string): string {
-  return `streams/${stream}.tar.s2`;
-}
-
+/** Parses and checks a manifest: every stream one the API owns, every file where this tool puts it. */
 export function parseManifest(text: string, where: string): Manifest {
   let json: unknown;
   try {
@@ -84,10 +85,15 @@ export function parseManifest(text: string, where: string): Manifest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new BackupError(
-      `${where}: the manifest is not one this tool writes (${issue.path.join(".") || "top level"}: ${issue.message}); this backup cannot be used`,
+      `${where}: the manifest is not one this tool writes (${issue.path.join(".") || "top level"}: ${issue.message}); this backup cannot be used, nothing was restored`,
     );
   }
   return parsed.data;
+}
+
+/** The manifest's streams a restore brings back (older backups also hold state of the processes of their day). */
+export function restoredEntries(manifest: Manifest): StreamEntry[] {
+  return manifest.streams.filter((entry) => !isEphemeral(entry.name));
 }
 
 /** What is on disk (or in the bucket) for one of the manifest's files. */
@@ -102,7 +108,7 @@ export interface FoundFile {
  */
 export function checkFiles(manifest: Manifest, found: ReadonlyMap<string, FoundFile | undefined>): string[] {
   const problems: string[] = [];
-  for (const entry of manifest.streams) {
+  for (const entry of restoredEntries(manifest)) {
     const file = found.get(entry.file);
     if (!file) problems.push(`${entry.file} is missing`);
     else if (file.bytes !== entry.bytes)
@@ -136,8 +142,7 @@ export interface RestorePlan {
 export function planRestore(manifest: Manifest, live: readonly LiveStream[], replaceLive: boolean): RestorePlan {
   const byName = new Map(live.map((s) => [s.name, s]));
   const plan: RestorePlan = { create: [], replace: [], refused: [] };
-  for (const entry of manifest.streams) {
-    if (isEphemeral(entry.name)) continue;
+  for (const entry of restoredEntries(manifest)) {
     const existing = byName.get(entry.name);
     if (!existing) plan.create.push(entry);
     else if (existing.messages === 0 || replaceLive) plan.replace.push(entry);
@@ -152,12 +157,16 @@ export function planRestore(manifest: Manifest, live: readonly LiveStream[], rep
  * at the end of its snapshot (equal to both when nothing was written
  * meanwhile), and so must the message count: writes only add messages (or,
  * in a bucket, replace them) while a snapshot runs, because the server holds
- * back deletions until it ends. In a stream with a maximum age (the leases
- * bucket) the server drops on restore what aged out since: fewer is fine.
+ * back deletions until it ends. In a stream restored with a maximum age (the
+ * platform's chatRetention) the server drops on restore what aged out since:
+ * fewer is fine.
  */
-export function compareRestored(entry: StreamEntry, state: { messages: number; last_seq: number }): string | undefined {
-  const maxAge = Number(entry.config.max_age ?? 0);
-  const fewest = maxAge > 0 ? 0 : Math.min(entry.messages, entry.messagesAtEnd);
+export function compareRestored(
+  entry: StreamEntry,
+  state: { messages: number; last_seq: number },
+  maxAgeNanos: number,
+): string | undefined {
+  const fewest = maxAgeNanos > 0 ? 0 : Math.min(entry.messages, entry.messagesAtEnd);
   const most = Math.max(entry.messages, entry.messagesAtEnd);
   const countOk = state.messages >= fewest && state.messages <= most;
   const lastOk = state.last_seq >= entry.lastSeq && state.last_seq <= entry.lastSeqAtEnd;
@@ -170,8 +179,9 @@ export function compareRestored(entry: StreamEntry, state: { messages: number; l
 }
 
 /** The backups to delete so that the newest `keep` remain (names sort by age). */
-export function backupsToDelete(names: readonly string[], keep: number): string[] {
+export function backupsToDelete(names: readonly string[], keep: number, now: Date): string[] {
   if (!Number.isInteger(keep) || keep < 1) throw new BackupError(`keep ${keep}: keep at least one backup`);
-  const backups = names.filter((n) => BACKUP_NAME.test(n)).sort();
+  // A name from the future would count as the newest and push real backups out.
+  const { backups } = sortBackupNames(names, now);
   return backups.slice(0, Math.max(0, backups.length - keep));
 }

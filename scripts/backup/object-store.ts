@@ -1,10 +1,10 @@
 // Backups off the host: the stack's S3-compatible bucket (Vultr Object
 // Storage), through the AWS SDK. A backup is uploaded as `<name>/...` with
 // its manifest last, so a bucket never shows an unfinished upload as a backup.
-import { createReadStream, createWriteStream, mkdirSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+// The bucket is not trusted: a name of the wrong shape or from the future is
+// ignored (and said), and a backup is read through backup.ts's checks only.
+import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
 import {
   CreateBucketCommand,
   DeleteObjectsCommand,
@@ -15,7 +15,9 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { BACKUP_NAME, BackupError, MANIFEST_FILE, backupsToDelete, parseManifest, type Manifest } from "./manifest.js";
+import type { BackupSource } from "./backup.js";
+import { ENCRYPTED_SUFFIX, MANIFEST_FILE, pathInside, sortBackupNames, type IgnoredName } from "./layout.js";
+import { BackupError, backupsToDelete, type Manifest } from "./manifest.js";
 
 // The SDK warns on every run that its releases after January 2027 need Node
 // 22; this pinned one runs on Node 20, and the move to 22 is the whole
@@ -63,13 +65,13 @@ export class BackupBucket {
     }
   }
 
-  async upload(dir: string, name: string): Promise<void> {
+  /** Uploads the backup in `dir` named `name`: `files` (relative to `dir`) in their order, the manifest last. */
+  async upload(dir: string, name: string, files: readonly string[]): Promise<void> {
     await this.ensureBucket();
-    const files = readdirSync(join(dir, "streams")).map((f) => `streams/${f}`);
-    for (const file of [...files, MANIFEST_FILE]) {
+    for (const file of files) {
       const upload = new Upload({
         client: this.s3,
-        params: { Bucket: this.settings.bucket, Key: `${name}/${file}`, Body: createReadStream(join(dir, file)) },
+        params: { Bucket: this.settings.bucket, Key: `${name}/${file}`, Body: createReadStream(pathInside(dir, file)) },
       });
       await this.call(() => upload.done());
     }
@@ -91,66 +93,77 @@ export class BackupBucket {
     return keys;
   }
 
-  /** The finished backups in the bucket (those with a manifest), oldest first. */
-  async list(): Promise<string[]> {
-    return (await this.keys())
-      .filter((k) => k.endsWith(`/${MANIFEST_FILE}`))
-      .map((k) => k.slice(0, -MANIFEST_FILE.length - 1))
-      .filter((n) => BACKUP_NAME.test(n))
-      .sort();
-  }
-
-  /** A backup's manifest, read from the bucket. */
-  async manifest(name: string): Promise<Manifest> {
-    return this.call(async () => {
-      const object = await this.s3.send(
-        new GetObjectCommand({ Bucket: this.settings.bucket, Key: `${name}/${MANIFEST_FILE}` }),
-      );
-      return parseManifest(await object.Body!.transformToString(), `${this.description} ${name}`);
+  /**
+   * The finished backups in the bucket (those with a manifest), oldest
+   * first; names of the wrong shape or dated in the future are left out and
+   * passed to `ignored` (whoever could write to the bucket could have put them there).
+   */
+  async list(
+    ignored: (names: IgnoredName[]) => void = warnIgnored(this.description),
+    now = new Date(),
+  ): Promise<string[]> {
+    const manifests = [MANIFEST_FILE, `${MANIFEST_FILE}${ENCRYPTED_SUFFIX}`];
+    const finished = (await this.keys()).flatMap((key) => {
+      const slash = key.indexOf("/");
+      return slash > 0 && manifests.includes(key.slice(slash + 1)) ? [key.slice(0, slash)] : [];
     });
+    const sorted = sortBackupNames(finished, now);
+    if (sorted.ignored.length > 0) ignored(sorted.ignored);
+    return sorted.backups;
   }
 
-  /** The newest finished backup that holds messages (an empty server's backups are skipped). */
-  async latestWithMessages(): Promise<{ name: string; skipped: string[] } | undefined> {
+  /** Backup `name` as backup.ts reads it: its files listed and read from the bucket, never written here. */
+  source(name: string): BackupSource {
+    const prefix = `${name}/`;
+    return {
+      description: `${this.description} ${name}`,
+      name,
+      files: async () => {
+        const keys = await this.keys(prefix);
+        if (keys.length === 0)
+          throw new BackupError(`${this.description} has no backup ${name}; npm run ops -- backups lists them`);
+        return keys.map((key) => key.slice(prefix.length));
+      },
+      read: (file) =>
+        this.call(async () => {
+          const object = await this.s3.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: prefix + file }));
+          return object.Body as Readable;
+        }),
+    };
+  }
+
+  /**
+   * The newest finished backup that holds messages (an empty server's
+   * backups are skipped), each manifest read by `manifestOf` (which checks
+   * and decrypts it).
+   */
+  async latestWithMessages(
+    manifestOf: (name: string) => Promise<Manifest>,
+  ): Promise<{ name: string; skipped: string[] } | undefined> {
     const skipped: string[] = [];
     for (const name of (await this.list()).reverse()) {
-      const manifest = await this.manifest(name);
+      const manifest = await manifestOf(name);
       if (manifest.streams.some((s) => s.messages > 0)) return { name, skipped };
       skipped.push(name);
     }
     return undefined;
   }
 
-  /** Copies backup `name` into `dir/name`; the caller verifies it. */
-  async download(name: string, dir: string): Promise<string> {
-    const keys = await this.keys(`${name}/`);
-    if (!keys.includes(`${name}/${MANIFEST_FILE}`))
-      throw new BackupError(
-        `${this.description} has no finished backup ${name}` +
-          (keys.length > 0 ? " (its upload did not finish)" : "") +
-          "; npm run ops -- backups lists them",
-      );
-    const target = join(dir, name);
-    for (const key of keys) {
-      const path = join(target, key.slice(name.length + 1));
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      await this.call(async () => {
-        const object = await this.s3.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }));
-        await pipeline(object.Body as Readable, createWriteStream(path, { mode: 0o600 }));
-      });
-    }
-    return target;
-  }
-
-  /** Deletes all but the newest `keep` finished backups, and unfinished uploads older than those kept. */
-  async prune(keep: number): Promise<string[]> {
+  /**
+   * Deletes all but the newest `keep` finished backups, and unfinished
+   * uploads older than those kept. Names it ignores (wrong shape, future)
+   * are neither counted nor deleted.
+   */
+  async prune(keep: number, now = new Date()): Promise<string[]> {
     const all = await this.keys();
-    const finished = await this.list();
-    const doomed = backupsToDelete(finished, keep);
+    const finished = await this.list(undefined, now);
+    const doomed = backupsToDelete(finished, keep, now);
     const oldestKept = finished.find((n) => !doomed.includes(n));
-    const unfinished = [...new Set(all.map((k) => k.split("/")[0]!))].filter(
-      (n) => BACKUP_NAME.test(n) && !finished.includes(n) && oldestKept !== undefined && n < oldestKept,
-    );
+    const prefixes = sortBackupNames(
+      all.map((k) => k.split("/")[0]!),
+      now,
+    ).backups;
+    const unfinished = prefixes.filter((n) => !finished.includes(n) && oldestKept !== undefined && n < oldestKept);
     const names = [...doomed, ...unfinished];
     const keys = all.filter((k) => names.includes(k.split("/")[0]!));
     for (let i = 0; i < keys.length; i += 1000) {
@@ -188,4 +201,12 @@ export class BackupBucket {
       );
     return new BackupError(`${this.description}: ${error.name} (HTTP ${status ?? "?"}): ${error.message}`);
   }
+}
+
+/** Says which names in the bucket were ignored, and why, on stderr. */
+export function warnIgnored(where: string): (names: IgnoredName[]) => void {
+  return (names) => {
+    for (const { name, why } of names)
+      console.warn(`WARNING: ignored ${JSON.stringify(name)} in ${where}: ${why}; this tool never writes such a name`);
+  };
 }

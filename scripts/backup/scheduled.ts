@@ -4,12 +4,15 @@
 // port opened. It takes the backup into /backups (the data directory), keeps
 // the newest few there, uploads it to the stack's bucket when there is one
 // and keeps the newest BACKUP_KEEP in it, then records the last backup for
-// `npm run ops -- status`. Settings arrive in the environment.
+// `npm run ops -- status`. With BACKUP_RECIPIENTS (the stack's
+// backupRecipients) every file is encrypted as it is written: the host and
+// the bucket hold ciphertext only. Settings arrive in the environment.
 import { readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { takeBackup } from "./backup.js";
+import { parseRecipients } from "./encryption.js";
 import { backupsToDelete } from "./manifest.js";
 import { BackupBucket } from "./object-store.js";
 
@@ -26,20 +29,32 @@ function setting(name: string): string {
   return value;
 }
 
+function recipients(): string[] {
+  try {
+    return parseRecipients(process.env.BACKUP_RECIPIENTS ?? "");
+  } catch (error) {
+    throw new Error(
+      `BACKUP_RECIPIENTS (the stack's backupRecipients, in backup/recipients.env) ${(error as Error).message}: pulumi config set backupRecipients age1..., then npm run up`,
+      { cause: error },
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const log = (line: string) => console.log(line);
+  const encryptTo = recipients();
   // A run killed halfway (a reboot, the time limit) left its folder: nothing else writes here.
   for (const partial of readdirSync(DIR).filter((n) => n.endsWith(".partial")))
     rmSync(join(DIR, partial), { recursive: true, force: true });
   const nc = await connect({ servers: setting("NATS_URL"), token: setting("NATS_TOKEN"), reconnect: false });
   let taken;
   try {
-    taken = await takeBackup(nc, DIR, `the platform-backup timer on ${hostname()}`, log);
+    taken = await takeBackup(nc, DIR, `the platform-backup timer on ${hostname()}`, log, new Date(), encryptTo);
   } finally {
     await nc.close();
   }
   log(`saved ${taken.dir}`);
-  for (const old of backupsToDelete(readdirSync(DIR), KEPT_ON_HOST))
+  for (const old of backupsToDelete(readdirSync(DIR), KEPT_ON_HOST, new Date()))
     rmSync(join(DIR, old), { recursive: true, force: true });
 
   let where = `kept on the host only (no bucket)`;
@@ -58,7 +73,7 @@ async function main(): Promise<void> {
       secretKey: setting("BACKUP_S3_SECRET_KEY"),
     });
     try {
-      await bucket.upload(taken.dir, taken.manifest.name);
+      await bucket.upload(taken.dir, taken.manifest.name, taken.files);
       const pruned = await bucket.prune(Number(setting("BACKUP_KEEP")));
       where = `uploaded to ${bucket.description}`;
       log(`${where}${pruned.length ? `; removed ${pruned.join(", ")}` : ""}`);
@@ -67,7 +82,10 @@ async function main(): Promise<void> {
     }
   }
   // Replaced, not rewritten: `ops backup` may have left a root-owned one.
-  writeFileSync(join(DIR, "last.new"), `${taken.manifest.name} ${where} by the timer\n`);
+  writeFileSync(
+    join(DIR, "last.new"),
+    `${taken.manifest.name} ${where} by the timer${taken.encrypted ? ", encrypted" : ", NOT encrypted (no backupRecipients)"}\n`,
+  );
   renameSync(join(DIR, "last.new"), join(DIR, "last"));
 }
 

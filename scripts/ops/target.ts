@@ -12,6 +12,7 @@ import { LocalTransport } from "../../infra/host/transport/local.js";
 import { SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
 import type { Transport } from "../../infra/host/transport/transport.js";
 import { LOCAL_STACK_FILE, ROOT, type LocalStackFile } from "../local/local-stack.js";
+import { parseRecipients } from "../backup/encryption.js";
 import type { BucketSettings } from "../backup/object-store.js";
 import type { LocalCaddy } from "./host-commands.js";
 
@@ -29,6 +30,8 @@ export interface Target {
   jwtClaims(): { issuer?: string; audience?: string };
   /** The stack's backup bucket, or undefined when it has none. */
   bucket(): BucketSettings | undefined;
+  /** Who backups are encrypted to (backupRecipients, or OPS_BACKUP_RECIPIENTS); none: not encrypted. */
+  backupRecipients(): string[];
 }
 
 export interface TargetFlags {
@@ -126,6 +129,8 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
             accessKey: stringOr(fromStack().outputs.backupAccessKey),
             secretKey: stringOr(fromStack().outputs.backupSecretKey),
           })),
+    backupRecipients: () =>
+      recipientsFromEnv(env) ?? recipientsFrom("backupRecipients", stringOr(config("backupRecipients")) ?? ""),
   };
 }
 
@@ -153,6 +158,19 @@ function pinnedHostKey(given: string | undefined, outputs: Record<string, unknow
       `the SSH host key to pin (${given ? "--host-key or OPS_SSH_HOST_KEY" : `stack ${stack}'s sshHostKey output`}) ${key.problem}`,
     );
   return hostKeyLine(key);
+}
+
+/** An operator's OPS_BACKUP_RECIPIENTS wins over the stack's backupRecipients. */
+function recipientsFromEnv(env: NodeJS.ProcessEnv): string[] | undefined {
+  return env.OPS_BACKUP_RECIPIENTS ? recipientsFrom("OPS_BACKUP_RECIPIENTS", env.OPS_BACKUP_RECIPIENTS) : undefined;
+}
+
+function recipientsFrom(where: string, text: string): string[] {
+  try {
+    return parseRecipients(text);
+  } catch (error) {
+    throw new OpsError(`${where} ${(error as Error).message}`);
+  }
 }
 
 function bucketFrom(parts: Partial<BucketSettings>): BucketSettings | undefined {
@@ -192,6 +210,7 @@ function localTarget(dir: string, env: NodeJS.ProcessEnv): Target {
       audience: env.OPS_JWT_AUDIENCE || env.JWT_AUDIENCE || undefined,
     }),
     bucket: () => bucketFromEnv(env),
+    backupRecipients: () => recipientsFromEnv(env) ?? [],
   };
 }
 

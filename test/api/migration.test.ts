@@ -29,7 +29,12 @@ describe(`a store written by the earlier release (${expected.writtenBy}), after 
     // Restored before the API first starts, as an upgrade from a backup would be.
     const nc = await connect({ servers: nats.url, token: nats.token });
     try {
-      await restoreBackup(nc, FIXTURE, { replaceLive: false, log: () => undefined });
+      // The settings the API below starts with (test/harness/api.ts): a fresh server has no stream of its to read them from.
+      await restoreBackup(nc, FIXTURE, {
+        replaceLive: false,
+        log: () => undefined,
+        storage: { replicas: 1, leaseTtlMs: 15_000, retentionMs: 0, maxBytes: 256 * 1024 * 1024 },
+      });
     } finally {
       await nc.close();
     }

@@ -30,7 +30,8 @@ import { tokenFor } from "../harness/tokens.js";
 import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
 import { PRODUCTION_PATHS, releaseId, verifyStep } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { verifyBackup } from "../../scripts/backup/backup.js";
+import { openBackup, verifyBackup } from "../../scripts/backup/backup.js";
+import { generateKeyPair } from "../../scripts/backup/encryption.js";
 import { BackupBucket } from "../../scripts/backup/object-store.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -38,6 +39,8 @@ const POLICY_PACK = join(ROOT, "dist/policy-pack");
 const API_HOST = "api.example.com";
 const JWT_SECRET = "engine-up-jwt-secret-0123456789abcdef";
 const CADDY_ROOT_CA = "var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt";
+/** The operator's age key pair: the stack and the host get the recipient, only the operator (this test) the identity. */
+const BACKUP_KEY = await generateKeyPair();
 
 async function run(ssh: NodeSSH, command: string) {
   const result = await ssh.execCommand(command);
@@ -140,7 +143,13 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
         backupS3Endpoint: s3.endpoint,
         backupS3Bucket: s3.bucket,
       },
-      secrets: { ...hostSecrets(), backupS3AccessKey: s3.accessKey, backupS3SecretKey: s3.secretKey },
+      secrets: {
+        ...hostSecrets(),
+        backupS3AccessKey: s3.accessKey,
+        backupS3SecretKey: s3.secretKey,
+        // Every scheduled backup encrypted on the host, to the operator.
+        backupRecipients: BACKUP_KEY.recipient,
+      },
     });
     byo = stack;
     logins.push(await deployLogins(root));
@@ -487,6 +496,13 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     OPS_BACKUP_SECRET_KEY: s3.secretKey,
   });
   const backupsDir = join(ROOT, ".tmp", `engine-up-backups-${process.pid}`);
+  const identityFile = join(backupsDir, "operator.key");
+  // What the operator gives a server named by --host: the recipient to encrypt to, the identity to decrypt with.
+  const encryptionEnv = () => {
+    mkdirSync(backupsDir, { recursive: true });
+    writeFileSync(identityFile, `${BACKUP_KEY.identity}\n`, { mode: 0o600 });
+    return { OPS_BACKUP_RECIPIENTS: BACKUP_KEY.recipient, OPS_BACKUP_IDENTITY: identityFile };
+  };
   const savedName = (stdout: string) => /saved \S+\/(backup-\d{8}T\d{6}Z)/.exec(stdout)?.[1];
   const inBucket = async () => {
     const bucket = new BackupBucket(s3);
@@ -503,6 +519,8 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     expect(value.code, value.stdout + value.stderr).toBe(0);
     expect(failures).toEqual([]);
     const name = savedName(value.stdout)!;
+    // No recipients given to ops for a server named by --host: plaintext, and said so.
+    expect(value.stderr).toContain(`${join(backupsDir, name)} is NOT encrypted and holds production data`);
     const manifest = await verifyBackup(join(backupsDir, name));
     // Rate-limit counters and answers in progress are not backed up.
     expect(manifest.streams.map((s) => s.name)).toEqual([
@@ -539,7 +557,39 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     expect(after.length, journal.output).toBe(before.length + 1);
     const status = JSON.parse((await ops(["status", "--json"])).stdout);
     expect(status.lastBackup).toContain(`${after.at(-1)} uploaded to s3://${s3.bucket}`);
-    expect(status.lastBackup).toContain("by the timer");
+    expect(status.lastBackup).toContain("by the timer, encrypted");
+    // Ciphertext only, in the bucket and on the host; the operator's identity opens it.
+    const name = after.at(-1)!;
+    const bucket = new BackupBucket(s3);
+    try {
+      const files = await bucket.source(name).files();
+      expect(files.sort()).toEqual([
+        "manifest.json.age",
+        "streams/CONVERSATIONS.tar.s2.age",
+        "streams/KV_conversation-contexts.tar.s2.age",
+        "streams/KV_conversations.tar.s2.age",
+      ]);
+      const opened = await openBackup(bucket.source(name), { identities: [BACKUP_KEY.identity] });
+      opened.cleanup();
+      expect(opened.manifest.streams[0]!.messages).toBeGreaterThan(0);
+    } finally {
+      bucket.close();
+    }
+    const onHost = await run(root, `find ${PRODUCTION_PATHS.dataDir}/backups/${name} -type f | sort`);
+    expect(
+      onHost.stdout
+        .trim()
+        .split("\n")
+        .map((f) => f.slice(f.indexOf(name) + name.length + 1)),
+    ).toEqual([
+      "manifest.json.age",
+      "streams/CONVERSATIONS.tar.s2.age",
+      "streams/KV_conversation-contexts.tar.s2.age",
+      "streams/KV_conversations.tar.s2.age",
+    ]);
+    const onHostRecipients = await run(root, `cat ${PRODUCTION_PATHS.appDir}/backup/recipients.env`);
+    expect(onHostRecipients.stdout).toContain(`BACKUP_RECIPIENTS=${BACKUP_KEY.recipient}`);
+    expect(onHostRecipients.stdout).not.toContain("AGE-SECRET-KEY");
     expect(status.backupTimer).toMatchObject({ lastResult: "success", next: expect.stringMatching(/\d{4}-\d\d-\d\d/) });
   }, 600_000);
 
@@ -568,8 +618,13 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     await answer.ended;
     const before = await chat.conversation(id);
     expect(before.messages).toHaveLength(2);
-    const backup = await ops(["backup", "--out", backupsDir, "--upload"], 300_000, bucketEnv());
+    // Encrypted on the operator's machine, decrypted there with the identity for the restore.
+    const backup = await ops(["backup", "--out", backupsDir, "--upload"], 300_000, {
+      ...bucketEnv(),
+      ...encryptionEnv(),
+    });
     expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toContain("encrypted to 1 recipient(s)");
     const name = savedName(backup.stdout)!;
     rmSync(join(backupsDir, name), { recursive: true });
 
@@ -586,10 +641,11 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
 
     // The newest backup in the bucket: the API's new, empty streams are replaced without --replace.
     const started = Date.now();
-    const restored = await ops(["restore", "latest"], 600_000, bucketEnv());
+    const restored = await ops(["restore", "latest"], 600_000, { ...bucketEnv(), ...encryptionEnv() });
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
     console.log(`disaster drill: npm run ops -- restore latest took ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(restored.stdout).toContain(`restored ${name}`);
+    expect(restored.stdout).toContain("decrypted, checksums match");
     await expect
       .poll(async () => (await chat.request("GET", `/v1/conversations/${id}`)).status, { timeout: 60_000 })
       .toBe(200);

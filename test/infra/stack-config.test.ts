@@ -200,6 +200,7 @@ describe("Pulumi.yaml", () => {
         accessKey: "AKIAEXAMPLE",
         secretKey: "secret-example",
       },
+      recipients: [],
     });
     expect(parseStackConfig(raw({ backupsBucket: false })).backups.ownBucket).toBeUndefined();
     expect(errorOf({ ...own, backupS3SecretKey: undefined }, secrets).message).toMatch(
@@ -212,6 +213,24 @@ describe("Pulumi.yaml", () => {
     );
     expect(errorOf({ backupSchedule: "hourly; rm -rf /" }).message).toMatch(/not a systemd calendar expression/);
     expect(errorOf({ backupKeep: "0" }).message).toMatch(/"backupKeep": "0" is not a positive whole number/);
+  });
+
+  it("takes the age recipients backups are encrypted to, and refuses anything else, naming the key", () => {
+    // Made once for this test (npm run ops -- backup-key); public keys, nothing secret.
+    const first = "age19n49gwz4ah2g3cz8xanxcra7s63kcjru89r0slrwyetdr9flvuys87c82g";
+    const second = "age1hlt9f08x5l7yz4y8hum8awdzpt7q83a4u2jk0vt6y8r5nx8hsv8sdj2nf0";
+    expect(parseStackConfig(raw({ backupRecipients: `${first}, ${second}` })).backups.recipients).toEqual([
+      first,
+      second,
+    ]);
+    expect(parseStackConfig(raw({})).backups.recipients).toEqual([]);
+    expect(errorOf({ backupRecipients: first.slice(0, -2) }).message).toMatch(
+      /Config "backupRecipients": "age19n49gwz4ah2g3cz8\.\.\." is not a valid age recipient \(a typo, or cut short\)\. Use the recipient age-keygen \(or npm run ops -- backup-key\) printed: pulumi config set --secret backupRecipients age1/,
+    );
+    expect(errorOf({ backupRecipients: "ssh-ed25519 AAAAC3Nza" }).message).toMatch(
+      /"ssh-ed25519" is not an age recipient/,
+    );
+    expect(errorOf({ backupRecipients: "AGE-SECRET-KEY-1QQQ" }).message).toMatch(/the secret half: give its recipient/);
   });
 
   it("declares exactly the keys the program reads, with the same defaults", () => {

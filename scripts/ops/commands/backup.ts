@@ -2,16 +2,24 @@
 // snapshot and restore API, scripts/backup/), the bucket through S3, and the
 // host only for what must happen there: the API stopped under the deploy lock
 // while streams are rewritten, the audit log, the last backup for status.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { loadTemplates } from "../../../infra/host/templates.js";
 import { terminalSafe } from "../../../infra/host/terminal-safe.js";
 import type { HeldCommand } from "../../../infra/host/transport/transport.js";
-import { planRestoreOn, restoreVerified, takeBackup, verifyBackup } from "../../backup/backup.js";
-import { BACKUP_NAME } from "../../backup/manifest.js";
-import { BackupBucket } from "../../backup/object-store.js";
+import {
+  folderSource,
+  openBackup,
+  planRestoreOn,
+  readBackupManifest,
+  restoreVerified,
+  takeBackup,
+  type OpenOptions,
+} from "../../backup/backup.js";
+import { generateKeyPair, readIdentityFile } from "../../backup/encryption.js";
+import { backupNameProblem, sortBackupNames } from "../../backup/layout.js";
+import { BackupBucket, warnIgnored } from "../../backup/object-store.js";
 import { recordBackupCommand, restoreWindowCommand } from "../host-commands.js";
 import { withNats } from "../nats.js";
 import { OpsError, type Target } from "../target.js";
@@ -41,16 +49,26 @@ export interface BackupOptions {
 
 export async function backup(target: Target, options: BackupOptions): Promise<number> {
   const bucket = options.upload ? bucketOf(target) : undefined;
+  const recipients = target.backupRecipients();
   try {
     console.log(`backing up JetStream on ${target.description} (the platform keeps serving)`);
-    const { dir, manifest } = await withNats(target, (nc) => takeBackup(nc, options.out, options.actor, log));
-    console.log(`saved ${dir}`);
-    let where = `downloaded by ${options.actor}`;
+    const { dir, manifest, files, encrypted } = await withNats(target, (nc) =>
+      takeBackup(nc, options.out, options.actor, log, new Date(), recipients),
+    );
+    console.log(
+      `saved ${dir}${encrypted ? `, encrypted to ${recipients.length} recipient(s) (backupRecipients)` : ""}`,
+    );
+    if (!encrypted)
+      console.warn(
+        `WARNING: ${dir} is NOT encrypted and holds production data (every conversation): keep it private and off shared disks ` +
+          "and repositories. Set backupRecipients (see docs/operations.md, Back up and restore) to encrypt backups.",
+      );
+    let where = `downloaded by ${options.actor}${encrypted ? ", encrypted" : ""}`;
     if (bucket) {
-      await bucket.upload(dir, manifest.name);
+      await bucket.upload(dir, manifest.name, files);
       const pruned = options.keep === undefined ? [] : await bucket.prune(options.keep);
       console.log(`uploaded to ${bucket.description}${pruned.length ? `; removed ${pruned.length} older` : ""}`);
-      where = `uploaded to ${bucket.description} by ${options.actor}`;
+      where = `uploaded to ${bucket.description} by ${options.actor}${encrypted ? ", encrypted" : ", NOT encrypted"}`;
     }
     await runOnHost(
       target,
@@ -67,7 +85,12 @@ export async function listBackups(target: Target, out: string): Promise<number> 
   const bucket = target.bucket() ? bucketOf(target) : undefined;
   try {
     const inBucket = bucket ? await bucket.list() : [];
-    const local = existsSync(out) ? readdirSync(out).filter((n) => BACKUP_NAME.test(n)) : [];
+    // Only names that look like a backup's are worth a word; a folder may hold other things.
+    const { backups: local, ignored } = sortBackupNames(
+      existsSync(out) ? readdirSync(out).filter((n) => n.startsWith("backup-") && !n.endsWith(".partial")) : [],
+      new Date(),
+    );
+    warnIgnored(out)(ignored);
     for (const name of [...new Set([...inBucket, ...local])].sort())
       console.log(
         `${name}  ${[inBucket.includes(name) ? "bucket" : "", local.includes(name) ? join(out, name) : ""].filter(Boolean).join(", ")}`,
@@ -128,53 +151,75 @@ async function withApiStopped(
   }
 }
 
+export interface RestoreCommandOptions {
+  replaceLive: boolean;
+  actor: string;
+  /** The age identity file (--identity, or OPS_BACKUP_IDENTITY). */
+  identityFile?: string;
+  /** Restore a plaintext backup although the stack encrypts its backups. */
+  allowUnencrypted: boolean;
+}
+
+/** How backups of this target are opened: the operator's identity, and whether the stack encrypts. */
+async function openOptions(target: Target, options: RestoreCommandOptions): Promise<OpenOptions> {
+  const keys = options.identityFile ? await readIdentityFile(options.identityFile) : undefined;
+  if (keys) log(`identity ${options.identityFile}: decrypts for ${keys.recipients.join(", ")}`);
+  return {
+    identities: keys?.identities,
+    expectEncrypted: target.backupRecipients().length > 0,
+    allowUnencrypted: options.allowUnencrypted,
+    log: (line) => console.warn(line),
+  };
+}
+
 /**
  * A local backup folder, or the name of one in the bucket ("latest": the
- * newest that holds any message), downloaded to a private temporary folder.
+ * newest that holds any message), opened: checked, decrypted into a private
+ * temporary folder when encrypted (or downloaded), proven whole.
  */
-async function fetchBackup(target: Target, from: string): Promise<{ dir: string; cleanup(): void }> {
-  if (existsSync(from)) return { dir: resolve(from), cleanup: () => undefined };
-  if (from !== "latest" && !BACKUP_NAME.test(from))
-    throw new OpsError(
-      `${from} is neither a backup folder here nor a backup's name (backup-YYYYMMDDTHHMMSSZ, or latest)`,
-    );
+async function fetchBackup(target: Target, from: string, options: OpenOptions) {
+  if (existsSync(from)) return openBackup(folderSource(from), options);
+  if (from !== "latest") {
+    const problem = backupNameProblem(from, new Date());
+    if (problem)
+      throw new OpsError(
+        `${from} is neither a backup folder here nor a backup's name (${problem}); give a folder, a name from npm run ops -- backups, or latest`,
+      );
+  }
   const bucket = bucketOf(target);
-  const temporary = mkdtempSync(join(tmpdir(), "ops-restore-"));
   try {
     let name = from;
     if (from === "latest") {
-      const latest = await bucket.latestWithMessages();
+      const latest = await bucket.latestWithMessages(
+        async (candidate) => (await readBackupManifest(bucket.source(candidate), options)).manifest,
+      );
       if (!latest) throw new OpsError(`${bucket.description} holds no finished backup with any message`);
       if (latest.skipped.length > 0)
         console.log(`skipping ${latest.skipped.length} newer backup(s) that hold no message (an empty server's)`);
       name = latest.name;
     }
     console.log(`downloading ${name} from ${bucket.description}`);
-    return {
-      dir: await bucket.download(name, temporary),
-      cleanup: () => rmSync(temporary, { recursive: true, force: true }),
-    };
-  } catch (error) {
-    rmSync(temporary, { recursive: true, force: true });
-    throw error;
+    return await openBackup(bucket.source(name), options);
   } finally {
     bucket.close();
   }
 }
 
-export async function restore(target: Target, from: string, replaceLive: boolean, actor: string): Promise<number> {
-  const backupFolder = await fetchBackup(target, from);
+export async function restore(target: Target, from: string, options: RestoreCommandOptions): Promise<number> {
+  const { replaceLive, actor } = options;
+  // Opened whole (decrypted, checked against its manifest) and planned
+  // against the streams there before the API is stopped: a damaged, altered
+  // or foreign backup, or a refused overwrite, costs no downtime.
+  const opened = await fetchBackup(target, from, await openOptions(target, options));
   try {
-    // Checked whole, and against the streams there, before the API is
-    // stopped: a damaged backup or a refused overwrite costs no downtime.
+    const { manifest } = opened;
     // One connection throughout (NATS keeps running while the API stops).
-    const manifest = await verifyBackup(backupFolder.dir);
     await withNats(target, async (nc) => {
       await planRestoreOn(nc, manifest, replaceLive);
       console.log(
         // The manifest comes from the bucket: its words are only shown, never obeyed by the terminal.
         terminalSafe(
-          `${manifest.name}: ${manifest.streams.length} streams, checksums match; taken ${manifest.createdAt} by ${manifest.source}`,
+          `${manifest.name}: ${manifest.streams.length} streams, ${opened.encrypted ? "decrypted, " : ""}checksums match; taken ${manifest.createdAt} by ${manifest.source}`,
         ),
       );
       await withApiStopped(
@@ -182,7 +227,7 @@ export async function restore(target: Target, from: string, replaceLive: boolean
         "restore",
         manifest.name,
         async () => {
-          await restoreVerified(nc, backupFolder.dir, manifest, { replaceLive, log });
+          await restoreVerified(nc, opened.dir, manifest, { replaceLive, log });
           return "restored; every stream's message count and last sequence match the backup";
         },
         actor,
@@ -191,7 +236,7 @@ export async function restore(target: Target, from: string, replaceLive: boolean
     console.log(`restored ${manifest.name} on ${target.description}`);
     return 0;
   } finally {
-    backupFolder.cleanup();
+    opened.cleanup();
   }
 }
 
@@ -221,5 +266,30 @@ export async function purge(target: Target, options: BackupOptions & { skipBacku
     },
     options.actor,
   );
+  return 0;
+}
+
+/**
+ * `backup-key --out FILE`: a new age key pair, as age-keygen makes one. The
+ * identity goes to FILE, readable by its owner only and never overwritten;
+ * the recipient is printed for the stack config.
+ */
+export async function backupKey(out: string | undefined): Promise<number> {
+  if (!out) throw new OpsError("backup-key needs --out FILE: where the identity (the secret half) is written");
+  const { identity, recipient } = await generateKeyPair();
+  try {
+    writeFileSync(
+      out,
+      `# created: ${new Date().toISOString()} by npm run ops -- backup-key\n# public key: ${recipient}\n${identity}\n`,
+      { mode: 0o600, flag: "wx" },
+    );
+  } catch (error) {
+    throw new OpsError(
+      `cannot write ${out}: ${(error as Error).message}${(error as NodeJS.ErrnoException).code === "EEXIST" ? " (it is never overwritten: choose another name)" : ""}`,
+    );
+  }
+  console.log(`identity written to ${resolve(out)} (keep it offline: not on the host, not in CI)`);
+  console.log(`recipient: ${recipient}`);
+  console.log(`next: pulumi config set --secret backupRecipients ${recipient} && npm run up`);
   return 0;
 }

@@ -5,7 +5,8 @@
 # settings when the stack has a bucket) and the systemd service and timer
 # that run it, checking the schedule with systemd first.
 # Inputs: APP_DIR, DATA_DIR, BUNDLE_SHA256, SCHEDULE, SERVICE_B64, TIMER_B64,
-# RUN_B64, BUCKET_ENV_B64 (empty: no bucket; backups stay on the host).
+# RUN_B64, BUCKET_ENV_B64 (empty: no bucket; backups stay on the host),
+# RECIPIENTS_ENV_B64 (who backups are encrypted to; an empty list: not encrypted).
 # shellcheck source=templates/host/lib.sh
 . "$PLATFORM_STAGE/lib.sh"
 LOG_PREFIX=backups
@@ -30,6 +31,9 @@ elif [ -f "$APP_DIR/backup/bucket.env" ]; then
   rm -f "$APP_DIR/backup/bucket.env"
   log "removed the bucket settings: backups stay on the host"
 fi
+# Public keys, but kept like the bucket's: whoever knows them can make a backup that decrypts.
+decode RECIPIENTS_ENV_B64 "$PLATFORM_STAGE/recipients.env"
+install_file "$PLATFORM_STAGE/recipients.env" "$APP_DIR/backup/recipients.env" 0600 "$owner" || true
 install -d -m 0700 -o 10001 -g 10001 "$DATA_DIR/backups"
 
 systemd-analyze calendar "$SCHEDULE" >/dev/null 2>&1 ||
