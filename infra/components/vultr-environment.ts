@@ -15,6 +15,7 @@ export interface VultrEnvironmentArgs {
   domain: string;
   apiSubdomain: string;
   adminCidrs: Cidr[];
+  sshPort: number;
   deployUser: string;
   sshPublicKey: string;
 }
@@ -29,7 +30,11 @@ export class VultrEnvironment extends pulumi.ComponentResource {
     const { server } = args;
     const firewall = new Firewall(
       `${name}-firewall`,
-      { adminCidrs: args.adminCidrs, description: `${server.hostname}: SSH from admins, HTTP(S) from anywhere` },
+      {
+        adminCidrs: args.adminCidrs,
+        sshPort: args.sshPort,
+        description: `${server.hostname}: SSH from admins, HTTP(S) from anywhere`,
+      },
       { parent: this },
     );
     this.server = new Server(
@@ -43,7 +48,7 @@ export class VultrEnvironment extends pulumi.ComponentResource {
         firewallGroupId: firewall.groupId,
         reservedIp: server.reservedIp,
         tags: server.tags,
-        userData: cloudInit(args.deployUser, args.sshPublicKey),
+        userData: cloudInit(args.deployUser, args.sshPublicKey, args.sshPort),
       },
       { parent: this },
     );

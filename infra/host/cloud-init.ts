@@ -1,7 +1,7 @@
 // Cloud-init user data for a new instance: the deploy user with its key and
 // sudo, so every host step connects as that user from the first one (the
 // bootstrap then turns root's SSH login off). Holds only a public key.
-export function cloudInit(deployUser: string, sshPublicKey: string): string {
+export function cloudInit(deployUser: string, sshPublicKey: string, sshPort = 22): string {
   return [
     "#cloud-config",
     "users:",
@@ -11,6 +11,24 @@ export function cloudInit(deployUser: string, sshPublicKey: string): string {
     "    lock_passwd: true",
     "    ssh_authorized_keys:",
     `      - ${JSON.stringify(sshPublicKey)}`,
+    ...(sshPort === 22 ? [] : ["runcmd:", `  - ${JSON.stringify(["sh", "-c", moveSshCommand(sshPort)])}`]),
     "",
   ].join("\n");
+}
+
+/**
+ * Moves sshd to `port` (config sshPort) on a new instance, before the first
+ * host step dials it there: a drop-in sshd reads first, then Ubuntu 24.04's
+ * ssh.socket (whose port systemd takes from sshd's config at daemon-reload)
+ * and a running sshd restarted, and the port allowed through an image's own
+ * ufw (the bootstrap narrows it to adminCidrs; the Vultr firewall already does).
+ */
+export function moveSshCommand(port: number): string {
+  return [
+    `printf 'Port ${port}\\n' >/etc/ssh/sshd_config.d/00-platform-port.conf`,
+    "systemctl daemon-reload",
+    "if systemctl is-enabled --quiet ssh.socket 2>/dev/null; then systemctl restart ssh.socket; fi",
+    "systemctl try-restart ssh.service",
+    `if command -v ufw >/dev/null; then ufw allow ${port}/tcp; fi`,
+  ].join(" && ");
 }

@@ -23,6 +23,8 @@ export interface HostSettings {
   deployUser: string;
   deploySshKey: string;
   adminCidrs: string[];
+  /** The port sshd listens on: the only one the host's firewall opens, to adminCidrs only. */
+  sshPort: number;
   apiHost: string;
   acmeEmail: string;
   /** "official": Docker's and Caddy's own apt repositories; "distro": the OS's packages. */
@@ -119,7 +121,7 @@ export function bootstrapStep(templates: Templates, host: HostSettings): HostSte
     (f) =>
       `mkdir -p "$PLATFORM_STAGE/$(dirname ${q(f)})"\nprintf '%s' ${q(b64(templates.bootstrap[f]))} | base64 -d >"$PLATFORM_STAGE/"${q(f)}`,
   ).join("\n");
-  const run = `${files}\nDEPLOY_USER="$DEPLOY_USER" DEPLOY_SSH_KEY="$DEPLOY_SSH_KEY" ADMIN_CIDRS="$ADMIN_CIDRS" \\
+  const run = `${files}\nDEPLOY_USER="$DEPLOY_USER" DEPLOY_SSH_KEY="$DEPLOY_SSH_KEY" ADMIN_CIDRS="$ADMIN_CIDRS" SSH_PORT="$SSH_PORT" \\
   PLATFORM_DATA_DIR="$PLATFORM_DATA_DIR" PACKAGE_SOURCE="$PACKAGE_SOURCE" bash "$PLATFORM_STAGE/bootstrap.sh"`;
   return {
     ...step(
@@ -130,6 +132,7 @@ export function bootstrapStep(templates: Templates, host: HostSettings): HostSte
         DEPLOY_USER: host.deployUser,
         DEPLOY_SSH_KEY: host.deploySshKey,
         ADMIN_CIDRS: host.adminCidrs.join(" "),
+        SSH_PORT: String(host.sshPort),
         PLATFORM_DATA_DIR: PRODUCTION_PATHS.dataDir,
         PACKAGE_SOURCE: host.packageSource,
       }),

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite runs for real: Caddy, the
-# validators of the host's files (OpenSSH, fail2ban, logrotate, shellcheck, kmod),
+# validators of the host's files (OpenSSH, fail2ban, logrotate, shellcheck, kmod,
+# sudo's visudo), bats and python3 (the host scripts' shell functions, tested
+# with stubbed commands),
 # the Docker engine and busybox (for locally built images), debootstrap and
 # systemd-nspawn (the systemd test host), and, from Debian trixie (fetched without adding trixie
 # to the system's sources), nats-server 2.10 and Docker Compose v2. Safe to
@@ -16,7 +18,7 @@ declare -A debian_packages=(
   [caddy]=caddy [sshd]=openssh-server [fail2ban-client]=fail2ban [logrotate]=logrotate
   [shellcheck]=shellcheck [dockerd]=docker.io [busybox]=busybox-static
   [debootstrap]=debootstrap [systemd-nspawn]=systemd-container [iptables]=iptables
-  [modprobe]=kmod
+  [modprobe]=kmod [bats]=bats [visudo]=sudo [python3]=python3
 )
 apt_missing=()
 for command in "${!debian_packages[@]}"; do

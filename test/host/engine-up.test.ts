@@ -214,6 +214,7 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
       deployUser: "deploy",
       deploySshKey: host.publicKey,
       adminCidrs: [`${host.gatewayAddress}/32`],
+      sshPort: 22,
       apiHost: API_HOST,
       acmeEmail: "ops@example.com",
       packageSource: "distro",

@@ -13,6 +13,7 @@ const HOST: HostSettings = {
   deployUser: "deploy",
   deploySshKey: KEYS.publicKey,
   adminCidrs: ["203.0.113.7/32"],
+  sshPort: 22,
   apiHost: "api.example.com",
   acmeEmail: "ops@example.com",
   packageSource: "official",
