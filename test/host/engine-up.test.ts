@@ -98,6 +98,8 @@ function offlineHostConfig(): Record<string, string | string[]> {
     llmProvider: "mock",
     apiImage: images.apiImage,
     natsImage: images.natsImage,
+    // Built on this machine: no registry, no digest.
+    allowImageTags: "true",
     sshDialTimeout: "120",
   };
 }
