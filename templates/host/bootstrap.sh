@@ -96,7 +96,8 @@ unattended-upgrade >/dev/null 2>&1 || log "unattended-upgrade reported a problem
 # that port and the session running this comes from an admin network through
 # it (the next login would otherwise be refused).
 # shellcheck disable=SC2086 # one network a word
-mapfile -t admin_networks < <(normalize_cidrs $ADMIN_CIDRS)
+admin_list=$(normalize_cidrs $ADMIN_CIDRS) || fail "ADMIN_CIDRS could not be read as networks ($ADMIN_CIDRS): python3 is needed"
+mapfile -t admin_networks <<<"$admin_list"
 mkdir -p /run/sshd
 sshd_ports=$(sshd -T 2>/dev/null | awk '$1 == "port" { print $2 }' | sort -un | tr '\n' ' ')
 sshd_ports=${sshd_ports% }
