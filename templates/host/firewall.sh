@@ -135,7 +135,7 @@ ssh_firewall_plan() {
 reconcile_ssh_firewall() {
   local port=$1 sshd_ports=$2 dir=${UFW_RULES_DIR:-/etc/ufw} plan command
   shift 2
-  plan=$(ssh_firewall_plan "$port" "$sshd_ports" "$dir/user.rules" "$dir/user6.rules" "$@") || fail "the firewall's SSH rules cannot be reconciled (see above); nothing was changed"
+  plan=$(ssh_firewall_plan "$port" "$sshd_ports" "$dir/user.rules" "$dir/user6.rules" "$@") || fail "the firewall's SSH rules cannot be reconciled (see above); no SSH rule was changed"
   while IFS= read -r command; do
     [ -n "$command" ] || continue
     # The plan's words are shell-quoted by ssh_firewall_plan.

@@ -214,6 +214,6 @@ ufw delete allow from any to any app OpenSSH" ]
   rules user.rules '### tuple ### allow tcp 20:30 0.0.0.0/0 any 0.0.0.0/0 in'
   run reconcile_ssh_firewall 22 22 203.0.113.7
   [ "$status" -eq 1 ]
-  [[ $output == *"ERROR: the firewall's SSH rules cannot be reconciled (see above); nothing was changed"* ]]
+  [[ $output == *"ERROR: the firewall's SSH rules cannot be reconciled (see above); no SSH rule was changed"* ]]
   [ ! -e "$BATS_TEST_TMPDIR/calls" ]
 }
