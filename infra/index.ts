@@ -31,6 +31,7 @@ const vultr =
         domain: config.domain,
         apiSubdomain: config.apiSubdomain,
         adminCidrs: config.adminCidrs,
+        sshPort: config.sshPort,
         deployUser: config.deployUser,
         sshPublicKey: config.sshPublicKey,
       })
@@ -89,6 +90,7 @@ const host = new HostConfiguration("platform-host", {
       deployUser: config.deployUser,
       deploySshKey: config.sshPublicKey,
       adminCidrs: config.adminCidrs.map((c) => `${c.address}/${c.prefix}`),
+      sshPort: config.sshPort,
       apiHost: config.apiHost,
       acmeEmail: config.acmeEmail,
       packageSource: config.packageSource,

@@ -6,6 +6,8 @@ import { VultrResource } from "./vultr-resource.js";
 export interface FirewallArgs {
   /** Addresses allowed to SSH in; nobody else can. */
   adminCidrs: Cidr[];
+  /** The port sshd listens on; the admins reach SSH there only. */
+  sshPort: number;
   description: string;
 }
 
@@ -18,7 +20,7 @@ export class Firewall extends pulumi.ComponentResource {
     const group = new VultrResource("FirewallGroup", `${name}-group`, { description: args.description }, [], {
       parent: this,
     });
-    for (const rule of firewallRules(args.adminCidrs)) {
+    for (const rule of firewallRules(args.adminCidrs, args.sshPort)) {
       new VultrResource(
         "FirewallRule",
         `${name}-${rule.name}`,

@@ -16,6 +16,7 @@ export interface VultrEnvironmentArgs {
   domain: string;
   apiSubdomain: string;
   adminCidrs: Cidr[];
+  sshPort: number;
   deployUser: string;
   sshPublicKey: string;
 }
@@ -32,7 +33,11 @@ export class VultrEnvironment extends pulumi.ComponentResource {
     const { server } = args;
     const firewall = new Firewall(
       `${name}-firewall`,
-      { adminCidrs: args.adminCidrs, description: `${server.hostname}: SSH from admins, HTTP(S) from anywhere` },
+      {
+        adminCidrs: args.adminCidrs,
+        sshPort: args.sshPort,
+        description: `${server.hostname}: SSH from admins, HTTP(S) from anywhere`,
+      },
       { parent: this },
     );
     const hostKey = new ServerHostKey(`${name}-host-key`, { parent: this });
@@ -53,7 +58,7 @@ export class VultrEnvironment extends pulumi.ComponentResource {
           pulumi
             .all([hostKey.publicKey, hostKey.privateKey])
             .apply(([publicKey, privateKey]) =>
-              cloudInit(args.deployUser, args.sshPublicKey, { publicKey, privateKey }),
+              cloudInit(args.deployUser, args.sshPublicKey, { publicKey, privateKey }, args.sshPort),
             ),
         ),
       },

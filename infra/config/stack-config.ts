@@ -50,6 +50,7 @@ const STACK_KEYS = {
   llmApiKey: { type: "string", secret: true },
   apiImage: { type: "string", default: "node:20-bookworm-slim" },
   natsImage: { type: "string", default: "nats:2.10-alpine" },
+  allowImageTags: { type: "boolean", default: false },
 } as const;
 
 export type ConfigKey = keyof typeof STACK_KEYS;
@@ -282,8 +283,16 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       jwtSecret: secret(raw, "jwtSecret", 32, "openssl rand -base64 48 | pulumi config set --secret jwtSecret"),
       llmProvider,
       llmApiKey: secret(raw, "llmApiKey", 1, "pulumi config set --secret llmApiKey <your provider's API key>"),
-      apiImage: matching("apiImage", IMAGE, "a container image name", "node:20-bookworm-slim"),
-      natsImage: matching("natsImage", IMAGE, "a container image name", "nats:2.10-alpine"),
+      apiImage: pinnedImage(
+        "apiImage",
+        matching("apiImage", IMAGE, "a container image name", "node:20-bookworm-slim"),
+        flag("allowImageTags"),
+      ),
+      natsImage: pinnedImage(
+        "natsImage",
+        matching("natsImage", IMAGE, "a container image name", "nats:2.10-alpine"),
+        flag("allowImageTags"),
+      ),
       apiSettings: parseApiSettings(raw, llmProvider),
     },
   };
@@ -359,6 +368,23 @@ function parseBackupRecipients(raw: RawConfig): string[] {
 }
 
 const IMAGE = /^[a-z0-9]+([._/:@-][a-z0-9]+)*$/;
+const DIGEST = /@sha256:[a-f0-9]{64}$/;
+
+/**
+ * An image by digest: what runs is exactly what was tested, and a new digest
+ * is a change the host pulls. A tag can point at other bytes tomorrow, and
+ * the host, which has an image by that name, would never pull it again.
+ * allowImageTags lets tags through, for images built on the host or in tests.
+ */
+function pinnedImage(key: ConfigKey, image: string, allowTags: boolean): string {
+  if (allowTags || DIGEST.test(image)) return image;
+  const name = image.replace(/@.*$/, "");
+  throw new StackConfigError(
+    key,
+    `"${image}" names a tag, not a digest: the image behind a tag changes, and a host that has one never pulls it again`,
+    `Pin the image you tested by its digest: docker buildx imagetools inspect ${name} (the "Digest:" line), then pulumi config set ${key} ${name}@sha256:<digest>. For images built on the host or for tests only: pulumi config set allowImageTags true`,
+  );
+}
 
 /** The API settings the stack sets, checked by the API's own reader. */
 function parseApiSettings(raw: RawConfig, provider: "anthropic" | "openai" | "mock"): Record<string, string> {

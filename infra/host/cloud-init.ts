@@ -10,7 +10,7 @@ export interface ServerHostKey {
   privateKey: string;
 }
 
-export function cloudInit(deployUser: string, sshPublicKey: string, hostKey: ServerHostKey): string {
+export function cloudInit(deployUser: string, sshPublicKey: string, hostKey: ServerHostKey, sshPort = 22): string {
   const privateLines = hostKey.privateKey.trim().split("\n");
   return [
     "#cloud-config",
@@ -29,6 +29,24 @@ export function cloudInit(deployUser: string, sshPublicKey: string, hostKey: Ser
     "  ed25519_private: |",
     ...privateLines.map((line) => `    ${line}`),
     `  ed25519_public: ${JSON.stringify(hostKey.publicKey.trim())}`,
+    ...(sshPort === 22 ? [] : ["runcmd:", `  - ${JSON.stringify(["sh", "-c", moveSshCommand(sshPort)])}`]),
     "",
   ].join("\n");
+}
+
+/**
+ * Moves sshd to `port` (config sshPort) on a new instance, before the first
+ * host step dials it there: a drop-in sshd reads first, then Ubuntu 24.04's
+ * ssh.socket (whose port systemd takes from sshd's config at daemon-reload)
+ * and a running sshd restarted, and the port allowed through an image's own
+ * ufw (the bootstrap narrows it to adminCidrs; the Vultr firewall already does).
+ */
+export function moveSshCommand(port: number): string {
+  return [
+    `printf 'Port ${port}\\n' >/etc/ssh/sshd_config.d/00-platform-port.conf`,
+    "systemctl daemon-reload",
+    "if systemctl is-enabled --quiet ssh.socket 2>/dev/null; then systemctl restart ssh.socket; fi",
+    "systemctl try-restart ssh.service",
+    `if command -v ufw >/dev/null; then ufw allow ${port}/tcp; fi`,
+  ].join(" && ");
 }

@@ -23,6 +23,8 @@ export interface HostSettings {
   deployUser: string;
   deploySshKey: string;
   adminCidrs: string[];
+  /** The port sshd listens on: the only one the host's firewall opens, to adminCidrs only. */
+  sshPort: number;
   apiHost: string;
   acmeEmail: string;
   /** "official": Docker's and Caddy's own apt repositories; "distro": the OS's packages. */
@@ -100,6 +102,16 @@ export function hostScript(templates: Templates, body: string, inputs: Readonly<
   ].join("\n");
 }
 
+/**
+ * How a step or an ops command runs as root on the host: through sudo (the
+ * deploy user is in no group that would spare it), with its name as bash's
+ * argument, so sudo's log (/var/log/platform/sudo.log) says which one ran.
+ */
+export function asRoot(name: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`command name ${name}: lower case, digits and "-" only`);
+  return `sudo bash -s -- ${name}`;
+}
+
 function step(name: StepName, description: string, command: string, script: string, secret = false): HostStep {
   return { name, description, command, script, secret, hash: sha256(script) };
 }
@@ -119,17 +131,18 @@ export function bootstrapStep(templates: Templates, host: HostSettings): HostSte
     (f) =>
       `mkdir -p "$PLATFORM_STAGE/$(dirname ${q(f)})"\nprintf '%s' ${q(b64(templates.bootstrap[f]))} | base64 -d >"$PLATFORM_STAGE/"${q(f)}`,
   ).join("\n");
-  const run = `${files}\nDEPLOY_USER="$DEPLOY_USER" DEPLOY_SSH_KEY="$DEPLOY_SSH_KEY" ADMIN_CIDRS="$ADMIN_CIDRS" \\
+  const run = `${files}\nDEPLOY_USER="$DEPLOY_USER" DEPLOY_SSH_KEY="$DEPLOY_SSH_KEY" ADMIN_CIDRS="$ADMIN_CIDRS" SSH_PORT="$SSH_PORT" \\
   PLATFORM_DATA_DIR="$PLATFORM_DATA_DIR" PACKAGE_SOURCE="$PACKAGE_SOURCE" bash "$PLATFORM_STAGE/bootstrap.sh"`;
   return {
     ...step(
       "bootstrap",
       "Harden the host and install Docker, Compose and Caddy (bootstrap.sh)",
-      "sudo bash -s",
+      asRoot("bootstrap"),
       hostScript(templates, run, {
         DEPLOY_USER: host.deployUser,
         DEPLOY_SSH_KEY: host.deploySshKey,
         ADMIN_CIDRS: host.adminCidrs.join(" "),
+        SSH_PORT: String(host.sshPort),
         PLATFORM_DATA_DIR: PRODUCTION_PATHS.dataDir,
         PACKAGE_SOURCE: host.packageSource,
       }),
@@ -147,7 +160,7 @@ export function caddyStep(templates: Templates, host: HostSettings): HostStep {
   return step(
     "caddy",
     "Install the Caddyfile and its environment, then reload Caddy",
-    "sudo bash -s",
+    asRoot("caddy"),
     hostScript(templates, templates.steps.caddy, {
       CADDYFILE_B64: b64(templates.caddyfile),
       PLATFORM_ENV_B64: b64(env),
@@ -169,7 +182,7 @@ export function releaseStep(
     ...step(
       "release",
       `Install release ${id} of the API bundle, keeping the last ${RELEASES_KEPT} for rollback`,
-      "bash -s",
+      asRoot("release"),
       hostScript(templates, templates.steps.release, {
         APP_DIR: paths.appDir,
         RELEASE_ID: id,
@@ -203,9 +216,10 @@ export function stackStep(
   return step(
     "stack",
     "Install the compose stack, NATS config and .env; bring NATS up, then restart the API instances one at a time",
-    "sudo bash -s",
+    asRoot("stack"),
     hostScript(templates, templates.steps.stack, {
       APP_DIR: paths.appDir,
+      API_IMAGE: stack.apiImage,
       NATS_IMAGE: stack.natsImage,
       RELEASE_ID: release,
       ACTOR: actor,
@@ -259,7 +273,7 @@ export function backupsStep(
       "backups",
       `Schedule backups (${settings.schedule})${bucket ? `, uploaded to ${bucket.bucket}` : ", kept on the host (no bucket)"}` +
         (recipients.length > 0 ? `, encrypted to ${recipients.length} age recipient(s)` : ", not encrypted"),
-      "sudo bash -s",
+      asRoot("backups"),
       hostScript(templates, templates.steps.backups, {
         APP_DIR: paths.appDir,
         DATA_DIR: paths.dataDir,
@@ -292,7 +306,7 @@ export function verifyStep(templates: Templates, host: HostSettings): HostStep {
     ...step(
       "verify",
       `Check the API instances, then https://${host.apiHost}/health through Caddy on the host`,
-      "sudo bash -s",
+      asRoot("verify"),
       hostScript(templates, templates.steps.verify, { API_HOST: host.apiHost, TLS_ISSUER: host.tlsIssuer }),
     ),
     rerunWhileOutputStarts: CERTIFICATE_PENDING,

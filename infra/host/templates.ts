@@ -9,16 +9,21 @@ export const TEMPLATES_DIR = join(import.meta.dirname, "../../templates");
 export const BOOTSTRAP_FILES = [
   "bootstrap.sh",
   "lib.sh",
+  "firewall.sh",
+  "ssh-access.sh",
+  "sudo/90-platform-deploy",
   "ssh/00-platform-hardening.conf",
   "fail2ban/jail.local",
   "sysctl/99-platform.conf",
   "apt/20auto-upgrades",
   "apt/52platform-unattended-upgrades",
+  "apt/53platform-vendor-upgrades",
   "logrotate/platform",
   "security/modprobe-blacklist.conf",
   "security/limits-nocore.conf",
   "security/coredump.conf",
   "security/profile-session.sh",
+  "security/issue",
 ] as const;
 
 /** The deploy steps' scripts, under templates/host/steps/. */

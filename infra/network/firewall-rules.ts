@@ -1,5 +1,6 @@
-// The complete inbound rule set of the host, and nothing else: SSH from the
-// admin CIDRs only, HTTP and HTTPS from anywhere, over IPv4 and IPv6. NATS,
+// The complete inbound rule set of the host, and nothing else: SSH (on the
+// stack's sshPort) from the admin CIDRs only, HTTP and HTTPS from anywhere,
+// over IPv4 and IPv6. NATS,
 // its monitoring port and the API instances are never reachable from outside,
 // so the guide's "remove public NATS access" step has nothing to remove.
 import { formatCidr, type Cidr } from "../config/cidr.js";
@@ -20,12 +21,15 @@ export const PUBLIC_PORTS = [
   { port: "443", why: "HTTPS (the API through Caddy)" },
 ] as const;
 
-export function firewallRules(adminCidrs: readonly Cidr[]): FirewallRuleSpec[] {
+/** `sshPort`: where sshd listens (config sshPort), the only port the admins reach. */
+export function firewallRules(adminCidrs: readonly Cidr[], sshPort: number): FirewallRuleSpec[] {
   const ssh = adminCidrs.map<FirewallRuleSpec>((cidr) => ({
-    name: `ssh-${cidr.version === 4 ? "v4" : "v6"}-${cidr.address.replace(/[.:]/g, "-")}-${cidr.prefix}`,
+    // The name leaves the port out for 22, so that stacks deployed before
+    // sshPort was followed keep their rules instead of replacing them.
+    name: `ssh-${sshPort === 22 ? "" : `${sshPort}-`}${cidr.version === 4 ? "v4" : "v6"}-${cidr.address.replace(/[.:]/g, "-")}-${cidr.prefix}`,
     ipType: cidr.version === 4 ? "v4" : "v6",
     protocol: "tcp",
-    port: "22",
+    port: String(sshPort),
     subnet: cidr.address,
     subnetSize: cidr.prefix,
     notes: `SSH from admin ${formatCidr(cidr)}`,

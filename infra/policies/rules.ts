@@ -1,7 +1,7 @@
 // What this toolkit must never deploy, as Pulumi policies. Kept in a plain
 // array (building a PolicyPack starts a gRPC server) so tests can call each
 // validation directly; index.ts builds the pack from it.
-import type { ResourceValidationPolicy } from "@pulumi/policy";
+import type { PolicyResource, Policies, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 
 // Resource types of this project's providers (infra/components/vultr-resource.ts,
 // infra/components/host-configuration.ts).
@@ -65,17 +65,58 @@ export const noWorldOpenPorts: ResourceValidationPolicy = {
   },
 };
 
-export const noWorldSsh: ResourceValidationPolicy = {
-  name: "firewall-no-world-ssh",
-  description: "SSH must be reachable only from the admin CIDRs.",
+/**
+ * The ports SSH is on: those the host steps dial (their target's port, which
+ * is config sshPort), or 22 when no step says yet (a preview of a new stack,
+ * whose targets are unknown).
+ */
+export function sshPorts(resources: readonly PolicyResource[]): number[] {
+  const ports = new Set<number>();
+  for (const resource of resources) {
+    if (resource.type !== HOST_STEP) continue;
+    const target = readKnown(resource.props, "target");
+    const port =
+      target && typeof target === "object" ? readKnown(target as Record<string, unknown>, "port") : undefined;
+    if (typeof port === "number" && Number.isInteger(port)) ports.add(port);
+  }
+  return ports.size > 0 ? [...ports].sort((a, b) => a - b) : [22];
+}
+
+/** A rule's ports reach `port` over TCP (tcp, or every protocol). */
+function reachesTcp(props: Record<string, unknown>, port: number): boolean {
+  const protocol = String(readKnown(props, "protocol", "") ?? "").toLowerCase();
+  if (protocol !== "tcp" && protocol !== "") return false;
+  const [from, to] = portRange(readKnown(props, "port", ""));
+  return port >= from && port <= to;
+}
+
+export const sshOnlyFromAdmins: StackValidationPolicy = {
+  name: "firewall-ssh-only-from-admins",
+  description:
+    "SSH, on the port the host steps connect to (config sshPort), is reachable from the admin CIDRs and from nobody else.",
   enforcementLevel: "mandatory",
-  validateResource: (args, report) => {
-    if (args.type !== FIREWALL_RULE || !isWorld(args.props)) return;
-    const [from, to] = portRange(args.props.port);
-    if (22 >= from && 22 <= to) {
-      report(
-        `Firewall rule "${args.name}" lets anyone on the internet reach SSH. List your addresses in the adminCidrs config instead.`,
-      );
+  validateStack: (args, report) => {
+    const ports = sshPorts(args.resources);
+    const rules = args.resources.filter((r) => r.type === FIREWALL_RULE);
+    for (const rule of rules) {
+      const reached = ports.filter((port) => reachesTcp(rule.props, port));
+      if (reached.length > 0 && isWorld(rule.props)) {
+        report(
+          `Firewall rule "${rule.name}" lets anyone on the internet reach SSH (port ${reached.join(", ")}). List your addresses in the adminCidrs config instead.`,
+          rule.urn,
+        );
+      }
+    }
+    // A stack with a firewall of its own (a new Vultr instance) must let the
+    // admins in where the steps dial, or the first step never connects.
+    if (rules.length === 0) return;
+    for (const port of ports) {
+      const open = rules.some((rule) => !isWorld(rule.props) && reachesTcp(rule.props, port));
+      if (!open) {
+        report(
+          `No firewall rule lets the admin CIDRs reach SSH on port ${port}, where the host steps connect (config sshPort): every step, and you, would be locked out. Set sshPort to the port sshd listens on (pulumi config set sshPort ${port}) and keep the firewall rules made from adminCidrs.`,
+        );
+      }
     }
   },
 };
@@ -171,9 +212,4 @@ function readKnown(object: Record<string, unknown>, key: string, ifUnknown?: unk
   }
 }
 
-export const policies: ResourceValidationPolicy[] = [
-  noWorldOpenPorts,
-  noWorldSsh,
-  instanceHasFirewall,
-  noPlaintextCredentials,
-];
+export const policies: Policies = [noWorldOpenPorts, sshOnlyFromAdmins, instanceHasFirewall, noPlaintextCredentials];

@@ -1,7 +1,7 @@
 // What each day-2 command runs on the host, as data: a command line and the
 // script on its stdin (templates/host/ops/, with the shared library). The
 // commands in commands/ only carry these out through a transport.
-import { hostScript, type HostPaths } from "../../infra/host/steps.js";
+import { asRoot, hostScript, type HostPaths } from "../../infra/host/steps.js";
 import type { Templates } from "../../infra/host/templates.js";
 
 export interface HostCommand {
@@ -29,7 +29,7 @@ export function switchReleaseCommand(
   actor: string,
 ): HostCommand {
   return {
-    command: "bash -s",
+    command: asRoot(`ops-${action}`),
     script: hostScript(templates, templates.ops["switch-release"], {
       APP_DIR: paths.appDir,
       RELEASE_ID: release,
@@ -40,19 +40,22 @@ export function switchReleaseCommand(
 }
 
 export function releasesCommand(templates: Templates, paths: HostPaths): HostCommand {
-  return { command: "bash -s", script: hostScript(templates, templates.ops.releases, { APP_DIR: paths.appDir }) };
+  return {
+    command: asRoot("ops-releases"),
+    script: hostScript(templates, templates.ops.releases, { APP_DIR: paths.appDir }),
+  };
 }
 
 export function restartCommand(templates: Templates, paths: HostPaths, service: Service, actor: string): HostCommand {
   return {
-    command: "bash -s",
+    command: asRoot("ops-restart"),
     script: hostScript(templates, templates.ops.restart, { APP_DIR: paths.appDir, SERVICE: service, ACTOR: actor }),
   };
 }
 
 export function statusCommand(templates: Templates, paths: HostPaths, local?: LocalCaddy): HostCommand {
   return {
-    command: "sudo bash -s",
+    command: asRoot("ops-status"),
     script: hostScript(templates, templates.ops.status, {
       APP_DIR: paths.appDir,
       DATA_DIR: paths.dataDir,
@@ -80,7 +83,7 @@ export function logsCommand(
   local?: LocalCaddy,
 ): HostCommand {
   return {
-    command: "sudo bash -s",
+    command: asRoot("ops-logs"),
     script: hostScript(templates, templates.ops.logs, {
       APP_DIR: paths.appDir,
       SERVICE: options.service,
@@ -102,7 +105,7 @@ export function restoreWindowCommand(
   actor: string,
 ): HostCommand {
   return {
-    command: "bash -s",
+    command: asRoot(`ops-${action}`),
     script: hostScript(templates, templates.ops["restore-window"], {
       APP_DIR: paths.appDir,
       ACTION: action,
@@ -115,7 +118,7 @@ export function restoreWindowCommand(
 /** NATS's token, from the host's .env (root's to read): printed to the SSH channel, never to the terminal. */
 export function natsTokenCommand(templates: Templates, paths: HostPaths): HostCommand {
   return {
-    command: "sudo bash -s",
+    command: asRoot("ops-nats-token"),
     script: hostScript(templates, `sed -n 's/^NATS_TOKEN=//p' "$APP_DIR/.env"`, { APP_DIR: paths.appDir }),
   };
 }
@@ -123,7 +126,7 @@ export function natsTokenCommand(templates: Templates, paths: HostPaths): HostCo
 /** Where the last backup is recorded on the host, for status (templates/host/ops/record-backup.sh). */
 export function recordBackupCommand(templates: Templates, paths: HostPaths, line: string): HostCommand {
   return {
-    command: "sudo bash -s",
+    command: asRoot("ops-record-backup"),
     script: hostScript(templates, templates.ops["record-backup"], { DATA_DIR: paths.dataDir, LAST_BACKUP: line }),
   };
 }

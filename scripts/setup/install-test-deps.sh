@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite runs for real: Caddy, the
-# validators of the host's files (OpenSSH, fail2ban, logrotate, shellcheck, kmod),
+# validators of the host's files (OpenSSH, fail2ban, logrotate, shellcheck, kmod,
+# sudo's visudo), bats and python3 (the host scripts' shell functions, tested
+# with stubbed commands),
 # the Docker engine and busybox (for locally built images), debootstrap and
 # systemd-nspawn (the systemd test host), chromium (the browser the CORS
 # test drives through playwright-core), and, from Debian trixie (fetched without adding trixie
@@ -17,7 +19,7 @@ declare -A debian_packages=(
   [caddy]=caddy [sshd]=openssh-server [fail2ban-client]=fail2ban [logrotate]=logrotate
   [shellcheck]=shellcheck [dockerd]=docker.io [busybox]=busybox-static
   [debootstrap]=debootstrap [systemd-nspawn]=systemd-container [iptables]=iptables
-  [modprobe]=kmod [chromium]=chromium
+  [modprobe]=kmod [bats]=bats [visudo]=sudo [python3]=python3 [chromium]=chromium
 )
 apt_missing=()
 for command in "${!debian_packages[@]}"; do

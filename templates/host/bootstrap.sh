@@ -3,23 +3,31 @@
 # Hardens a fresh Ubuntu 24.04 host (Debian 12 works too) and installs what
 # the platform runs on. Idempotent: a second run changes nothing. It never
 # locks the operator out: SSH password and root logins are turned off only
-# once the deploy user's key is in place, and the firewall allows SSH from
-# the admin networks before it is enabled.
+# once the deploy user's key is in place, the firewall allows SSH from the
+# admin networks before it is enabled, and nothing that decides who may log
+# in changes unless the session running it comes from an admin network, on
+# the SSH port sshd listens on.
 #
 # Run as root, from the directory holding the files it installs:
 #   DEPLOY_USER=deploy DEPLOY_SSH_KEY="ssh-ed25519 AAAA..." \
 #   ADMIN_CIDRS="203.0.113.7/32 2001:db8::/48" bash bootstrap.sh
-# Optional: PLATFORM_DATA_DIR (/var/lib/platform-data),
+# Optional: SSH_PORT (22: where sshd listens, and the only port the firewall
+# opens to the admin networks), PLATFORM_DATA_DIR (/var/lib/platform-data),
 # PACKAGE_SOURCE (official: Docker's and Caddy's own repositories; distro:
 # the distribution's packages, for hosts that reach only its archive).
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=templates/host/lib.sh
 . "$here/lib.sh"
+# shellcheck source=templates/host/firewall.sh
+. "$here/firewall.sh"
+# shellcheck source=templates/host/ssh-access.sh
+. "$here/ssh-access.sh"
 LOG_PREFIX=bootstrap
 
 DEPLOY_USER=${DEPLOY_USER:?set DEPLOY_USER, e.g. deploy}
 DEPLOY_SSH_KEY=${DEPLOY_SSH_KEY:?set DEPLOY_SSH_KEY to the deploy user\'s public key}
 ADMIN_CIDRS=${ADMIN_CIDRS:?set ADMIN_CIDRS to the networks allowed to SSH in}
+SSH_PORT=${SSH_PORT:-22}
 PLATFORM_DATA_DIR=${PLATFORM_DATA_DIR:-/var/lib/platform-data}
 PACKAGE_SOURCE=${PACKAGE_SOURCE:-official}
 APP_DIR=/opt/conversational-platform
@@ -41,6 +49,9 @@ for cidr in $ADMIN_CIDRS; do
   [[ $cidr =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ || $cidr =~ ^[0-9a-fA-F:]+:[0-9a-fA-F:]*/[0-9]{1,3}$ ]] ||
     fail "ADMIN_CIDRS: '$cidr' is not an address range; write networks as 203.0.113.7/32 or 2001:db8::/48, separated by spaces"
 done
+if ! [[ $SSH_PORT =~ ^[1-9][0-9]{0,4}$ ]] || [ "$SSH_PORT" -gt 65535 ]; then
+  fail "SSH_PORT '$SSH_PORT' is not a port number (1-65535; config sshPort)"
+fi
 export DEBIAN_FRONTEND=noninteractive
 
 packages_missing() {
@@ -79,6 +90,38 @@ apt_install ca-certificates curl gnupg ufw fail2ban unattended-upgrades logrotat
 # often weeks behind. (Only security updates; the same job runs daily.)
 unattended-upgrade >/dev/null 2>&1 || log "unattended-upgrade reported a problem; see /var/log/unattended-upgrades/"
 
+# --- Never locking the operator out -------------------------------------
+# From here on, the firewall and the deploy key admit only the admin
+# networks, on SSH_PORT: stop before changing either unless sshd listens on
+# that port and the session running this comes from an admin network through
+# it (the next login would otherwise be refused).
+# shellcheck disable=SC2086 # one network a word
+admin_list=$(normalize_cidrs $ADMIN_CIDRS) || fail "ADMIN_CIDRS could not be read as networks ($ADMIN_CIDRS): python3 is needed"
+mapfile -t admin_networks <<<"$admin_list"
+mkdir -p /run/sshd
+sshd_ports=$(sshd -T 2>/dev/null | awk '$1 == "port" { print $2 }' | sort -un | tr '\n' ' ')
+sshd_ports=${sshd_ports% }
+[ -n "$sshd_ports" ] || fail "sshd -T names no port sshd listens on; see: sshd -t"
+case " $sshd_ports " in
+  *" $SSH_PORT "*) ;;
+  *) fail "sshd listens on port ${sshd_ports// /, }, not on SSH_PORT $SSH_PORT (config sshPort), the only port the firewall would open: set sshPort to the port sshd listens on (pulumi config set sshPort ${sshd_ports%% *}); nothing was changed" ;;
+esac
+session=$(ssh_session_origin "$$")
+if [ -n "$session" ]; then
+  read -r session_address session_port <<<"$session"
+  address_in_cidrs "$session_address" "${admin_networks[@]}" ||
+    fail "this session comes from $session_address, which is in none of ADMIN_CIDRS ($ADMIN_CIDRS; config adminCidrs): the firewall and the deploy key would refuse the next login from there. Add it (pulumi config set --path 'adminCidrs[${#admin_networks[@]}]' $session_address/32) and run again; nothing was changed"
+  [ "$session_port" = "$SSH_PORT" ] ||
+    fail "this session reached SSH on port $session_port, but SSH_PORT is $SSH_PORT (config sshPort): the firewall would close the port it came through. Set sshPort to the port you reach SSH on, or connect on $SSH_PORT; nothing was changed"
+else
+  log "not run over SSH: no session to check against the admin networks"
+fi
+# sshd's from= list: the admin networks, as sshd compares them.
+deploy_from=$(
+  IFS=,
+  echo "${admin_networks[*]}"
+)
+
 # --- Deploy user --------------------------------------------------------
 if ! id "$DEPLOY_USER" >/dev/null 2>&1; then
   useradd --create-home --shell /bin/bash "$DEPLOY_USER"
@@ -104,26 +147,26 @@ fi
 home=$(getent passwd "$DEPLOY_USER" | cut -d: -f6)
 install -d -m 0700 -o "$DEPLOY_USER" -g "$DEPLOY_USER" "$home/.ssh"
 keys="$home/.ssh/authorized_keys"
-if ! grep -qxF "$DEPLOY_SSH_KEY" "$keys" 2>/dev/null; then
-  printf '%s\n' "$DEPLOY_SSH_KEY" >>"$keys"
-  log "added the deploy key to $keys"
-  changed=1
+# The deploy key works only from the admin networks (sshd's from=), kept in
+# step with ADMIN_CIDRS: a copy of the key is useless anywhere else.
+authorized=$(mktemp)
+deploy_authorized_keys "$keys" "$DEPLOY_SSH_KEY" "$deploy_from" >"$authorized"
+if install_file "$authorized" "$keys" 0600 "$DEPLOY_USER:$DEPLOY_USER"; then
+  log "the deploy key in $keys is accepted only from $deploy_from"
 fi
-chown "$DEPLOY_USER:$DEPLOY_USER" "$keys"
-chmod 0600 "$keys"
+rm -f "$authorized"
+# sudo's own log of the deploy user's commands is written here.
+install -d -m 0750 -o root -g adm /var/log/platform
 sudoers=$(mktemp)
-printf '%s\n' "# Managed by conversational-platform: the deploy user administers the host." \
-  "$DEPLOY_USER ALL=(ALL) NOPASSWD:ALL" >"$sudoers"
+render "$here/sudo/90-platform-deploy" "DEPLOY_USER=$DEPLOY_USER" >"$sudoers"
 install_file "$sudoers" /etc/sudoers.d/90-platform-deploy 0440 root:root visudo -cqf || true
 rm -f "$sudoers"
 
 # --- SSH: key-only, no root --------------------------------------------
 # Never lock the operator out: only with the deploy user's key in place.
-grep -qxF "$DEPLOY_SSH_KEY" "$keys" || fail "the deploy key is not in $keys; not turning off password and root logins"
-[ -n "$(awk '$1 ~ /^(ssh|ecdsa|sk-)/' "$keys")" ] || fail "$keys holds no usable key"
+grep -qxF "from=\"$deploy_from\" $DEPLOY_SSH_KEY" "$keys" || fail "the deploy key is not in $keys; not turning off password and root logins"
 ssh_conf=$(mktemp)
 render "$here/ssh/00-platform-hardening.conf" "DEPLOY_USER=$DEPLOY_USER" >"$ssh_conf"
-mkdir -p /run/sshd
 validate_sshd() {
   # The whole configuration with the new drop-in in place must be valid.
   local dir
@@ -152,26 +195,13 @@ if grep -qE '^net/ipv4/conf/(all|default)/log_martians=0' /etc/ufw/sysctl.conf 2
 fi
 ufw default deny incoming >/dev/null
 ufw default allow outgoing >/dev/null
-for cidr in $ADMIN_CIDRS; do
-  # Not `limit`: deploys open many SSH connections in a row; SSH is already
-  # restricted to these networks and fail2ban watches it.
-  ufw allow from "$cidr" to any port 22 proto tcp comment 'SSH from admins' >/dev/null
-done
 ufw allow 80/tcp comment 'HTTP (ACME, redirect)' >/dev/null
 ufw allow 443/tcp comment 'HTTPS' >/dev/null
-# Drop SSH rules for networks no longer listed.
-ufw status numbered | awk -F'[][]' '/22\/tcp/ && /ALLOW IN/ {print $2" "$0}' | sort -rn | while read -r num rest; do
-  src=$(awk '{print $NF}' <<<"${rest%%#*}")
-  keep=0
-  for cidr in $ADMIN_CIDRS; do
-    # ufw shows a single address without its /32 or /128.
-    case "$src" in "$cidr" | "${cidr%/32}" | "${cidr%/128}") keep=1 ;; esac
-  done
-  if [ "$keep" -eq 0 ] && [ "$src" != "Anywhere" ]; then
-    ufw --force delete "$num" >/dev/null
-    log "removed SSH rule for $src"
-  fi
-done
+# SSH: exactly one rule per admin network on SSH_PORT, added before any
+# other SSH rule (world-open, OpenSSH's profile, an old network) goes. Not
+# `limit`: deploys open many SSH connections in a row; SSH is already
+# restricted to these networks and fail2ban watches it.
+reconcile_ssh_firewall "$SSH_PORT" "$sshd_ports" "${admin_networks[@]}"
 if ! ufw status | grep -q "Status: active"; then
   ufw --force enable >/dev/null
   log "firewall enabled"
@@ -180,7 +210,7 @@ fi
 
 # --- fail2ban -----------------------------------------------------------
 jail=$(mktemp)
-render "$here/fail2ban/jail.local" "ADMIN_CIDRS=$ADMIN_CIDRS" >"$jail"
+render "$here/fail2ban/jail.local" "ADMIN_CIDRS=$ADMIN_CIDRS" "SSH_PORT=$SSH_PORT" >"$jail"
 # jail.local, not an edit of jail.conf: package updates replace jail.conf.
 if install_file "$jail" /etc/fail2ban/jail.local 0644 root:root; then
   fail2ban-client -t >/dev/null || fail "fail2ban rejects its configuration"
@@ -193,6 +223,14 @@ systemctl is-active --quiet fail2ban || systemctl enable --now fail2ban >/dev/nu
 # --- Automatic security updates ----------------------------------------
 install_file "$here/apt/20auto-upgrades" /etc/apt/apt.conf.d/20auto-upgrades 0644 root:root || true
 install_file "$here/apt/52platform-unattended-upgrades" /etc/apt/apt.conf.d/52platform-unattended-upgrades 0644 root:root || true
+# Docker's and Caddy's own repositories too, when they are the source.
+if [ "$PACKAGE_SOURCE" = official ]; then
+  install_file "$here/apt/53platform-vendor-upgrades" /etc/apt/apt.conf.d/53platform-vendor-upgrades 0644 root:root || true
+elif [ -e /etc/apt/apt.conf.d/53platform-vendor-upgrades ]; then
+  rm -f /etc/apt/apt.conf.d/53platform-vendor-upgrades
+  log "removed /etc/apt/apt.conf.d/53platform-vendor-upgrades (packages come from the distribution)"
+  changed=1
+fi
 systemctl enable --now unattended-upgrades >/dev/null 2>&1 || true
 
 # --- Kernel and network hardening ---------------------------------------
@@ -244,14 +282,12 @@ if ! grep -qE "\s$(hostname)(\s|\$)" /etc/hosts; then
   printf '127.0.1.1\t%s\n' "$(hostname)" >>/etc/hosts
   changed=1
 fi
-# A legal banner before login.
-banner="Authorized access only. This system is private property and all connections are monitored and logged. Unauthorized access is prohibited and may be prosecuted under applicable law."
-for f in /etc/issue /etc/issue.net; do
-  if [ "$(cat "$f" 2>/dev/null)" != "$banner" ]; then
-    printf '%s\n' "$banner" >"$f"
-    changed=1
-  fi
-done
+# A legal banner before login (the template without its "#" lines).
+banner=$(mktemp)
+grep -v '^#' "$here/security/issue" >"$banner"
+install_file "$banner" /etc/issue 0644 root:root || true
+install_file "$banner" /etc/issue.net 0644 root:root || true
+rm -f "$banner"
 # Files only root should read or change: cron tables, sshd's configuration.
 restrict() {
   local mode=$1 path
@@ -297,7 +333,6 @@ validate_logrotate() {
   ! logrotate -d "$1" 2>&1 | grep -q '^error:'
 }
 install_file "$here/logrotate/platform" /etc/logrotate.d/platform 0644 root:root validate_logrotate || true
-install -d -m 0750 -o root -g adm /var/log/platform
 
 # --- Docker engine and Compose -----------------------------------------
 . /etc/os-release
@@ -321,8 +356,11 @@ systemctl enable --now docker >/dev/null 2>&1 || true
 docker info >/dev/null 2>&1 || fail "the Docker engine does not answer; see: journalctl -u docker"
 docker compose version >/dev/null 2>&1 ||
   fail "Docker Compose v2 is missing: PACKAGE_SOURCE=official installs it; with distro packages the OS must have it (Ubuntu: docker-compose-v2)"
-if ! id -nG "$DEPLOY_USER" | grep -qw docker; then
-  usermod -aG docker "$DEPLOY_USER"
+# Not in the docker group (which is root without sudo): its docker commands
+# go through sudo, and so into sudo's log. Takes effect at its next login.
+if id -nG "$DEPLOY_USER" | tr ' ' '\n' | grep -qx docker; then
+  gpasswd -d "$DEPLOY_USER" docker >/dev/null
+  log "removed $DEPLOY_USER from the docker group: its docker commands go through sudo"
   changed=1
 fi
 

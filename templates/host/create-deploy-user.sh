@@ -3,8 +3,9 @@
 # For a server you bring (config existingServer): run it once, as root, so
 # that `pulumi up` can log in. It does what cloud-init does on a new Vultr
 # instance: the deploy user with the stack's public key and sudo without a
-# password (the host steps run unattended). The bootstrap then hardens SSH
-# and turns root logins off.
+# password (the host steps run unattended). The bootstrap then hardens SSH,
+# turns root logins off, accepts this key only from adminCidrs (from=) and
+# logs the user's sudo commands.
 #
 #   scp templates/host/create-deploy-user.sh root@SERVER:
 #   ssh root@SERVER DEPLOY_USER=deploy DEPLOY_SSH_KEY="'$(cat ~/.ssh/platform-deploy.pub)'" bash create-deploy-user.sh

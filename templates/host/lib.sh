@@ -114,6 +114,36 @@ with_deploy_lock() {
   "$@"
 }
 
+# ensure_image IMAGE KEY: IMAGE in the Docker engine, pulled only when the
+# engine does not have it: a new digest, on the deploy that brings it. An
+# image the engine has is never pulled again: by digest it is those very
+# bytes; by tag (config allowImageTags) it is one built on the host, which
+# no registry has. KEY names the stack setting in the error.
+ensure_image() {
+  local image=$1 key=$2
+  if docker image inspect "$image" >/dev/null 2>&1; then return 0; fi
+  log "pulling $image ($key)"
+  docker pull --quiet "$image" >/dev/null ||
+    fail "cannot pull $image (config $key): check its name and digest (docker buildx imagetools inspect), and that this host reaches the registry"
+  changed=1
+}
+
+# releases_to_prune DIR KEEP SPARED...: the release directories in DIR past
+# the KEEP newest, never one of SPARED (the release in service, the one
+# being installed). Only release directories (named by their hex id): an
+# upload still arriving is a file, and stays.
+releases_to_prune() {
+  local dir=$1 keep=$2 release
+  shift 2
+  # shellcheck disable=SC2012 # release names are hex ids; ls -t sorts them by age
+  ls -1td -- "$dir"/*/ 2>/dev/null | while IFS= read -r release; do
+    release=$(basename "$release")
+    [[ $release =~ ^[0-9a-f]+$ ]] || continue
+    case " $* " in *" $release "*) continue ;; esac
+    printf '%s\n' "$release"
+  done | tail -n +"$((keep + 1))"
+}
+
 # audit ACTION DETAIL...: one line per deploy, rollback or restart in
 # APP_DIR/audit.log, who and when first.
 audit() {

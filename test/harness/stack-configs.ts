@@ -37,6 +37,9 @@ export const REALISTIC_CONFIG = {
   reservedIp: "true",
   backupsBucket: "true",
   acmeEmail: "ops@example.com",
+  // Production pins images by digest (a tag is refused).
+  apiImage: "node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0",
+  natsImage: "nats:2.10-alpine@sha256:b83efabe3e7def1e0a4a31ec6e078999bb17c80363f881df35edc70fcb6bb927",
 };
 
 /** Values stored with --secret. */

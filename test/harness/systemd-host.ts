@@ -47,13 +47,16 @@ export interface SystemdHost {
   address: string;
   /** This machine's address on the veth: where the host sees SSH come from. */
   gatewayAddress: string;
+  /** This machine's end of the veth pair (another address added there reaches the host too). */
+  veth: string;
   /** The host's root directory, as this machine sees it. */
   root: string;
   keyPath: string;
   publicKey: string;
   /** Milliseconds from the call: root filesystem ready, SSH answering, Docker answering (docker hosts). */
   timings: { rootfsMs: number; sshMs: number; dockerMs?: number };
-  connect(user: string): Promise<NodeSSH>;
+  /** SSH as `user`, on port 22 unless told, from the gateway address unless told. */
+  connect(user: string, options?: { port?: number; localAddress?: string }): Promise<NodeSSH>;
   stop(): Promise<void>;
 }
 
@@ -177,9 +180,9 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
     rmSync(consoleLog, { force: true });
   };
 
-  const connect = async (user: string) => {
+  const connect = async (user: string, options: { port?: number; localAddress?: string } = {}) => {
     const ssh = new NodeSSH();
-    await ssh.connect({ host: address, username: user, privateKeyPath: keyPath, readyTimeout: 20_000 });
+    await ssh.connect({ host: address, username: user, privateKeyPath: keyPath, readyTimeout: 20_000, ...options });
     return ssh;
   };
   let sshMs: number;
@@ -225,6 +228,7 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
   return {
     address,
     gatewayAddress,
+    veth,
     root,
     keyPath,
     publicKey,

@@ -1,12 +1,32 @@
 // The bootstrap, for real, over SSH, on a systemd test host (Debian 12 booted
 // by systemd-nspawn in its own network namespace): twice, the second run
 // changing nothing; then checks of what it promises, and the Lynis hardening
-// index before and after.
+// index before and after. The host starts as a server one brings often does:
+// ufw enabled with SSH open to the world (OpenSSH's profile and 22/tcp, each
+// with its IPv6 twin), rules of other software for ports that contain "22",
+// and one admin network's rule already in place. At the end, SSH moves to
+// port 2222 (sshPort), on a server whose ufw starts empty.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeSSH } from "node-ssh";
+import { moveSshCommand } from "../../infra/host/cloud-init.js";
 import { bootstrapStep, caddyStep, type HostSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
+
+const TEMPLATES = join(import.meta.dirname, "../../templates");
+/** An admin network the host never sees traffic from: its rules and from= entry must be kept all the same. */
+const ADMIN_V6 = "2001:db8:1::/48";
+/** Rules of other software, and SSH open to the world, before the first bootstrap. */
+const EXISTING_RULES = [
+  "ufw allow OpenSSH",
+  "ufw allow 22/tcp",
+  "ufw allow 2222/tcp",
+  "ufw allow from 198.51.100.0/24 to any port 8022 proto tcp",
+  `ufw allow from ${ADMIN_V6} to any port 22 proto tcp`,
+];
 
 const LYNIS =
   "lynis audit system --quick --no-colors 2>/dev/null | sed -n 's/.*Hardening index : \\([0-9]*\\).*/\\1/p'";
@@ -14,6 +34,22 @@ const LYNIS =
 async function run(ssh: NodeSSH, command: string, stdin?: string) {
   const result = await ssh.execCommand(command, stdin === undefined ? {} : { stdin });
   return { ...result, output: `${result.stdout}\n${result.stderr}` };
+}
+
+/** The ALLOW rules of `ufw status`, one line each, comments dropped, sorted. */
+async function allowRules(ssh: NodeSSH): Promise<string[]> {
+  const status = await run(ssh, "sudo ufw status");
+  return status.stdout
+    .split("\n")
+    .filter((l) => /\s(ALLOW|LIMIT|DENY|REJECT)(\s+IN)?\s/.test(l))
+    .map((l) =>
+      l
+        .replace(/\s+#.*$/, "")
+        .replace(/\s+/g, " ")
+        .replace(" ALLOW IN ", " ALLOW ")
+        .trim(),
+    )
+    .sort();
 }
 
 // A bootstrap run that fails must stop the setup with what the host said:
@@ -37,6 +73,7 @@ describe("bootstrap on a systemd test host", () => {
   const results: Array<{ code: number | null; output: string }> = [];
 
   let rejected: { code: number | null; output: string; userAfter: string };
+  let outsider: { code: number | null; output: string; rulesAfter: string[] };
   let settings: HostSettings;
 
   beforeAll(async () => {
@@ -44,7 +81,8 @@ describe("bootstrap on a systemd test host", () => {
     settings = {
       deployUser: "deploy",
       deploySshKey: host.publicKey,
-      adminCidrs: [`${host.gatewayAddress}/32`],
+      adminCidrs: [`${host.gatewayAddress}/32`, ADMIN_V6],
+      sshPort: 22,
       apiHost: "api.example.com",
       acmeEmail: "ops@example.com",
       // The test host reaches only Debian's archive.
@@ -54,6 +92,11 @@ describe("bootstrap on a systemd test host", () => {
     };
     const step = bootstrapStep(loadTemplates(), settings);
     const root = await host.connect("root");
+    const seeded = await run(
+      root,
+      `apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y ufw >/dev/null && ${EXISTING_RULES.join(" && ")} && ufw --force enable`,
+    );
+    if (seeded.code !== 0) throw new Error(`could not set up the existing firewall:\n${seeded.output}`);
     lynis.before = Number((await run(root, LYNIS)).stdout.trim());
     // A key pasted wrong (its middle cut off) must stop the run before it changes anything.
     const cut = bootstrapStep(loadTemplates(), {
@@ -61,6 +104,10 @@ describe("bootstrap on a systemd test host", () => {
       deploySshKey: host.publicKey.replace(/(AAAA\S{8})\S+/, "$1"),
     });
     rejected = { ...(await run(root, cut.command, cut.script)), userAfter: (await run(root, "id deploy")).output };
+    // Admin networks that leave out the address this session comes from: the
+    // next login would be refused, so nothing that decides who may log in changes.
+    const elsewhere = bootstrapStep(loadTemplates(), { ...settings, adminCidrs: ["198.51.100.0/24"] });
+    outsider = { ...(await run(root, elsewhere.command, elsewhere.script)), rulesAfter: await allowRules(root) };
     // First run: as root, as on a fresh VPS.
     results.push(await bootstrapRun(root, step.command, step.script, "first"));
     root.dispose();
@@ -84,7 +131,16 @@ describe("bootstrap on a systemd test host", () => {
     expect(results[0]!.output).toContain("bootstrap: done: changes made");
     expect(results[1]!.code, results[1]!.output).toBe(0);
     expect(results[1]!.output).toContain("bootstrap: done: nothing to change");
-    expect(results[1]!.output).not.toMatch(/installed |created user|added the deploy key|firewall enabled/);
+    expect(results[1]!.output).not.toMatch(/installed |created user|the deploy key|firewall|firewall enabled/);
+  });
+
+  it("refuses admin networks that leave out the address it runs from, before the firewall or the keys change", () => {
+    expect(outsider.code, outsider.output).toBe(1);
+    expect(outsider.output).toContain(
+      `bootstrap: ERROR: this session comes from ${host.gatewayAddress}, which is in none of ADMIN_CIDRS (198.51.100.0/24; config adminCidrs)`,
+    );
+    expect(outsider.rulesAfter).toContain("OpenSSH ALLOW Anywhere");
+    expect(outsider.rulesAfter).toContain("22/tcp ALLOW Anywhere");
   });
 
   it("refuses a malformed deploy key before it changes anything", () => {
@@ -93,9 +149,44 @@ describe("bootstrap on a systemd test host", () => {
     expect(rejected.userAfter).toMatch(/no such user/);
   });
 
-  it("lets the deploy user in with its key, with sudo and docker", async () => {
-    const who = await run(deploy, "id -un; sudo -n id -u; id -nG");
-    expect(who.stdout.split("\n")).toEqual(["deploy", "0", expect.stringContaining("docker")]);
+  it("lets the deploy user in with its key, with sudo, and Docker only through sudo", async () => {
+    const who = await run(
+      deploy,
+      "id -un; sudo -n id -u; id -nG; sudo -n docker version --format '{{.Server.Version}}'",
+    );
+    const [name, uid, groups, docker] = who.stdout.split("\n");
+    expect([name, uid]).toEqual(["deploy", "0"]);
+    expect(groups!.split(" ")).not.toContain("docker");
+    expect(docker).toMatch(/^\d+\.\d+/);
+  });
+
+  it("logs every command the deploy user runs as root, naming the step", async () => {
+    const log = await run(deploy, "sudo cat /var/log/platform/sudo.log");
+    // The second bootstrap ran as the deploy user: sudo wrote the step's name.
+    expect(log.stdout).toMatch(/ : deploy : .*USER=root ; COMMAND=\S*bash -s -- bootstrap$/m);
+    expect((await run(deploy, "sudo visudo -c")).code).toBe(0);
+    const sudoers = await run(deploy, "sudo cat /etc/sudoers.d/90-platform-deploy");
+    expect(sudoers.stdout).toContain("Defaults:deploy logfile=/var/log/platform/sudo.log");
+  });
+
+  it("accepts the deploy key only from the admin networks, even where the firewall lets a connection in", async () => {
+    const keys = await run(deploy, "cat ~/.ssh/authorized_keys");
+    expect(keys.stdout.trim()).toBe(`from="${host.gatewayAddress},${ADMIN_V6}" ${host.publicKey}`);
+    // Another address of this machine, let through ufw for this test only.
+    const stranger = host.gatewayAddress.replace(/\.0\.1$/, ".1.1");
+    execFileSync("ip", ["addr", "add", `${stranger}/32`, "dev", host.veth]);
+    const open = `allow from ${stranger} to any port 22 proto tcp`;
+    try {
+      expect((await run(deploy, `sudo ufw insert 1 ${open}`)).code).toBe(0);
+      await expect(host.connect("deploy", { localAddress: stranger })).rejects.toThrow(/authentication/i);
+      const refused = await run(deploy, "sudo journalctl -u ssh --no-pager -o cat");
+      expect(refused.stdout).toMatch(
+        new RegExp(`correct key but not from a permitted host \\(host=${stranger.replace(/\./g, "\\.")}`),
+      );
+    } finally {
+      await run(deploy, `sudo ufw delete ${open}`);
+      execFileSync("ip", ["addr", "del", `${stranger}/32`, "dev", host.veth]);
+    }
   });
 
   it("refuses root and passwords over SSH", async () => {
@@ -107,29 +198,26 @@ describe("bootstrap on a systemd test host", () => {
     expect(effective.stdout).toMatch(/^allowusers deploy$/m);
   });
 
-  it("firewalls everything but SSH from the admin network, 80 and 443", async () => {
+  it("leaves exactly the admin networks' SSH rules, other software's rules untouched, and 80 and 443", async () => {
     const status = await run(deploy, "sudo ufw status verbose");
     expect(status.stdout).toMatch(/Status: active/);
     expect(status.stdout).toMatch(/Default: deny \(incoming\)/);
-    const rules = status.stdout
-      .split("\n")
-      .filter((l) => /ALLOW IN/.test(l))
-      .map((l) =>
-        l
-          .replace(/\s+#.*$/, "")
-          .replace(/\s+/g, " ")
-          .trim(),
-      )
-      .sort();
-    expect(rules).toEqual(
+    expect(await allowRules(deploy)).toEqual(
       [
-        `22/tcp ALLOW IN ${host.gatewayAddress}`,
-        "443/tcp ALLOW IN Anywhere",
-        "443/tcp (v6) ALLOW IN Anywhere (v6)",
-        "80/tcp ALLOW IN Anywhere",
-        "80/tcp (v6) ALLOW IN Anywhere (v6)",
+        `22/tcp ALLOW ${host.gatewayAddress}`,
+        `22/tcp ALLOW ${ADMIN_V6}`,
+        "2222/tcp ALLOW Anywhere",
+        "2222/tcp (v6) ALLOW Anywhere (v6)",
+        "8022/tcp ALLOW 198.51.100.0/24",
+        "443/tcp ALLOW Anywhere",
+        "443/tcp (v6) ALLOW Anywhere (v6)",
+        "80/tcp ALLOW Anywhere",
+        "80/tcp (v6) ALLOW Anywhere (v6)",
       ].sort(),
     );
+    // The IPv6 admin rule was kept as it was (no comment of ours), not deleted and added again.
+    expect(status.stdout).toMatch(new RegExp(`^22/tcp\\s+ALLOW IN\\s+${ADMIN_V6.replace(/[.:/]/g, "\\$&")}\\s*$`, "m"));
+    expect(results[0]!.output).toContain("bootstrap: firewall: ufw delete allow from any to any app OpenSSH");
   });
 
   it("runs fail2ban's sshd jail and automatic security updates", async () => {
@@ -173,6 +261,13 @@ describe("bootstrap on a systemd test host", () => {
     const coredump = await run(deploy, "cat /etc/systemd/coredump.conf.d/90-platform.conf");
     expect(coredump.stdout).toMatch(/^Storage=none$/m);
     expect(coredump.stdout).toMatch(/^ProcessSizeMax=0$/m);
+  });
+
+  it("shows the legal banner of templates/host/security/issue before a login", async () => {
+    const banner = readFileSync(join(TEMPLATES, "host/security/issue"), "utf8").replace(/^#.*\n/gm, "");
+    const issued = await run(deploy, "cat /etc/issue; cat /etc/issue.net");
+    expect(issued.stdout.trim()).toBe(`${banner}${banner}`.trim());
+    expect(banner).toMatch(/^Authorized access only\./);
   });
 
   it("hashes the deploy user's unused password with yescrypt, and never expires it", async () => {
@@ -233,4 +328,164 @@ describe("bootstrap on a systemd test host", () => {
     expect(lynis.after! - lynis.before!).toBeGreaterThanOrEqual(20);
     expect(lynis.after).toBeGreaterThanOrEqual(85);
   });
+
+  it("lets unattended upgrades update Docker's and Caddy's repositories with packageSource official, and not without", async () => {
+    // Two local repositories whose Release files say what download.docker.com's
+    // and Caddy's Cloudsmith repository's say, each with an update waiting.
+    const vendorUpgrades = loadTemplates().bootstrap["apt/53platform-vendor-upgrades"];
+    const dryRun = async () => {
+      const result = await run(deploy, "sudo unattended-upgrade --dry-run --debug 2>&1");
+      return /Packages that will be upgraded: (.*)/.exec(result.stdout)?.[1]?.trim().split(" ").sort() ?? [];
+    };
+    const setup = await run(deploy, "sudo bash -s", ORIGINS_SETUP);
+    expect(setup.code, setup.output).toBe(0);
+    try {
+      // The distribution's packages (this test host): no such origins allowed.
+      expect((await run(deploy, "ls /etc/apt/apt.conf.d/")).stdout).not.toContain("53platform-vendor-upgrades");
+      expect(await dryRun()).toEqual([]);
+      const installed = await run(
+        deploy,
+        `printf '%s' '${Buffer.from(vendorUpgrades).toString("base64")}' | base64 -d | sudo tee /etc/apt/apt.conf.d/53platform-vendor-upgrades >/dev/null`,
+      );
+      expect(installed.code, installed.output).toBe(0);
+      expect(await dryRun()).toEqual(["platform-test-caddy", "platform-test-docker-ce"]);
+    } finally {
+      await run(
+        deploy,
+        "sudo rm -rf /etc/apt/apt.conf.d/53platform-vendor-upgrades /etc/apt/sources.list.d/platform-origins-test.list /var/tmp/platform-origins; " +
+          "sudo dpkg --purge platform-test-caddy platform-test-docker-ce >/dev/null",
+      );
+    }
+  }, 300_000);
+
+  describe("SSH moved to port 2222 (sshPort) on a server whose ufw starts empty", () => {
+    let at2222: NodeSSH;
+    let wrongPort: { code: number | null; output: string };
+    const runs: Array<{ code: number | null; output: string }> = [];
+
+    beforeAll(async () => {
+      // A server one brings with sshd on 2222: ufw installed, nothing allowed, not enabled.
+      const moved = await run(
+        deploy,
+        "sudo ufw --force reset >/dev/null && printf 'Port 2222\\n' | sudo tee /etc/ssh/sshd_config.d/00-platform-port.conf >/dev/null && sudo systemctl restart ssh",
+      );
+      if (moved.code !== 0) throw new Error(`could not move sshd to 2222:\n${moved.output}`);
+      at2222 = await host.connect("deploy", { port: 2222 });
+      const templates = loadTemplates();
+      const wrong = bootstrapStep(templates, { ...settings, sshPort: 2200 });
+      wrongPort = await run(at2222, wrong.command, wrong.script);
+      const step = bootstrapStep(templates, { ...settings, sshPort: 2222 });
+      runs.push(await bootstrapRun(at2222, step.command, step.script, "first port-2222"));
+      runs.push(await bootstrapRun(at2222, step.command, step.script, "second port-2222"));
+    }, 600_000);
+
+    afterAll(() => at2222?.dispose());
+
+    it("refuses an sshPort sshd does not listen on, before anything that decides who may log in changes", async () => {
+      expect(wrongPort.code, wrongPort.output).toBe(1);
+      expect(wrongPort.output).toContain(
+        "bootstrap: ERROR: sshd listens on port 2222, not on SSH_PORT 2200 (config sshPort), the only port the firewall would open",
+      );
+    });
+
+    it("opens 2222 to the admin networks only, enables ufw, and a second run changes nothing", async () => {
+      expect(runs[0]!.output).toContain("bootstrap: firewall enabled");
+      expect(runs[1]!.output).toContain("bootstrap: done: nothing to change");
+      expect(await allowRules(at2222)).toEqual(
+        [
+          `2222/tcp ALLOW ${host.gatewayAddress}`,
+          `2222/tcp ALLOW ${ADMIN_V6}`,
+          "443/tcp ALLOW Anywhere",
+          "443/tcp (v6) ALLOW Anywhere (v6)",
+          "80/tcp ALLOW Anywhere",
+          "80/tcp (v6) ALLOW Anywhere (v6)",
+        ].sort(),
+      );
+      const jail = await run(at2222, "sudo cat /etc/fail2ban/jail.local");
+      expect(jail.stdout).toMatch(/^port = 2222$/m);
+    });
+
+    it("lets the operator log in again on 2222 once ufw is enabled", async () => {
+      const again = await host.connect("deploy", { port: 2222 });
+      try {
+        expect((await run(again, "id -un")).stdout.trim()).toBe("deploy");
+      } finally {
+        again.dispose();
+      }
+    });
+
+    it("moves sshd for cloud-init on a new instance (moveSshCommand), reachable on the new port at once", async () => {
+      const moved = await run(at2222, `sudo sh -c ${JSON.stringify(moveSshCommand(2200))}`);
+      expect(moved.code, moved.output).toBe(0);
+      const at2200 = await host.connect("deploy", { port: 2200 });
+      try {
+        expect((await run(at2200, "sudo sshd -T | grep '^port '")).stdout.trim()).toBe("port 2200");
+      } finally {
+        at2200.dispose();
+      }
+    });
+  });
 });
+
+/**
+ * Run as root on the test host: two local apt repositories with the Release
+ * fields of Docker's (Origin "Docker", Label "Docker CE", the codename as
+ * Suite, component "stable") and Caddy's (Origin "cloudsmith/caddy/stable",
+ * suite "any-version", component "main"), a package installed from each,
+ * and a newer version of each published.
+ */
+const ORIGINS_SETUP = String.raw`
+set -euo pipefail
+. /etc/os-release
+work=/var/tmp/platform-origins
+arch=$(dpkg --print-architecture)
+rm -rf "$work"
+# publish DIR SUITE COMPONENT PACKAGE VERSION RELEASE-FIELDS
+publish() {
+  local root=$1 suite=$2 component=$3 name=$4 version=$5 fields=$6
+  local build="$work/build/$name-$version" index="$root/dists/$suite/$component/binary-$arch"
+  mkdir -p "$build/DEBIAN" "$root/pool" "$index"
+  printf 'Package: %s
+Version: %s
+Architecture: all
+Maintainer: Test <test@example.com>
+Description: an origin test
+' "$name" "$version" >"$build/DEBIAN/control"
+  rm -f "$root"/pool/*.deb
+  dpkg-deb --build --root-owner-group "$build" "$root/pool/$name.deb" >/dev/null
+  (cd "$root" && dpkg-deb -f pool/"$name".deb && printf 'Filename: pool/%s.deb
+Size: %s
+SHA256: %s
+
+' "$name" "$(stat -c %s pool/"$name".deb)" "$(sha256sum <pool/"$name".deb | cut -d' ' -f1)") >"$index/Packages"
+  {
+    printf '%b' "$fields"
+    printf 'Architectures: %s
+Components: %s
+Date: %s
+SHA256:
+' "$arch" "$component" "$(date -uR)"
+    printf ' %s %s %s
+' "$(sha256sum <"$index/Packages" | cut -d' ' -f1)" "$(stat -c %s "$index/Packages")" "$component/binary-$arch/Packages"
+  } >"$root/dists/$suite/Release"
+}
+both() {
+  publish "$work/docker" "$VERSION_CODENAME" stable platform-test-docker-ce "$1" "Origin: Docker
+Label: Docker CE
+Suite: $VERSION_CODENAME
+"
+  publish "$work/caddy" any-version main platform-test-caddy "$1" "Origin: cloudsmith/caddy/stable
+Label: cloudsmith/caddy/stable
+Suite: any-version
+Codename: any-version
+"
+}
+printf 'deb [trusted=yes] file:%s %s stable
+deb [trusted=yes] file:%s any-version main
+' "$work/docker" "$VERSION_CODENAME" "$work/caddy" >/etc/apt/sources.list.d/platform-origins-test.list
+both 1.0
+apt-get -qq update
+DEBIAN_FRONTEND=noninteractive apt-get -qq install -y platform-test-docker-ce platform-test-caddy >/dev/null
+both 1.1
+apt-get -qq update
+`;

@@ -109,6 +109,8 @@ function offlineHostConfig(): Record<string, string | string[]> {
     llmProvider: "mock",
     apiImage: images.apiImage,
     natsImage: images.natsImage,
+    // Built on this machine: no registry, no digest.
+    allowImageTags: "true",
     sshDialTimeout: "120",
   };
 }
@@ -243,6 +245,7 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
       deployUser: "deploy",
       deploySshKey: host.publicKey,
       adminCidrs: [`${host.gatewayAddress}/32`],
+      sshPort: 22,
       apiHost: API_HOST,
       acmeEmail: "ops@example.com",
       packageSource: "distro",

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { parseCidr, type Cidr } from "../../infra/config/cidr.js";
+import { cloudInit } from "../../infra/host/cloud-init.js";
 import { firewallRules } from "../../infra/network/firewall-rules.js";
 
 const cidr = (text: string) => parseCidr(text) as Cidr;
 
 describe("firewallRules", () => {
   it("opens only 22 (admins), 80 and 443", () => {
-    const rules = firewallRules([cidr("198.51.100.0/24")]);
+    const rules = firewallRules([cidr("198.51.100.0/24")], 22);
     expect(new Set(rules.map((r) => r.port))).toEqual(new Set(["22", "80", "443"]));
     expect(rules.filter((r) => r.port === "22")).toEqual([
       expect.objectContaining({ ipType: "v4", subnet: "198.51.100.0", subnetSize: 24, protocol: "tcp" }),
@@ -14,8 +15,48 @@ describe("firewallRules", () => {
     for (const r of rules.filter((r) => r.subnetSize === 0)) expect(["80", "443"]).toContain(r.port);
   });
 
+  it("opens sshPort to the admins, IPv4 and IPv6, and 22 not at all when SSH is elsewhere", () => {
+    const rules = firewallRules([cidr("198.51.100.0/24"), cidr("2001:db8::/32")], 2222);
+    expect(new Set(rules.map((r) => r.port))).toEqual(new Set(["2222", "80", "443"]));
+    expect(rules.filter((r) => r.port === "2222")).toEqual([
+      expect.objectContaining({
+        ipType: "v4",
+        subnet: "198.51.100.0",
+        subnetSize: 24,
+        notes: "SSH from admin 198.51.100.0/24",
+      }),
+      expect.objectContaining({ ipType: "v6", subnet: "2001:db8::", subnetSize: 32 }),
+    ]);
+    // The rules of port 22 keep their names (a stack from before sshPort was followed changes nothing).
+    expect(firewallRules([cidr("198.51.100.0/24")], 22)[0]!.name).toBe("ssh-v4-198-51-100-0-24");
+    expect(rules[0]!.name).toBe("ssh-2222-v4-198-51-100-0-24");
+  });
+
   it("gives every rule a distinct resource name", () => {
-    const rules = firewallRules([cidr("198.51.100.0/24"), cidr("198.51.100.7"), cidr("2001:db8::/32")]);
+    const rules = firewallRules([cidr("198.51.100.0/24"), cidr("198.51.100.7"), cidr("2001:db8::/32")], 22);
     expect(new Set(rules.map((r) => r.name)).size).toBe(rules.length);
+  });
+});
+
+describe("a new instance with SSH on sshPort", () => {
+  const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample ops@example.com";
+  // Rendering only: the host key's text is carried, not read.
+  const hostKey = {
+    publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost",
+    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nrendering-only\n-----END OPENSSH PRIVATE KEY-----\n",
+  };
+
+  it("is given no SSH change for port 22", () => {
+    expect(cloudInit("deploy", key, hostKey)).not.toContain("runcmd");
+    expect(cloudInit("deploy", key, hostKey, 22)).toBe(cloudInit("deploy", key, hostKey));
+  });
+
+  it("has sshd moved to sshPort by cloud-init, before the first host step dials it there", () => {
+    const userData = cloudInit("deploy", key, hostKey, 2222);
+    const runcmd = userData.split("\n").slice(userData.split("\n").indexOf("runcmd:") + 1);
+    const command = JSON.parse(runcmd[0]!.replace(/^ {2}- /, "")) as string[];
+    expect(command.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(command[2]).toContain("printf 'Port 2222\\n' >/etc/ssh/sshd_config.d/00-platform-port.conf");
+    expect(command[2]).toContain("ufw allow 2222/tcp");
   });
 });

@@ -1,13 +1,18 @@
 // The policy pack's rules, called directly (building a policy pack object
 // starts a gRPC server). The engine runs the pack in program.test.ts and
 // policy-pack.test.ts.
-import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import type {
+  PolicyResource,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+} from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
 import {
   instanceHasFirewall,
   noPlaintextCredentials,
   noWorldOpenPorts,
-  noWorldSsh,
+  sshOnlyFromAdmins,
 } from "../../infra/policies/rules.js";
 
 function violations(
@@ -59,11 +64,56 @@ describe("firewall policies", () => {
     expect(violations(noWorldOpenPorts, RULE, world("443", "tcp", "v6"))).toEqual([]);
     expect(violations(noWorldOpenPorts, RULE, { ...world("4222"), subnet: "10.0.0.0", subnetSize: 8 })).toEqual([]);
   });
+});
 
+/** The SSH policy over a whole stack: its firewall rules and host steps (outputs, as after an update). */
+function stackViolations(resources: Array<{ type: string; name: string; props: Record<string, unknown> }>): string[] {
+  const found: string[] = [];
+  const args = {
+    resources: resources.map(
+      (r) => ({ ...r, urn: `urn:pulumi:prod::p::${r.type}::${r.name}` }) as unknown as PolicyResource,
+    ),
+  } as unknown as StackValidationArgs;
+  void sshOnlyFromAdmins.validateStack(args, (message) => found.push(message));
+  return found;
+}
+const rule = (name: string, port: string, subnet = "203.0.113.7", subnetSize = 32) => ({
+  type: RULE,
+  name,
+  props: { ...world(port), subnet, subnetSize },
+});
+const step = (port: number) => ({
+  type: STEP,
+  name: "platform-host-bootstrap",
+  props: { target: { host: "203.0.113.10", port, user: "deploy", privateKey: "k" }, step: { name: "bootstrap" } },
+});
+
+describe("SSH policy: the port the host steps dial (config sshPort)", () => {
   it("rejects SSH open to the world, alone or inside a range", () => {
-    expect(violations(noWorldSsh, RULE, world("22"))[0]).toMatch(/lets anyone on the internet reach SSH.*adminCidrs/);
-    expect(violations(noWorldSsh, RULE, world("20:30"))).toHaveLength(1);
-    expect(violations(noWorldSsh, RULE, { ...world("22"), subnet: "203.0.113.7", subnetSize: 32 })).toEqual([]);
+    expect(stackViolations([rule("ssh", "22", "0.0.0.0", 0)])[0]).toMatch(
+      /"ssh" lets anyone on the internet reach SSH \(port 22\).*adminCidrs/,
+    );
+    expect(stackViolations([rule("range", "20:30", "::", 0), rule("admins", "22")])).toHaveLength(1);
+    expect(stackViolations([rule("admins", "22"), rule("web", "443", "0.0.0.0", 0)])).toEqual([]);
+  });
+
+  it("follows sshPort: 2222 open to the world is SSH, 22 is then just a port", () => {
+    const found = stackViolations([step(2222), rule("admins", "2222"), rule("world", "2222", "0.0.0.0", 0)]);
+    expect(found).toEqual([expect.stringMatching(/"world" lets anyone on the internet reach SSH \(port 2222\)/)]);
+  });
+
+  it("rejects a firewall that opens SSH to the admins on another port than the steps dial: a lockout", () => {
+    const found = stackViolations([step(2222), rule("admins", "22"), rule("web", "443", "0.0.0.0", 0)]);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /No firewall rule lets the admin CIDRs reach SSH on port 2222, where the host steps connect/,
+      ),
+    ]);
+    expect(stackViolations([step(2222), rule("admins", "2222"), rule("web", "443", "0.0.0.0", 0)])).toEqual([]);
+  });
+
+  it("asks nothing of a stack without a firewall of its own (an existing server)", () => {
+    expect(stackViolations([step(2222)])).toEqual([]);
   });
 });
 

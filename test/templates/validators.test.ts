@@ -263,7 +263,9 @@ describe("logrotate (logrotate -d)", () => {
 
 describe("fail2ban jail (fail2ban-client -t)", () => {
   it("validates, and refuses a broken copy", async () => {
-    const jail = read("host/fail2ban/jail.local").replace("{{ADMIN_CIDRS}}", "203.0.113.7/32 2001:db8::/48");
+    const jail = read("host/fail2ban/jail.local")
+      .replace("{{ADMIN_CIDRS}}", "203.0.113.7/32 2001:db8::/48")
+      .replace("{{SSH_PORT}}", "2222");
     const check = (content: string) => {
       const confDir = join(dir.path, `fail2ban-${counter++}`);
       cpSync("/etc/fail2ban", confDir, { recursive: true });
@@ -321,5 +323,38 @@ describe("module blacklist (modprobe --dry-run)", () => {
     expect(good.output).toBe("install /bin/true \n".repeat(good.modules.length));
     const bad = await dryRun(conf.replace("install sctp /bin/true", "install sctp"));
     expect(bad.output).toMatch(/ignoring bad line starting with 'install'/);
+  });
+});
+
+describe("the deploy user's sudoers file (visudo -c)", () => {
+  it("validates, and refuses a broken copy", async () => {
+    const sudoers = read("host/sudo/90-platform-deploy").replaceAll("{{DEPLOY_USER}}", "deploy");
+    expect(sudoers).not.toContain("{{");
+    expectBoth(
+      await run("visudo", ["-c", "-f", file("sudoers", sudoers)]),
+      await run("visudo", ["-c", "-f", file("sudoers", sudoers.replace("NOPASSWD: ALL", "NOPASSWD ALL"))]),
+      /syntax error/,
+    );
+  });
+});
+
+describe("unattended-upgrades origins (apt-config)", () => {
+  const dump = async (content: string) => run("apt-config", ["-c", file("apt.conf", content), "dump"]);
+
+  it("parse, and a broken copy does not", async () => {
+    for (const name of ["52platform-unattended-upgrades", "53platform-vendor-upgrades", "20auto-upgrades"]) {
+      const conf = read(`host/apt/${name}`);
+      // A value split over two lines: apt's parser is lenient about a missing ";", not about this.
+      expectBoth(await dump(conf), await dump(conf.replace(/"([^"]+)"/, '"$1\n"')), /Syntax error/);
+    }
+  });
+
+  it("allow Docker's and Caddy's repositories by their Release files' Origin, Label, Suite and component", async () => {
+    const { output } = await dump(read("host/apt/53platform-vendor-upgrades"));
+    const patterns = [...output.matchAll(/^Unattended-Upgrade::Origins-Pattern:: "(.*)";$/gm)].map((m) => m[1]);
+    expect(patterns).toEqual([
+      "origin=Docker,label=Docker CE,archive=${distro_codename},component=stable",
+      "origin=cloudsmith/caddy/stable,archive=any-version,component=main",
+    ]);
   });
 });

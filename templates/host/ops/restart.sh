@@ -21,7 +21,7 @@ restart_service() {
       platform_compose restart nats
       platform_compose up -d --wait --wait-timeout 120 nats
       ;;
-    caddy) sudo systemctl reload caddy ;;
+    caddy) systemctl reload caddy ;;
     *) fail "no service $SERVICE: restart api, nats or caddy" ;;
   esac
   audit restart "$SERVICE"

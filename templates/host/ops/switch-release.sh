@@ -10,11 +10,11 @@
 . "$PLATFORM_STAGE/lib.sh"
 LOG_PREFIX=$ACTION
 
-[ -f "$APP_DIR/releases/$RELEASE_ID/api.cjs" ] ||
-  fail "release $RELEASE_ID is not on this host (npm run ops -- releases lists those that are)"
-
 switch_release() {
   local previous
+  # Checked under the lock: a deploy's release step prunes old releases under it too.
+  [ -f "$APP_DIR/releases/$RELEASE_ID/api.cjs" ] ||
+    fail "release $RELEASE_ID is not on this host (npm run ops -- releases lists those that are)"
   previous=$(cat "$APP_DIR/current-release" 2>/dev/null || true)
   [ -n "$previous" ] || fail "no release is in service yet: the first deploy is pulumi up's"
   if [ "$previous" = "$RELEASE_ID" ]; then

@@ -13,14 +13,25 @@ LOG_PREFIX=release
 cd "$APP_DIR/releases"
 if [ -z "$API_IMAGE" ]; then API_IMAGE=$(sed -n 's/^API_IMAGE=//p' "$APP_DIR/.env"); fi
 if [ ! -f "$RELEASE_ID/api.cjs" ]; then
+  ensure_image "$API_IMAGE" apiImage
   docker run --rm --network none -v "$PWD/upload-$RELEASE_ID.cjs:/app/api.cjs:ro" "$API_IMAGE" node --check /app/api.cjs
   mkdir -p "$RELEASE_ID"
   mv "upload-$RELEASE_ID.cjs" "$RELEASE_ID/api.cjs"
   chmod 0644 "$RELEASE_ID/api.cjs"
+  # Owned like the other releases, whoever runs this step.
+  chown -R "$(stat -c %U:%G "$APP_DIR")" "$RELEASE_ID"
   log "release $RELEASE_ID installed"
 fi
 rm -f "upload-$RELEASE_ID.cjs"
-current=$(cat ../current-release 2>/dev/null || true)
-# The newest others stay for a rollback; grep finds none on a first deploy.
-# shellcheck disable=SC2010 # release names are hex ids; ls -t sorts them by age
-{ ls -1t | grep -vx -e "$RELEASE_ID" -e "${current:-none}" || true; } | tail -n +"$((RELEASES_KEPT + 1))" | xargs -r rm -rf --
+
+# Under the deploy lock, as a rollback switches releases: the release in
+# service is read there, so a rollback to an old release never finds it gone.
+prune_releases() {
+  local current old
+  current=$(cat "$APP_DIR/current-release" 2>/dev/null || true)
+  for old in $(releases_to_prune "$APP_DIR/releases" "$RELEASES_KEPT" "$RELEASE_ID" "$current"); do
+    rm -rf -- "${APP_DIR:?}/releases/$old"
+    log "removed release $old (the newest $RELEASES_KEPT others are kept for a rollback)"
+  done
+}
+with_deploy_lock prune_releases

@@ -6,8 +6,10 @@
 # at a time: Caddy sends traffic to the other while one drains its streams
 # and comes back healthy.
 # The release in service is recorded in current-release, outside the .env.
-# Inputs: APP_DIR, NATS_IMAGE, RELEASE_ID, ACTOR; base64: COMPOSE_B64,
-# NATS_CONF_B64, STACK_ENV_B64.
+# Images are pulled only when the host does not have them: a new digest in
+# the stack config, on the deploy that brings it.
+# Inputs: APP_DIR, API_IMAGE, NATS_IMAGE, RELEASE_ID, ACTOR; base64:
+# COMPOSE_B64, NATS_CONF_B64, STACK_ENV_B64.
 # shellcheck source=templates/host/lib.sh
 . "$PLATFORM_STAGE/lib.sh"
 LOG_PREFIX=stack
@@ -16,6 +18,8 @@ cd "$APP_DIR"
 decode COMPOSE_B64 "$PLATFORM_STAGE/docker-compose.prod.yml"
 decode NATS_CONF_B64 "$PLATFORM_STAGE/nats-server.conf"
 decode STACK_ENV_B64 "$PLATFORM_STAGE/.env"
+ensure_image "$API_IMAGE" apiImage
+ensure_image "$NATS_IMAGE" natsImage
 API_RELEASE="releases/$RELEASE_ID" docker compose --project-directory "$APP_DIR" \
   -f "$PLATFORM_STAGE/docker-compose.prod.yml" --env-file "$PLATFORM_STAGE/.env" config -q
 docker run --rm --network none -e NATS_TOKEN=validation-only \
