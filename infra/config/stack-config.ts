@@ -354,16 +354,26 @@ function parseOwnBucket(raw: RawConfig, server: VultrServer | ExistingServer): O
   };
 }
 
-/** The operator's age public keys: checked here, so a typo fails before anything is deployed. */
+const RECIPIENTS_FIX =
+  "Use the recipient age-keygen (or npm run ops -- backup-key) printed: pulumi config set --secret backupRecipients age1... (comma-separate several)";
+
+/**
+ * The operator's age public keys: checked here, so a typo fails before
+ * anything is deployed. Kept encrypted: whoever knows a recipient can write
+ * a backup that decrypts, so it must not sit in a stack file anyone can read.
+ */
 function parseBackupRecipients(raw: RawConfig): string[] {
-  try {
-    return parseRecipients(raw.values.backupRecipients ?? "");
-  } catch (error) {
+  const text = raw.values.backupRecipients ?? "";
+  if (text !== "" && !raw.secretKeys.has("backupRecipients"))
     throw new StackConfigError(
       "backupRecipients",
-      (error as Error).message,
-      "Use the recipient age-keygen (or npm run ops -- backup-key) printed: pulumi config set --secret backupRecipients age1... (comma-separate several)",
+      "is stored in plaintext in the stack file (anyone who reads it could make backups that decrypt)",
+      `Remove it and set it with --secret. ${RECIPIENTS_FIX}`,
     );
+  try {
+    return parseRecipients(text);
+  } catch (error) {
+    throw new StackConfigError("backupRecipients", (error as Error).message, RECIPIENTS_FIX);
   }
 }
 

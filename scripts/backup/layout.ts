@@ -163,11 +163,19 @@ export function encryptionVerdict(
             `${where} is encrypted: give the age identity that decrypts it with --identity FILE ` +
             "(or OPS_BACKUP_IDENTITY=FILE), the key kept offline whose recipient is in backupRecipients",
         };
-  if (!options.expectEncrypted) return {};
+  // An operator who holds an identity expects what it decrypts: a plaintext
+  // backup in its place is as suspect as one where the stack encrypts.
+  const expected = options.expectEncrypted || (options.identities ?? []).length > 0;
+  if (!expected)
+    return {
+      warning:
+        `WARNING: ${where} is not encrypted: whoever can write to the bucket or the host could have made or changed it. ` +
+        "Set backupRecipients to encrypt new backups (docs/operations.md, Back up and restore)",
+    };
   if (!options.allowUnencrypted)
     return {
       refusal:
-        `${where} is not encrypted, but this stack encrypts its backups (backupRecipients): nothing proves who made it, ` +
+        `${where} is not encrypted, but this stack encrypts its backups (backupRecipients, or the identity given): nothing proves who made it, ` +
         "so nothing was restored. If it is an old backup from before encryption (or one you took yourself) and you trust it, " +
         "restore it with --allow-unencrypted",
     };

@@ -4,13 +4,14 @@
 // this needs no state bucket, no passphrase and no key of production, and
 // cannot reach them: production is previewed only by the protected deploy
 // job (.github/workflows/ci.yml).
-//   npx tsx scripts/ci/preview-without-secrets.ts [STACK]   (default: prod)
+//   npx tsx scripts/ci/preview-without-secrets.ts [STACK_FILE]   (default: Pulumi.prod.yaml)
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parse } from "yaml";
+import { generateKeyPair } from "../backup/encryption.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const PROJECT = "conversational-platform";
@@ -59,10 +60,10 @@ export function setAllArguments(config: ThrowawayConfig, secret: (key: string) =
   return ["config", "set-all", "--path", ...plain.flat(), ...secrets.flat()];
 }
 
-function main(stackName: string): number {
-  const stackPath = join(ROOT, `Pulumi.${stackName}.yaml`);
+async function main(stackFile: string): Promise<number> {
+  const stackPath = resolve(ROOT, stackFile);
   if (!existsSync(stackPath)) {
-    console.error(`Pulumi.${stackName}.yaml does not exist: name a committed stack file (e.g. prod).`);
+    console.error(`${stackFile} does not exist: name a committed stack file (e.g. Pulumi.prod.yaml).`);
     return 1;
   }
   const config = throwawayConfig(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"), readFileSync(stackPath, "utf8"));
@@ -86,13 +87,15 @@ function main(stackName: string): number {
     // `stack init` writes the stack's file into the project; it belongs in the scratch folder.
     renameSync(join(ROOT, `Pulumi.${throwaway}.yaml`), configFile);
     const keys = deployKeyPair(scratch);
-    const secret = (key: string) =>
-      key === "sshPrivateKey" ? keys.privateKey : `made-up-${randomBytes(24).toString("hex")}`;
+    // Values the program checks the shape of are made in that shape.
+    const backupKey = await generateKeyPair();
+    const madeUp: Record<string, string> = { sshPrivateKey: keys.privateKey, backupRecipients: backupKey.recipient };
+    const secret = (key: string) => madeUp[key] ?? `made-up-${randomBytes(24).toString("hex")}`;
     if (config.secretKeys.includes("sshPrivateKey")) config.plain.sshPublicKey = keys.publicKey;
     const scoped = ["--stack", throwaway, "--config-file", configFile];
     if (pulumi([...setAllArguments(config, secret), ...scoped]) !== 0) return 1;
     console.log(
-      `Preview of a throwaway stack with Pulumi.${stackName}.yaml's plain settings and made-up secrets ` +
+      `Preview of a throwaway stack with ${basename(stackPath)}'s plain settings and made-up secrets ` +
         `(${config.secretKeys.join(", ")}): no production state or secret is read here.`,
     );
     return pulumi(["preview", "--diff", "--policy-pack", "dist/policy-pack", ...scoped]);
@@ -110,4 +113,5 @@ function deployKeyPair(dir: string): { publicKey: string; privateKey: string } {
   return { publicKey: readFileSync(`${path}.pub`, "utf8").trim(), privateKey: readFileSync(path, "utf8") };
 }
 
-if (process.argv[1] && import.meta.filename === process.argv[1]) process.exit(main(process.argv[2] ?? "prod"));
+if (process.argv[1] && import.meta.filename === process.argv[1])
+  process.exit(await main(process.argv[2] ?? "Pulumi.prod.yaml"));

@@ -11,8 +11,17 @@ export interface Exposure {
   problem: string;
 }
 
-/** Triggers whose runs hold the base repository's secrets while acting on a pull request's input. */
-const PRIVILEGED_TRIGGERS = ["pull_request_target", "workflow_run"];
+/**
+ * Triggers whose runs hold the base repository's secrets while acting on a
+ * pull request's input (its code, its comments or reviews).
+ */
+const PRIVILEGED_TRIGGERS = [
+  "pull_request_target",
+  "workflow_run",
+  "issue_comment",
+  "pull_request_review",
+  "pull_request_review_comment",
+];
 const PULL_REQUEST_TRIGGERS = ["pull_request", ...PRIVILEGED_TRIGGERS];
 
 export function pullRequestExposures(workflowYaml: string): Exposure[] {
@@ -36,6 +45,10 @@ export function pullRequestExposures(workflowYaml: string): Exposure[] {
         job: name,
         problem: `runs in the environment ${String(environment)}, whose secrets it would get`,
       });
+    }
+    const runner = selfHosted(job["runs-on"]);
+    if (runner) {
+      exposures.push({ job: name, problem: `runs on a self-hosted runner (${runner}), which outlives the job` });
     }
     if (runsCode(job) && writes(job.permissions)) {
       exposures.push({ job: name, problem: "runs the pull request's code with a token that can write" });
@@ -69,6 +82,21 @@ function runsCode(job: Record<string, unknown>): boolean {
     job.uses !== undefined ||
     steps.some((s) => s.run !== undefined || String(s.uses ?? "").startsWith("actions/checkout"))
   );
+}
+
+/** The runner's labels when they name a self-hosted one (a runner group is one too). */
+function selfHosted(runsOn: unknown): string | undefined {
+  if (typeof runsOn === "string") return runsOn === "self-hosted" ? runsOn : undefined;
+  if (Array.isArray(runsOn)) return runsOn.map(String).includes("self-hosted") ? runsOn.join(", ") : undefined;
+  if (runsOn && typeof runsOn === "object") {
+    const { group, labels } = runsOn as { group?: unknown; labels?: unknown };
+    const named = [group, labels]
+      .flat()
+      .filter((v) => v !== undefined)
+      .map(String);
+    return group !== undefined || named.includes("self-hosted") ? named.join(", ") : undefined;
+  }
+  return undefined;
 }
 
 function writes(permissions: unknown): boolean {

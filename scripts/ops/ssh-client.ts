@@ -21,6 +21,10 @@ export function sshClientArgs(
   command: readonly string[],
 ): string[] {
   return [
+    // No user or system ssh_config: a KnownHostsCommand, HostKeyAlias or
+    // similar there would add keys to trust beside the pinned one.
+    "-F",
+    "/dev/null",
     "-i",
     files.identity,
     "-p",

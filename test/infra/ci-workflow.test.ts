@@ -3,12 +3,13 @@
 // writes; production's secrets belong to the deploy job on main alone. And
 // the preview a pull request gets instead runs for real, with none of them.
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { setAllArguments, throwawayConfig } from "../../scripts/ci/preview-without-secrets.js";
 import { evaluate, pullRequestExposures } from "../../scripts/ci/workflow-exposure.js";
+import { scratchDir } from "../harness/tmp.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const WORKFLOWS = join(ROOT, ".github/workflows");
@@ -77,10 +78,20 @@ describe("what the check refuses", () => {
     ).toEqual([{ job: "job", problem: "runs the pull request's code with a token that can write" }]);
   });
 
-  it("triggers whose runs hold the repository's secrets for a pull request", () => {
-    expect(pullRequestExposures(job("    steps: []\n", "pull_request_target")).map((e) => e.problem)).toEqual([
-      "the workflow runs on pull_request_target, which gives a run started by a pull request the repository's secrets",
+  it("the branch's code on a self-hosted runner (the deploy runner sits inside adminCidrs and keeps its caches)", () => {
+    const workflow =
+      "on: [pull_request]\njobs:\n  job:\n    runs-on: [self-hosted, platform-deploy]\n    steps:\n      - run: make\n";
+    expect(pullRequestExposures(workflow)).toEqual([
+      { job: "job", problem: "runs on a self-hosted runner (self-hosted, platform-deploy), which outlives the job" },
     ]);
+  });
+
+  it("triggers whose runs hold the repository's secrets for a pull request", () => {
+    for (const trigger of ["pull_request_target", "workflow_run", "issue_comment", "pull_request_review"]) {
+      expect(pullRequestExposures(job("    steps: []\n", trigger)).map((e) => e.problem)).toEqual([
+        `the workflow runs on ${trigger}, which gives a run started by a pull request the repository's secrets`,
+      ]);
+    }
   });
 
   it("lets a job through only when its condition is false for a pull request", () => {
@@ -147,25 +158,37 @@ describe("the pull request's preview", () => {
   });
 
   it("previews Pulumi.prod.yaml with the policy pack, with no passphrase, state bucket or key of production", () => {
+    // As a team's stack file holds it: some values encrypted (ciphertext this preview cannot read).
+    const scratch = scratchDir("pr-preview");
+    const stackFile = join(scratch.path, "Pulumi.prod.yaml");
+    writeFileSync(
+      stackFile,
+      readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8") +
+        "  conversational-platform:backupRecipients:\n    secure: v1:bm90LXJlYWRhYmxl\n",
+    );
     const env = Object.fromEntries(
       Object.entries(process.env).filter(
         ([key]) => !/^(PULUMI_|AWS_|VULTR_)/.test(key) || key === "PULUMI_SKIP_UPDATE_CHECK",
       ),
     );
-    const result = spawnSync("npx", ["tsx", "scripts/ci/preview-without-secrets.ts", "prod"], {
-      cwd: ROOT,
-      env,
-      encoding: "utf8",
-      timeout: 300_000,
-    });
-    const output = `${result.stdout}\n${result.stderr}`;
-    expect(result.status, output).toBe(0);
-    expect(output).toMatch(/made-up secrets \(.*jwtSecret.*\)/);
-    expect(output).toMatch(/pulumi-nodejs:dynamic\/vultr:Instance: \(create\)/);
-    expect(output).toMatch(/\+ \d+ to create/);
-    expect(output).toMatch(/Policy Packs run:[\s\S]*dist\/policy-pack/);
-    expect(output).not.toMatch(/error:/i);
-    // The throwaway stack's file never stays in the project.
-    expect(readdirSync(ROOT).filter((f) => f.startsWith("Pulumi.pr-preview"))).toEqual([]);
+    try {
+      const result = spawnSync("npx", ["tsx", "scripts/ci/preview-without-secrets.ts", stackFile], {
+        cwd: ROOT,
+        env,
+        encoding: "utf8",
+        timeout: 300_000,
+      });
+      const output = `${result.stdout}\n${result.stderr}`;
+      expect(result.status, output).toBe(0);
+      expect(output).toMatch(/made-up secrets \(backupRecipients, .*jwtSecret.*\)/);
+      expect(output).toMatch(/pulumi-nodejs:dynamic\/vultr:Instance: \(create\)/);
+      expect(output).toMatch(/\+ \d+ to create/);
+      expect(output).toMatch(/Policy Packs run:[\s\S]*dist\/policy-pack/);
+      expect(output).not.toMatch(/error:/i);
+      // The throwaway stack's file never stays in the project.
+      expect(readdirSync(ROOT).filter((f) => f.startsWith("Pulumi.pr-preview"))).toEqual([]);
+    } finally {
+      scratch.remove();
+    }
   }, 300_000);
 });

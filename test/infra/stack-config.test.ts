@@ -233,18 +233,25 @@ describe("Pulumi.yaml", () => {
     // Made once for this test (npm run ops -- backup-key); public keys, nothing secret.
     const first = "age19n49gwz4ah2g3cz8xanxcra7s63kcjru89r0slrwyetdr9flvuys87c82g";
     const second = "age1hlt9f08x5l7yz4y8hum8awdzpt7q83a4u2jk0vt6y8r5nx8hsv8sdj2nf0";
-    expect(parseStackConfig(raw({ backupRecipients: `${first}, ${second}` })).backups.recipients).toEqual([
+    const encrypted = [...SECRET_KEYS, "backupRecipients"];
+    expect(parseStackConfig(raw({ backupRecipients: `${first}, ${second}` }, encrypted)).backups.recipients).toEqual([
       first,
       second,
     ]);
     expect(parseStackConfig(raw({})).backups.recipients).toEqual([]);
-    expect(errorOf({ backupRecipients: first.slice(0, -2) }).message).toMatch(
+    // Whoever reads a recipient can make backups that decrypt: never in plaintext.
+    expect(errorOf({ backupRecipients: first }).message).toMatch(
+      /Config "backupRecipients": is stored in plaintext in the stack file \(anyone who reads it could make backups that decrypt\)\. Remove it and set it with --secret/,
+    );
+    expect(errorOf({ backupRecipients: first.slice(0, -2) }, encrypted).message).toMatch(
       /Config "backupRecipients": "age19n49gwz4ah2g3cz8\.\.\." is not a valid age recipient \(a typo, or cut short\)\. Use the recipient age-keygen \(or npm run ops -- backup-key\) printed: pulumi config set --secret backupRecipients age1/,
     );
-    expect(errorOf({ backupRecipients: "ssh-ed25519 AAAAC3Nza" }).message).toMatch(
+    expect(errorOf({ backupRecipients: "ssh-ed25519 AAAAC3Nza" }, encrypted).message).toMatch(
       /"ssh-ed25519" is not an age recipient/,
     );
-    expect(errorOf({ backupRecipients: "AGE-SECRET-KEY-1QQQ" }).message).toMatch(/the secret half: give its recipient/);
+    expect(errorOf({ backupRecipients: "AGE-SECRET-KEY-1QQQ" }, encrypted).message).toMatch(
+      /the secret half: give its recipient/,
+    );
   });
 
   it("declares exactly the keys the program reads, with the same defaults", () => {

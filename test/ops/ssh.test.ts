@@ -15,9 +15,11 @@ const ROOT = join(import.meta.dirname, "../..");
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFsjYNldF9+1ZXtc7Fhp00BRJQzmOmWFRd1e0ELnaxJ1";
 
 describe("the ssh client's command line", () => {
-  it("trusts only the pinned key, strictly, in a known_hosts file of its own", () => {
+  it("trusts only the pinned key, strictly, in a known_hosts file of its own, whatever an ssh_config says", () => {
     const files = { identity: "/tmp/x/key", knownHosts: "/tmp/x/known_hosts" };
     expect(sshClientArgs({ host: "203.0.113.10", port: 22, user: "deploy" }, files, ["uptime"])).toEqual([
+      "-F",
+      "/dev/null",
       "-i",
       "/tmp/x/key",
       "-p",

@@ -128,12 +128,23 @@ describe("whether a backup may be read, encrypted or not", () => {
   });
 
   it("refuses a plaintext one where the stack encrypts, unless told, and then warns", () => {
-    expect(encryptionVerdict(false, "b", {})).toEqual({});
     expect(encryptionVerdict(false, "b", { expectEncrypted: true }).refusal).toMatch(
-      /b is not encrypted, but this stack encrypts its backups \(backupRecipients\).*--allow-unencrypted/,
+      /b is not encrypted, but this stack encrypts its backups \(backupRecipients, or the identity given\).*--allow-unencrypted/,
     );
     expect(encryptionVerdict(false, "b", { expectEncrypted: true, allowUnencrypted: true })).toEqual({
       warning: expect.stringMatching(/^WARNING: b is not encrypted; restoring it because of --allow-unencrypted/),
+    });
+  });
+  it("takes an identity given as the operator expecting encrypted backups: a plaintext one in their place is refused", () => {
+    // A server named by --host has no stack to say it encrypts; the identity does.
+    expect(encryptionVerdict(false, "b", { identities: ["AGE-SECRET-KEY-1X"] }).refusal).toMatch(
+      /b is not encrypted, but this stack encrypts its backups/,
+    );
+  });
+
+  it("warns about a plaintext one even where the stack does not encrypt", () => {
+    expect(encryptionVerdict(false, "b", {})).toEqual({
+      warning: expect.stringMatching(/^WARNING: b is not encrypted: whoever can write to the bucket .* backupRecipients/),
     });
   });
 });
