@@ -144,7 +144,9 @@ describe("whether a backup may be read, encrypted or not", () => {
 
   it("warns about a plaintext one even where the stack does not encrypt", () => {
     expect(encryptionVerdict(false, "b", {})).toEqual({
-      warning: expect.stringMatching(/^WARNING: b is not encrypted: whoever can write to the bucket .* backupRecipients/),
+      warning: expect.stringMatching(
+        /^WARNING: b is not encrypted: whoever can write to the bucket .* backupRecipients/,
+      ),
     });
   });
 });
