@@ -109,7 +109,9 @@ const host = new HostConfiguration("platform-host", {
 // existing server, the backup keys without backupsBucket).
 export const ipv4 = address;
 export const apiUrl = `https://${config.apiHost}`;
-export const sshCommand = pulumi.interpolate`ssh -p ${config.sshPort} ${config.deployUser}@${address}`;
+// Through ops: it trusts only the pinned host key (a plain `ssh` would trust
+// whatever key answers first, and remember it).
+export const sshCommand = `npm run ops -- ssh --stack ${pulumi.getStack()}`;
 /** The pinned host key: what `npm run ops` pins too. */
 export const sshHostKey = hostKey;
 export const health = host.verified;
