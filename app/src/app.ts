@@ -8,6 +8,7 @@ import type { GenerationRegistry } from "./chat/registry.js";
 import type { Metrics } from "./observability/metrics.js";
 import { logRequests, RequestLogController } from "./observability/request-log.js";
 import { createAuthenticator } from "./plugins/auth.js";
+import { jwtKeySet } from "./plugins/jwt-keys.js";
 import { registerErrorHandling } from "./plugins/errors.js";
 import { registerJsonBody } from "./plugins/json-body.js";
 import { createRateLimiter } from "./plugins/rate-limit.js";
@@ -35,6 +36,8 @@ export interface AppDeps {
   lifecycle: { state: "serving" | "leaving" | "draining" };
   /** Stops of the resume streams open here: shutdown ends them, and clients resume elsewhere. */
   resumeStreams: Set<() => void>;
+  /** Users whose tokens are revoked (store/revocations.ts). */
+  revocations?: { revokedUpTo(subject: string): number | undefined };
 }
 
 declare module "fastify" {
@@ -64,9 +67,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   healthRoutes(app, deps);
   metricsRoutes(app, deps);
 
-  const authenticate = createAuthenticator(deps.config.jwtSecret, {
+  const authenticate = createAuthenticator(jwtKeySet(deps.config.jwtSecret, deps.config.jwtPreviousSecret), {
     issuer: deps.config.jwtIssuer,
     audience: deps.config.jwtAudience,
+    maxLifetimeMs: deps.config.jwtMaxLifetimeMs,
+    revokedUpTo: (subject) => deps.revocations?.revokedUpTo(subject),
   });
   const limit = createRateLimiter({
     requests: deps.config.rateLimitRequests,

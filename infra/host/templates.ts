@@ -51,6 +51,8 @@ export interface Templates {
   backupBucketEnv: string;
   compose: string;
   natsConf: string;
+  /** Who may connect to NATS and what each may do; the users are rendered in (infra/host/nats-users.ts). */
+  natsAuth: string;
   stackEnv: string;
 }
 
@@ -70,6 +72,7 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
     backupBucketEnv: read("host/backup/bucket.env"),
     compose: read("stack/docker-compose.prod.yml"),
     natsConf: read("stack/nats-server.conf"),
+    natsAuth: read("stack/nats-auth.conf"),
     stackEnv: read("stack/stack.env"),
   };
 }
