@@ -20,7 +20,7 @@ import {
   type LocalStack,
 } from "../../scripts/local/local-stack.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
-import { ChatClient } from "../harness/chat-client.js";
+import { ChatClient, textOf } from "../harness/chat-client.js";
 import { startFakeAnthropic, type FakeLlm } from "../harness/fake-llm.js";
 import { requestJson } from "../harness/http-client.js";
 import { freePort } from "../harness/ports.js";
@@ -31,9 +31,12 @@ const DIR = join(ROOT, ".tmp/test-rotation");
 const GATEWAY = "172.29.0.1";
 const FIRST_LLM_KEY = "sk-ant-first-key-of-the-rotation-test-0123";
 const NEXT_LLM_KEY = "sk-ant-next-key-of-the-rotation-test-45678";
+/** The fake provider's answer: 40 pieces, 100 ms apart (about 4 s a stream). */
+const PIECES = Array.from({ length: 40 }, (_, i) => ` t${i}`);
+const ANSWER = PIECES.join("");
 
 interface LoadResult {
-  streams: Array<{ status: number; last?: string; deltas: number }>;
+  streams: Array<{ status: number; last?: string; text: string }>;
   requests: Array<{ status: number; what: string }>;
 }
 
@@ -85,7 +88,7 @@ describe("rotating each secret on the compose stack under load", () => {
         result.streams.push({
           status: stream.status,
           last: stream.events.at(-1)?.event,
-          deltas: stream.events.filter((e) => e.event === "delta").length,
+          text: textOf(stream),
         });
       }
     };
@@ -112,7 +115,8 @@ describe("rotating each secret on the compose stack under load", () => {
   const expectNothingFailed = (result: LoadResult) => {
     expect(result.streams.length).toBeGreaterThanOrEqual(4);
     expect(result.requests.length).toBeGreaterThanOrEqual(20);
-    expect(result.streams.filter((s) => s.status !== 200 || s.last !== "done" || s.deltas < 40)).toEqual([]);
+    // Every answer whole: each of the provider's 40 pieces, in order.
+    expect(result.streams.filter((s) => s.status !== 200 || s.last !== "done" || s.text !== ANSWER)).toEqual([]);
     expect(result.requests.filter((r) => r.status !== 200)).toEqual([]);
   };
   const audit = async () =>
@@ -145,7 +149,7 @@ describe("rotating each secret on the compose stack under load", () => {
     llm = await startFakeAnthropic({ host: GATEWAY, port: llmPort });
     llm.keys.clear();
     llm.keys.add(FIRST_LLM_KEY);
-    llm.setDefault({ kind: "stream", chunks: Array.from({ length: 40 }, (_, i) => ` t${i}`), delayMs: 100 });
+    llm.setDefault({ kind: "stream", chunks: PIECES, delayMs: 100 });
     ca = readFileSync(stack.caCertificate);
     const deadline = Date.now() + 30_000;
     while (
