@@ -125,7 +125,11 @@ audit() {
 # listens inside the NATS container only (templates/stack/nats-server.conf):
 # read there, with the image's own wget. Fails when the server does not answer.
 nats_monitor() {
-  platform_compose exec -T nats wget -qO- -T 5 "http://127.0.0.1:8222/$1" 2>/dev/null
+  local release
+  release=$(cat "$APP_DIR/current-release" 2>/dev/null) || return 1
+  # Bounded here (platform_compose's command line): not every image's wget has a timeout option.
+  API_RELEASE="releases/$release" timeout 10 docker compose --project-directory "$APP_DIR" \
+    -f "$APP_DIR/docker-compose.prod.yml" exec -T nats wget -qO- "http://127.0.0.1:8222/$1" 2>/dev/null
 }
 
 # nats_loaded_at: when the running NATS server last loaded its config: at
