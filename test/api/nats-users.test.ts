@@ -145,3 +145,44 @@ describe("NATS users with least permissions", () => {
     expect(readFileSync(authFile, "utf8")).not.toContain(stack.nats.users!.api.user);
   });
 });
+
+// A stack deployed before NATS had users moves without a cut: its API
+// instances are started with both logins first (templates/host/steps/stack.sh),
+// then NATS changes from its one token to users.
+describe("moving from the single NATS token to users", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ instances: 1 });
+  });
+  afterAll(() => stack?.stop());
+
+  it("keeps an instance that logs in both ways connected when NATS changes over; one with the token alone is cut", async () => {
+    const users = natsCredentials(TEST_NATS_SECRET);
+    const both = await stack.startInstance({ NATS_USER: users.api.user, NATS_PASSWORD: users.api.password });
+    const tokenOnly = stack.apis[0]!;
+    const node = stack.nats.nodes[0]!;
+    const conf = join(stack.nats.configDir, "n1.conf");
+    writeFileSync(
+      join(stack.nats.configDir, "nats-auth.conf"),
+      renderNatsAuth(loadTemplates().natsAuth, [TEST_NATS_SECRET]),
+    );
+    writeFileSync(
+      conf,
+      readFileSync(conf, "utf8").replace(/^authorization \{ token: .*\}$/m, "include ./nats-auth.conf"),
+    );
+    const before = node.output.length;
+    process.kill(node.pid, "SIGHUP");
+    await expect
+      .poll(() => node.output.slice(before).some((l) => /Reloaded server configuration/.test(l)), { timeout: 15_000 })
+      .toBe(true);
+    await expect
+      .poll(() => tokenOnly.logs().some((l) => /NATS connection lost/.test(String(l.msg))), { timeout: 10_000 })
+      .toBe(true);
+    const client = new ChatClient(both.url, await tokenFor("mira"));
+    const id = await client.createConversation();
+    const answer = await client.send(id, "after the change-over");
+    await answer.ended;
+    expect(answer.events.at(-1)!.event).toBe("done");
+    expect(both.logs().filter((l) => /NATS connection lost/.test(String(l.msg)))).toEqual([]);
+  });
+});
