@@ -138,7 +138,9 @@ export function recordBackupCommand(templates: Templates, paths: HostPaths, line
 export function natsConnectionsCommand(templates: Templates, paths: HostPaths): HostCommand {
   return {
     command: "bash -s",
-    script: hostScript(templates, `nats_monitor 'connz?auth=true&limit=4096'`, { APP_DIR: paths.appDir }),
+    script: hostScript(templates, `. "$PLATFORM_STAGE/lib.sh"\nnats_monitor 'connz?auth=true&limit=4096'`, {
+      APP_DIR: paths.appDir,
+    }),
   };
 }
 
@@ -160,7 +162,7 @@ export function auditCommand(
 ): HostCommand {
   return {
     command: "bash -s",
-    script: hostScript(templates, `audit "$ACTION" "$DETAIL"`, {
+    script: hostScript(templates, `. "$PLATFORM_STAGE/lib.sh"\naudit "$ACTION" "$DETAIL"`, {
       APP_DIR: paths.appDir,
       ACTOR: actor,
       ACTION: action,

@@ -273,9 +273,11 @@ describe("rotating each secret on the compose stack under load", () => {
       await answer.ended;
       expect(answer.events.at(-1)!.event).toBe("done");
     }
-    expect(new Set(llm.requests.slice(seen).map((r) => r.headers["x-api-key"] ?? r.headers.authorization))).toEqual(
-      new Set([NEXT_LLM_KEY]),
-    );
+    expect(
+      new Set(
+        llm.requests.slice(seen).map((r) => r.headers["x-api-key"] ?? r.headers.authorization?.replace(/^Bearer /, "")),
+      ),
+    ).toEqual(new Set([NEXT_LLM_KEY]));
     expect((await audit()).at(-1)).toMatchObject({
       actor: "rotation-test",
       action: "rotate",

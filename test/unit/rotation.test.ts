@@ -1,6 +1,12 @@
 // `npm run ops -- rotate`: the phases each rotation goes through, what is
 // stored in the stack, and how the ops commands read NATS's state.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadTemplates } from "../../infra/host/templates.js";
+import { LocalTransport } from "../../infra/host/transport/local.js";
+import { auditCommand } from "../../scripts/ops/host-commands.js";
+import { scratchDir } from "../harness/tmp.js";
 import { jwtKeyId } from "../../app/src/plugins/jwt-keys.js";
 import { natsKeyId } from "../../infra/host/nats-users.js";
 import { connectedUsersOf } from "../../scripts/ops/commands/rotate.js";
@@ -116,5 +122,26 @@ describe("NATS as the ops commands see it", () => {
     };
     expect(connectedUsersOf(connz, "bbbb2222")).toEqual(["backup-bbbb2222", "api-bbbb2222 (api-api-2)"]);
     expect(connectedUsersOf({}, "bbbb2222")).toEqual([]);
+  });
+});
+
+describe("the host commands of rotate and revoke", () => {
+  it("write the host's audit log with the shared library, as the deploy steps do", async () => {
+    const dir = scratchDir("audit");
+    try {
+      const command = auditCommand(
+        loadTemplates(),
+        { appDir: dir.path, dataDir: dir.path },
+        "tester",
+        "revoke",
+        'tokens of "x"\tnow',
+      );
+      const result = await new LocalTransport().exec(command.command, command.script);
+      expect(result.code, result.stderr).toBe(0);
+      const [line] = readFileSync(join(dir.path, "audit.log"), "utf8").trim().split("\n");
+      expect(line!.split("\t").slice(1)).toEqual(["tester", "revoke", 'tokens of "x" now']);
+    } finally {
+      dir.remove();
+    }
   });
 });
