@@ -128,8 +128,9 @@ nats_monitor() {
   local release
   release=$(cat "$APP_DIR/current-release" 2>/dev/null) || return 1
   # Bounded here (platform_compose's command line): not every image's wget has a timeout option.
+  # Its stdin is not the script's: `exec` would read the rest of a script fed to `bash -s`.
   API_RELEASE="releases/$release" timeout 10 docker compose --project-directory "$APP_DIR" \
-    -f "$APP_DIR/docker-compose.prod.yml" exec -T nats wget -qO- "http://127.0.0.1:8222/$1" 2>/dev/null
+    -f "$APP_DIR/docker-compose.prod.yml" exec -T nats wget -qO- "http://127.0.0.1:8222/$1" 2>/dev/null </dev/null
 }
 
 # nats_loaded_at: when the running NATS server last loaded its config: at
@@ -166,7 +167,7 @@ nats_apply_config() {
   want=$(nats_config_digest "$1")
   # What the container reads through its bind mount: a mount that still
   # holds a replaced file's old inode would reload the old config, "successfully".
-  if ! seen=$(platform_compose exec -T nats cat /etc/nats/nats-server.conf /etc/nats/nats-auth.conf | sha256sum | cut -d' ' -f1); then
+  if ! seen=$(platform_compose exec -T nats cat /etc/nats/nats-server.conf /etc/nats/nats-auth.conf </dev/null | sha256sum | cut -d' ' -f1); then
     reason="its config cannot be read inside the container"
   elif [ "$seen" != "$want" ]; then
     reason="the container does not see the installed file"
