@@ -475,11 +475,13 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     expect(failures).toEqual([]);
     const name = savedName(value.stdout)!;
     const manifest = await verifyBackup(join(backupsDir, name));
-    // Rate-limit counters and answers in progress are not backed up.
+    // Rate-limit counters and answers in progress are not backed up;
+    // revocations are: a restore must not let a revoked token in again.
     expect(manifest.streams.map((s) => s.name)).toEqual([
       "CONVERSATIONS",
       "KV_conversation-contexts",
       "KV_conversations",
+      "KV_revocations",
     ]);
     expect(manifest.streams[0]!.messages).toBeGreaterThan(0);
     expect(await inBucket()).toContain(name);
