@@ -16,6 +16,12 @@ import { restart } from "./ops/commands/restart.js";
 import { ssh } from "./ops/commands/ssh.js";
 import { status } from "./ops/commands/status.js";
 import { token } from "./ops/commands/token.js";
+import { revoke } from "./ops/commands/revoke.js";
+import { rotate } from "./ops/commands/rotate.js";
+import { newSecret } from "./ops/new-secret.js";
+import { SECRET_KINDS, type SecretKind } from "./ops/rotation.js";
+import { ENV_SAFE } from "../infra/host/render.js";
+import ms from "ms";
 import { SERVICES, type Service } from "./ops/host-commands.js";
 import { OpsError, resolveTarget } from "./ops/target.js";
 
@@ -74,7 +80,23 @@ const HELP: Record<string, string> = {
   A shell on the host as the deploy user (the system ssh client, trusting
   only the pinned host key).`,
   token: `token --sub USER [--ttl 1h]
-  A short-lived JWT signed with the stack's secret, for smoke tests.`,
+  A short-lived JWT signed with the stack's current key (its id in \`kid\`), for smoke tests.`,
+  rotate: `rotate jwt|nats|llm [--finish] [--now] [--overlap 24h]
+  Replaces a secret with no downtime: the new one is generated here (the LLM
+  key is read from standard input), stored in the stack (encrypted), and
+  applied by the stack step: NATS reloads live, the API instances restart
+  one at a time, each draining its streams. Each step says what it does and
+  goes in the host's audit log.
+  jwt: the new key signs from now on; the old one is still accepted for
+    --overlap (default: the stack's jwtMaxLifetime, 24h), then
+    rotate jwt --finish removes it (--now: at once, for a leaked key).
+  nats: new NATS users beside the old, the API instances onto them, then the
+    old users removed once no client uses them.
+  llm: the new provider key, then the API instances onto it; revoke the old
+    key at the provider afterwards.`,
+  revoke: `revoke USER
+  Every token of USER (the \`sub\`) issued up to now is refused by every API
+  instance within a second; tokens issued later work. Audited.`,
 };
 
 function usage(): string {
@@ -86,7 +108,19 @@ function usage(): string {
 async function main(): Promise<number> {
   loadDotenv({ path: join(process.cwd(), ".env"), quiet: true });
   const argv = minimist(process.argv.slice(2), {
-    boolean: ["local", "json", "follow", "help", "upload", "replace", "confirm", "backup", "allow-unencrypted"],
+    boolean: [
+      "local",
+      "json",
+      "follow",
+      "help",
+      "upload",
+      "replace",
+      "confirm",
+      "backup",
+      "allow-unencrypted",
+      "finish",
+      "now",
+    ],
     string: [
       "local-dir",
       "host",
@@ -104,6 +138,7 @@ async function main(): Promise<number> {
       "out",
       "keep",
       "identity",
+      "overlap",
     ],
     default: { backup: true },
     alias: { h: "help" },
@@ -197,8 +232,46 @@ async function main(): Promise<number> {
     case "token":
       if (!argv.sub) throw new OpsError("token needs --sub USER (the subject the API sees)");
       return token(target, argv.sub, argv.ttl ?? "1h");
+    case "rotate": {
+      const kind = rest[0];
+      if (!SECRET_KINDS.includes(kind as SecretKind)) throw new OpsError("rotate what? jwt, nats or llm");
+      if (argv.finish && kind !== "jwt")
+        throw new OpsError("--finish ends a JWT rotation's overlap: rotate jwt --finish");
+      const overlap = argv.overlap ?? target.jwtMaxLifetime?.() ?? "24h";
+      const overlapMs = ms(overlap as ms.StringValue);
+      if (!Number.isFinite(overlapMs) || overlapMs <= 0)
+        throw new OpsError(`--overlap ${overlap}: give a duration, e.g. 24h (the longest a token lives)`);
+      const value = kind === "llm" ? await readKey() : newSecret();
+      return rotate(
+        target,
+        kind as SecretKind,
+        { overlapMs, finish: argv.finish, immediately: argv.now, value },
+        actor,
+      );
+    }
+    case "revoke":
+      if (!rest[0]) throw new OpsError("revoke whom? npm run ops -- revoke USER (the token's sub)");
+      return revoke(target, rest[0], actor);
   }
   return 1;
+}
+
+/** The new LLM key, from standard input: never on the command line, where shell history and ps keep it. */
+async function readKey(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write("Paste the new LLM API key, then Enter: ");
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (process.stdin.isTTY && text.includes("\n")) break;
+  }
+  const key = text.trim();
+  if (!key)
+    throw new OpsError("rotate llm reads the new key from standard input: npm run ops -- rotate llm < key-file");
+  if (!ENV_SAFE.test(key))
+    throw new OpsError(
+      "the key has characters the host's env file cannot hold (spaces, quotes, $, #): is it the whole key?",
+    );
+  return key;
 }
 
 main().then(

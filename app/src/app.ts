@@ -9,6 +9,7 @@ import type { ResumeStreams } from "./chat/resume-streams.js";
 import type { Metrics } from "./observability/metrics.js";
 import { logRequests, RequestLogController } from "./observability/request-log.js";
 import { createAuthenticator } from "./plugins/auth.js";
+import { jwtKeySet } from "./plugins/jwt-keys.js";
 import { registerErrorHandling } from "./plugins/errors.js";
 import { registerJsonBody } from "./plugins/json-body.js";
 import { answerFrameworkError, clientErrorHandler } from "./plugins/protocol-errors.js";
@@ -44,6 +45,8 @@ export interface AppDeps {
   budgets: TokenBudgets;
   /** Each user's stored bytes, shared by every instance. */
   quota: StorageQuota;
+  /** Users whose tokens are revoked (store/revocations.ts). */
+  revocations?: { revokedUpTo(subject: string): number | undefined };
 }
 
 declare module "fastify" {
@@ -87,9 +90,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   metricsRoutes(app, deps);
   registerCors(app, deps.config.corsOrigins);
 
-  const authenticate = createAuthenticator(deps.config.jwtSecret, {
+  const authenticate = createAuthenticator(jwtKeySet(deps.config.jwtSecret, deps.config.jwtPreviousSecret), {
     issuer: deps.config.jwtIssuer,
     audience: deps.config.jwtAudience,
+    maxLifetimeMs: deps.config.jwtMaxLifetimeMs,
+    revokedUpTo: (subject) => deps.revocations?.revokedUpTo(subject),
   });
   const limit = createRateLimiter({
     requests: { ip: deps.config.rateLimitIpRequests, user: deps.config.rateLimitRequests },

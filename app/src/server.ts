@@ -15,6 +15,7 @@ import { ChatStore } from "./store/chat-store.js";
 import { StorageQuota } from "./store/stored-bytes-counters.js";
 import { TokenBudgets } from "./store/token-budget-counters.js";
 import { connectNats } from "./store/nats-connection.js";
+import { RevocationList } from "./store/revocations.js";
 
 async function main() {
   let config: Config;
@@ -40,7 +41,13 @@ async function main() {
     logger.warn("LLM_PROVIDER=mock: answers are canned text from a local mock, no model is called");
 
   const nats = await connectNats(
-    { servers: config.natsServers, token: config.natsToken, name: `api-${config.instanceId}` },
+    {
+      servers: config.natsServers,
+      user: config.natsUser,
+      password: config.natsPassword,
+      token: config.natsToken,
+      name: `api-${config.instanceId}`,
+    },
     logger,
   );
   metrics.natsConnected.set(1);
@@ -58,6 +65,7 @@ async function main() {
       ),
     logger,
   );
+  const revocations = await openStore(() => RevocationList.open(nats.nc, config.natsReplicas, logger), logger);
   nats.onStateChange((up) => {
     metrics.natsConnected.set(up ? 1 : 0);
     if (!up) return;
@@ -118,6 +126,7 @@ async function main() {
     resumeStreams,
     budgets,
     quota,
+    revocations,
   });
   await app.listen({ host: config.serverHost, port: config.serverPort });
   logger.info({ provider: provider.name, model: config.model }, "API ready");
@@ -153,7 +162,7 @@ async function main() {
  * cluster still electing its leader, or missing peers for the replicas):
  * retry for a minute before giving up.
  */
-async function openStore(open: () => Promise<ChatStore>, logger: Logger): Promise<ChatStore> {
+async function openStore<T>(open: () => Promise<T>, logger: Logger): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {

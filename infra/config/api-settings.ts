@@ -61,6 +61,11 @@ export const API_SETTINGS: readonly ApiSetting[] = [
   },
   { key: "jwtIssuer", env: "JWT_ISSUER", description: "The iss claim every token must carry; unset: not checked." },
   { key: "jwtAudience", env: "JWT_AUDIENCE", description: "The aud claim every token must carry; unset: not checked." },
+  {
+    key: "jwtMaxLifetime",
+    env: "JWT_MAX_LIFETIME",
+    description: "The longest a token may be valid (exp after iat, and after now), e.g. 24h; at most 30d.",
+  },
   { key: "rateLimitWindow", env: "RATE_LIMIT_WINDOW", description: "The rate limit window, e.g. 1m." },
   {
     key: "disconnectPolicy",

@@ -46,6 +46,11 @@ const STACK_KEYS = {
   packageSource: { type: "string", default: "official" },
   natsToken: { type: "string", secret: true },
   jwtSecret: { type: "string", secret: true },
+  // Set by `npm run ops -- rotate` while a rotation's overlap lasts; optional
+  // secrets, checked to be stored encrypted (optionalSecret).
+  natsPreviousToken: { type: "string", default: "" },
+  jwtPreviousSecret: { type: "string", default: "" },
+  jwtPreviousSecretUntil: { type: "string", default: "" },
   llmProvider: { type: "string", default: "anthropic" },
   llmApiKey: { type: "string", secret: true },
   apiImage: { type: "string", default: "node:20-bookworm-slim" },
@@ -135,7 +140,11 @@ export interface StackConfig {
   /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
   app: {
     natsToken: string;
+    /** The NATS secret a rotation is replacing: its users still work until the rotation ends. */
+    natsPreviousToken?: string;
     jwtSecret: string;
+    /** The JWT secret a rotation replaced, accepted until `until` (ISO 8601) or until it is removed. */
+    jwtPreviousSecret?: { secret: string; until?: string };
     llmProvider: "anthropic" | "openai" | "mock";
     llmApiKey: string;
     apiImage: string;
@@ -280,7 +289,9 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     },
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
+      natsPreviousToken: optionalSecret(raw, "natsPreviousToken", 16),
       jwtSecret: secret(raw, "jwtSecret", 32, "openssl rand -base64 48 | pulumi config set --secret jwtSecret"),
+      jwtPreviousSecret: parsePreviousJwtSecret(raw),
       llmProvider,
       llmApiKey: secret(raw, "llmApiKey", 1, "pulumi config set --secret llmApiKey <your provider's API key>"),
       apiImage: pinnedImage(
@@ -444,6 +455,45 @@ function secret(raw: RawConfig, key: string, minLength: number, fix: string): st
       `Set a longer one: ${fix}`,
     );
   return value;
+}
+
+/**
+ * A secret that may be unset (Pulumi allows no default for a key declared
+ * secret, so the program checks the encryption itself). `npm run ops --
+ * rotate` sets these; by hand they are only ever removed.
+ */
+function optionalSecret(raw: RawConfig, key: string, minLength: number): string | undefined {
+  const value = raw.values[key];
+  if (value === undefined || value === "") return undefined;
+  return secret(raw, key, minLength, `npm run ops -- rotate sets it; or pulumi config rm ${key}`);
+}
+
+function parsePreviousJwtSecret(raw: RawConfig): { secret: string; until?: string } | undefined {
+  const previous = optionalSecret(raw, "jwtPreviousSecret", 32);
+  const until = raw.values.jwtPreviousSecretUntil?.trim() || undefined;
+  if (
+    until !== undefined &&
+    (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(until) || Number.isNaN(Date.parse(until)))
+  )
+    throw new StackConfigError(
+      "jwtPreviousSecretUntil",
+      `"${until}" is not a UTC time`,
+      "Use e.g.: pulumi config set jwtPreviousSecretUntil 2026-12-08T12:00:00Z (npm run ops -- rotate jwt sets it)",
+    );
+  if (until !== undefined && previous === undefined)
+    throw new StackConfigError(
+      "jwtPreviousSecretUntil",
+      "is set, but jwtPreviousSecret is not",
+      "Remove it: pulumi config rm jwtPreviousSecretUntil (npm run ops -- rotate jwt --finish does)",
+    );
+  if (previous === undefined) return undefined;
+  if (!ENV_SAFE.test(previous))
+    throw new StackConfigError(
+      "jwtPreviousSecret",
+      "has characters the host's env file cannot hold (spaces, quotes, $, #)",
+      "Finish the rotation without an overlap: npm run ops -- rotate jwt --finish --now",
+    );
+  return { secret: previous, until };
 }
 
 function parseAdminCidrs(value: string | undefined): Cidr[] {

@@ -4,6 +4,7 @@
 // a file only after validating it on the host, and only if it changed.
 import { createHash } from "node:crypto";
 import { API_SETTINGS } from "../config/api-settings.js";
+import { natsCredentials, renderNatsAuth } from "./nats-users.js";
 import { renderEnvFile } from "./render.js";
 import { BOOTSTRAP_FILES, type Templates } from "./templates.js";
 
@@ -36,8 +37,13 @@ export interface HostSettings {
 export interface StackSettings {
   apiImage: string;
   natsImage: string;
+  /** The secret the NATS users' passwords are derived from (infra/host/nats-users.ts). */
   natsToken: string;
+  /** While a rotation moves the clients: the previous secret, whose users still work. */
+  natsPreviousToken?: string;
   jwtSecret: string;
+  /** While a rotation's overlap lasts: the previous key, accepted until `until` (ISO 8601). */
+  jwtPreviousSecret?: { secret: string; until?: string };
   llmProvider: "anthropic" | "openai" | "mock";
   llmApiKey: string;
   /** API settings by environment variable (infra/config/api-settings.ts); unset ones keep the API's default. */
@@ -201,13 +207,23 @@ export function stackStep(
   paths = PRODUCTION_PATHS,
   /** Who deploys, for the host's audit log. */
   actor = "pulumi up",
+  /** A line for the host's audit log once the stack runs on these settings (a rotation's). */
+  audit?: { action: string; detail: string },
 ): HostStep {
+  const nats = natsCredentials(stack.natsToken);
   const env = renderEnvFile("stack/stack.env", templates.stackEnv, {
     API_IMAGE: stack.apiImage,
     NATS_IMAGE: stack.natsImage,
     PLATFORM_DATA_DIR: paths.dataDir,
-    NATS_TOKEN: stack.natsToken,
+    NATS_API_USER: nats.api.user,
+    NATS_API_PASSWORD: nats.api.password,
+    NATS_BACKUP_USER: nats.backup.user,
+    NATS_BACKUP_PASSWORD: nats.backup.password,
+    NATS_OPS_USER: nats.ops.user,
+    NATS_OPS_PASSWORD: nats.ops.password,
     JWT_SECRET: stack.jwtSecret,
+    JWT_PREVIOUS_SECRET: stack.jwtPreviousSecret?.secret ?? "",
+    JWT_PREVIOUS_SECRET_UNTIL: stack.jwtPreviousSecret?.until ?? "",
     LLM_PROVIDER: stack.llmProvider,
     ANTHROPIC_API_KEY: stack.llmProvider === "anthropic" ? stack.llmApiKey : "",
     OPENAI_API_KEY: stack.llmProvider === "openai" ? stack.llmApiKey : "",
@@ -225,7 +241,14 @@ export function stackStep(
       ACTOR: actor,
       COMPOSE_B64: b64(templates.compose),
       NATS_CONF_B64: b64(templates.natsConf),
+      NATS_AUTH_B64: b64(
+        renderNatsAuth(templates.natsAuth, [
+          stack.natsToken,
+          ...(stack.natsPreviousToken ? [stack.natsPreviousToken] : []),
+        ]),
+      ),
       STACK_ENV_B64: b64(env),
+      ...(audit ? { AUDIT_ACTION: audit.action, AUDIT_DETAIL: audit.detail } : {}),
     }),
     true,
   );

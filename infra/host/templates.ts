@@ -57,6 +57,8 @@ export interface Templates {
   backupRecipientsEnv: string;
   compose: string;
   natsConf: string;
+  /** Who may connect to NATS and what each may do; the users are rendered in (infra/host/nats-users.ts). */
+  natsAuth: string;
   stackEnv: string;
 }
 
@@ -77,6 +79,7 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
     backupRecipientsEnv: read("host/backup/recipients.env"),
     compose: read("stack/docker-compose.prod.yml"),
     natsConf: read("stack/nats-server.conf"),
+    natsAuth: read("stack/nats-auth.conf"),
     stackEnv: read("stack/stack.env"),
   };
 }

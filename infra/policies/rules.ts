@@ -143,7 +143,7 @@ const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
   [/\bsk-ant-[A-Za-z0-9_-]{10,}/, "an Anthropic API key"],
   [/\bsk-(proj-)?[A-Za-z0-9_-]{20,}/, "an OpenAI API key"],
   [
-    /\b(NATS_TOKEN|JWT_SECRET|[A-Z_]*API_KEY|[A-Z_]*SECRET[A-Z_]*)=(?!\$)[^\s'"]{8,}/,
+    /\b(NATS_TOKEN|[A-Z_]*PASSWORD|JWT_SECRET|[A-Z_]*API_KEY|[A-Z_]*SECRET[A-Z_]*)=(?!\$)[^\s'"]{8,}/,
     "a secret assigned in plain text",
   ],
 ];

@@ -46,7 +46,11 @@ async function main(): Promise<void> {
   // A run killed halfway (a reboot, the time limit) left its folder: nothing else writes here.
   for (const partial of readdirSync(DIR).filter((n) => n.endsWith(".partial")))
     rmSync(join(DIR, partial), { recursive: true, force: true });
-  const nc = await connect({ servers: setting("NATS_URL"), token: setting("NATS_TOKEN"), reconnect: false });
+  // The backup's own NATS user (a token on a stack deployed before NATS had users).
+  const login = process.env.NATS_USER
+    ? { user: setting("NATS_USER"), pass: setting("NATS_PASSWORD") }
+    : { token: setting("NATS_TOKEN") };
+  const nc = await connect({ servers: setting("NATS_URL"), ...login, reconnect: false });
   let taken;
   try {
     taken = await takeBackup(nc, DIR, `the platform-backup timer on ${hostname()}`, log, new Date(), encryptTo);

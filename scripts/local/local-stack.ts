@@ -3,7 +3,6 @@
 // stack steps a deploy runs on the host (infra/host/steps.ts), with Caddy on
 // localhost and an internal certificate instead of Let's Encrypt.
 import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -18,6 +17,7 @@ import {
 } from "../../infra/host/steps.js";
 import { LocalTransport } from "../../infra/host/transport/local.js";
 import { loadTemplates } from "../../infra/host/templates.js";
+import { newSecret } from "../ops/new-secret.js";
 import { ensureDockerEngine } from "./docker-engine.js";
 import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "./caddy-env.js";
 import { buildLocalImages } from "./images.js";
@@ -49,6 +49,8 @@ const COMPOSE_FILE = "docker-compose.prod.yml";
 
 /** Where a local stack describes itself, in its folder. */
 export const LOCAL_STACK_FILE = "local-stack.json";
+/** Where the local stack keeps the settings it deployed, secrets included (0600): what `ops rotate --local` changes. */
+export const LOCAL_STACK_SETTINGS = "stack-settings.json";
 
 export interface LocalStackFile {
   appDir: string;
@@ -75,17 +77,25 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
   chownSync(join(paths.dataDir, "nats"), 10001, 10001);
 
   const secrets = loadOrCreateSecrets(join(options.dir, "secrets.json"));
+  // A rotation (npm run ops -- rotate --local) left its secrets here.
+  const settingsFile = join(options.dir, LOCAL_STACK_SETTINGS);
+  const rotated = existsSync(settingsFile)
+    ? (JSON.parse(readFileSync(settingsFile, "utf8")) as StackSettings)
+    : undefined;
   const llm = options.llm ?? defaultLlm();
   const stack: StackSettings = {
     apiImage: images.apiImage,
     natsImage: images.natsImage,
-    natsToken: secrets.natsToken,
-    jwtSecret: secrets.jwtSecret,
+    natsToken: rotated?.natsToken ?? secrets.natsToken,
+    natsPreviousToken: rotated?.natsPreviousToken,
+    jwtSecret: rotated?.jwtSecret ?? secrets.jwtSecret,
+    jwtPreviousSecret: rotated?.jwtPreviousSecret,
     ...llm,
     // A local run is one person testing: a roomy limit.
     apiSettings: { RATE_LIMIT_REQUESTS: "600", ...llm.apiSettings },
   };
   refuseAnotherCopy(paths.appDir);
+  writeFileSync(settingsFile, JSON.stringify(stack), { mode: 0o600 });
   // A deploy, as `pulumi up` runs it on a host: the release step, then the
   // stack step (NATS, then one API instance at a time).
   const here = new LocalTransport();
@@ -123,7 +133,7 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
   );
   return {
     url: `https://localhost:${options.httpsPort}`,
-    jwtSecret: secrets.jwtSecret,
+    jwtSecret: stack.jwtSecret,
     caCertificate,
     compose: (...args) => compose(paths.appDir, args),
     deploy,
@@ -239,12 +249,10 @@ function defaultLlm(): Pick<StackSettings, "llmProvider" | "llmApiKey" | "apiSet
   return { llmProvider: "mock", llmApiKey: "", apiSettings: {} };
 }
 
+/** The local stack's first secrets, made as `npm run ops -- rotate` makes new ones (scripts/ops/new-secret.ts). */
 function loadOrCreateSecrets(path: string): { natsToken: string; jwtSecret: string } {
   if (existsSync(path)) return JSON.parse(readFileSync(path, "utf8")) as { natsToken: string; jwtSecret: string };
-  const secrets = {
-    natsToken: randomBytes(24).toString("base64url"),
-    jwtSecret: randomBytes(36).toString("base64url"),
-  };
+  const secrets = { natsToken: newSecret(), jwtSecret: newSecret() };
   writeFileSync(path, JSON.stringify(secrets), { mode: 0o600 });
   return secrets;
 }

@@ -115,11 +115,17 @@ export function restoreWindowCommand(
   };
 }
 
-/** NATS's token, from the host's .env (root's to read): printed to the SSH channel, never to the terminal. */
-export function natsTokenCommand(templates: Templates, paths: HostPaths): HostCommand {
+/**
+ * The ops commands' NATS login, from the host's .env (root's to read): the
+ * ops user and password, or the token of a stack deployed before NATS had
+ * users. Printed to the SSH channel, never to the terminal.
+ */
+export function natsLoginCommand(templates: Templates, paths: HostPaths): HostCommand {
   return {
-    command: asRoot("ops-nats-token"),
-    script: hostScript(templates, `sed -n 's/^NATS_TOKEN=//p' "$APP_DIR/.env"`, { APP_DIR: paths.appDir }),
+    command: asRoot("ops-nats-credentials"),
+    script: hostScript(templates, `grep -E '^(NATS_OPS_USER|NATS_OPS_PASSWORD|NATS_TOKEN)=' "$APP_DIR/.env" || true`, {
+      APP_DIR: paths.appDir,
+    }),
   };
 }
 
@@ -128,5 +134,42 @@ export function recordBackupCommand(templates: Templates, paths: HostPaths, line
   return {
     command: asRoot("ops-record-backup"),
     script: hostScript(templates, templates.ops["record-backup"], { DATA_DIR: paths.dataDir, LAST_BACKUP: line }),
+  };
+}
+
+/** NATS's client connections with their users (/connz, read inside the NATS container). */
+export function natsConnectionsCommand(templates: Templates, paths: HostPaths): HostCommand {
+  return {
+    command: "bash -s",
+    script: hostScript(templates, `. "$PLATFORM_STAGE/lib.sh"\nnats_monitor 'connz?auth=true&limit=4096'`, {
+      APP_DIR: paths.appDir,
+    }),
+  };
+}
+
+/** The release the last deploy of the stack shipped (a rotation's stack step keeps the one in service). */
+export function shippedReleaseCommand(templates: Templates, paths: HostPaths): HostCommand {
+  return {
+    command: "bash -s",
+    script: hostScript(templates, `cat "$APP_DIR/pulumi-release"`, { APP_DIR: paths.appDir }),
+  };
+}
+
+/** One line in the host's audit log (templates/host/lib.sh, audit), for what happens off the host (a revocation). */
+export function auditCommand(
+  templates: Templates,
+  paths: HostPaths,
+  actor: string,
+  action: string,
+  detail: string,
+): HostCommand {
+  return {
+    command: "bash -s",
+    script: hostScript(templates, `. "$PLATFORM_STAGE/lib.sh"\naudit "$ACTION" "$DETAIL"`, {
+      APP_DIR: paths.appDir,
+      ACTOR: actor,
+      ACTION: action,
+      DETAIL: detail.replace(/[\r\n\t]/g, " "),
+    }),
   };
 }

@@ -240,7 +240,7 @@ export function formatStatus(target: string, status: Status): string {
     ),
     js
       ? `  JetStream  ${js.streams} streams, ${js.messages} messages; file ${size(js.storageBytes)} of ${size(js.maxStorageBytes)}, memory ${size(js.memoryBytes)} of ${size(js.maxMemoryBytes)}`
-      : "  JetStream  not answering on 127.0.0.1:8222",
+      : "  JetStream  not answering (NATS monitoring, inside its container)",
     status.disk
       ? `  data       ${size(status.disk.dataBytes)} used, ${size(status.disk.availableBytes)} free`
       : "  data       unknown",

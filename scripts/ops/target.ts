@@ -11,10 +11,11 @@ import { PRODUCTION_PATHS, type HostPaths } from "../../infra/host/steps.js";
 import { LocalTransport } from "../../infra/host/transport/local.js";
 import { SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
 import type { Transport } from "../../infra/host/transport/transport.js";
-import { LOCAL_STACK_FILE, ROOT, type LocalStackFile } from "../local/local-stack.js";
+import { LOCAL_STACK_FILE, LOCAL_STACK_SETTINGS, ROOT, type LocalStackFile } from "../local/local-stack.js";
 import { parseRecipients } from "../backup/encryption.js";
 import type { BucketSettings } from "../backup/object-store.js";
 import type { LocalCaddy } from "./host-commands.js";
+import { localStackAccess, pulumiStackAccess, type StackAccess } from "./stack-secrets.js";
 
 export interface Target {
   description: string;
@@ -28,10 +29,14 @@ export interface Target {
   jwtSecret(): string;
   /** The `iss` / `aud` the API requires (JWT_ISSUER / JWT_AUDIENCE), for `token`. */
   jwtClaims(): { issuer?: string; audience?: string };
+  /** The API's JWT_MAX_LIFETIME when the stack sets one, for `token`. */
+  jwtMaxLifetime?(): string | undefined;
   /** The stack's backup bucket, or undefined when it has none. */
   bucket(): BucketSettings | undefined;
   /** Who backups are encrypted to (backupRecipients, or OPS_BACKUP_RECIPIENTS); none: not encrypted. */
   backupRecipients(): string[];
+  /** Where the stack's settings and secrets are kept, for `rotate`; undefined for a server named by --host. */
+  stack?: StackAccess;
 }
 
 export interface TargetFlags {
@@ -104,6 +109,7 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
     get ssh() {
       return sshTarget();
     },
+    stack: named ? undefined : pulumiStackAccess(stack),
     jwtSecret: () => {
       const secret = env.OPS_JWT_SECRET ?? stringOr(config("jwtSecret"));
       if (!secret)
@@ -119,6 +125,7 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
       issuer: env.OPS_JWT_ISSUER || stringOr(config("jwtIssuer")) || undefined,
       audience: env.OPS_JWT_AUDIENCE || stringOr(config("jwtAudience")) || undefined,
     }),
+    jwtMaxLifetime: () => env.OPS_JWT_MAX_LIFETIME || stringOr(config("jwtMaxLifetime")),
     bucket: () =>
       bucketFromEnv(env) ??
       (named
@@ -203,7 +210,17 @@ function localTarget(dir: string, env: NodeJS.ProcessEnv): Target {
     transport: new LocalTransport(),
     paths: { appDir: local.appDir, dataDir: local.dataDir },
     local: { apiHost: local.apiHost, httpsPort: local.httpsPort, dataDir: local.caddyData, accessLog: local.accessLog },
-    jwtSecret: () => (JSON.parse(readFileSync(join(dir, "secrets.json"), "utf8")) as { jwtSecret: string }).jwtSecret,
+    // The settings it deployed (a rotation changes them), or its first secrets.
+    jwtSecret: () =>
+      (
+        JSON.parse(
+          readFileSync(
+            join(dir, existsSync(join(dir, LOCAL_STACK_SETTINGS)) ? LOCAL_STACK_SETTINGS : "secrets.json"),
+            "utf8",
+          ),
+        ) as { jwtSecret: string }
+      ).jwtSecret,
+    stack: localStackAccess(dir),
     // The local stack's API reads JWT_ISSUER / JWT_AUDIENCE from the shell that started it.
     jwtClaims: () => ({
       issuer: env.OPS_JWT_ISSUER || env.JWT_ISSUER || undefined,

@@ -151,15 +151,32 @@ audit() {
   printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "${ACTOR:-unknown}" "$1" "${*:2}" >>"$APP_DIR/audit.log"
 }
 
+# nats_monitor PATH: GET PATH (e.g. varz) of NATS's monitoring endpoint. It
+# listens inside the NATS container only (templates/stack/nats-server.conf):
+# read there, with the image's own wget. Fails when the server does not answer.
+nats_monitor() {
+  local release
+  release=$(cat "$APP_DIR/current-release" 2>/dev/null) || return 1
+  # Bounded here (platform_compose's command line): not every image's wget has a timeout option.
+  # Its stdin is not the script's: `exec` would read the rest of a script fed to `bash -s`.
+  API_RELEASE="releases/$release" timeout 10 docker compose --project-directory "$APP_DIR" \
+    -f "$APP_DIR/docker-compose.prod.yml" exec -T nats wget -qO- "http://127.0.0.1:8222/$1" 2>/dev/null </dev/null
+}
+
 # nats_loaded_at: when the running NATS server last loaded its config: at
-# its start or at the last reload it accepted (config_load_time in /varz, on
-# the monitoring port the compose file publishes on 127.0.0.1). Fails when
-# the server does not answer.
+# its start or at the last reload it accepted (config_load_time in /varz).
+# Fails when the server does not answer.
 nats_loaded_at() {
   local at
-  at=$(curl -fsS --max-time 5 http://127.0.0.1:8222/varz | sed -n 's/.*"config_load_time": *"\([^"]*\)".*/\1/p') || return 1
+  at=$(nats_monitor varz | sed -n 's/.*"config_load_time": *"\([^"]*\)".*/\1/p') || return 1
   [ -n "$at" ] || return 1
   printf '%s\n' "$at"
+}
+
+# nats_config_digest DIR: the sha256 of the NATS config in DIR, as the
+# server reads it: nats-server.conf and the users it includes.
+nats_config_digest() {
+  cat "$1/nats-server.conf" "$1/nats-auth.conf" | sha256sum | cut -d' ' -f1
 }
 
 # nats_started: the NATS container's id and start time, empty when there is
@@ -170,17 +187,17 @@ nats_started() {
   if [ -n "$id" ]; then docker inspect -f '{{.Id}} {{.State.StartedAt}}' "$id"; fi
 }
 
-# nats_apply_config FILE: makes the running NATS server load FILE, its
-# config as installed in APP_DIR. First a live reload (SIGHUP), which keeps
+# nats_apply_config DIR: makes the running NATS server load the config in
+# DIR (nats_config_digest), as installed in APP_DIR. First a live reload (SIGHUP), which keeps
 # the API's connections; nats-server refuses some changes live (JetStream's
 # limits, listen addresses), keeps its old config whole and logs why: then a
 # new container, healthy within two minutes, which the API reconnects to.
 nats_apply_config() {
   local want seen before now since reason="" i
-  want=$(sha256sum <"$1" | cut -d' ' -f1)
+  want=$(nats_config_digest "$1")
   # What the container reads through its bind mount: a mount that still
   # holds a replaced file's old inode would reload the old config, "successfully".
-  if ! seen=$(platform_compose exec -T nats cat /etc/nats/nats-server.conf | sha256sum | cut -d' ' -f1); then
+  if ! seen=$(platform_compose exec -T nats cat /etc/nats/nats-server.conf /etc/nats/nats-auth.conf </dev/null | sha256sum | cut -d' ' -f1); then
     reason="its config cannot be read inside the container"
   elif [ "$seen" != "$want" ]; then
     reason="the container does not see the installed file"

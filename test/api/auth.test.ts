@@ -4,6 +4,8 @@ import { ChatClient } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { tokenFor, unsignedToken, type TokenOptions } from "../harness/tokens.js";
+import { jwtKeyId } from "../../app/src/plugins/jwt-keys.js";
+import { signToken } from "../../scripts/ops/commands/token.js";
 
 describe("authentication", () => {
   let stack: Stack;
@@ -112,5 +114,84 @@ describe("authentication", () => {
     const id = await star.createConversation();
     expect((await gt.request("GET", "/v1/conversations")).body.conversations).toEqual([]);
     expect((await gt.request("GET", `/v1/conversations/${id}`)).status).toBe(404);
+  });
+});
+
+// Keys by id, with the overlap of a rotation, and the longest a token may live.
+describe("JWT keys and lifetimes", () => {
+  const OLD = "the-old-secret-of-this-test-0123456789abcdef";
+  const NEW = "the-new-secret-of-this-test-0123456789abcdef";
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { JWT_SECRET: OLD } });
+  });
+  afterAll(() => stack?.stop());
+
+  const status = async (url: string, token: string) =>
+    requestJson("GET", `${url}/v1/conversations`, undefined, { headers: { authorization: `Bearer ${token}` } });
+
+  it("accepts tokens of the previous key during the overlap, by `kid` or without one, and of the new key", async () => {
+    const rotated = await stack.startInstance({
+      JWT_SECRET: NEW,
+      JWT_PREVIOUS_SECRET: OLD,
+      JWT_PREVIOUS_SECRET_UNTIL: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    for (const token of [
+      await tokenFor("ulla", { secret: OLD }),
+      await tokenFor("ulla", { secret: OLD, kid: jwtKeyId(OLD) }),
+      await tokenFor("ulla", { secret: NEW }),
+      await tokenFor("ulla", { secret: NEW, kid: jwtKeyId(NEW) }),
+      await signToken(NEW, { subject: "ulla", ttl: "1h" }),
+    ])
+      expect((await status(rotated.url, token)).status).toBe(200);
+    // A token that names one key is checked against that key only.
+    const crossed = await status(rotated.url, await tokenFor("ulla", { secret: OLD, kid: jwtKeyId(NEW) }));
+    expect(crossed.status).toBe(401);
+    const unknown = await status(rotated.url, await tokenFor("ulla", { secret: OLD, kid: "k-somebody-else" }));
+    expect(unknown.body.error.message).toMatch(/`kid` names a key this API does not know/);
+  });
+
+  it("refuses the previous key's tokens once its overlap is over, or once it is removed", async () => {
+    const oldToken = await tokenFor("vera", { secret: OLD, kid: jwtKeyId(OLD) });
+    const retired = await stack.startInstance({
+      JWT_SECRET: NEW,
+      JWT_PREVIOUS_SECRET: OLD,
+      JWT_PREVIOUS_SECRET_UNTIL: new Date(Date.now() - 1000).toISOString(),
+    });
+    const res = await status(retired.url, oldToken);
+    expect(res.status).toBe(401);
+    expect(res.body.error.message).toMatch(new RegExp(`key \\(\`kid\` ${jwtKeyId(OLD)}\\) was retired`));
+    expect((await status(retired.url, await tokenFor("vera", { secret: OLD }))).status).toBe(401);
+    const removed = await stack.startInstance({ JWT_SECRET: NEW });
+    expect((await status(removed.url, oldToken)).status).toBe(401);
+    expect((await status(removed.url, await tokenFor("vera", { secret: NEW }))).status).toBe(200);
+  });
+
+  it.each<[string, Parameters<typeof tokenFor>[1], RegExp]>([
+    [
+      "`exp` in the year 9999",
+      { expiresIn: Date.UTC(9999, 0, 1) / 1000 },
+      /`exp` is centuries after its `iat`, longer than this API's maximum token lifetime, JWT_MAX_LIFETIME \(1 day\)/,
+    ],
+    ["a lifetime of 25 hours", { expiresIn: "25h" }, /`exp` is 1 day after its `iat`.*JWT_MAX_LIFETIME \(1 day\)/],
+    [
+      "no `iat` and `exp` in 2 days",
+      { expiresIn: "2d", issuedAt: null },
+      /`exp` is 2 days from now, further than this API's maximum token lifetime, JWT_MAX_LIFETIME \(1 day\)/,
+    ],
+  ])("refuses a token with %s, naming the claim and the limit", async (_name, options, message) => {
+    const res = await status(stack.apis[0]!.url, await tokenFor("wanda", { secret: OLD, ...options }));
+    expect(res.status).toBe(401);
+    expect(res.body.error.message).toMatch(message);
+  });
+
+  it("accepts a token that lives just under the maximum, and follows JWT_MAX_LIFETIME", async () => {
+    expect((await status(stack.apis[0]!.url, await tokenFor("xena", { secret: OLD, expiresIn: "23h" }))).status).toBe(
+      200,
+    );
+    const strict = await stack.startInstance({ JWT_MAX_LIFETIME: "1h" });
+    const twoHours = await status(strict.url, await tokenFor("xena", { secret: OLD, expiresIn: "2h" }));
+    expect(twoHours.body.error.message).toMatch(/JWT_MAX_LIFETIME \(1 hour\)/);
+    expect((await status(strict.url, await tokenFor("xena", { secret: OLD, expiresIn: "50m" }))).status).toBe(200);
   });
 });

@@ -31,6 +31,8 @@ export interface RecordedRequest {
 export interface FakeLlm {
   url: string;
   apiKey: string;
+  /** The keys it accepts (apiKey at first): a test of a key rotation adds the new one and takes the old one away. */
+  keys: Set<string>;
   requests: RecordedRequest[];
   /** Requests whose client hung up before the fake finished its reply. */
   aborted: number;
@@ -42,16 +44,23 @@ export interface FakeLlm {
 
 type Dialect = "anthropic" | "openai";
 
-export function startFakeAnthropic(): Promise<FakeLlm> {
-  return startFake("anthropic");
+/** Where it listens: 127.0.0.1 on a free port unless told (a compose stack's containers reach their network's gateway). */
+export interface FakeListen {
+  host?: string;
+  port?: number;
+}
+
+export function startFakeAnthropic(listen: FakeListen = {}): Promise<FakeLlm> {
+  return startFake("anthropic", listen);
 }
 
 export function startFakeOpenAI(): Promise<FakeLlm> {
   return startFake("openai");
 }
 
-async function startFake(dialect: Dialect): Promise<FakeLlm> {
+async function startFake(dialect: Dialect, listen: FakeListen = {}): Promise<FakeLlm> {
   const apiKey = `${dialect}-test-key-0123456789`;
+  const keys = new Set([apiKey]);
   const queue: FakeReply[] = [];
   let fallback: FakeReply = { kind: "stream", chunks: ["Hello", " from", " the", " fake."], delayMs: 5 };
   const state = { requests: [] as RecordedRequest[], aborted: 0, completed: 0 };
@@ -69,9 +78,9 @@ async function startFake(dialect: Dialect): Promise<FakeLlm> {
       return;
     }
     // Anthropic's SDK sends the key as x-api-key or (since 1.x) as a bearer token.
+    const sent = req.headers.authorization?.replace(/^Bearer /, "") ?? req.headers["x-api-key"];
     const authorized =
-      req.headers.authorization === `Bearer ${apiKey}` ||
-      (dialect === "anthropic" && req.headers["x-api-key"] === apiKey);
+      typeof sent === "string" && keys.has(sent) && (dialect === "anthropic" || !!req.headers.authorization);
     if (!authorized) {
       sendJson(res, 401, errorBody(dialect, "authentication_error", "invalid x-api-key"));
       return;
@@ -94,11 +103,13 @@ async function startFake(dialect: Dialect): Promise<FakeLlm> {
     await streamReply(dialect, res, body, reply, () => clientGone);
     if (res.writableFinished) state.completed++;
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const host = listen.host ?? "127.0.0.1";
+  await new Promise<void>((resolve) => server.listen(listen.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     apiKey,
+    keys,
     get requests() {
       return state.requests;
     },

@@ -9,6 +9,11 @@ import { freePort } from "./ports.js";
 import { ManagedProcess } from "./process.js";
 import { scratchDir } from "./tmp.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
+import { natsCredentials, renderNatsAuth, type NatsCredential, type NatsRole } from "../../infra/host/nats-users.js";
+import { loadTemplates } from "../../infra/host/templates.js";
+
+/** The stack's NATS secret in tests that run NATS with the production users (auth: "users"). */
+export const TEST_NATS_SECRET = "test-nats-secret-0123456789abcdef";
 
 export const TEST_NATS_TOKEN = "test-nats-token-0123456789";
 
@@ -53,12 +58,24 @@ export interface NatsDeployment {
   nodes: NatsNode[];
   /** Comma-separated client URLs, as NATS_URL takes them. */
   url: string;
+  /** The one token, with auth "token" (the default); "" with auth "users". */
   token: string;
+  /** With auth "users": each role's login, as the stack's .env holds them. */
+  users?: Record<NatsRole, NatsCredential>;
+  /** The folder of the nodes' configs; with auth "users", nats-auth.conf there can be rewritten and reloaded. */
+  configDir: string;
   stop(): Promise<void>;
 }
 
-export async function startNats(options: { nodes?: 1 | 3 } = {}): Promise<NatsDeployment> {
+export async function startNats(
+  options: {
+    nodes?: 1 | 3;
+    /** "users": the production users and permissions (templates/stack/nats-auth.conf) instead of one token. */
+    auth?: "token" | "users";
+  } = {},
+): Promise<NatsDeployment> {
   const count = options.nodes ?? 1;
+  const users = options.auth === "users" ? natsCredentials(TEST_NATS_SECRET) : undefined;
   const dir = scratchDir("nats");
   const clientPorts = await Promise.all(Array.from({ length: count }, () => freePort()));
   const clusterPorts = await Promise.all(Array.from({ length: count }, () => freePort()));
@@ -68,7 +85,7 @@ export async function startNats(options: { nodes?: 1 | 3 } = {}): Promise<NatsDe
       `server_name: ${name}`,
       `listen: 127.0.0.1:${port}`,
       `jetstream { store_dir: "${join(dir.path, name)}", max_memory_store: 64MB, max_file_store: 1GB }`,
-      `authorization { token: "${TEST_NATS_TOKEN}" }`,
+      users ? "include ./nats-auth.conf" : `authorization { token: "${TEST_NATS_TOKEN}" }`,
     ];
     if (count > 1) {
       const routes = clusterPorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`);
@@ -78,12 +95,19 @@ export async function startNats(options: { nodes?: 1 | 3 } = {}): Promise<NatsDe
     writeFileSync(configPath, lines.join("\n") + "\n");
     return new NatsNode(name, port, configPath);
   });
+  if (users)
+    writeFileSync(join(dir.path, "nats-auth.conf"), renderNatsAuth(loadTemplates().natsAuth, [TEST_NATS_SECRET]));
   await Promise.all(nodes.map((n) => n.start()));
-  await waitForJetStream(nodes.map((n) => n.url));
+  await waitForJetStream(
+    nodes.map((n) => n.url),
+    users ? { user: users.ops.user, pass: users.ops.password } : { token: TEST_NATS_TOKEN },
+  );
   return {
     nodes,
     url: nodes.map((n) => n.url).join(","),
-    token: TEST_NATS_TOKEN,
+    token: users ? "" : TEST_NATS_TOKEN,
+    users,
+    configDir: dir.path,
     async stop() {
       await Promise.all(nodes.map((n) => n.stop()));
       dir.remove();
@@ -92,8 +116,12 @@ export async function startNats(options: { nodes?: 1 | 3 } = {}): Promise<NatsDe
 }
 
 /** A cluster takes a moment to elect its JetStream meta leader. */
-async function waitForJetStream(servers: string[], timeoutMs = 20_000): Promise<void> {
-  const nc = await connect({ servers, token: TEST_NATS_TOKEN });
+async function waitForJetStream(
+  servers: string[],
+  login: { token: string } | { user: string; pass: string },
+  timeoutMs = 20_000,
+): Promise<void> {
+  const nc = await connect({ servers, ...login });
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

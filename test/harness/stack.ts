@@ -25,14 +25,18 @@ export async function startStack(
     natsNodes?: 1 | 3;
     /** Before the bundle on each instance's node command line, e.g. --cpu-prof. */
     nodeArgs?: string[];
+    /** "users": NATS with the production users and permissions; the API logs in as its own user. */
+    natsAuth?: "token" | "users";
   } = {},
 ): Promise<Stack> {
   const provider = options.provider ?? "anthropic";
-  const nats = await startNats({ nodes: options.natsNodes ?? 1 });
+  const nats = await startNats({ nodes: options.natsNodes ?? 1, auth: options.natsAuth });
   const llm = provider === "anthropic" ? await startFakeAnthropic() : await startFakeOpenAI();
   const env: Record<string, string> = {
     NATS_URL: nats.url,
-    NATS_TOKEN: nats.token,
+    ...(nats.users
+      ? { NATS_USER: nats.users.api.user, NATS_PASSWORD: nats.users.api.password }
+      : { NATS_TOKEN: nats.token }),
     LLM_PROVIDER: provider,
     GENERATION_LEASE: "2s",
     ...(provider === "anthropic"

@@ -525,11 +525,13 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     // No recipients given to ops for a server named by --host: plaintext, and said so.
     expect(value.stderr).toContain(`${join(backupsDir, name)} is NOT encrypted and holds production data`);
     const manifest = await verifyBackup(join(backupsDir, name));
-    // Rate-limit counters and answers in progress are not backed up.
+    // Rate-limit counters and answers in progress are not backed up;
+    // revocations are: a restore must not let a revoked token in again.
     expect(manifest.streams.map((s) => s.name)).toEqual([
       "CONVERSATIONS",
       "KV_conversation-contexts",
       "KV_conversations",
+      "KV_revocations",
     ]);
     expect(manifest.streams[0]!.messages).toBeGreaterThan(0);
     expect(await inBucket()).toContain(name);

@@ -1,5 +1,6 @@
 // The host steps as data: their order, what re-runs when one file changes,
 // and how secrets travel. The engine runs them in test/host/engine-up.test.ts.
+import { natsCredentials } from "../../infra/host/nats-users.js";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -115,6 +116,9 @@ describe("host steps", () => {
           .join("\n");
       const holds = secrets.some((s) => decoded.includes(s));
       expect(holds, step.name).toBe(step.name === "stack");
+      // The NATS secret itself never leaves this machine: the host gets the
+      // passwords made from it, and nats-server only their hashes.
+      expect(decoded.includes(STACK.natsToken), step.name).toBe(false);
       expect(step.secret, step.name).toBe(step.name === "stack");
     }
   });
@@ -184,8 +188,12 @@ describe("the strict renderer", () => {
     const files = [...stackStep.script.matchAll(/'([A-Za-z0-9+/=]{16,})'/g)].map((m) =>
       Buffer.from(m[1]!, "base64").toString(),
     );
-    const rendered = files.find((f) => f.includes("NATS_TOKEN="))!;
-    expect(rendered).toContain(`NATS_TOKEN=${STACK.natsToken}`);
+    const rendered = files.find((f) => f.includes("NATS_API_PASSWORD="))!;
+    const nats = natsCredentials(STACK.natsToken);
+    expect(rendered).toContain(`NATS_API_USER=${nats.api.user}\nNATS_API_PASSWORD=${nats.api.password}\n`);
+    expect(rendered).toContain(`NATS_BACKUP_PASSWORD=${nats.backup.password}\n`);
+    expect(rendered).toContain(`NATS_OPS_PASSWORD=${nats.ops.password}\n`);
+    expect(rendered).toContain("JWT_PREVIOUS_SECRET=\nJWT_PREVIOUS_SECRET_UNTIL=\n");
     expect(rendered).not.toMatch(/\{\{[A-Z_]+\}\}/);
     // The release in service is not in the secret .env: the step records it beside.
     expect(rendered).not.toContain("API_RELEASE");

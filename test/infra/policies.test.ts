@@ -136,6 +136,7 @@ describe("credential policy", () => {
       /triggers\[0\].*secret assigned in plain text/,
     ],
     [STEP, { triggers: [{ key: "sk-proj-abcdefghijklmnopqrstuvwx" }] }, /triggers\[0\]\.key.*OpenAI API key/],
+    [STEP, { triggers: ["NATS_API_PASSWORD=Zk3vQm9ZpL0aBcDeFgHi"] }, /triggers\[0\].*secret assigned in plain text/],
   ])("rejects a credential in %s input", (type, props, message) => {
     const found = violations(noPlaintextCredentials, type, props);
     expect(found).toHaveLength(1);

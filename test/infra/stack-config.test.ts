@@ -195,6 +195,38 @@ describe("parseStackConfig", () => {
   });
 });
 
+describe("a rotation's previous secrets (npm run ops -- rotate)", () => {
+  const previous = "jwt-previous-0123456789abcdef0123456789";
+  it("reads them, encrypted, with the time the previous JWT key retires", () => {
+    const config = parseStackConfig(
+      raw(
+        {
+          jwtPreviousSecret: previous,
+          jwtPreviousSecretUntil: "2026-12-08T12:00:00Z",
+          natsPreviousToken: "nats-previous-0123456789",
+        },
+        [...SECRET_KEYS, "jwtPreviousSecret", "natsPreviousToken"],
+      ),
+    );
+    expect(config.app.jwtPreviousSecret).toEqual({ secret: previous, until: "2026-12-08T12:00:00Z" });
+    expect(config.app.natsPreviousToken).toBe("nats-previous-0123456789");
+    expect(parseStackConfig(raw()).app).toMatchObject({ jwtPreviousSecret: undefined, natsPreviousToken: undefined });
+  });
+
+  it.each<[Record<string, string>, string[], RegExp]>([
+    [{ jwtPreviousSecret: previous }, [], /Config "jwtPreviousSecret": is stored in plaintext.*--secret/],
+    [{ natsPreviousToken: "nats-previous-0123456789" }, [], /Config "natsPreviousToken": is stored in plaintext/],
+    [
+      { jwtPreviousSecret: previous, jwtPreviousSecretUntil: "tomorrow" },
+      ["jwtPreviousSecret"],
+      /Config "jwtPreviousSecretUntil": "tomorrow" is not a UTC time/,
+    ],
+    [{ jwtPreviousSecretUntil: "2026-12-08T12:00:00Z" }, [], /is set, but jwtPreviousSecret is not.*config rm/],
+  ])("refuses %j", (overrides, secret, message) => {
+    expect(() => parseStackConfig(raw(overrides, [...SECRET_KEYS, ...secret]))).toThrow(message);
+  });
+});
+
 describe("Pulumi.yaml", () => {
   it("takes a backup bucket of your own: all four settings, the keys encrypted, not beside a Vultr bucket", () => {
     const own = {

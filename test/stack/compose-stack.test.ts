@@ -7,15 +7,20 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localStackDown, localStackUp, ROOT, type LocalStack } from "../../scripts/local/local-stack.js";
+import {
+  LOCAL_STACK_SETTINGS,
+  localStackDown,
+  localStackUp,
+  ROOT,
+  type LocalStack,
+} from "../../scripts/local/local-stack.js";
 import { ChatClient, textOf } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
 import { freePort } from "../harness/ports.js";
 import { tokenFor } from "../harness/tokens.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
-import { LOCAL_API_IMAGE, LOCAL_NATS_IMAGE } from "../../scripts/local/images.js";
 import { runStep } from "../../infra/host/run-step.js";
-import { stackStep } from "../../infra/host/steps.js";
+import { stackStep, type StackSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { LocalTransport } from "../../infra/host/transport/local.js";
 
@@ -154,27 +159,16 @@ describe("the compose stack behind Caddy", () => {
 
   it("applies a changed NATS config: a live reload when nats-server takes it, else a restart the API rides out", async () => {
     const template = loadTemplates().natsConf;
-    const secrets = JSON.parse(readFileSync(join(DIR, "secrets.json"), "utf8")) as {
-      natsToken: string;
-      jwtSecret: string;
-    };
-    // The stack step as the local stack deploys it, with another NATS config.
-    // The same settings as localStackUp's, or the .env would change and the
+    // The settings localStackUp deployed, or the .env would change and the
     // API instances be replaced (checked below).
+    const settings = JSON.parse(readFileSync(join(DIR, LOCAL_STACK_SETTINGS), "utf8")) as StackSettings;
+    // The stack step as the local stack deploys it, with another NATS config.
     const stackStepWith = async (natsConf: string) => {
       const output = await runStep(
         new LocalTransport(),
         stackStep(
           { ...loadTemplates(), natsConf },
-          {
-            apiImage: LOCAL_API_IMAGE,
-            natsImage: LOCAL_NATS_IMAGE,
-            natsToken: secrets.natsToken,
-            jwtSecret: secrets.jwtSecret,
-            llmProvider: "mock",
-            llmApiKey: "",
-            apiSettings: { RATE_LIMIT_REQUESTS: "600" },
-          },
+          settings,
           readFileSync(join(DIR, "app/pulumi-release"), "utf8").trim(),
           { appDir: join(DIR, "app"), dataDir: join(DIR, "data") },
           "npm run local",
@@ -183,7 +177,9 @@ describe("the compose stack behind Caddy", () => {
       expect(output).not.toMatch(/installed \S+\/\.env/);
       return output;
     };
-    const varz = async () => (await requestJson("GET", "http://127.0.0.1:8222/varz")).body;
+    // Monitoring listens inside the NATS container only.
+    const varz = async () =>
+      JSON.parse(stack.compose("exec", "-T", "nats", "wget", "-qO-", "http://127.0.0.1:8222/varz"));
     const apiStarts = () =>
       ["api-1", "api-2"].map((api) =>
         execFileSync(

@@ -1,5 +1,6 @@
 // Every template, validated by its own tool, and a deliberately broken
 // variant of each that the same tool must refuse.
+import { renderNatsAuth } from "../../infra/host/nats-users.js";
 import { execFile } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -126,24 +127,41 @@ describe("sshd drop-in (sshd -t)", () => {
   });
 });
 
-describe("nats-server.conf (nats-server -t)", () => {
+describe("nats-server.conf with its users (nats-server -t)", () => {
+  // The config and the users it includes, side by side as the stack step installs them.
+  const check = (conf: string, auth: string) => {
+    const folder = join(dir.path, `nats-${counter++}`);
+    mkdirSync(folder);
+    writeFileSync(join(folder, "nats-server.conf"), conf);
+    writeFileSync(join(folder, "nats-auth.conf"), auth);
+    // No environment: nothing in the config comes from one.
+    return run(natsServerBinary(), ["-c", join(folder, "nats-server.conf"), "-t"], {});
+  };
+  const conf = read("stack/nats-server.conf");
+  const users = renderNatsAuth(read("stack/nats-auth.conf"), ["a-secret-for-the-test-0123456789"]);
+
   it("validates, and refuses a broken copy", async () => {
-    const conf = read("stack/nats-server.conf");
-    const env = { NATS_TOKEN: "a-token-for-the-test-0123456789" };
-    const good = await run(natsServerBinary(), ["-c", file("nats.conf", conf), "-t"], env);
-    const bad = await run(
-      natsServerBinary(),
-      ["-c", file("nats.conf", conf.replace("max_file_store: 20GB", "max_file_store: lots")), "-t"],
-      env,
+    expectBoth(
+      await check(conf, users),
+      await check(conf.replace("max_file_store: 20GB", "max_file_store: lots"), users),
+      /max_file_store|parse|invalid/i,
     );
-    expectBoth(good, bad, /max_file_store|parse|invalid/i);
+  });
+
+  it("refuses users whose permissions are not defined", async () => {
+    const bad = await check(conf, users.replace("permissions: $OPS_PERMISSIONS", "permissions: $OPERATOR"));
+    expect(bad.ok).toBe(false);
+    expect(bad.output).toMatch(/OPERATOR/);
   });
 });
 
 describe("docker-compose.prod.yml (docker compose config)", () => {
   const env = {
     API_RELEASE: "releases/abc",
-    NATS_TOKEN: "a-token-for-the-test-0123456789",
+    NATS_API_USER: "api-0123abcd",
+    NATS_API_PASSWORD: "a-password-for-the-test-0123456789",
+    NATS_BACKUP_USER: "backup-0123abcd",
+    NATS_BACKUP_PASSWORD: "another-password-for-the-test-0123",
     JWT_SECRET: "x".repeat(40),
     HOME: homedir(),
   };
@@ -179,8 +197,13 @@ describe("docker-compose.prod.yml (docker compose config)", () => {
       expect(service.deploy?.resources?.limits?.memory, name).toBeDefined();
       expect(service.logging?.options?.["max-size"], name).toBe("10m");
     }
-    // Monitoring, and the clients' port that ops backup and restore reach through an SSH tunnel.
-    expect(config.services.nats!.ports.map((p: { target: number }) => p.target)).toEqual([8222, 4222]);
+    // Only the clients' port that ops backup and restore reach through an
+    // SSH tunnel: monitoring (8222) stays inside the container.
+    expect(config.services.nats!.ports.map((p: { target: number }) => p.target)).toEqual([4222]);
+    // No secret in NATS's environment; each API instance has its own NATS user, not the backup's.
+    expect(config.services.nats!.environment ?? {}).toEqual({});
+    expect(config.services["api-1"]!.environment.NATS_USER).toBe("api-0123abcd");
+    expect(JSON.stringify(config.services["api-1"]!.environment)).not.toContain(env.NATS_BACKUP_PASSWORD);
   });
 
   it("runs the scheduled backup only when asked (profile backup), as hardened, with no port", async () => {
@@ -204,6 +227,8 @@ describe("docker-compose.prod.yml (docker compose config)", () => {
     expect(backup.user).toBe("10001:10001");
     expect(backup.ports).toBeUndefined();
     expect(backup.environment.NATS_URL).toBe("nats://nats:4222");
+    expect(backup.environment.NATS_USER).toBe("backup-0123abcd");
+    expect(JSON.stringify(backup.environment)).not.toContain(env.NATS_API_PASSWORD);
   });
 });
 

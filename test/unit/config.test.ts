@@ -82,11 +82,30 @@ describe("loadConfig", () => {
     [{ TRACING_ENABLED: "yes" }, "TRACING_ENABLED", /"true" or "false"/],
     [{ ANTHROPIC_BASE_URL: "ftp://x" }, "ANTHROPIC_BASE_URL", /http/],
     [{ INSTANCE_ID: "a.b" }, "INSTANCE_ID", /letters, digits/],
+    [{ NATS_TOKEN: undefined }, "NATS_TOKEN", /set NATS_USER and NATS_PASSWORD.*or NATS_TOKEN/],
+    [{ NATS_USER: "api-1" }, "NATS_PASSWORD", /set both NATS_USER and NATS_PASSWORD/],
+    [{ NATS_USER: "api-1", NATS_PASSWORD: "short" }, "NATS_PASSWORD", /5 characters/],
+    [{ JWT_MAX_LIFETIME: "31d" }, "JWT_MAX_LIFETIME", /from 1m to 30d/],
+    [{ JWT_PREVIOUS_SECRET: "x".repeat(40), JWT_PREVIOUS_SECRET_UNTIL: "soon" }, "JWT_PREVIOUS_SECRET_UNTIL", /"soon"/],
   ])("names the variable and the fix: %o", (override, variable, fix) => {
     const err = errorOf({ ...base, ...override });
     expect(err.variable).toBe(variable);
     expect(err.message.startsWith(`${variable}: `)).toBe(true);
     expect(err.message).toMatch(fix);
+  });
+
+  it("reads the stack's NATS user, and a rotation's previous JWT key with its end", () => {
+    const config = loadConfig({
+      ...base,
+      NATS_TOKEN: undefined,
+      NATS_USER: "api-0123abcd",
+      NATS_PASSWORD: "p".repeat(43),
+      JWT_PREVIOUS_SECRET: "y".repeat(40),
+      JWT_PREVIOUS_SECRET_UNTIL: "2026-12-08T12:00:00Z",
+    });
+    expect([config.natsUser, config.natsToken]).toEqual(["api-0123abcd", undefined]);
+    expect(config.jwtPreviousSecret).toEqual({ secret: "y".repeat(40), until: Date.UTC(2026, 11, 8, 12) });
+    expect(config.jwtMaxLifetimeMs).toBe(24 * 3600_000);
   });
 
   it("never echoes a secret's value", () => {

@@ -4,6 +4,7 @@ import type { FastifyRequest } from "fastify";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { createAuthenticator } from "../../app/src/plugins/auth.js";
+import { jwtKeySet } from "../../app/src/plugins/jwt-keys.js";
 import { signToken } from "../../scripts/ops/commands/token.js";
 import { resolveTarget } from "../../scripts/ops/target.js";
 
@@ -11,7 +12,7 @@ const SECRET = "unit-test-secret-that-is-long-enough-0123456789";
 
 async function userOf(token: string, required: { issuer?: string; audience?: string } = {}) {
   const request = { headers: { authorization: `Bearer ${token}` } } as unknown as FastifyRequest;
-  await createAuthenticator(SECRET, required)(request);
+  await createAuthenticator(jwtKeySet(SECRET), { ...required, maxLifetimeMs: 24 * 3600_000 })(request);
   return request.userId;
 }
 

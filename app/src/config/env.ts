@@ -5,6 +5,7 @@ import bytes from "bytes";
 import ms from "ms";
 import { hostname } from "node:os";
 import { z } from "zod";
+import { MAX_TOKEN_LIFETIME_MS } from "../plugins/token-lifetime.js";
 
 export class ConfigError extends Error {
   constructor(
@@ -25,9 +26,16 @@ export interface Config {
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
   instanceId: string;
   natsServers: string[];
-  natsToken: string;
+  /** A user and password (the stack's NATS users), a token (a NATS of your own), or both while a stack moves from its token to users. */
+  natsUser?: string;
+  natsPassword?: string;
+  natsToken?: string;
   natsReplicas: number;
   jwtSecret: string;
+  /** The key a rotation replaced, accepted until `until` (ms since the epoch; unset: while it is set). */
+  jwtPreviousSecret?: { secret: string; until?: number };
+  /** The longest a token may be valid: `exp` at most this after `iat`, and after now. */
+  jwtMaxLifetimeMs: number;
   /** Required `iss` and `aud` claims, when set. */
   jwtIssuer?: string;
   jwtAudience?: string;
@@ -138,6 +146,18 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const nats = natsCredentials(read);
+  const jwtPreviousSecret = read(
+    "JWT_PREVIOUS_SECRET",
+    z.string().min(32).optional(),
+    "the secret a rotation replaced, 32+ characters (npm run ops -- rotate jwt sets it)",
+  );
+  const jwtPreviousUntil = read(
+    "JWT_PREVIOUS_SECRET_UNTIL",
+    z.iso.datetime({ offset: true }).optional(),
+    "give the time the previous secret stops being accepted, e.g. 2026-12-08T12:00:00Z",
+  );
+
   const base = {
     serverHost: read("SERVER_HOST", z.string().default("0.0.0.0"), "give an address to listen on, e.g. 0.0.0.0"),
     serverPort: read("SERVER_PORT", port.default(8080), "use a port number between 1 and 65535"),
@@ -152,13 +172,23 @@ export function loadConfig(env: Env = process.env): Config {
       natsUrls,
       "give the NATS URL, e.g. nats://nats:4222 (comma-separate several for a cluster)",
     ),
-    natsToken: read("NATS_TOKEN", z.string().min(16), "generate one with: openssl rand -base64 32 (16+ characters)"),
+    ...nats,
     natsReplicas: read(
       "NATS_STREAM_REPLICAS",
       z.coerce.number().int().min(1).max(5).default(1),
       "use 1 for a single NATS server, 3 for a 3-node cluster",
     ),
     jwtSecret: read("JWT_SECRET", z.string().min(32), "generate one with: openssl rand -base64 32 (32+ characters)"),
+    jwtPreviousSecret: jwtPreviousSecret
+      ? { secret: jwtPreviousSecret, until: jwtPreviousUntil ? Date.parse(jwtPreviousUntil) : undefined }
+      : undefined,
+    jwtMaxLifetimeMs: read(
+      "JWT_MAX_LIFETIME",
+      duration({ minMs: 60_000 })
+        .pipe(z.number().max(MAX_TOKEN_LIFETIME_MS))
+        .default(24 * 3600_000),
+      'use a duration from 1m to 30d, e.g. "24h"',
+    ),
     jwtIssuer: read("JWT_ISSUER", optionalString, "name the issuer your tokens carry in `iss`"),
     jwtAudience: read("JWT_AUDIENCE", optionalString, "name the audience your tokens carry in `aud`"),
     provider,
@@ -323,6 +353,44 @@ function readQuotas(
   };
 }
 
+/**
+ * How the API logs in to NATS: NATS_USER and NATS_PASSWORD (the stack's),
+ * or NATS_TOKEN (a NATS server of your own with one token), or both (a
+ * stack moving from its token to users: nats-server checks whichever its
+ * config asks for).
+ */
+function natsCredentials(read: <T>(name: string, schema: z.ZodType<T>, fix: string) => T) {
+  const natsUser = read(
+    "NATS_USER",
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional(),
+    "use letters, digits, '-' or '_'",
+  );
+  const natsPassword = read(
+    "NATS_PASSWORD",
+    z.string().min(16).optional(),
+    "set the password of NATS_USER (16+ characters; the stack's .env has it)",
+  );
+  const natsToken = read(
+    "NATS_TOKEN",
+    z.string().min(16).optional(),
+    "generate one with: openssl rand -base64 32 (16+ characters)",
+  );
+  if ((natsUser === undefined) !== (natsPassword === undefined))
+    throw new ConfigError(
+      natsUser === undefined ? "NATS_USER" : "NATS_PASSWORD",
+      "is not set, but its pair is; set both NATS_USER and NATS_PASSWORD",
+    );
+  if (natsUser === undefined && natsToken === undefined)
+    throw new ConfigError(
+      "NATS_TOKEN",
+      "is not set; set NATS_USER and NATS_PASSWORD (the stack's .env has them), or NATS_TOKEN for a NATS server with one token (generate one with: openssl rand -base64 32)",
+    );
+  return { natsUser, natsPassword, natsToken };
+}
+
 const optionalString = z.string().optional();
 const positiveInt = z.coerce.number().int().positive();
 const wholeNumber = z.coerce.number().int().min(0);
@@ -372,7 +440,7 @@ function safeHostname(): string {
 
 // A bad secret is described by its length, never echoed into a log.
 // (By the end of the name: USER_INPUT_TOKENS_PER_WINDOW is no secret.)
-const SECRET_NAMES = /(TOKEN|SECRET|KEY)$/;
+const SECRET_NAMES = /(TOKEN|SECRET|KEY|PASSWORD)$/;
 function describeValue(name: string, value: string): string {
   return SECRET_NAMES.test(name) ? `${value.length} characters` : JSON.stringify(value);
 }

@@ -17,6 +17,8 @@ export const REDACTED_PATHS = [
   "*.secret",
   "*.jwtSecret",
   "*.natsToken",
+  "*.natsPassword",
+  "*.jwtPreviousSecret",
   "*.anthropicApiKey",
   "*.openaiApiKey",
 ];

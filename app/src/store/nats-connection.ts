@@ -3,6 +3,12 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 
+/**
+ * The API's replies arrive under this inbox prefix: the API's NATS users may
+ * read it, and no other (templates/stack/nats-auth.conf).
+ */
+export const API_INBOX_PREFIX = "_INBOX_api";
+
 export interface NatsHandle {
   nc: NatsConnection;
   isConnected(): boolean;
@@ -11,13 +17,16 @@ export interface NatsHandle {
 }
 
 export async function connectNats(
-  options: { servers: string[]; token: string; name: string },
+  options: { servers: string[]; user?: string; password?: string; token?: string; name: string },
   log: Logger,
 ): Promise<NatsHandle> {
-  log.info({ servers: options.servers }, "connecting to NATS");
+  log.info({ servers: options.servers, user: options.user }, "connecting to NATS");
   const nc = await connect({
     servers: options.servers,
-    token: options.token,
+    // Whichever are given: nats-server checks the one its config asks for.
+    ...(options.user ? { user: options.user, pass: options.password } : {}),
+    ...(options.token ? { token: options.token } : {}),
+    inboxPrefix: API_INBOX_PREFIX,
     name: options.name,
     // Keep trying at start-up too: compose may start us before NATS listens.
     waitOnFirstConnect: true,

@@ -31,7 +31,8 @@ if [ -f "$APP_DIR/current-release" ]; then platform_compose ps --all --format js
 echo "== release"
 cat "$APP_DIR/current-release" 2>/dev/null || true
 echo "== jetstream"
-curl -s --max-time 5 "http://127.0.0.1:8222/jsz" || true
+# Inside the NATS container: its monitoring port is not published.
+if [ -f "$APP_DIR/current-release" ]; then nats_monitor jsz || true; fi
 echo
 echo "== disk"
 du -sb "$DATA_DIR" 2>/dev/null | cut -f1
