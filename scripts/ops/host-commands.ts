@@ -140,7 +140,7 @@ export function recordBackupCommand(templates: Templates, paths: HostPaths, line
 /** NATS's client connections with their users (/connz, read inside the NATS container). */
 export function natsConnectionsCommand(templates: Templates, paths: HostPaths): HostCommand {
   return {
-    command: "bash -s",
+    command: asRoot("ops-nats-connections"),
     script: hostScript(templates, `. "$PLATFORM_STAGE/lib.sh"\nnats_monitor 'connz?auth=true&limit=4096'`, {
       APP_DIR: paths.appDir,
     }),
@@ -150,7 +150,7 @@ export function natsConnectionsCommand(templates: Templates, paths: HostPaths): 
 /** The release the last deploy of the stack shipped (a rotation's stack step keeps the one in service). */
 export function shippedReleaseCommand(templates: Templates, paths: HostPaths): HostCommand {
   return {
-    command: "bash -s",
+    command: asRoot("ops-shipped-release"),
     script: hostScript(templates, `cat "$APP_DIR/pulumi-release"`, { APP_DIR: paths.appDir }),
   };
 }
@@ -164,7 +164,7 @@ export function auditCommand(
   detail: string,
 ): HostCommand {
   return {
-    command: "bash -s",
+    command: asRoot("ops-audit"),
     script: hostScript(templates, `. "$PLATFORM_STAGE/lib.sh"\naudit "$ACTION" "$DETAIL"`, {
       APP_DIR: paths.appDir,
       ACTOR: actor,
