@@ -706,7 +706,7 @@ describe("old unencrypted backups, where the stack now encrypts", () => {
     await expect(
       restore(target, FIXTURE, { replaceLive: false, actor: "test", allowUnencrypted: false }),
     ).rejects.toThrow(
-      /store-v1 is not encrypted, but this stack encrypts its backups \(backupRecipients\).*--allow-unencrypted/,
+      /store-v1 is not encrypted, but this stack encrypts its backups \(backupRecipients, or the identity given\).*--allow-unencrypted/,
     );
     expect(calls).toEqual([]);
   });
