@@ -36,7 +36,7 @@ export async function stages(platform: Platform, samples: number): Promise<Stage
       // A conversation with one earlier exchange, as the second message of a chat finds it.
       const id = randomUUID();
       await store.createConversation(owner, { id, title: null, createdAt: new Date().toISOString() });
-      await store.putContext(
+      await store.contexts.put(
         id,
         [
           { role: "user", content: "earlier" },
@@ -60,15 +60,15 @@ export async function stages(platform: Platform, samples: number): Promise<Stage
       const [, , slot] = await time("round 1: conversation, context and answer slot together", () =>
         Promise.all([
           store.getConversation(owner, id),
-          store.getContext(id),
-          store.acquireAnswerSlot(owner, replyId, "bench", 3),
+          store.contexts.get(id),
+          store.slots.acquire(owner, replyId, "bench", 3),
         ]),
       );
       await time("  conversation lookup alone (KV get)", () => store.getConversation(owner, id));
-      await time("  context alone (KV get)", () => store.getContext(id));
-      await store.releaseAnswerSlot(slot!);
+      await time("  context alone (KV get)", () => store.contexts.get(id));
+      await store.slots.release(slot!);
       const again = await time("  answer slot alone (publish, ack)", () =>
-        store.acquireAnswerSlot(owner, replyId, "bench", 3),
+        store.slots.acquire(owner, replyId, "bench", 3),
       );
       await time("round 2: the user's message stored (publish, ack)", () => store.appendUserMessage(id, message));
       await time("first token from the provider SDK", async () => {
@@ -83,7 +83,7 @@ export async function stages(platform: Platform, samples: number): Promise<Stage
       await time("one batch of events stored (publish, ack)", () =>
         store.appendEvents(id, replyId, [{ seq: 1, type: "delta", data: { text: "t " } }]),
       );
-      await store.releaseAnswerSlot(again!);
+      await store.slots.release(again!);
     }
     return Object.fromEntries(Object.entries(times).map(([name, values]) => [name, round(percentile(values, 50))]));
   } finally {

@@ -53,7 +53,13 @@ import {
   type RestorePlan,
   type StreamEntry,
 } from "./manifest.js";
-import { BACKED_UP_STREAMS, backedUpStreams, isEphemeral, storageOptionsOf } from "./owned-streams.js";
+import {
+  BACKED_UP_STREAMS,
+  CLEARED_ON_RESTORE,
+  backedUpStreams,
+  isEphemeral,
+  storageOptionsOf,
+} from "./owned-streams.js";
 
 export type Log = (line: string) => void;
 
@@ -345,13 +351,6 @@ export async function openBackup(source: BackupSource, options: OpenOptions = {}
   }
 }
 
-/** Reads a backup folder's manifest and checks every file against it; throws, naming each problem, unless all is whole. */
-export async function verifyBackup(dir: string, options: OpenOptions = {}): Promise<Manifest> {
-  const opened = await openBackup(folderSource(dir), options);
-  opened.cleanup();
-  return opened.manifest;
-}
-
 export interface RestoreOptions extends OpenOptions {
   /** Replace streams that hold messages now (otherwise the restore refuses, touching nothing). */
   replaceLive: boolean;
@@ -408,21 +407,12 @@ export async function planRestoreOn(
 }
 
 /**
- * Restores every stream of the backup in `dir` (a folder here): checks the
- * backup whole first and plans every stream before touching one; then
- * restores each and proves its message count and last sequence are the backup's.
+ * Restores every stream of a backup its caller has opened (`openBackup`:
+ * checked whole, not read and checked again here): plans every stream before
+ * touching one; then restores each and proves its message count and last
+ * sequence are the backup's. The state that describes what the store held
+ * before (CLEARED_ON_RESTORE) is emptied, for the API to rebuild.
  */
-export async function restoreBackup(nc: NatsConnection, dir: string, options: RestoreOptions): Promise<Manifest> {
-  const opened = await openBackup(folderSource(dir), options);
-  try {
-    await restoreVerified(nc, opened.dir, opened.manifest, options);
-    return opened.manifest;
-  } finally {
-    opened.cleanup();
-  }
-}
-
-/** restoreBackup for a backup its caller has opened (`openBackup`), which is not read and checked again. */
 export async function restoreVerified(
   nc: NatsConnection,
   dir: string,
@@ -439,6 +429,11 @@ export async function restoreVerified(
     const problem = compareRestored(entry, state, config.max_age ?? 0);
     if (problem) problems.push(problem);
     options.log(`${entry.name}: restored ${state.messages} messages, last sequence ${state.last_seq}`);
+  }
+  for (const [stream, why] of CLEARED_ON_RESTORE) {
+    if (!(await streamNames(jsm)).includes(stream)) continue;
+    await jsm.streams.purge(stream);
+    options.log(`${stream}: cleared; ${why}`);
   }
   if (problems.length > 0) throw new BackupError(`the restore did not come back whole:\n  ${problems.join("\n  ")}`);
 }

@@ -6,6 +6,8 @@
 // itself would give it.
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
 import { RATE_LIMIT_BUCKET } from "../../app/src/store/rate-limit-counters.js";
+import { STORED_BYTES_BUCKET } from "../../app/src/store/stored-bytes-counters.js";
+import { TOKEN_BUDGET_BUCKET } from "../../app/src/store/token-budget-counters.js";
 import {
   bucketSettings,
   conversationStreamConfig,
@@ -20,12 +22,26 @@ const kvStream = (bucket: string) => `KV_${bucket}`;
 /**
  * State that only means something to the processes running now: rate-limit
  * counters, the slots of answers in progress (and the leases of releases
- * before them). Not backed up, and not restored from older backups that hold
- * them: a restored slot would make a dead answer look alive.
+ * before them), the users' token budgets and counts of stored bytes. Not
+ * backed up, and not restored from older backups that hold them: a restored
+ * slot would make a dead answer look alive, a restored count would be
+ * another moment's.
  */
 const EPHEMERAL_STREAMS: ReadonlySet<string> = new Set(
-  [RATE_LIMIT_BUCKET, ACTIVE_ANSWERS_BUCKET, LEGACY_LEASES_BUCKET].map(kvStream),
+  [RATE_LIMIT_BUCKET, ACTIVE_ANSWERS_BUCKET, LEGACY_LEASES_BUCKET, TOKEN_BUDGET_BUCKET, STORED_BYTES_BUCKET].map(
+    kvStream,
+  ),
 );
+
+/**
+ * Throwaway state that describes what the store holds, so is wrong once a
+ * restore has changed it: emptied after each restore (with why that is
+ * safe), for the API to rebuild. A user whose stored-bytes count is missing
+ * is recounted from the store at their next write, rather than counted from 0.
+ */
+export const CLEARED_ON_RESTORE: ReadonlyMap<string, string> = new Map([
+  [kvStream(STORED_BYTES_BUCKET), "each user's stored bytes are recounted from the store at their next write"],
+]);
 
 export function isEphemeral(stream: string): boolean {
   return EPHEMERAL_STREAMS.has(stream);

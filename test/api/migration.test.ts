@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { restoreBackup } from "../../scripts/backup/backup.js";
+import { restoreBackup } from "../harness/backups.js";
 import { startApi, type RunningApi } from "../harness/api.js";
 import { ChatClient } from "../harness/chat-client.js";
 import { startFakeAnthropic, type FakeLlm } from "../harness/fake-llm.js";

@@ -1,18 +1,69 @@
 // Per-user storage quotas (USER_MAX_STORED_BYTES), shared by two instances
 // through NATS: checked before a conversation or a message is stored, given
-// back when a conversation is deleted, and recounted from the store before a
-// refusal, so a count that drifted never locks a user out.
+// back once when a conversation is deleted (however many deletes race), and
+// recounted from the store before a refusal and every ten minutes, so a count
+// that drifted either way heals.
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect } from "@nats-io/transport-node";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONVERSATION_RECORD_WEIGHT } from "../../app/src/chat/storage-quota.js";
 import { counterKey } from "../../app/src/store/shared-counters.js";
+import { keys } from "../../app/src/store/subjects.js";
 import { ChatClient } from "../harness/chat-client.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { tokenFor } from "../harness/tokens.js";
 
 const QUOTA = 128 * 1024;
 const BIG = "x".repeat(30_000);
+
+/** Every message a filter matches, read through an ordered consumer. */
+async function messagesOf(nc: NatsConnection, stream: string, filter: string, lastPerSubject: boolean) {
+  const consumer = await jetstream(nc).consumers.get(stream, {
+    filter_subjects: [filter],
+    deliver_policy: lastPerSubject ? DeliverPolicy.LastPerSubject : DeliverPolicy.All,
+  });
+  const found: Array<{ subject: string; size: number; operation: string | undefined }> = [];
+  let pending = (await consumer.info(true)).num_pending;
+  while (pending > 0) {
+    const batch = await consumer.fetch({ max_messages: pending, expires: 2000 });
+    let got = 0;
+    for await (const m of batch) {
+      found.push({ subject: m.subject, size: m.data.length, operation: m.headers?.get("KV-Operation") || undefined });
+      pending = m.info.pending;
+      got++;
+    }
+    if (got === 0) break;
+  }
+  await consumer.delete();
+  return found;
+}
+
+/**
+ * What a user's conversations hold, as the quota counts it, read here from
+ * the streams themselves: each record (subject and payload) times its
+ * weight, and the log's messages and ended answers (not events in progress).
+ */
+async function heldBy(nc: NatsConnection, user: string): Promise<number> {
+  const records = (
+    await messagesOf(nc, "KV_conversations", `$KV.conversations.${keys.conversationsOf(user)}`, true)
+  ).filter((r) => !r.operation);
+  let total = 0;
+  for (const record of records) {
+    total += CONVERSATION_RECORD_WEIGHT * (Buffer.byteLength(record.subject) + record.size);
+    const id = record.subject.split(".").at(-1)!;
+    for (const m of await messagesOf(nc, "CONVERSATIONS", `conv.${id}.>`, false))
+      if (m.subject.split(".")[2] !== "live") total += Buffer.byteLength(m.subject) + m.size;
+  }
+  return total;
+}
+
+/** The user's count in the stored-bytes bucket. */
+async function countedFor(nc: NatsConnection, user: string): Promise<{ bytes: number; recountedAt: number }> {
+  const entry = await (await new Kvm(nc).open("stored-bytes")).get(counterKey("bytes", user));
+  return entry?.operation === "PUT" ? entry.json() : { bytes: 0, recountedAt: 0 };
+}
 
 describe("per-user storage quotas across two instances", () => {
   let stack: Stack;
@@ -22,7 +73,22 @@ describe("per-user storage quotas across two instances", () => {
       env: { USER_MAX_STORED_BYTES: String(QUOTA), MAX_ACTIVE_ANSWERS_PER_USER: "10" },
     });
   });
-  afterAll(() => stack?.stop());
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nc = await connect({ servers: stack.nats.url, token: stack.nats.token });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await stack?.stop();
+  });
+
+  async function until(check: () => Promise<boolean>, what: string) {
+    for (let i = 0; i < 100; i++) {
+      if (await check()) return;
+      await sleep(50);
+    }
+    throw new Error(`still not ${what} after 5 s`);
+  }
 
   async function clients(user: string): Promise<[ChatClient, ChatClient]> {
     const token = await tokenFor(user);
@@ -120,5 +186,62 @@ describe("per-user storage quotas across two instances", () => {
     // What one empty conversation holds: its record, weighted.
     expect(recounts[0]!.held).toBeGreaterThan(2_000);
     expect(recounts[0]!.held).toBeLessThan(QUOTA / 4);
+  });
+
+  it("gives a conversation's bytes back once when deletes of it race on both instances", async () => {
+    const pair = await clients("racer");
+    const kept = await pair[0].createConversation();
+    await (
+      await pair[0].send(kept, "x".repeat(5_000))
+    ).ended;
+    for (let round = 1; round <= 3; round++) {
+      const id = await pair[1].createConversation();
+      await (
+        await pair[1].send(id, BIG)
+      ).ended;
+      // Nothing of the answer is left to count: its bytes are in.
+      await until(async () => (await countedFor(nc, "racer")).bytes === (await heldBy(nc, "racer")), "counted");
+      const deletes = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => pair[i % 2]!.request("DELETE", `/v1/conversations/${id}`)),
+      );
+      const statuses = deletes.map((d) => d.status);
+      expect(statuses, `round ${round}`).toContain(204);
+      for (const status of statuses) expect([204, 404], `round ${round}`).toContain(status);
+      expect((await pair[0].request("GET", `/v1/conversations/${id}`)).status).toBe(404);
+      // Exactly what the user still holds: the kept conversation, no less.
+      const held = await heldBy(nc, "racer");
+      expect(held).toBeGreaterThan(5_000);
+      expect((await countedFor(nc, "racer")).bytes, `round ${round}`).toBe(held);
+    }
+  });
+
+  it("recounts on an allowed charge too once ten minutes have passed, so a count too low heals", async () => {
+    const [a, b] = await clients("undercounted");
+    const id = await a.createConversation();
+    await (
+      await a.send(id, BIG)
+    ).ended;
+    const held = await heldBy(nc, "undercounted");
+    expect(held).toBeGreaterThan(30_000);
+    // As if a delete had given back more than it took (last recounted 11 minutes ago).
+    const kv = await new Kvm(nc).open("stored-bytes");
+    await kv.put(
+      counterKey("bytes", "undercounted"),
+      JSON.stringify({ bytes: 0, recountedAt: Date.now() - 11 * 60_000 }),
+    );
+    const stream = await b.send(id, "still counted?");
+    expect(stream.status).toBe(200);
+    await stream.ended;
+    await until(
+      async () => (await countedFor(nc, "undercounted")).bytes === (await heldBy(nc, "undercounted")),
+      "healed",
+    );
+    expect((await countedFor(nc, "undercounted")).recountedAt).toBeGreaterThan(Date.now() - 60_000);
+    // Once recounted, not again for ten minutes: a count set by hand now stays.
+    await kv.put(counterKey("bytes", "undercounted"), JSON.stringify({ bytes: 7, recountedAt: Date.now() }));
+    await (
+      await a.send(id, "again")
+    ).ended;
+    expect((await countedFor(nc, "undercounted")).bytes).toBeLessThan(held / 2);
   });
 });

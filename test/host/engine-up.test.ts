@@ -30,7 +30,8 @@ import { tokenFor } from "../harness/tokens.js";
 import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
 import { PRODUCTION_PATHS, releaseId, verifyStep } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { openBackup, verifyBackup } from "../../scripts/backup/backup.js";
+import { openBackup } from "../../scripts/backup/backup.js";
+import { verifyBackup } from "../harness/backups.js";
 import { generateKeyPair } from "../../scripts/backup/encryption.js";
 import { BackupBucket } from "../../scripts/backup/object-store.js";
 

@@ -14,19 +14,20 @@ import {
 } from "node:fs";
 import { join, relative } from "node:path";
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChatStore } from "../../app/src/store/chat-store.js";
+import { STORED_BYTES_BUCKET, StorageQuota } from "../../app/src/store/stored-bytes-counters.js";
+import { TOKEN_BUDGET_BUCKET, TokenBudgets } from "../../app/src/store/token-budget-counters.js";
 import { CONVERSATIONS_STREAM as STREAM } from "../../app/src/store/subjects.js";
 import {
   folderSource,
   openBackup,
   readBackupManifest,
-  restoreBackup,
   restoreVerified,
   takeBackup,
-  verifyBackup,
 } from "../../scripts/backup/backup.js";
 import { MANIFEST_FILE } from "../../scripts/backup/layout.js";
 import { BackupBucket } from "../../scripts/backup/object-store.js";
@@ -34,6 +35,7 @@ import { LocalTransport } from "../../infra/host/transport/local.js";
 import { generateKeyPair } from "../../scripts/backup/encryption.js";
 import { listBackups, restore } from "../../scripts/ops/commands/backup.js";
 import type { Target } from "../../scripts/ops/target.js";
+import { restoreBackup, verifyBackup } from "../harness/backups.js";
 import { startNats, type NatsDeployment } from "../harness/nats.js";
 import { startFakeS3, type FakeS3 } from "../harness/s3.js";
 import { scratchDir } from "../harness/tmp.js";
@@ -58,11 +60,27 @@ async function fill(store: ChatStore, conversations: number, eventsEach: number)
       provider: "mock",
       createdAt: new Date().toISOString(),
     });
-    await store.putContext(id, [{ role: "user", content: `question ${c}` }], 0);
+    await store.contexts.put(id, [{ role: "user", content: `question ${c}` }], 0);
     for (let seq = 1; seq <= eventsEach; seq++)
       await store.appendEvents(id, replyId, [{ seq, type: "delta", data: { text: `token ${seq} ` } }]);
   }
   return ids;
+}
+
+/** A conversation's whole log, in order, read from the stream. */
+async function logOf(nc: NatsConnection, conversationId: string): Promise<unknown[]> {
+  const consumer = await jetstream(nc).consumers.get(STREAM, {
+    filter_subjects: [`conv.${conversationId}.>`],
+    deliver_policy: DeliverPolicy.All,
+  });
+  const records: unknown[] = [];
+  const pending = (await consumer.info(true)).num_pending;
+  for await (const m of await consumer.fetch({ max_messages: pending, expires: 5000 })) {
+    records.push(m.json());
+    if (m.info.pending === 0) break;
+  }
+  await consumer.delete();
+  return records;
 }
 
 describe("backup and restore of JetStream with the server's snapshot API", () => {
@@ -77,7 +95,7 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
     nc = await connect({ servers: source.url, token: source.token });
     store = await ChatStore.open(nc, STORE_OPTIONS);
     ids = await fill(store, 20, 50);
-    await store.acquireAnswerSlot(OWNER, randomUUID(), "api-1", 3);
+    await store.slots.acquire(OWNER, randomUUID(), "api-1", 3);
   }, 60_000);
 
   afterAll(async () => {
@@ -158,7 +176,7 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
       // The API's own store reads the restored data: conversations and their logs.
       const restored = await ChatStore.open(target.conn, STORE_OPTIONS);
       expect((await restored.getConversation(OWNER, ids[7]!))?.title).toBe("conversation 7");
-      const log = await restored.readLog(ids[7]!);
+      const log = await logOf(target.conn, ids[7]!);
       expect(log).toHaveLength(51);
       expect(log.at(-1)).toMatchObject({ kind: "events", events: [{ seq: 50 }] });
     } finally {
@@ -214,6 +232,56 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
     await restoreBackup(nc, backup, { replaceLive: true, log: quiet });
     const after = (await (await jetstreamManager(nc)).streams.info(STREAM)).state;
     expect(after.last_seq).toBe(manifest.streams.find((s) => s.name === STREAM)!.lastSeq);
+  }, 60_000);
+
+  it("leaves the quota buckets out, and clears the stored-bytes counts on restore so each is recounted", async () => {
+    // The API's quota buckets, as its instances make and fill them.
+    const quota = new StorageQuota(nc, store, 1024 * 1024, { retentionMs: 0, replicas: 1 }, pino({ level: "silent" }));
+    expect((await quota.charge(OWNER, 1000)).allowed).toBe(true);
+    const budgets = new TokenBudgets(nc, { input: 1000, output: 1000, windowMs: 60_000 }, 1);
+    expect("reservation" in (await budgets.reserve(OWNER, { input: 10, output: 10 }))).toBe(true);
+
+    const lines: string[] = [];
+    const { dir: backup, manifest } = await takeBackup(
+      nc,
+      dir.path,
+      "test",
+      (line) => void lines.push(line),
+      new Date(Date.now() + 4000),
+    );
+    expect(lines.filter((l) => /not one of the API's streams/.test(l))).toEqual([]);
+    expect(manifest.streams.map((s) => s.name)).toEqual([
+      "CONVERSATIONS",
+      "KV_conversation-contexts",
+      "KV_conversations",
+    ]);
+
+    // The counts said what the server held before; after the restore they would be wrong.
+    lines.length = 0;
+    await restoreBackup(nc, backup, { replaceLive: true, log: (line) => void lines.push(line) });
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info(`KV_${STORED_BYTES_BUCKET}`)).state.messages).toBe(0);
+    expect(lines).toContain(
+      `KV_${STORED_BYTES_BUCKET}: cleared; each user's stored bytes are recounted from the store at their next write`,
+    );
+    // Token budgets are not about what is stored: left as they are.
+    expect((await jsm.streams.info(`KV_${TOKEN_BUDGET_BUCKET}`)).state.messages).toBe(1);
+    // An instance started after the restore recounts what the restored store
+    // holds for the user after their next write, rather than counting from 0.
+    const restarted = new StorageQuota(
+      nc,
+      await ChatStore.open(nc, STORE_OPTIONS),
+      1024 * 1024,
+      { retentionMs: 0, replicas: 1 },
+      pino({ level: "silent" }),
+    );
+    const held = await restarted.measure(OWNER);
+    expect(held).toBeGreaterThan(20 * 1000);
+    const charged = await restarted.charge(OWNER, 1000);
+    expect(charged).toMatchObject({ allowed: true, used: 1000, recountedAt: 0 });
+    // What the API does once the write is stored (here none was).
+    await restarted.recountIfDue(OWNER, charged);
+    expect((await restarted.charge(OWNER, 0)).used).toBe(held);
   }, 60_000);
 });
 

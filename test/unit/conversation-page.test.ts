@@ -1,18 +1,15 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_TURNS_PER_PAGE,
-  encodePageCursor,
-  MAX_TURNS_PER_PAGE,
-  pageQuery,
-} from "../../app/src/chat/conversation-page.js";
+import { encodePageCursor, MAX_TURNS_PER_PAGE, pageQuery } from "../../app/src/chat/conversation-page.js";
 
 describe("pageQuery", () => {
-  it("starts at the beginning with the default page size", () => {
-    expect(pageQuery({})).toEqual({ after: 0, limit: DEFAULT_TURNS_PER_PAGE });
+  it("starts at the beginning with no count limit (only the byte cap) unless a limit is asked for", () => {
+    expect(pageQuery({})).toEqual({ after: 0, limit: undefined });
+    expect(pageQuery({ limit: "50" })).toEqual({ after: 0, limit: 50 });
   });
 
-  it("continues where a cursor it returned says", () => {
+  it("continues where a cursor it returned says, with or without a limit", () => {
     expect(pageQuery({ limit: "3", cursor: encodePageCursor(4711) })).toEqual({ after: 4711, limit: 3 });
+    expect(pageQuery({ cursor: encodePageCursor(4711) })).toEqual({ after: 4711, limit: undefined });
   });
 
   it("refuses a limit out of range and a cursor it did not make, saying what to do", () => {

@@ -8,7 +8,7 @@ import {
   quotaStep,
   RECOUNT_INTERVAL_MS,
   recordBytes,
-  shouldRecount,
+  recountDue,
 } from "../../app/src/chat/storage-quota.js";
 import { conversationsBucketShare } from "../../app/src/store/storage-config.js";
 
@@ -55,10 +55,10 @@ describe("quotaStep", () => {
     expect(quotaStep({ bytes: 0, recountedAt: 0 }, { kind: "add", bytes: -500 }).next).toBeNull();
   });
 
-  it("replaces the count by a recount, and remembers when", () => {
-    expect(quotaStep({ bytes: 9999, recountedAt: 0 }, { kind: "recount", bytes: 120, at: 77 }).next).toEqual({
-      bytes: 120,
-      recountedAt: 77,
+  it("replaces the count by a recount, and remembers when and what it replaced", () => {
+    expect(quotaStep({ bytes: 9999, recountedAt: 0 }, { kind: "recount", bytes: 120, at: 77 })).toEqual({
+      result: { allowed: true, used: 120, recountedAt: 77, replaced: 9999 },
+      next: { bytes: 120, recountedAt: 77 },
     });
   });
 
@@ -73,13 +73,19 @@ describe("quotaStep", () => {
   });
 });
 
-describe("shouldRecount", () => {
+describe("recountDue", () => {
   const now = 1_700_000_000_000;
-  it("recounts before refusing, at most once an interval", () => {
-    expect(shouldRecount({ allowed: false, used: 1, recountedAt: 0 }, now)).toBe(true);
-    expect(shouldRecount({ allowed: false, used: 1, recountedAt: now - RECOUNT_INTERVAL_MS + 1 }, now)).toBe(false);
-    expect(shouldRecount({ allowed: false, used: 1, recountedAt: now - RECOUNT_INTERVAL_MS }, now)).toBe(true);
-    expect(shouldRecount({ allowed: true, used: 1, recountedAt: 0 }, now)).toBe(false);
+  it("recounts at most once an interval, whether the charge was refused or allowed", () => {
+    for (const allowed of [false, true]) {
+      expect(recountDue({ allowed, used: 1, recountedAt: now - RECOUNT_INTERVAL_MS + 1 }, now), `${allowed}`).toBe(
+        false,
+      );
+      expect(recountDue({ allowed, used: 1, recountedAt: now - RECOUNT_INTERVAL_MS }, now), `${allowed}`).toBe(true);
+    }
+  });
+
+  it("recounts a count never taken (a new user, counts cleared by a restore) at once", () => {
+    expect(recountDue({ allowed: true, used: 1, recountedAt: 0 }, now)).toBe(true);
   });
 });
 

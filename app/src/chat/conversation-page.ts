@@ -1,9 +1,10 @@
-// A conversation read a page at a time, oldest first: a page holds up to
-// `limit` of the user's messages with their answers, and stops early past
-// PAGE_MAX_BYTES, so reading a conversation of any length takes bounded
-// memory. The cursor is opaque to clients: where the next page starts.
+// A conversation read a page at a time, oldest first. Without `limit`, a
+// page holds as many of the user's messages (with their answers) as fit in
+// PAGE_MAX_BYTES: clients that never learnt paging get a conversation whole
+// unless it is huge. With `limit`, at most that many. Either way a page
+// stops past PAGE_MAX_BYTES, so reading a conversation of any length takes
+// bounded memory. The cursor is opaque to clients: where the next page starts.
 
-export const DEFAULT_TURNS_PER_PAGE = 50;
 export const MAX_TURNS_PER_PAGE = 200;
 /** A page stops once its records hold this much (after one message at least). */
 export const PAGE_MAX_BYTES = 1024 * 1024;
@@ -11,12 +12,13 @@ export const PAGE_MAX_BYTES = 1024 * 1024;
 export interface PageQuery {
   /** Stream sequence after which the page starts (0: the beginning). */
   after: number;
-  limit: number;
+  /** The user's messages at most; undefined: as many as fit in PAGE_MAX_BYTES. */
+  limit: number | undefined;
 }
 
 export function pageQuery(query: { limit?: string; cursor?: string }): PageQuery | Error {
-  const limit = query.limit === undefined ? DEFAULT_TURNS_PER_PAGE : Number(query.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TURNS_PER_PAGE) {
+  const limit = query.limit === undefined ? undefined : Number(query.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_TURNS_PER_PAGE)) {
     return new Error(`limit must be a whole number from 1 to ${MAX_TURNS_PER_PAGE}.`);
   }
   if (query.cursor === undefined) return { after: 0, limit };

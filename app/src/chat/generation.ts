@@ -8,7 +8,8 @@ import type { Logger } from "pino";
 import { classifyUpstreamError, UpstreamIdleTimeout } from "../providers/errors.js";
 import type { ChatTurn, LlmProvider } from "../providers/types.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { AnswerSlot, ChatStore } from "../store/chat-store.js";
+import type { AnswerSlot } from "../store/answer-slots.js";
+import type { ChatStore } from "../store/chat-store.js";
 import type { AnswerRecord, StreamEvent, TerminalEvent, Usage } from "../store/records.js";
 import { StoreError } from "../store/store-errors.js";
 import { modelContext, type ContextLimits } from "./context.js";
@@ -29,7 +30,7 @@ export interface GenerationContext {
 
 export interface GenerationInput {
   owner: string;
-  /** The owner's slot this answer holds (see ChatStore.acquireAnswerSlot). */
+  /** The owner's slot this answer holds (see AnswerSlots.acquire). */
   slot: AnswerSlot;
   conversationId: string;
   replyId: string;
@@ -121,8 +122,8 @@ export class Generation {
     let renewing: Promise<void> | undefined;
     const lease = setInterval(
       () => {
-        renewing ??= store
-          .renewAnswerSlot(input.slot, input.replyId, ctx.instanceId)
+        renewing ??= store.slots
+          .renew(input.slot, input.replyId, ctx.instanceId)
           .then((kept) => {
             if (!kept) log.warn({ replyId: input.replyId }, "the answer's slot lapsed and another answer has it now");
           })
@@ -215,8 +216,8 @@ export class Generation {
     // The slot is free and the context updated before the client hears of
     // the end: its next message must neither find this answer still counted
     // nor miss it in its context.
-    await store
-      .releaseAnswerSlot(input.slot)
+    await store.slots
+      .release(input.slot)
       .catch((err: unknown) => log.warn({ err }, "could not release the answer's slot"));
     await this.keepContext(text, stored);
     await input
@@ -261,10 +262,10 @@ export class Generation {
     try {
       if (stored) {
         const turns = modelContext([...this.input.messages, { role: "assistant", content: text }], contextLimits);
-        if (!(await store.putContext(conversationId, turns, this.input.contextRevision)))
+        if (!(await store.contexts.put(conversationId, turns, this.input.contextRevision)))
           log.info({ replyId }, "another answer changed the context meanwhile; the next message rebuilds it");
       } else if (this.stopCause !== "deleted") {
-        await store.forgetContext(conversationId);
+        await store.contexts.forget(conversationId);
       }
     } catch (err) {
       log.warn({ err, replyId }, "could not keep the conversation's context");

@@ -22,6 +22,8 @@ export interface Admission {
   owner: string;
   reservation: Reservation | null;
   bytes: number;
+  /** The storage quota's answer to its charge (null: not charged), for the recount once its answer is stored. */
+  charged: QuotaResult | null;
 }
 
 /** The tokens a context costs before the provider says: 4 characters a token, as everywhere else. */
@@ -52,9 +54,9 @@ export async function admitMessage(
     reserved.status === "fulfilled" && reserved.value && "reservation" in reserved.value
       ? reserved.value.reservation
       : null;
-  const chargedBytes = charged.status === "fulfilled" && charged.value.allowed && quota.enabled ? bytes : 0;
+  const admitted = charged.status === "fulfilled" && charged.value.allowed && quota.enabled ? charged.value : null;
   const refusal = refusalOf(reserved, charged, quotas);
-  const admission = { owner, reservation, bytes: chargedBytes };
+  const admission = { owner, reservation, bytes: admitted ? bytes : 0, charged: admitted };
   if (refusal !== undefined) {
     await giveBack(quotas, admission);
     throw refusal;
@@ -99,5 +101,7 @@ export function settleAnswer(quotas: Quotas, admission: Admission, conversationI
           )
         : undefined,
     ]);
+    // The message and its answer are stored and counted: a recount now finds both.
+    if (admission.charged) await quotas.quota.recountIfDue(admission.owner, admission.charged);
   };
 }

@@ -5,7 +5,12 @@
 // counts 32 times. One user can then fill no part of the store for everyone.
 // A user's message is checked before it is stored; an answer is counted when
 // it is stored, unchecked (it is the reply to a message already accepted);
-// deleting a conversation gives its bytes back.
+// deleting a conversation gives its bytes back, once. Every ten minutes at
+// most, what the user's conversations hold is recounted: before a refusal,
+// and after an allowed write (and its answer) is stored, so a count that
+// drifted either way heals; an entry never recounted (a new user, counts
+// cleared by a restore) is recounted after its first write.
+import { readWholeNumbers } from "../store/counter-entry.js";
 import { conversationsBucketShare } from "../store/storage-config.js";
 
 export interface StoredBytes {
@@ -27,6 +32,8 @@ export interface QuotaResult {
   /** Bytes counted after the change (before it, when refused). */
   used: number;
   recountedAt: number;
+  /** For a recount: the count it replaced. */
+  replaced?: number;
 }
 
 /** A recount reads every record's size of a user: at most this often per user. */
@@ -65,7 +72,7 @@ export function quotaStep(
     }
     case "recount": {
       const next = { bytes: Math.max(0, change.bytes), recountedAt: change.at };
-      return { result: { allowed: true, used: next.bytes, recountedAt: change.at }, next };
+      return { result: { allowed: true, used: next.bytes, recountedAt: change.at, replaced: used }, next };
     }
   }
 }
@@ -84,9 +91,13 @@ export function applyQuotaChanges(
   return { results, next };
 }
 
-/** Whether a refused charge should first recount what the store holds (it may have drifted, or expired). */
-export function shouldRecount(result: QuotaResult, now: number): boolean {
-  return !result.allowed && now - result.recountedAt >= RECOUNT_INTERVAL_MS;
+/**
+ * Whether a charge should recount what the store holds: the count may have
+ * drifted (a write that failed after its charge, a delete cut short,
+ * messages removed by the retention) or never been taken.
+ */
+export function recountDue(result: QuotaResult, now: number): boolean {
+  return now - result.recountedAt >= RECOUNT_INTERVAL_MS;
 }
 
 export function encodeStoredBytes(value: StoredBytes): string {
@@ -94,13 +105,5 @@ export function encodeStoredBytes(value: StoredBytes): string {
 }
 
 export function decodeStoredBytes(text: string): StoredBytes | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== "object" || value === null) return null;
-    const { bytes, recountedAt } = value as Record<string, unknown>;
-    if (!Number.isSafeInteger(bytes) || (bytes as number) < 0 || !Number.isSafeInteger(recountedAt)) return null;
-    return { bytes: bytes as number, recountedAt: recountedAt as number };
-  } catch {
-    return null;
-  }
+  return readWholeNumbers(text, { bytes: "count", recountedAt: "integer" });
 }

@@ -4,6 +4,7 @@
 // its whole output limit before the model is called, so a user cannot start
 // many answers past the budget at once; when the answer ends, the
 // reservation is replaced by what the provider reported.
+import { readWholeNumbers } from "../store/counter-entry.js";
 
 /** One user's window: tokens counted so far, reservations included. */
 export interface BudgetWindow {
@@ -104,14 +105,5 @@ export function encodeBudget(window: BudgetWindow): string {
 
 /** Null for anything that is not a window this code wrote: the user then starts over. */
 export function decodeBudget(text: string): BudgetWindow | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== "object" || value === null) return null;
-    const { start, input, output } = value as Record<string, unknown>;
-    const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
-    if (!Number.isSafeInteger(start) || !count(input) || !count(output)) return null;
-    return { start: start as number, input: input as number, output: output as number };
-  } catch {
-    return null;
-  }
+  return readWholeNumbers(text, { start: "integer", input: "count", output: "count" });
 }

@@ -1,5 +1,6 @@
 // The rate limiter's decisions, apart from where counters are kept: what one
 // more request does to a client's window, and when to stop asking NATS.
+import { readWholeNumbers } from "../store/counter-entry.js";
 
 /** A client's fixed window: it starts with the client's first request in it. */
 export interface WindowCount {
@@ -54,15 +55,7 @@ export function encodeWindow(window: WindowCount): string {
 
 /** Null for anything that is not a counter this code wrote: it then starts over. */
 export function decodeWindow(text: string): WindowCount | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== "object" || value === null) return null;
-    const { start, count } = value as Record<string, unknown>;
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || (count as number) < 0) return null;
-    return { start: start as number, count: count as number };
-  } catch {
-    return null;
-  }
+  return readWholeNumbers(text, { start: "integer", count: "count" });
 }
 
 /**

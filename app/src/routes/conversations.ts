@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.js";
 import { uncompactedAnswers } from "../chat/compaction.js";
+import { deleteConversation } from "../chat/conversation-delete.js";
 import { foldLog } from "../chat/history.js";
 import { pageOfConversations } from "../chat/conversation-list.js";
 import { encodePageCursor, PAGE_MAX_BYTES, pageQuery } from "../chat/conversation-page.js";
@@ -26,7 +27,7 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
         updatedAt: now,
       };
       const bytes = conversationRecordBytes(
-        store.conversationRecordSubject(request.userId, record.id),
+        store.sizes.recordSubject(request.userId, record.id),
         JSON.stringify(record),
       );
       const charged = await quota.charge(request.userId, bytes);
@@ -37,6 +38,7 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
         await quota.add(request.userId, -bytes);
         throw err;
       }
+      await quota.recountIfDue(request.userId, charged);
       return reply.code(201).header("location", `/v1/conversations/${record.id}`).send(record);
     },
   );
@@ -62,7 +64,7 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
       const query = pageQuery(request.query);
       if (query instanceof Error) throw new HttpError(400, "invalid_request", query.message);
       const conversation = await ownedConversation(deps, request.userId, request.params.id);
-      const page = await store.readPage(conversation.id, { ...query, maxBytes: PAGE_MAX_BYTES });
+      const page = await store.pages.read(conversation.id, { ...query, maxBytes: PAGE_MAX_BYTES });
       const compacted = await compactAnswers(deps, request.userId, conversation.id, page.log).catch((err: unknown) => {
         request.log.warn({ err }, "could not compact the conversation's answers");
         return [];
@@ -79,11 +81,7 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
     "/v1/conversations/:id",
     { schema: { params: conversationParams } },
     async (request, reply) => {
-      // Measured before it goes: the bytes its user gets back.
-      const found = quota.enabled ? await store.getConversation(request.userId, request.params.id) : null;
-      const bytes = found ? await quota.conversationBytes(request.userId, found) : 0;
-      if (!(await store.deleteConversation(request.userId, request.params.id))) throw conversationNotFound();
-      await quota.add(request.userId, -bytes);
+      if (!(await deleteConversation(deps, request.userId, request.params.id))) throw conversationNotFound();
       return reply.code(204).send();
     },
   );
@@ -98,7 +96,7 @@ async function compactAnswers(deps: AppDeps, owner: string, conversationId: stri
   const stored: AnswerRecord[] = [];
   for (const answer of uncompactedAnswers(log)) {
     const alive =
-      !answer.ended && (await deps.store.isActive(owner, answer.replyId, deps.config.maxActiveAnswersPerUser));
+      !answer.ended && (await deps.store.slots.isActive(owner, answer.replyId, deps.config.maxActiveAnswersPerUser));
     const record = answer.ended ?? (alive ? undefined : answer.ifDead);
     if (!record) continue;
     if (await deps.store.finishAnswerIfKept(owner, conversationId, record, { legacyEvents: true })) stored.push(record);

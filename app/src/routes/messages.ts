@@ -9,7 +9,7 @@ import { ReplyCursor } from "../chat/reply-cursor.js";
 import { ResumeWatchdog, type UnstoredEnd } from "../chat/resume-watchdog.js";
 import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
 import { HttpError } from "../plugins/errors.js";
-import type { AnswerSlot } from "../store/chat-store.js";
+import type { AnswerSlot } from "../store/answer-slots.js";
 import type { ChatTurn } from "../providers/types.js";
 import {
   answerEvents,
@@ -49,7 +49,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       // One round of requests in parallel: the conversation, its context and
       // a slot among the user's answers in progress (also the answer's lease:
       // a resume arriving before the first token finds the answer alive).
-      const acquiring = store.acquireAnswerSlot(owner, replyId, config.instanceId, config.maxActiveAnswersPerUser);
+      const acquiring = store.slots.acquire(owner, replyId, config.instanceId, config.maxActiveAnswersPerUser);
       let conversation: ConversationRecord;
       let context: Array<Pick<ChatTurn, "role" | "content">>;
       let contextRevision: number;
@@ -60,7 +60,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
         // The context is read alongside, and used only once the conversation is found to be this user's.
         const [found, stored, acquired] = await Promise.all([
           store.findConversation(owner, request.params.id),
-          store.getContext(request.params.id),
+          store.contexts.get(request.params.id),
           acquiring,
         ]);
         if (!found) throw new HttpError(404, "not_found", "No such conversation.");
@@ -108,7 +108,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       } catch (err) {
         // The slot may have been taken even when another request of the round failed.
         const taken = slot ?? (await acquiring.catch(() => null));
-        if (taken) await store.releaseAnswerSlot(taken).catch(() => undefined);
+        if (taken) await store.slots.release(taken).catch(() => undefined);
         if (admission) await giveBack(deps, admission);
         throw err;
       }
@@ -211,7 +211,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       const watchdog = new ResumeWatchdog(
         {
           conversationExists: async () => (await store.getConversation(request.userId, conversation.id)) !== null,
-          generatorAlive: () => store.isActive(request.userId, replyId, config.maxActiveAnswersPerUser),
+          generatorAlive: () => store.slots.isActive(request.userId, replyId, config.maxActiveAnswersPerUser),
           storeInterruptedEnd: async () => {
             await store.finishAnswerIfKept(request.userId, conversation.id, cursor.interrupted(replyId), {
               legacyEvents: true,
@@ -288,7 +288,7 @@ function neverSentTo(conversation: ConversationRecord): boolean {
  */
 async function contextFromLog(deps: AppDeps, conversationId: string) {
   // Only the turns a context can hold are read: a long conversation's whole log would not fit in memory.
-  return foldLog(await deps.store.readRecentTurns(conversationId, deps.config.historyMaxMessages));
+  return foldLog(await deps.store.pages.recentTurns(conversationId, deps.config.historyMaxMessages));
 }
 
 /**

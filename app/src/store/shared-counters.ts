@@ -10,10 +10,11 @@
 // and value are remembered here, and the write is tried with them directly;
 // only when another instance wrote in between is the entry read again.
 import { createHash } from "node:crypto";
-import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos, settingChanges, streamUpdate, type ManagedSettings } from "./storage-config.js";
+import { classifyStoreError, isCasConflict, StoreError } from "./store-errors.js";
 
 /** The hot path waits at most this long for NATS before giving up. */
 const TIMEOUT_MS = 1000;
@@ -202,7 +203,7 @@ export class SharedCounters<Entry, Change, Result> {
         this.remember(id, { revision, entry: applied.next, contended });
         return applied.results;
       } catch (err) {
-        if (!isConflict(err)) throw err;
+        if (!isCasConflict(err)) throw err;
         if (attempt === MAX_ATTEMPTS) throw new CounterContention(`${id}: lost ${attempt} compare-and-sets in a row`);
         contended = true;
         current = await readEntry(kv, id, this.policy);
@@ -253,10 +254,19 @@ async function readEntry<Entry>(
   };
 }
 
-function isConflict(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
+/**
+ * SharedCounters.apply for a counter a request cannot go on without (a
+ * quota): every failure is a StoreError, a 503 for clients, a busy key too.
+ */
+export async function applyOrUnavailable<Entry, Change, Result>(
+  counters: SharedCounters<Entry, Change, Result>,
+  id: string,
+  change: Change,
+): Promise<Result> {
+  try {
+    return await counters.apply(id, change);
+  } catch (err) {
+    if (err instanceof CounterContention) throw new StoreError("unavailable", err);
+    throw classifyStoreError(err) ?? err;
+  }
 }

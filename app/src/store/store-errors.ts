@@ -2,7 +2,8 @@
 // operator must act; retrying soon will not help) or unreachable for now
 // (a NATS restart or outage). Either way a 503, never a 500. Anything else
 // (a bug, a record this code cannot read) is left as it is: a 500, logged.
-import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
+// Also how a lost compare-and-set looks, for every store that uses one.
+import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
 import { errors as natsErrors } from "@nats-io/transport-node";
 
 export class StoreError extends Error {
@@ -39,4 +40,22 @@ export function classifyStoreError(err: unknown): StoreError | undefined {
     (err instanceof JetStreamApiError && FULL_CODES.has(err.code)) ||
     (err instanceof Error && FULL_TEXT.test(err.message));
   return new StoreError(full ? "full" : "unavailable", err);
+}
+
+/** Runs a store call, its NATS failures turned into StoreErrors. */
+export async function guard<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw classifyStoreError(err) ?? err;
+  }
+}
+
+/** A compare-and-set that lost: the key (or subject) holds another revision than the one expected. */
+export function isCasConflict(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }

@@ -1,9 +1,12 @@
 // Storage quotas in the KV bucket `stored-bytes`, one entry per user, shared
 // by every instance (shared-counters.ts). The count follows each write and
-// delete; when it would refuse, what the store holds is recounted first (at
-// most every RECOUNT_INTERVAL_MS), so a count that drifted (a write that
-// failed after its charge, a delete cut short, messages removed by
-// CHAT_RETENTION) never refuses a user for good.
+// delete; at most every RECOUNT_INTERVAL_MS what the store holds is
+// recounted, so a count that drifted (a write that failed after its charge,
+// a delete cut short, messages removed by CHAT_RETENTION, counts cleared by
+// a restore) neither refuses a user for good nor lets them past their quota
+// for long. A recount is a headers-only scan of the user's conversations:
+// never before an answer's first token, only before a refusal or after a
+// request's writes are stored.
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import {
@@ -11,15 +14,14 @@ import {
   conversationRecordBytes,
   decodeStoredBytes,
   encodeStoredBytes,
-  shouldRecount,
+  recountDue,
   type QuotaChange,
   type QuotaResult,
   type StoredBytes,
 } from "../chat/storage-quota.js";
 import type { ChatStore } from "./chat-store.js";
 import type { ConversationRecord } from "./records.js";
-import { counterKey, CounterContention, SharedCounters, type CounterPolicy } from "./shared-counters.js";
-import { classifyStoreError, StoreError } from "./store-errors.js";
+import { applyOrUnavailable, counterKey, SharedCounters, type CounterPolicy } from "./shared-counters.js";
 
 export const STORED_BYTES_BUCKET = "stored-bytes";
 
@@ -33,6 +35,8 @@ const quotaPolicy: CounterPolicy<StoredBytes, QuotaChange, QuotaResult> = {
 
 export class StorageQuota {
   private readonly counters: SharedCounters<StoredBytes, QuotaChange, QuotaResult>;
+  /** Users whose due recount runs on this instance now: one at a time is enough. */
+  private readonly recounting = new Set<string>();
 
   constructor(
     nc: NatsConnection,
@@ -69,11 +73,34 @@ export class StorageQuota {
     if (!this.enabled) return { allowed: true, used: 0, recountedAt: 0 };
     const change: QuotaChange = { kind: "charge", bytes, limit: this.limit };
     const result = await this.change(owner, change);
-    if (!shouldRecount(result, Date.now())) return result;
+    if (result.allowed || !recountDue(result, Date.now())) return result;
     const held = await this.measure(owner);
     this.log.info({ counted: result.used, held }, "recounted a user's stored bytes before refusing");
     await this.change(owner, { kind: "recount", bytes: held, at: Date.now() });
     return this.change(owner, change);
+  }
+
+  /**
+   * After an allowed charge, once what it was for is stored and counted (a
+   * conversation's record; a message and its answer): recounts what the
+   * user's conversations hold if the last recount is due, so a count that
+   * drifted down heals too. Best effort: never throws.
+   */
+  async recountIfDue(owner: string, charged: QuotaResult): Promise<void> {
+    if (!this.enabled || !charged.allowed || !recountDue(charged, Date.now())) return;
+    // One at a time per user on this instance is enough.
+    if (this.recounting.has(owner)) return;
+    this.recounting.add(owner);
+    try {
+      const held = await this.measure(owner);
+      const { replaced } = await this.change(owner, { kind: "recount", bytes: held, at: Date.now() });
+      if (replaced !== held)
+        this.log.info({ counted: replaced, held }, "recounted a user's stored bytes, which had drifted");
+    } catch (err) {
+      this.log.warn({ err }, "could not recount a user's stored bytes; a later write tries again");
+    } finally {
+      this.recounting.delete(owner);
+    }
   }
 
   /**
@@ -90,26 +117,22 @@ export class StorageQuota {
 
   /** What a user's conversations hold now, as the quota counts it. */
   async measure(owner: string): Promise<number> {
-    const records = await this.store.conversationRecordSizes(owner);
-    const logs = await this.store.logBytes(records.map((r) => r.id));
+    const records = await this.store.sizes.records(owner);
+    const logs = await this.store.sizes.logs(records.map((r) => r.id));
     let total = 0;
     for (const r of records) total += conversationRecordBytes(r.subject, r.size) + (logs.get(r.id) ?? 0);
     return total;
   }
 
-  /** What one conversation holds, as the quota counts it. */
+  /** What one conversation holds, as the quota counts it; 0 without a quota. */
   async conversationBytes(owner: string, record: ConversationRecord): Promise<number> {
-    const subject = this.store.conversationRecordSubject(owner, record.id);
-    const logs = await this.store.logBytes([record.id]);
+    if (!this.enabled) return 0;
+    const subject = this.store.sizes.recordSubject(owner, record.id);
+    const logs = await this.store.sizes.logs([record.id]);
     return conversationRecordBytes(subject, JSON.stringify(record)) + (logs.get(record.id) ?? 0);
   }
 
-  private async change(owner: string, change: QuotaChange): Promise<QuotaResult> {
-    try {
-      return await this.counters.apply(counterKey("bytes", owner), change);
-    } catch (err) {
-      if (err instanceof CounterContention) throw new StoreError("unavailable", err);
-      throw classifyStoreError(err) ?? err;
-    }
+  private change(owner: string, change: QuotaChange): Promise<QuotaResult> {
+    return applyOrUnavailable(this.counters, counterKey("bytes", owner), change);
   }
 }

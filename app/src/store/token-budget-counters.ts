@@ -12,8 +12,7 @@ import {
   type BudgetWindow,
 } from "../chat/token-budget.js";
 import type { Usage } from "./records.js";
-import { counterKey, CounterContention, SharedCounters, type CounterPolicy } from "./shared-counters.js";
-import { classifyStoreError, StoreError } from "./store-errors.js";
+import { applyOrUnavailable, counterKey, SharedCounters, type CounterPolicy } from "./shared-counters.js";
 
 export const TOKEN_BUDGET_BUCKET = "token-budgets";
 /** Covers the instances' and NATS's clocks disagreeing (as for the rate limits). */
@@ -84,12 +83,7 @@ export class TokenBudgets {
     });
   }
 
-  private async change(owner: string, change: BudgetChange): Promise<BudgetResult> {
-    try {
-      return await this.counters.apply(counterKey("tokens", owner), change);
-    } catch (err) {
-      if (err instanceof CounterContention) throw new StoreError("unavailable", err);
-      throw classifyStoreError(err) ?? err;
-    }
+  private change(owner: string, change: BudgetChange): Promise<BudgetResult> {
+    return applyOrUnavailable(this.counters, counterKey("tokens", owner), change);
   }
 }
