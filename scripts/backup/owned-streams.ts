@@ -6,6 +6,7 @@
 // itself would give it.
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
 import { RATE_LIMIT_BUCKET } from "../../app/src/store/rate-limit-counters.js";
+import { revocationsBucket } from "../../app/src/store/revocations.js";
 import { STORED_BYTES_BUCKET } from "../../app/src/store/stored-bytes-counters.js";
 import { TOKEN_BUDGET_BUCKET } from "../../app/src/store/token-budget-counters.js";
 import {
@@ -53,7 +54,10 @@ export function isEphemeral(stream: string): boolean {
  * replicas): the API binds to it afterwards without changing anything but
  * the settings it manages.
  */
-function kvStreamConfig(bucket: ReturnType<typeof bucketSettings>[number]): Partial<StreamConfig> & { name: string } {
+function kvStreamConfig(bucket: {
+  name: string;
+  options: { history: number; ttl: number; max_bytes: number; replicas: number };
+}): Partial<StreamConfig> & { name: string } {
   const { options } = bucket;
   return {
     name: kvStream(bucket.name),
@@ -73,7 +77,9 @@ function kvStreamConfig(bucket: ReturnType<typeof bucketSettings>[number]): Part
 
 /** The configuration of every stream a backup holds, for these storage settings, by name. */
 export function backedUpStreams(options: StorageOptions): Map<string, Partial<StreamConfig> & { name: string }> {
-  const configs = [conversationStreamConfig(options), ...bucketSettings(options).map(kvStreamConfig)].filter(
+  // Revocations are kept: a restore must not let a revoked user's tokens back in.
+  const buckets = [...bucketSettings(options), revocationsBucket(options.replicas)];
+  const configs = [conversationStreamConfig(options), ...buckets.map(kvStreamConfig)].filter(
     (config) => !isEphemeral(config.name),
   );
   return new Map(configs.map((config) => [config.name, config]));

@@ -19,6 +19,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChatStore } from "../../app/src/store/chat-store.js";
+import { RevocationList, revokeUser } from "../../app/src/store/revocations.js";
 import { STORED_BYTES_BUCKET, StorageQuota } from "../../app/src/store/stored-bytes-counters.js";
 import { TOKEN_BUDGET_BUCKET, TokenBudgets } from "../../app/src/store/token-budget-counters.js";
 import { CONVERSATIONS_STREAM as STREAM } from "../../app/src/store/subjects.js";
@@ -232,6 +233,35 @@ describe("backup and restore of JetStream with the server's snapshot API", () =>
     await restoreBackup(nc, backup, { replaceLive: true, log: quiet });
     const after = (await (await jetstreamManager(nc)).streams.info(STREAM)).state;
     expect(after.last_seq).toBe(manifest.streams.find((s) => s.name === STREAM)!.lastSeq);
+  }, 60_000);
+
+  it("keeps revocations: a user revoked before the backup is still revoked after a restore on another server", async () => {
+    const [from, to, fresh] = await Promise.all([emptyServer(), emptyServer(), emptyServer()]);
+    try {
+      const fromStore = await ChatStore.open(from.conn, STORE_OPTIONS);
+      await fill(fromStore, 1, 1);
+      const revokedUpTo = await revokeUser(from.conn, "mallory@example.com");
+      // Its own folder: another test of this file may take a backup in the same second.
+      const own = scratchDir("backups-revocations");
+      const { dir: backup, manifest } = await takeBackup(from.conn, own.path, "test", quiet);
+      expect(manifest.streams.map((s) => s.name)).toContain("KV_revocations");
+
+      await restoreBackup(to.conn, backup, { replaceLive: false, log: quiet, storage: STORE_OPTIONS });
+      const list = await RevocationList.open(to.conn, 1, pino({ level: "silent" }));
+      expect(list.revokedUpTo("mallory@example.com")).toBe(revokedUpTo);
+      // The bucket as restored is the bucket the API and ops make.
+      await revokeUser(fresh.conn, "someone@example.com");
+      const config = async (conn: NatsConnection) => {
+        const { subjects, max_age, max_bytes, max_msgs_per_subject, discard, storage, allow_direct } = (
+          await (await jetstreamManager(conn)).streams.info("KV_revocations")
+        ).config;
+        return { subjects, max_age, max_bytes, max_msgs_per_subject, discard, storage, allow_direct };
+      };
+      expect(await config(to.conn)).toEqual(await config(fresh.conn));
+      own.remove();
+    } finally {
+      await Promise.all([from.stop(), to.stop(), fresh.stop()]);
+    }
   }, 60_000);
 
   it("leaves the quota buckets out, and clears the stored-bytes counts on restore so each is recounted", async () => {

@@ -155,7 +155,13 @@ describe("the streams a backup holds, from the app's declarations", () => {
   const options = { replicas: 3, leaseTtlMs: 15_000, retentionMs: 86_400_000, maxBytes: 1024 ** 3 };
 
   it("are the API's conversation log and its lasting buckets, never the state of running processes", () => {
-    expect(BACKED_UP_STREAMS).toEqual(["CONVERSATIONS", "KV_conversation-contexts", "KV_conversations"]);
+    expect(BACKED_UP_STREAMS).toEqual([
+      "CONVERSATIONS",
+      "KV_conversation-contexts",
+      "KV_conversations",
+      // Restored, so that a restore lets no revoked user's tokens back in.
+      "KV_revocations",
+    ]);
     for (const stream of ["KV_active-answers", "KV_rate-limits", "KV_generation-leases"]) {
       expect(BACKED_UP_STREAMS).not.toContain(stream);
       expect(isKnownStream(stream)).toBe(true);

@@ -16,7 +16,15 @@ export const REVOCATIONS_BUCKET = "revocations";
 export const REVOCATION_KEPT_MS = 31 * 24 * 3600 * 1000;
 
 const TIMEOUT_MS = 5000;
-const BUCKET_OPTIONS = { history: 1, ttl: REVOCATION_KEPT_MS, storage: StorageType.File };
+
+/**
+ * The bucket as the API and ops make it (and a restore rebuilds it): one
+ * entry per user, forgotten after REVOCATION_KEPT_MS, no size limit (a few
+ * bytes a revoked user).
+ */
+export function revocationsBucket(replicas: number) {
+  return { name: REVOCATIONS_BUCKET, options: { history: 1, ttl: REVOCATION_KEPT_MS, max_bytes: -1, replicas } };
+}
 
 /** Whether a token issued at `iat` (seconds) is refused by a revocation up to `revokedUpTo` (seconds). */
 export function isRevoked(iat: number | undefined, revokedUpTo: number | undefined): boolean {
@@ -31,7 +39,8 @@ export function revocationTime(nowMs: number): number {
 }
 
 async function openBucket(nc: NatsConnection, replicas: number): Promise<KV> {
-  return new Kvm(jetstream(nc, { timeout: TIMEOUT_MS })).create(REVOCATIONS_BUCKET, { ...BUCKET_OPTIONS, replicas });
+  const { name, options } = revocationsBucket(replicas);
+  return new Kvm(jetstream(nc, { timeout: TIMEOUT_MS })).create(name, { ...options, storage: StorageType.File });
 }
 
 /** Refuses every token of `subject` issued up to now (the ops command's side). Returns that time, in seconds. */
