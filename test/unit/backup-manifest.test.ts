@@ -52,7 +52,7 @@ describe("backup manifests", () => {
   it("refuses a manifest that lists a stream the API does not own, or one twice", () => {
     for (const name of ["EVIL", "KV_other", "$JS.API", "CONVERSATIONS.>"])
       expect(() => parseManifest(JSON.stringify(manifest([entry(name, 1, 1)])), "bucket x"), name).toThrow(
-        /bucket x: the manifest is not one this tool writes \(streams\.0\.name: ".*" is not a stream of the API's \(it has CONVERSATIONS, KV_conversation-contexts, KV_conversations\)\)/,
+        /bucket x: the manifest is not one this tool writes \(streams\.0\.name: ".*" is not a stream of the API's \(it has CONVERSATIONS, KV_conversation-contexts, KV_conversations, KV_revocations\)\)/,
       );
     expect(() =>
       parseManifest(JSON.stringify(manifest([entry("CONVERSATIONS", 1, 1), entry("CONVERSATIONS", 2, 2)])), "x"),
