@@ -24,6 +24,8 @@ export const BOOTSTRAP_FILES = [
   "security/coredump.conf",
   "security/profile-session.sh",
   "security/issue",
+  "docker/metadata-guard.sh",
+  "docker/platform-metadata-guard.service",
 ] as const;
 
 /** The deploy steps' scripts, under templates/host/steps/. */
