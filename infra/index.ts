@@ -103,6 +103,8 @@ const host = new HostConfiguration("platform-host", {
   ),
   // The certificate check at the end needs the API's name to point here.
   verifyAfter: vultr ? [vultr.dns] : [],
+  // A new sshPort is reachable through Vultr's firewall before the first step dials it.
+  after: vultr ? [vultr.firewall] : [],
 });
 
 // Outputs that do not apply to this stack are null (a Vultr-only value on an

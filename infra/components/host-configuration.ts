@@ -32,6 +32,8 @@ export interface HostConfigurationArgs {
   dialTimeoutSeconds?: number;
   /** Resources the last step (the check through Caddy and TLS) waits for: the DNS records. */
   verifyAfter?: pulumi.Resource[];
+  /** Resources the first step waits for: the firewall rules that let it reach SSH on its port. */
+  after?: pulumi.Resource[];
 }
 
 /** How an operator accepts a server's new key, once checked on its console. */
@@ -90,7 +92,7 @@ export class HostConfiguration extends pulumi.ComponentResource {
         { target, step: step.secret ? pulumi.secret(stepInput) : stepInput, triggers },
         {
           parent: this,
-          dependsOn: [...(previous ? [previous] : []), ...(last ? (args.verifyAfter ?? []) : [])],
+          dependsOn: [...(previous ? [previous] : (args.after ?? [])), ...(last ? (args.verifyAfter ?? []) : [])],
           additionalSecretOutputs: step.secret ? ["output"] : [],
         },
       );

@@ -23,6 +23,8 @@ export interface VultrEnvironmentArgs {
 
 export class VultrEnvironment extends pulumi.ComponentResource {
   readonly server: Server;
+  /** Its rules let the admins reach SSH: the host steps wait for them. */
+  readonly firewall: Firewall;
   /** The server's SSH host key (public line): made here, installed by cloud-init. */
   readonly hostKey: pulumi.Output<string>;
   readonly dns: Dns;
@@ -31,7 +33,7 @@ export class VultrEnvironment extends pulumi.ComponentResource {
   constructor(name: string, args: VultrEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("conversational-platform:vultr:Environment", name, {}, opts);
     const { server } = args;
-    const firewall = new Firewall(
+    const firewall = (this.firewall = new Firewall(
       `${name}-firewall`,
       {
         adminCidrs: args.adminCidrs,
@@ -39,7 +41,7 @@ export class VultrEnvironment extends pulumi.ComponentResource {
         description: `${server.hostname}: SSH from admins, HTTP(S) from anywhere`,
       },
       { parent: this },
-    );
+    ));
     const hostKey = new ServerHostKey(`${name}-host-key`, { parent: this });
     this.hostKey = hostKey.publicKey;
     this.server = new Server(
