@@ -494,7 +494,7 @@ describe("bootstrap on a systemd test host", () => {
 
 /** The cloud's metadata service, as Vultr (and most clouds) serve it: a link-local address beyond the host. */
 const METADATA = "http://169.254.169.254";
-const USER_DATA = "#cloud-config (the metadata service's stand-in)";
+const USER_DATA = "#cloud-config, as the stand-in of the metadata service serves it";
 
 /**
  * Run as root on the test host: a stand-in for the metadata service outside
