@@ -37,7 +37,7 @@ export interface HostConfigurationArgs {
 }
 
 /** How an operator accepts a server's new key, once checked on its console. */
-const HOST_KEY_FIX =
+export const HOST_KEY_FIX =
   'pin it: pulumi config set sshHostKey "<the line in the server\'s /etc/ssh/ssh_host_ed25519_key.pub>", then npm run up.';
 
 class HostStepResource extends pulumi.dynamic.Resource {

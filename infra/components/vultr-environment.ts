@@ -25,8 +25,12 @@ export class VultrEnvironment extends pulumi.ComponentResource {
   readonly server: Server;
   /** Its rules let the admins reach SSH: the host steps wait for them. */
   readonly firewall: Firewall;
-  /** The server's SSH host key (public line): made here, installed by cloud-init. */
-  readonly hostKey: pulumi.Output<string>;
+  /**
+   * The key the server boots with (public line): made here, installed by
+   * cloud-init from the user data, which stays readable (the metadata
+   * service, the Vultr API); InstalledHostKey replaces it on the running server.
+   */
+  readonly firstBootKey: pulumi.Output<string>;
   readonly dns: Dns;
   readonly backups?: BackupBucket;
 
@@ -42,8 +46,8 @@ export class VultrEnvironment extends pulumi.ComponentResource {
       },
       { parent: this },
     ));
-    const hostKey = new ServerHostKey(`${name}-host-key`, { parent: this });
-    this.hostKey = hostKey.publicKey;
+    const hostKey = new ServerHostKey(`${name}-host-key`, {}, { parent: this });
+    this.firstBootKey = hostKey.publicKey;
     this.server = new Server(
       `${name}-server`,
       {

@@ -44,7 +44,8 @@ export function sshPortMoveRefusal(move: SshPortMove): string {
     `on a new server (cloud-init); move it on this one yourself, keeping port ${from} open until the deploy is done ` +
     `(docs/operations.md, "Move SSH to another port"): ` +
     `1. on the server, let sshd listen on both ports: printf 'Port ${from}\\nPort ${to}\\n' | sudo tee /etc/ssh/sshd_config.d/00-platform-port.conf, ` +
-    "then sudo systemctl daemon-reload; sudo systemctl restart ssh.socket (Ubuntu 24.04 only); sudo systemctl restart ssh; " +
+    "then sudo systemctl daemon-reload; if systemctl is-enabled --quiet ssh.socket; then sudo systemctl restart ssh.socket; fi; " +
+    "sudo systemctl restart ssh; " +
     `and let the admins in: sudo ufw allow from <each adminCidrs entry> to any port ${to} proto tcp. ` +
     `2. npm run up: the steps connect on ${to}, and the Vultr firewall and ufw then admit SSH on ${to} only. ` +
     `3. remove "Port ${from}" from that file and restart ssh as in 1. ` +

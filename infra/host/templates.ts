@@ -29,7 +29,7 @@ export const BOOTSTRAP_FILES = [
 ] as const;
 
 /** The deploy steps' scripts, under templates/host/steps/. */
-export const STEP_SCRIPTS = ["wait", "caddy", "release", "stack", "backups", "verify"] as const;
+export const STEP_SCRIPTS = ["wait", "host-key", "caddy", "release", "stack", "backups", "verify"] as const;
 
 /** The day-2 commands' host scripts, under templates/host/ops/. */
 export const OPS_SCRIPTS = [
