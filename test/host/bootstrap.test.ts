@@ -421,7 +421,11 @@ describe("bootstrap on a systemd test host", () => {
       // Docker starts again (as at boot, where the rules start empty): the rule is back before anything runs.
       const restarted = await run(deploy, "sudo systemctl restart docker");
       expect(restarted.code, restarted.output).toBe(0);
-      expect(await guardRules()).toHaveLength(1);
+      // The guard's restart is queued behind Docker's, which is all systemctl waits for.
+      const deadline = Date.now() + 30_000;
+      while ((await guardRules()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+      const status = await run(deploy, "systemctl status --no-pager platform-metadata-guard");
+      expect(await guardRules(), status.output).toHaveLength(1);
       expect((await fromContainer()).code).not.toBe(0);
     }, 180_000);
   });

@@ -821,7 +821,7 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     ).rejects.toThrow(HostKeyRefusedError);
     // The next up leaves the key alone.
     const preview = JSON.parse(
-      (await stack.ok(["preview", "--json", "--policy-pack", POLICY_PACK])).stdout,
+      (await stack.ok(["preview", "--json", "--show-sames", "--policy-pack", POLICY_PACK])).stdout,
     ) as PreviewJson;
     const keySteps = preview.steps.filter((p) => /platform-server-host-key-(pair|install)$/.test(p.urn));
     expect(keySteps.map((p) => `${urnName(p.urn)} ${p.op}`).sort()).toEqual([
