@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfiguration, type LateStep } from "./components/host-configuration.js";
+import { InstalledHostKey } from "./components/installed-host-key.js";
 import { KnownHost } from "./components/known-host.js";
 import { VultrEnvironment } from "./components/vultr-environment.js";
 import { readStackConfig } from "./config/read.js";
@@ -41,12 +42,23 @@ const address = vultr
   : pulumi.output(config.server.kind === "existing" ? config.server.address : "");
 
 // The server's SSH host key, which every host step pins: the config's when it
-// gives one, else the key the program made for its Vultr server, else the
-// key an existing server presents on the first up, learnt once (and said so).
+// gives one; else, on the Vultr server the program made, a key it made that
+// replaced the first-boot key (which the user data keeps handing out); else
+// the key an existing server presents on the first up, learnt once (and said so).
 const hostKey: pulumi.Output<string> = config.sshHostKey
   ? pulumi.output(config.sshHostKey)
   : vultr
-    ? vultr.hostKey
+    ? new InstalledHostKey("platform-server-host-key", {
+        host: address,
+        port: config.sshPort,
+        user: config.deployUser,
+        privateKey: pulumi.secret(config.sshPrivateKey),
+        dialTimeoutSeconds: config.sshDialTimeout,
+        firstBootKey: vultr.firstBootKey,
+        server: vultr.server.instanceId,
+        templates: loadTemplates(),
+        after: [vultr.firewall],
+      }).publicKey
     : new KnownHost("platform-known-host", {
         host: address,
         port: config.sshPort,
@@ -103,6 +115,8 @@ const host = new HostConfiguration("platform-host", {
   ),
   // The certificate check at the end needs the API's name to point here.
   verifyAfter: vultr ? [vultr.dns] : [],
+  // A new sshPort is reachable through Vultr's firewall before the first step dials it.
+  after: vultr ? [vultr.firewall] : [],
 });
 
 // Outputs that do not apply to this stack are null (a Vultr-only value on an

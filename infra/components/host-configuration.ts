@@ -32,10 +32,12 @@ export interface HostConfigurationArgs {
   dialTimeoutSeconds?: number;
   /** Resources the last step (the check through Caddy and TLS) waits for: the DNS records. */
   verifyAfter?: pulumi.Resource[];
+  /** Resources the first step waits for: the firewall rules that let it reach SSH on its port. */
+  after?: pulumi.Resource[];
 }
 
 /** How an operator accepts a server's new key, once checked on its console. */
-const HOST_KEY_FIX =
+export const HOST_KEY_FIX =
   'pin it: pulumi config set sshHostKey "<the line in the server\'s /etc/ssh/ssh_host_ed25519_key.pub>", then npm run up.';
 
 class HostStepResource extends pulumi.dynamic.Resource {
@@ -90,7 +92,7 @@ export class HostConfiguration extends pulumi.ComponentResource {
         { target, step: step.secret ? pulumi.secret(stepInput) : stepInput, triggers },
         {
           parent: this,
-          dependsOn: [...(previous ? [previous] : []), ...(last ? (args.verifyAfter ?? []) : [])],
+          dependsOn: [...(previous ? [previous] : (args.after ?? [])), ...(last ? (args.verifyAfter ?? []) : [])],
           additionalSecretOutputs: step.secret ? ["output"] : [],
         },
       );

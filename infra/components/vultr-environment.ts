@@ -23,15 +23,21 @@ export interface VultrEnvironmentArgs {
 
 export class VultrEnvironment extends pulumi.ComponentResource {
   readonly server: Server;
-  /** The server's SSH host key (public line): made here, installed by cloud-init. */
-  readonly hostKey: pulumi.Output<string>;
+  /** Its rules let the admins reach SSH: the host steps wait for them. */
+  readonly firewall: Firewall;
+  /**
+   * The key the server boots with (public line): made here, installed by
+   * cloud-init from the user data, which stays readable (the metadata
+   * service, the Vultr API); InstalledHostKey replaces it on the running server.
+   */
+  readonly firstBootKey: pulumi.Output<string>;
   readonly dns: Dns;
   readonly backups?: BackupBucket;
 
   constructor(name: string, args: VultrEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("conversational-platform:vultr:Environment", name, {}, opts);
     const { server } = args;
-    const firewall = new Firewall(
+    const firewall = (this.firewall = new Firewall(
       `${name}-firewall`,
       {
         adminCidrs: args.adminCidrs,
@@ -39,9 +45,9 @@ export class VultrEnvironment extends pulumi.ComponentResource {
         description: `${server.hostname}: SSH from admins, HTTP(S) from anywhere`,
       },
       { parent: this },
-    );
-    const hostKey = new ServerHostKey(`${name}-host-key`, { parent: this });
-    this.hostKey = hostKey.publicKey;
+    ));
+    const hostKey = new ServerHostKey(`${name}-host-key`, {}, { parent: this });
+    this.firstBootKey = hostKey.publicKey;
     this.server = new Server(
       `${name}-server`,
       {

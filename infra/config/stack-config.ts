@@ -53,8 +53,9 @@ const STACK_KEYS = {
   jwtPreviousSecretUntil: { type: "string", default: "" },
   llmProvider: { type: "string", default: "anthropic" },
   llmApiKey: { type: "string", secret: true },
-  apiImage: { type: "string", default: "node:20-bookworm-slim" },
-  natsImage: { type: "string", default: "nats:2.10-alpine" },
+  // No default: a tag is refused (pinnedImage), and the digest is the operator's to choose.
+  apiImage: { type: "string" },
+  natsImage: { type: "string" },
   allowImageTags: { type: "boolean", default: false },
 } as const;
 
@@ -294,16 +295,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       jwtPreviousSecret: parsePreviousJwtSecret(raw),
       llmProvider,
       llmApiKey: secret(raw, "llmApiKey", 1, "pulumi config set --secret llmApiKey <your provider's API key>"),
-      apiImage: pinnedImage(
-        "apiImage",
-        matching("apiImage", IMAGE, "a container image name", "node:20-bookworm-slim"),
-        flag("allowImageTags"),
-      ),
-      natsImage: pinnedImage(
-        "natsImage",
-        matching("natsImage", IMAGE, "a container image name", "nats:2.10-alpine"),
-        flag("allowImageTags"),
-      ),
+      apiImage: pinnedImage("apiImage", text("apiImage"), "node:20-bookworm-slim", flag("allowImageTags")),
+      natsImage: pinnedImage("natsImage", text("natsImage"), "nats:2.10-alpine", flag("allowImageTags")),
       apiSettings: parseApiSettings(raw, llmProvider),
     },
   };
@@ -396,14 +389,18 @@ const DIGEST = /@sha256:[a-f0-9]{64}$/;
  * is a change the host pulls. A tag can point at other bytes tomorrow, and
  * the host, which has an image by that name, would never pull it again.
  * allowImageTags lets tags through, for images built on the host or in tests.
+ * Required: `suggested` only names the image to look a digest up for.
  */
-function pinnedImage(key: ConfigKey, image: string, allowTags: boolean): string {
+function pinnedImage(key: ConfigKey, image: string | undefined, suggested: string, allowTags: boolean): string {
+  const pin = (name: string) =>
+    `Pin the image you tested by its digest: docker buildx imagetools inspect ${name} (the "Digest:" line), then pulumi config set ${key} ${name}@sha256:<digest>. For images built on the host or for tests only: pulumi config set allowImageTags true`;
+  if (image === undefined) throw new StackConfigError(key, "is not set", pin(suggested));
+  if (!IMAGE.test(image)) throw new StackConfigError(key, `"${image}" is not a container image name`, pin(suggested));
   if (allowTags || DIGEST.test(image)) return image;
-  const name = image.replace(/@.*$/, "");
   throw new StackConfigError(
     key,
     `"${image}" names a tag, not a digest: the image behind a tag changes, and a host that has one never pulls it again`,
-    `Pin the image you tested by its digest: docker buildx imagetools inspect ${name} (the "Digest:" line), then pulumi config set ${key} ${name}@sha256:<digest>. For images built on the host or for tests only: pulumi config set allowImageTags true`,
+    pin(image.replace(/@.*$/, "")),
   );
 }
 

@@ -2,7 +2,9 @@
 // sudo, so every host step connects as that user from the first one (the
 // bootstrap then turns root's SSH login off), and the server's SSH host key,
 // made by the program, so the steps can pin it from the first connection.
-// Holds a private key: the program passes it only as a secret.
+// Holds a private key: the program passes it only as a secret. The user data
+// stays readable for the server's life (the metadata service, the Vultr API),
+// so the first step replaces that key (infra/components/installed-host-key.ts).
 
 /** The server's own SSH host key pair, OpenSSH format (infra/providers/host-key.ts makes it). */
 export interface ServerHostKey {

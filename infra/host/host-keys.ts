@@ -106,7 +106,10 @@ export function hostKeyRefusalMessage(refusal: HostKeyRefusal): string {
     `Refused ${refusal.where}: it ${presented}, but the key pinned for it is ${pinned}. ` +
     "Nothing was sent to it (no login, no command, no file). Either another machine answers at this address " +
     "(a spoofed name, a machine on the path, an address now given to someone else), or the server's key really changed " +
-    "(a reinstall). Check on the server's own console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub prints its " +
-    `fingerprint). Only if it matches what was presented: ${refusal.fix}`
+    "(a reinstall), or the server predates pinned keys (a Vultr server created before this toolkit made host keys " +
+    "keeps its image's own, and the key made for it since was never installed there). Check on the server's own " +
+    "console (Vultr's web console, or its provider's): ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub prints its " +
+    "fingerprint and cat /etc/ssh/ssh_host_ed25519_key.pub its line. Only if that fingerprint matches what was " +
+    `presented: ${refusal.fix}`
   );
 }

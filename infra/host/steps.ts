@@ -50,7 +50,7 @@ export interface StackSettings {
   apiSettings: Readonly<Record<string, string>>;
 }
 
-export type StepName = "wait" | "bootstrap" | "caddy" | "release" | "stack" | "backups" | "verify";
+export type StepName = "wait" | "host-key" | "bootstrap" | "caddy" | "release" | "stack" | "backups" | "verify";
 
 export interface HostStep {
   name: StepName;
@@ -128,6 +128,26 @@ export function waitStep(templates: Templates): HostStep {
     "Wait for SSH and for cloud-init to finish",
     "bash -s",
     hostScript(templates, templates.steps.wait, {}),
+  );
+}
+
+/**
+ * Replaces the host key a new server booted with (cloud-init's, from the
+ * user data) with `key`, made by the program and kept only in the state
+ * (templates/host/steps/host-key.sh). Secret: it carries the private half.
+ * Carried out by the host:HostKeyInstall provider, which confirms the new
+ * key before anything is pinned to it.
+ */
+export function hostKeyStep(templates: Templates, key: { publicKey: string; privateKey: string }): HostStep {
+  return step(
+    "host-key",
+    "Replace the first-boot SSH host key (in the user data) with one kept only in the stack's state",
+    asRoot("host-key"),
+    hostScript(templates, templates.steps["host-key"], {
+      HOST_KEY_PUBLIC: key.publicKey.trim().split(/\s+/).slice(0, 2).join(" "),
+      HOST_KEY_PRIVATE_B64: b64(key.privateKey),
+    }),
+    true,
   );
 }
 

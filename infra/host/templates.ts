@@ -24,10 +24,12 @@ export const BOOTSTRAP_FILES = [
   "security/coredump.conf",
   "security/profile-session.sh",
   "security/issue",
+  "docker/metadata-guard.sh",
+  "docker/platform-metadata-guard.service",
 ] as const;
 
 /** The deploy steps' scripts, under templates/host/steps/. */
-export const STEP_SCRIPTS = ["wait", "caddy", "release", "stack", "backups", "verify"] as const;
+export const STEP_SCRIPTS = ["wait", "host-key", "caddy", "release", "stack", "backups", "verify"] as const;
 
 /** The day-2 commands' host scripts, under templates/host/ops/. */
 export const OPS_SCRIPTS = [

@@ -26,6 +26,11 @@ export function firewallRules(adminCidrs: readonly Cidr[], sshPort: number): Fir
   const ssh = adminCidrs.map<FirewallRuleSpec>((cidr) => ({
     // The name leaves the port out for 22, so that stacks deployed before
     // sshPort was followed keep their rules instead of replacing them.
+    // Another port is another name, never a rule changed in place: a new
+    // sshPort's rules are created, and the old port's are deleted by the
+    // engine only at the end of an up whose host steps all reached sshd on
+    // the new port (it deletes what a program no longer declares last, and
+    // not at all after a failure). So the old port stays open until then.
     name: `ssh-${sshPort === 22 ? "" : `${sshPort}-`}${cidr.version === 4 ? "v4" : "v6"}-${cidr.address.replace(/[.:]/g, "-")}-${cidr.prefix}`,
     ipType: cidr.version === 4 ? "v4" : "v6",
     protocol: "tcp",

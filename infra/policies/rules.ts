@@ -8,6 +8,7 @@ import type { PolicyResource, Policies, ResourceValidationPolicy, StackValidatio
 const FIREWALL_RULE = "pulumi-nodejs:dynamic/vultr:FirewallRule";
 const INSTANCE = "pulumi-nodejs:dynamic/vultr:Instance";
 const HOST_STEP = "pulumi-nodejs:dynamic/host:Step";
+const HOST_KEY_INSTALL = "pulumi-nodejs:dynamic/host:HostKeyInstall";
 /**
  * The engine hands the dynamic-provider plugin the whole stack config as its
  * inputs, secrets included, and keeps the secret ones encrypted in state as
@@ -151,12 +152,14 @@ const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
 /**
  * Input paths that carry secrets by design, which the components always
  * pass as Pulumi secrets (a test reads the state to check): the SSH key of
- * every host step, the script of the one step that installs the .env, and an
- * instance's cloud-init user data (the server's SSH host key). Everything
- * else is stored and shown in plain text, so a credential there would leak.
+ * every host step, the script of the one step that installs the .env, an
+ * instance's cloud-init user data (the server's first-boot host key), and
+ * the SSH key and script of the host-key step (the key that replaces it).
+ * Everything else is stored and shown in plain text, so a credential there would leak.
  */
 function secretCarryingPaths(type: string, props: Record<string, unknown>): Set<string> {
   if (type === INSTANCE) return new Set(["userData"]);
+  if (type === HOST_KEY_INSTALL) return new Set(["target.privateKey", "step.script"]);
   if (type !== HOST_STEP) return new Set();
   const step = readKnown(props, "step");
   const name = step && typeof step === "object" ? readKnown(step as Record<string, unknown>, "name") : undefined;

@@ -1,8 +1,10 @@
 // The SSH host key of a server the program creates, made by the program: an
 // ed25519 key pair generated once, when the resource is created, and kept in
-// state (the private half as a secret). Cloud-init installs it on the new
-// server and the host steps pin its public half, so the first connection to
-// the server already knows whom it talks to. Nothing here touches a host.
+// state (the private half as a secret). Two per server: the first-boot key,
+// which cloud-init installs from the user data so the first connection
+// already knows whom it talks to; and the key that replaces it
+// (host:HostKeyInstall), which exists only in the state and on the server,
+// since the user data stays readable. Nothing here touches a host.
 import ssh2 from "ssh2";
 import { InputChecker } from "../vultr/check.js";
 import { diffInputs, type DiffRules } from "./diff.js";
@@ -11,6 +13,12 @@ import type { Provider } from "./provider.js";
 export interface HostKeyInputs {
   /** Only ed25519: one small key type every current OpenSSH server and client speaks. */
   keyType: "ed25519";
+  /**
+   * The server the key is for (its instance id), for a key that is installed
+   * on a running server (host:HostKeyInstall): a new server gets a new key.
+   * Unset for the first-boot key, which the user data carries to any server.
+   */
+  server?: string;
 }
 
 export interface HostKeyState extends HostKeyInputs {
@@ -20,12 +28,15 @@ export interface HostKeyState extends HostKeyInputs {
   privateKey: string;
 }
 
-/** A new key type is a new key. Nothing else is an input. */
-export const HOST_KEY_DIFF_RULES: DiffRules<HostKeyInputs> = { replace: ["keyType"], update: [] };
+/**
+ * A new key type, or another server, is a new key; nothing else is an input.
+ * A new key on demand (a rotation): pulumi up --replace with the key's URN.
+ */
+export const HOST_KEY_DIFF_RULES: DiffRules<HostKeyInputs> = { replace: ["keyType", "server"], update: [] };
 
 export const hostKeyProvider: Provider<HostKeyInputs, HostKeyState> = {
   async check(_olds, news) {
-    return new InputChecker({ ...news }).oneOf("keyType", ["ed25519"]).result(news);
+    return new InputChecker({ ...news }).oneOf("keyType", ["ed25519"]).text("server", { optional: true }).result(news);
   },
   async diff(_id, olds, news) {
     return diffInputs(olds, news, HOST_KEY_DIFF_RULES);
@@ -35,7 +46,7 @@ export const hostKeyProvider: Provider<HostKeyInputs, HostKeyState> = {
     const pair = ssh2.utils.generateKeyPairSync(inputs.keyType);
     // The id names the key by its public half only.
     const id = `host-key-${pair.public.split(" ")[1]!.slice(-16)}`;
-    return { id, outs: { keyType: inputs.keyType, publicKey: pair.public, privateKey: pair.private } };
+    return { id, outs: { ...inputs, publicKey: pair.public, privateKey: pair.private } };
   },
   async read(id, props) {
     // Only ever in state: a refresh keeps it.

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { runStep } from "../host/run-step.js";
 import type { HostStep } from "../host/steps.js";
 import { SshTransport, type SshTarget } from "../host/transport/ssh.js";
+import { refuseUnansweredPortMove } from "../host/transport/ssh-port-probe.js";
 import { sameInput } from "./diff.js";
 import type { Provider } from "./provider.js";
 
@@ -32,6 +33,10 @@ const targetChanged = (a: SshTarget, b: SshTarget) => a.host !== b.host || a.por
 
 export const hostStepProvider: Provider<HostStepInputs, HostStepOutputs> = {
   async diff(_id, olds, news) {
+    // Run in preview, before anything changes: a new sshPort where sshd does not answer is refused.
+    await refuseUnansweredPortMove(olds.target, news.target, [
+      ...new Set([...(olds.target?.hostKeys ?? []), ...(news.target?.hostKeys ?? [])]),
+    ]);
     // The upload's local path differs between machines (a laptop, CI) and
     // does not matter: the step's hash covers what is uploaded.
     const pending = news.step.rerunWhileOutputStarts;

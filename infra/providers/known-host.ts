@@ -25,8 +25,13 @@ export interface KnownHostState extends KnownHostInputs {
   learntAt: string;
 }
 
-/** Another address or port is another server: its key is learnt anew (and said so). */
-export const KNOWN_HOST_DIFF_RULES: DiffRules<KnownHostInputs> = { replace: ["host", "port"], update: [] };
+/**
+ * Another address is another server: its key is learnt anew (and said so).
+ * Another port is the same server (config sshPort moved its sshd, keys and
+ * all): learning again would trust whoever answers there, and would leave the
+ * pin unknown in a preview, where the steps check the move (ssh-port-move.ts).
+ */
+export const KNOWN_HOST_DIFF_RULES: DiffRules<KnownHostInputs> = { replace: ["host"], update: [] };
 
 /** What the operator reads in `pulumi up`'s output when a key is learnt. */
 export function learntMessage(where: string, key: { type: string; fingerprint: string }): string {

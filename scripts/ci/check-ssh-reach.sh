@@ -43,6 +43,15 @@ if [ -n "$pinned" ]; then
     echo "only if it is the one presented, pin it: pulumi config set sshHostKey \"<that .pub line>\" --stack $stack." >&2
     exit 1
   fi
+  # Nothing of the pinned type: the server may still answer, with keys of other types only.
+  offered=$(timeout 15 ssh-keyscan -T 10 -p "$port" "$address" 2>/dev/null | awk '!/^#/ { print $2, $3 }' || true)
+  if [ -n "$offered" ]; then
+    echo "SSH at $address:$port answers, but offers no host key of the pinned type (${pinned%% *}); the pinned key is $(fingerprint "$pinned")." >&2
+    echo "It offers: $(while read -r line; do printf '%s (%s) ' "$(fingerprint "$line")" "${line%% *}"; done <<<"$offered")" >&2
+    echo "The deploy would refuse it. Check the keys on the server's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub);" >&2
+    echo "only if one of them is offered here, pin it: pulumi config set sshHostKey \"<that .pub line>\" --stack $stack." >&2
+    exit 1
+  fi
 else
   # shellcheck disable=SC2016 # $0 and $1 expand in the inner shell
   if timeout 10 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$address" "$port" 2>/dev/null; then

@@ -364,6 +364,34 @@ if id -nG "$DEPLOY_USER" | tr ' ' '\n' | grep -qx docker; then
   changed=1
 fi
 
+# --- Containers never reach the cloud's metadata service -----------------
+# 169.254.169.254 hands the instance's user data to any process that asks,
+# in a container too: a DOCKER-USER rule refuses containers, after every
+# start of Docker (a reboot empties the rules). The host itself still
+# reaches it (cloud-init reads it at boot). IPv6 needs nothing: the service
+# has no IPv6 address, and Docker gives containers none here.
+# systemd-analyze exits 0 on a line it ignores: its complaints about this unit tell.
+validate_unit() { ! systemd-analyze verify --man=no "$1" 2>&1 | grep -qF "$(basename "$1")"; }
+guard_changed=0
+if install_file "$here/docker/metadata-guard.sh" /usr/local/sbin/platform-metadata-guard 0755 root:root sh -n; then guard_changed=1; fi
+if install_file "$here/docker/platform-metadata-guard.service" /etc/systemd/system/platform-metadata-guard.service 0644 root:root validate_unit; then
+  systemctl daemon-reload
+  guard_changed=1
+fi
+if ! systemctl is-enabled --quiet platform-metadata-guard; then
+  systemctl enable platform-metadata-guard >/dev/null 2>&1
+  changed=1
+fi
+if [ "$guard_changed" -eq 1 ] || ! systemctl is-active --quiet platform-metadata-guard; then
+  systemctl restart platform-metadata-guard || fail "platform-metadata-guard did not start; see: journalctl -u platform-metadata-guard"
+fi
+# The rule itself, whatever happened to it since (it prints only what it adds).
+guard=$(/usr/local/sbin/platform-metadata-guard) || fail "could not add the DOCKER-USER rule for 169.254.169.254; see: iptables -L DOCKER-USER"
+if [ -n "$guard" ]; then
+  log "$guard"
+  changed=1
+fi
+
 # --- Caddy --------------------------------------------------------------
 if [ "$PACKAGE_SOURCE" = official ] && [ ! -f /etc/apt/sources.list.d/caddy-stable.list ]; then
   curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/gpg.key | gpg --dearmor -o /usr/share/keyrings/caddy-stable-archive-keyring.gpg

@@ -12,26 +12,30 @@ import { buildLocalImages } from "../../scripts/local/images.js";
 import type { SystemdHost } from "./systemd-host.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
 
-/** Builds the local API and NATS images here and loads them into the host; `ssh` may use docker. */
+/**
+ * Builds the local API and NATS images here and loads them into the host;
+ * `ssh` may use docker as `docker` says ("sudo docker" for a user outside the docker group).
+ */
 export async function loadLocalImages(
   host: SystemdHost,
   ssh: NodeSSH,
+  docker = "docker",
 ): Promise<{ apiImage: string; natsImage: string }> {
   await ensureDockerEngine(() => undefined);
   const images = buildLocalImages(natsServerBinary());
-  await copyImages(host, ssh, [images.apiImage, images.natsImage]);
+  await copyImages(host, ssh, [images.apiImage, images.natsImage], docker);
   return images;
 }
 
 /** Copies images from this machine's engine into the host's (`docker save`, then `docker load` there). */
-export async function copyImages(host: SystemdHost, ssh: NodeSSH, images: string[]): Promise<void> {
+export async function copyImages(host: SystemdHost, ssh: NodeSSH, images: string[], docker = "docker"): Promise<void> {
   const inHost = `/var/tmp/platform-images-${process.pid}.tar`;
   const file = join(host.root, inHost);
   try {
     execFileSync("docker", ["save", "-o", file, ...images], { stdio: ["ignore", "ignore", "pipe"] });
     // The docker client reads the file as the SSH user, who may not be root.
     chmodSync(file, 0o644);
-    const loaded = await ssh.execCommand(`docker load -i ${inHost}`);
+    const loaded = await ssh.execCommand(`${docker} load -i ${inHost}`);
     if (loaded.code !== 0) {
       throw new Error(`docker load in the test host exited with ${loaded.code}:\n${loaded.stdout}\n${loaded.stderr}`);
     }

@@ -31,7 +31,10 @@ export function makeKeyPair(path: string): string {
   return readFileSync(`${path}.pub`, "utf8").trim();
 }
 
-export async function startTestSshd(options: { allowTunnels?: boolean } = {}): Promise<TestSshd> {
+export async function startTestSshd(
+  options: { allowTunnels?: boolean; /** @default "127.0.0.1" */ listenAddress?: string } = {},
+): Promise<TestSshd> {
+  const listen = options.listenAddress ?? "127.0.0.1";
   const scratch = scratchDir("sshd");
   const dir = scratch.path;
   const keyPath = join(dir, "client_key");
@@ -42,7 +45,7 @@ export async function startTestSshd(options: { allowTunnels?: boolean } = {}): P
     join(dir, "sshd_config"),
     [
       `Port ${port}`,
-      "ListenAddress 127.0.0.1",
+      `ListenAddress ${listen}`,
       `HostKey ${join(dir, "host_key")}`,
       `PidFile ${join(dir, "sshd.pid")}`,
       `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
@@ -62,7 +65,7 @@ export async function startTestSshd(options: { allowTunnels?: boolean } = {}): P
   mkdirSync("/run/sshd", { recursive: true });
   const sshd = new ManagedProcess("sshd", "/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")]);
   try {
-    await sshd.waitFor(/Server listening on 127\.0\.0\.1/);
+    await sshd.waitFor(new RegExp(`Server listening on ${listen.replace(/\./g, "\\.")}`));
   } catch (error) {
     await sshd.stop();
     scratch.remove();

@@ -41,6 +41,11 @@ export interface SystemdHostOptions {
   subnet?: number;
   /** Boot with a Docker engine ready (and the Compose v2 plugin of this machine). */
   docker?: boolean;
+  /**
+   * Let a Docker engine installed later (by the bootstrap) run containers:
+   * what `docker` sets up for its engine, without installing one.
+   */
+  containers?: boolean;
 }
 
 export interface SystemdHost {
@@ -85,7 +90,8 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
   const started = Date.now();
   const subnet = options.subnet ?? 213;
   const docker = options.docker ?? false;
-  if (docker) checkDockerCanRun();
+  const containers = docker || (options.containers ?? false);
+  if (containers) checkDockerCanRun();
   const base = ensureBaseRootfs(docker ? "docker" : "base");
   const root = `/var/tmp/platform-host-${name}`;
   rmSync(root, { recursive: true, force: true });
@@ -134,14 +140,14 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
     join(root, "etc/systemd/system/multi-user.target.wants/platform-test-net.service"),
   );
   installComposePlugin(root);
-  if (docker) prepareDocker(root);
+  if (containers) prepareDocker(root);
 
   const machine = `pt-${name}`.slice(0, 11);
   const veth = `ve-${machine}`.slice(0, 15);
   // A veth left by a run that was killed would stop nspawn making its own.
   tryRun(() => sh("ip", ["link", "del", veth]));
   const nspawnArgs = ["-b", "-D", root, "--register=no", "--keep-unit", `--network-veth`, "-M", machine];
-  if (docker) {
+  if (containers) {
     // runc gives every container a session keyring of its own. nspawn's
     // default filter answers keyctl with EPERM, which runc treats as fatal
     // (it carries on only when the kernel lacks keyrings). Nothing else was

@@ -14,6 +14,7 @@ import type { NodeSSH } from "node-ssh";
 import { moveSshCommand } from "../../infra/host/cloud-init.js";
 import { bootstrapStep, caddyStep, type HostSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
+import { loadLocalImages } from "../harness/host-images.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 
 const TEMPLATES = join(import.meta.dirname, "../../templates");
@@ -77,7 +78,8 @@ describe("bootstrap on a systemd test host", () => {
   let settings: HostSettings;
 
   beforeAll(async () => {
-    host = await startSystemdHost("boot");
+    // Containers too, in the Docker engine the bootstrap installs (the metadata tests below).
+    host = await startSystemdHost("boot", { containers: true });
     settings = {
       deployUser: "deploy",
       deploySshKey: host.publicKey,
@@ -358,6 +360,76 @@ describe("bootstrap on a systemd test host", () => {
     }
   }, 300_000);
 
+  describe("containers and the cloud's metadata service (169.254.169.254)", () => {
+    let image: string;
+    /**
+     * What a container on `network` gets from the metadata service: its answer, or wget's error.
+     * (busybox's timeout, not wget's -T, which crashes the image's static busybox.)
+     */
+    const fromContainer = async (network = "bridge") => {
+      const result = await run(
+        deploy,
+        `sudo docker run --rm --network ${network} --entrypoint /bin/busybox ${image} timeout 10 wget -q -O - ${METADATA}/latest/user-data`,
+      );
+      return { code: result.code, output: result.output.trim() };
+    };
+    const guardRules = async () =>
+      (await run(deploy, "sudo iptables -S DOCKER-USER")).stdout
+        .split("\n")
+        .filter((l) => l.includes("169.254.169.254"));
+
+    beforeAll(async () => {
+      ({ apiImage: image } = await loadLocalImages(host, deploy, "sudo docker"));
+      const fake = await run(deploy, "sudo bash -s", METADATA_SETUP);
+      if (fake.code !== 0) throw new Error(`could not set up the metadata service's stand-in:\n${fake.output}`);
+      const network = await run(deploy, "sudo docker network create platform-md-test");
+      if (network.code !== 0) throw new Error(`docker network create: ${network.output}`);
+    }, 600_000);
+
+    afterAll(async () => {
+      await run(deploy, "sudo bash -s", METADATA_TEARDOWN);
+    }, 60_000);
+
+    it("lets the host itself read the service (cloud-init does, at boot)", async () => {
+      const host = await run(deploy, `curl -fsS --max-time 5 ${METADATA}/latest/user-data`);
+      expect(host.code, host.output).toBe(0);
+      expect(host.stdout.trim()).toBe(USER_DATA);
+    });
+
+    it("refuses it to containers, on Docker's default network and on a network of their own, with one rule", async () => {
+      for (const network of ["bridge", "platform-md-test"]) {
+        const answer = await fromContainer(network);
+        expect(answer.code, network).not.toBe(0);
+        expect(answer.output, network).toMatch(
+          /can't connect to remote host \(169\.254\.169\.254\): Connection refused/,
+        );
+        expect(answer.output, network).not.toContain(USER_DATA);
+      }
+      // Two bootstrap runs, one rule.
+      expect(await guardRules()).toHaveLength(1);
+      expect((await run(deploy, "systemctl is-enabled platform-metadata-guard")).stdout.trim()).toBe("enabled");
+    }, 120_000);
+
+    it("refuses it because of that rule, which comes back whenever Docker starts (a reboot empties the rules)", async () => {
+      // Without the rule a container does read the user data: the refusal above is the rule's.
+      const rule = (await guardRules())[0]!.replace(/^-A /, "-D ");
+      expect((await run(deploy, `sudo iptables -w ${rule}`)).code).toBe(0);
+      expect(await guardRules()).toEqual([]);
+      const open = await fromContainer();
+      expect(open.code, open.output).toBe(0);
+      expect(open.output).toBe(USER_DATA);
+      // Docker starts again (as at boot, where the rules start empty): the rule is back before anything runs.
+      const restarted = await run(deploy, "sudo systemctl restart docker");
+      expect(restarted.code, restarted.output).toBe(0);
+      // The guard's restart is queued behind Docker's, which is all systemctl waits for.
+      const deadline = Date.now() + 30_000;
+      while ((await guardRules()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+      const status = await run(deploy, "systemctl status --no-pager platform-metadata-guard");
+      expect(await guardRules(), status.output).toHaveLength(1);
+      expect((await fromContainer()).code).not.toBe(0);
+    }, 180_000);
+  });
+
   describe("SSH moved to port 2222 (sshPort) on a server whose ufw starts empty", () => {
     let at2222: NodeSSH;
     let wrongPort: { code: number | null; output: string };
@@ -426,6 +498,48 @@ describe("bootstrap on a systemd test host", () => {
     });
   });
 });
+
+/** The cloud's metadata service, as Vultr (and most clouds) serve it: a link-local address beyond the host. */
+const METADATA = "http://169.254.169.254";
+const USER_DATA = "#cloud-config, as the stand-in of the metadata service serves it";
+
+/**
+ * Run as root on the test host: a stand-in for the metadata service outside
+ * the host's own network (a network namespace behind a veth pair), so that
+ * containers reach it as on a real server, forwarded by the host, and the
+ * host reaches it directly. It serves /latest/user-data.
+ */
+const METADATA_SETUP = String.raw`
+set -euo pipefail
+ip netns add platform-md
+ip link add md-host type veth peer name md-service
+ip link set md-service netns platform-md
+ip addr add 169.254.169.253/30 dev md-host
+ip link set md-host up
+ip -n platform-md link set lo up
+ip -n platform-md addr add 169.254.169.254/30 dev md-service
+ip -n platform-md link set md-service up
+ip -n platform-md route add default via 169.254.169.253
+mkdir -p /var/tmp/platform-md/latest
+printf '%s
+' '${USER_DATA}' >/var/tmp/platform-md/latest/user-data
+systemd-run --quiet --unit platform-test-metadata ip netns exec platform-md   python3 -m http.server 80 --bind 169.254.169.254 --directory /var/tmp/platform-md
+for _ in $(seq 100); do
+  if curl -fsS --max-time 1 http://169.254.169.254/latest/user-data >/dev/null 2>&1; then exit 0; fi
+  sleep 0.1
+done
+echo "the stand-in does not answer" >&2
+exit 1
+`;
+
+const METADATA_TEARDOWN = String.raw`
+systemctl stop platform-test-metadata 2>/dev/null
+docker network rm platform-md-test >/dev/null 2>&1
+ip link del md-host 2>/dev/null
+ip netns del platform-md 2>/dev/null
+rm -rf /var/tmp/platform-md
+true
+`;
 
 /**
  * Run as root on the test host: two local apt repositories with the Release

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import type { NodeSSH } from "node-ssh";
 import { ChatClient, textOf } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
@@ -28,6 +29,7 @@ import { startFakeS3, type FakeS3 } from "../harness/s3.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 import { tokenFor } from "../harness/tokens.js";
 import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
+import { HostKeyRefusedError, SshTransport } from "../../infra/host/transport/ssh.js";
 import { PRODUCTION_PATHS, releaseId, verifyStep } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { openBackup } from "../../scripts/backup/backup.js";
@@ -783,23 +785,67 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     expect(storage!.fake.tierId).toBeGreaterThan(0);
   });
 
-  it("gives the server a host key the program made, its only one, and pins it from the first connection", async () => {
-    const outputs = JSON.parse((await stack.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
-    expect(outputs.sshHostKey).toBe(hostKeyNow());
-    const keys = await run(root, "ls /etc/ssh | grep ^ssh_host_");
-    expect(keys.stdout.trim().split("\n")).toEqual(["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]);
+  /** The first-boot host key pair the instance's user data carries (readable there for the server's life). */
+  const firstBootKey = () => {
+    const [instance] = [...fake.state.instances.values()];
+    const userData = parseYaml(Buffer.from(instance!.fake.userData, "base64").toString()) as {
+      ssh_keys: { ed25519_private: string; ed25519_public: string };
+    };
+    return { publicKey: userData.ssh_keys.ed25519_public, privateKey: userData.ssh_keys.ed25519_private };
+  };
+
+  it("boots the server with a host key the program made, its only one, so the first connection is pinned", () => {
     expect(up.stdout).not.toContain("Trust on first use");
     expect(up.stdout).toMatch(/platform-host-key\s+created/);
+    expect(firstBootKey().publicKey).toMatch(/^ssh-ed25519 /);
   });
 
-  it("keeps the host key's private half and the user data only encrypted in the state", async () => {
+  it("replaces that key, which the user data keeps handing out, with one kept only in the state, and pins that", async () => {
+    const outputs = JSON.parse((await stack.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
+    const now = hostKeyNow();
+    expect(outputs.sshHostKey).toBe(now);
+    expect(now).not.toBe(hostKeyLine(hostKeyOf(firstBootKey().publicKey)));
+    expect(up.stdout).toMatch(/platform-server-host-key-install\s+created/);
+    expect(up.stdout).toContain(`The SSH host key of ${host.address}:22 is now ${fingerprint(now)} (ssh-ed25519)`);
+    // Still its only host key, and nothing left of the swap.
+    const keys = await run(root, "ls /etc/ssh | grep ^ssh_host_");
+    expect(keys.stdout.trim().split("\n")).toEqual(["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]);
+    // Whoever read the user data cannot pass for the server: a connection pinned to that key is refused.
+    await expect(
+      new SshTransport({
+        host: host.address,
+        port: 22,
+        user: "deploy",
+        privateKey: readFileSync(host.keyPath, "utf8"),
+        hostKeys: [firstBootKey().publicKey],
+        hostKeyFix: "none",
+        dialTimeoutSeconds: 10,
+      }).exec("true"),
+    ).rejects.toThrow(HostKeyRefusedError);
+    // The next up leaves the key alone.
+    const preview = JSON.parse(
+      (await stack.ok(["preview", "--json", "--show-sames", "--policy-pack", POLICY_PACK])).stdout,
+    ) as PreviewJson;
+    const keySteps = preview.steps.filter((p) => /platform-server-host-key-(pair|install)$/.test(p.urn));
+    expect(keySteps.map((p) => `${urnName(p.urn)} ${p.op}`).sort()).toEqual([
+      "platform-server-host-key-install same",
+      "platform-server-host-key-pair same",
+    ]);
+  }, 300_000);
+
+  it("keeps both host keys' private halves and the user data only encrypted in the state", async () => {
     const state = (await stack.ok(["stack", "export"])).stdout;
     const privateKey = readFileSync(join(host.root, "etc/ssh/ssh_host_ed25519_key"), "utf8");
     expect(state).toContain("platform-host-key");
-    // The lines after the first hold the key itself (the first is the same in every such key).
-    const keyLines = privateKey.trim().split("\n").slice(2, -1);
-    expect(keyLines.length).toBeGreaterThan(1);
-    for (const line of keyLines) expect(state.includes(line), "the host's private key in plain text").toBe(false);
+    expect(state).toContain("platform-server-host-key-install");
+    for (const key of [privateKey, firstBootKey().privateKey]) {
+      // The lines after the first hold the key itself (the first is the same in every such key).
+      const keyLines = key.trim().split("\n").slice(2, -1);
+      expect(keyLines.length).toBeGreaterThan(1);
+      for (const line of keyLines) expect(state.includes(line), "a host's private key in plain text").toBe(false);
+    }
+    // As the host-key step's script carries it.
+    expect(state.includes(Buffer.from(privateKey).toString("base64").slice(0, 60))).toBe(false);
     expect(state.includes("ssh_deletekeys")).toBe(false);
   });
 

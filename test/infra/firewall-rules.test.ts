@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseCidr, type Cidr } from "../../infra/config/cidr.js";
 import { cloudInit } from "../../infra/host/cloud-init.js";
@@ -30,6 +31,36 @@ describe("firewallRules", () => {
     // The rules of port 22 keep their names (a stack from before sshPort was followed changes nothing).
     expect(firewallRules([cidr("198.51.100.0/24")], 22)[0]!.name).toBe("ssh-v4-198-51-100-0-24");
     expect(rules[0]!.name).toBe("ssh-2222-v4-198-51-100-0-24");
+  });
+
+  it("never changes an SSH rule in place when sshPort changes: the new port's rules are new resources", () => {
+    // So the engine creates them, and deletes the old port's only after every
+    // host step reached sshd on the new port (never, if one fails): the old
+    // port stays open until SSH has moved.
+    const octet = fc.integer({ min: 1, max: 254 });
+    const admin = fc.tuple(octet, octet).map(([a, b]) => cidr(`198.51.${a}.${b}`));
+    const port = fc.integer({ min: 1, max: 65535 });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(admin, { minLength: 1, maxLength: 3, selector: (c) => c.address }),
+        port,
+        port,
+        (admins, from, to) => {
+          fc.pre(from !== to);
+          const names = (p: number) => firewallRules(admins, p).map((r) => r.name);
+          const ssh = (p: number) => names(p).filter((name) => name.startsWith("ssh-"));
+          const before = names(from);
+          // The SSH rules of the two ports share no name; the web rules keep theirs.
+          expect(ssh(to).filter((name) => before.includes(name))).toEqual([]);
+          expect(
+            names(to)
+              .filter((name) => before.includes(name))
+              .sort(),
+          ).toEqual(["http-v4", "http-v6", "https-v4", "https-v6"]);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it("gives every rule a distinct resource name", () => {

@@ -62,4 +62,21 @@ describe("the host:HostKey provider", () => {
     const other = { keyType: "rsa" } as never;
     expect(await hostKeyProvider.diff(id, outs, other)).toMatchObject({ changes: true, replaces: ["keyType"] });
   });
+
+  it("makes a new key for a new server, when it is made for one (the key installed on a running server)", async () => {
+    const { id, outs } = await hostKeyProvider.create({ keyType: "ed25519", server: "instance-1" });
+    expect(outs.server).toBe("instance-1");
+    expect(await hostKeyProvider.diff(id, outs, { keyType: "ed25519", server: "instance-1" })).toMatchObject({
+      changes: false,
+    });
+    expect(await hostKeyProvider.diff(id, outs, { keyType: "ed25519", server: "instance-2" })).toMatchObject({
+      changes: true,
+      replaces: ["server"],
+    });
+    // The first-boot key names no server: a state from before this input keeps its key.
+    const firstBoot = await hostKeyProvider.create({ keyType: "ed25519" });
+    expect(await hostKeyProvider.diff(firstBoot.id, { ...firstBoot.outs }, { keyType: "ed25519" })).toMatchObject({
+      changes: false,
+    });
+  });
 });

@@ -160,6 +160,21 @@ describe("credential policy", () => {
     expect(violations(noPlaintextCredentials, STEP, { target: { userData } })).toHaveLength(1);
   });
 
+  it("allows the SSH key and the script of the host-key step, which are secret in state, and nothing else there", () => {
+    const install = "pulumi-nodejs:dynamic/host:HostKeyInstall";
+    const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    expect(
+      violations(noPlaintextCredentials, install, {
+        target: { host: "h", privateKey },
+        step: { name: "host-key", script: `HOST_KEY_PRIVATE_B64='...'\n${privateKey}` },
+        key: "ssh-ed25519 AAAA",
+      }),
+    ).toEqual([]);
+    const elsewhere = violations(noPlaintextCredentials, install, { firstBootKey: privateKey });
+    expect(elsewhere).toHaveLength(1);
+    expect(elsewhere[0]).toMatch(/input "firstBootKey" holds a private key/);
+  });
+
   it("reports a credential in the script of any other step, and a key anywhere else in the target", () => {
     const caddy = violations(noPlaintextCredentials, STEP, {
       target: { host: "h", privateKey: "x", note: "-----BEGIN OPENSSH PRIVATE KEY-----" },

@@ -25,6 +25,7 @@ const T = {
   storage: "pulumi-nodejs:dynamic/vultr:ObjectStorage",
   step: "pulumi-nodejs:dynamic/host:Step",
   hostKey: "pulumi-nodejs:dynamic/host:HostKey",
+  hostKeyInstall: "pulumi-nodejs:dynamic/host:HostKeyInstall",
   knownHost: "pulumi-nodejs:dynamic/host:KnownHost",
 };
 
@@ -75,6 +76,7 @@ describe("pulumi preview of the production program", () => {
         "conversational-platform:network:Dns",
         "conversational-platform:storage:BackupBucket",
         "conversational-platform:host:HostConfiguration",
+        "conversational-platform:host:InstalledHostKey",
         T.group,
         ...Array(6).fill(T.rule),
         T.key,
@@ -85,6 +87,8 @@ describe("pulumi preview of the production program", () => {
         T.record,
         T.storage,
         T.hostKey,
+        T.hostKey,
+        T.hostKeyInstall,
         ...Array(7).fill(T.step),
       ].sort(),
     );
@@ -123,11 +127,41 @@ describe("pulumi preview of the production program", () => {
     expect(plan.one(T.storage)).toMatchObject({ region: "ewr", label: `chat-platform-${stack.name}-backups` });
   });
 
-  it("makes the server's SSH host key, and gives the instance cloud-init only as a secret (it holds that key)", () => {
-    expect(plan.one(T.hostKey)).toMatchObject({ keyType: "ed25519" });
+  it("makes the server's first-boot SSH host key, and gives the instance cloud-init only as a secret (it holds that key)", () => {
+    const firstBoot = plan.byName("platform-host-key");
+    // No server named: cloud-init puts it on whichever server the user data reaches.
+    expect(firstBoot.newState!.inputs).toMatchObject({ keyType: "ed25519" });
+    expect(firstBoot.newState!.inputs).not.toHaveProperty("server");
     // Known once the key is made: unknown in a preview, then a secret (engine-up.test.ts reads the state).
     expect(plan.one(T.instance).userData).toBe(UNKNOWN);
-    expect(plan.byName("platform-server-instance").newState!.dependencies).toContain(plan.ofType(T.hostKey)[0]!.urn);
+    expect(plan.byName("platform-server-instance").newState!.dependencies).toContain(firstBoot.urn);
+  });
+
+  it("replaces that key on the running server with one made for it, before any host step, and pins only the new one", () => {
+    // One key per server (its instance id), kept only in the state: no user data carries it.
+    const pair = plan.byName("platform-server-host-key-pair");
+    expect(pair.newState!.inputs).toMatchObject({ keyType: "ed25519", server: UNKNOWN });
+    expect(pair.newState!.dependencies).toContain(plan.byName("platform-server-instance").urn);
+    const install = plan.byName("platform-server-host-key-install");
+    expect(install.newState!.type).toBe(T.hostKeyInstall);
+    // The target holds the deploy key and the step the new key's private half: unknown here, secrets once known.
+    expect(install.newState!.inputs).toMatchObject({ target: UNKNOWN, step: UNKNOWN, key: UNKNOWN });
+    expect(install.newState!.dependencies).toEqual(
+      expect.arrayContaining([plan.byName("platform-host-key").urn, pair.urn]),
+    );
+    // Every host step waits for it: their pin is its output.
+    expect(plan.byName("platform-host-wait").newState!.dependencies).toContain(install.urn);
+  });
+
+  it("dials SSH only once Vultr's firewall lets the admins reach sshPort", () => {
+    const sshRules = plan
+      .ofType(T.rule)
+      .filter((s) => s.newState!.inputs.port === "22")
+      .map((s) => s.urn);
+    expect(sshRules).toHaveLength(2);
+    for (const name of ["platform-server-host-key-install", "platform-host-wait"]) {
+      expect(plan.byName(name).newState!.dependencies, name).toEqual(expect.arrayContaining(sshRules));
+    }
   });
 
   it("puts A and AAAA records for the API host in the zone it creates", () => {

@@ -157,7 +157,7 @@ describe("the host:KnownHost provider", () => {
     expect((await knownHostProvider.read!(created.id, { ...created.outs })).props).toEqual(created.outs);
   });
 
-  it("learns again only for another address or port, never for a new dial timeout", async () => {
+  it("learns again only for another address, never for another port (the same server's sshd moved) or dial timeout", async () => {
     const olds = { ...inputs(), publicKey: sshd.hostKey, fingerprint: "SHA256:x", learntAt: "2026-01-01T00:00:00Z" };
     expect(await knownHostProvider.diff("id", olds, inputs())).toEqual({ changes: false, changed: [] });
     expect(await knownHostProvider.diff("id", olds, { ...inputs(), dialTimeoutSeconds: 60 })).toMatchObject({
@@ -167,7 +167,10 @@ describe("the host:KnownHost provider", () => {
       changes: true,
       replaces: ["host"],
     });
-    expect(await knownHostProvider.diff("id", olds, { ...inputs(), port: 2222 })).toMatchObject({ replaces: ["port"] });
+    expect(await knownHostProvider.diff("id", olds, { ...inputs(), port: 2222 })).toEqual({
+      changes: false,
+      changed: [],
+    });
   });
 
   it("checks its inputs", async () => {

@@ -126,8 +126,16 @@ describe("parseStackConfig", () => {
     [{ generationLease: "10ms" }, /Config "generationLease": is invalid \("10ms"\); use a duration of at least 1s/],
     [{ apiImage: "Node 20" }, /Config "apiImage": "Node 20" is not a container image name/],
     [
-      { apiImage: undefined },
+      { apiImage: "node:20-bookworm-slim" },
       /Config "apiImage": "node:20-bookworm-slim" names a tag, not a digest: .*Pin the image you tested by its digest: docker buildx imagetools inspect node:20-bookworm-slim \(the "Digest:" line\), then pulumi config set apiImage node:20-bookworm-slim@sha256:<digest>\. For images built on the host or for tests only: pulumi config set allowImageTags true/,
+    ],
+    [
+      { apiImage: undefined },
+      /Config "apiImage": is not set\. Pin the image you tested by its digest: docker buildx imagetools inspect node:20-bookworm-slim \(the "Digest:" line\), then pulumi config set apiImage node:20-bookworm-slim@sha256:<digest>/,
+    ],
+    [
+      { natsImage: undefined },
+      /Config "natsImage": is not set\. Pin the image you tested by its digest: docker buildx imagetools inspect nats:2\.10-alpine/,
     ],
     [{ natsImage: "nats:2.10-alpine" }, /Config "natsImage": "nats:2\.10-alpine" names a tag, not a digest/],
     [{ natsImage: "nats@sha256:abc" }, /Config "natsImage": "nats@sha256:abc" names a tag, not a digest/],
@@ -303,6 +311,27 @@ describe("Pulumi.yaml", () => {
       ]),
     );
     expect(declared).toEqual(CONFIG_SCHEMA);
+  });
+
+  it("declares no default the program refuses: every key left unset either parses or is required", () => {
+    const project = parseYaml(readFileSync(join(import.meta.dirname, "../../Pulumi.yaml"), "utf8")) as {
+      config: Record<string, { default?: unknown }>;
+    };
+    // As the engine hands a stack that leaves a key out: its Pulumi.yaml default, or nothing.
+    const refused = Object.entries(project.config)
+      .filter(([, spec]) => spec.default !== undefined)
+      .filter(([key, spec]) => {
+        try {
+          parseStackConfig(raw({ [key]: String(spec.default) }));
+          return false;
+        } catch (error) {
+          return error instanceof StackConfigError;
+        }
+      })
+      .map(([key]) => key);
+    expect(refused).toEqual([]);
+    expect(project.config.apiImage).not.toHaveProperty("default");
+    expect(project.config.natsImage).not.toHaveProperty("default");
   });
 });
 

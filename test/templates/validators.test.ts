@@ -2,7 +2,7 @@
 // variant of each that the same tool must refuse.
 import { renderNatsAuth } from "../../infra/host/nats-users.js";
 import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -16,6 +16,12 @@ const dir = scratchDir("templates");
 afterAll(() => dir.remove());
 
 let counter = 0;
+/** A new empty folder in the scratch directory. */
+const scratch = () => {
+  const path = join(dir.path, `dir-${counter++}`);
+  mkdirSync(path);
+  return path;
+};
 function file(name: string, content: string): string {
   const path = join(dir.path, `${counter++}-${name}`);
   writeFileSync(path, content);
@@ -270,6 +276,33 @@ describe("bootstrap and scripts (shellcheck)", () => {
     expect(scripts).toEqual(expect.arrayContaining(["scripts/pulumi.sh", "scripts/setup/build-engine.sh", ".ci/run"]));
     const result = await run("shellcheck", ["-x", ...scripts.map((p) => join(root, p))]);
     expect(result.ok, result.output).toBe(true);
+  });
+});
+
+describe("the metadata guard's systemd unit (systemd-analyze verify)", () => {
+  it("loads without a complaint, and a broken copy is complained about", async () => {
+    // Its command must exist to be verified; a copy of the script stands in for the installed one.
+    const guard = file("platform-metadata-guard", read("host/docker/metadata-guard.sh"));
+    chmodSync(guard, 0o755);
+    const unit = read("host/docker/platform-metadata-guard.service").replaceAll(
+      "/usr/local/sbin/platform-metadata-guard",
+      guard,
+    );
+    // As the bootstrap decides: systemd-analyze exits 0 on lines it ignores, its complaints about the unit tell.
+    const verify = async (content: string) => {
+      const dir = join(scratch(), "unit");
+      mkdirSync(dir);
+      const path = join(dir, "platform-metadata-guard.service");
+      writeFileSync(path, content);
+      const result = await run("systemd-analyze", ["verify", "--man=no", path]);
+      return { ok: !result.output.includes("platform-metadata-guard.service"), output: result.output };
+    };
+    expect(unit).toContain(`ExecStart=${guard}`);
+    expectBoth(
+      await verify(unit),
+      await verify(unit.replace("Type=oneshot", "Type=oneshott")),
+      /Failed to parse service type/,
+    );
   });
 });
 
