@@ -7,8 +7,9 @@ import { formatCidr, parseCidr, type Cidr } from "./cidr.js";
 import { StackConfigError } from "./errors.js";
 import { ENV_SAFE } from "../host/render.js";
 import { parseSshHostKey } from "./ssh-host-key.js";
-import { privateKeyProblem } from "./ssh-keys.js";
-import { parseRecipients } from "../../scripts/backup/encryption.js";
+import { parseBackupRecipients, parseOwnBucket, type BackupSettings } from "./backup-settings.js";
+import { pinnedImage } from "./pinned-image.js";
+import { optionalSecret, parsePreviousJwtSecret, parsePrivateKey, secret } from "./secrets.js";
 
 export const PROJECT = "conversational-platform";
 
@@ -92,26 +93,6 @@ export interface ExistingServer {
   kind: "existing";
   /** Its address or DNS name, as SSH reaches it. */
   address: string;
-}
-
-/** An S3-compatible bucket of your own for the backups (any server), instead of Vultr's. */
-export interface OwnBucket {
-  endpoint: string;
-  bucket: string;
-  /** Plaintext here; handed on only as a secret. */
-  accessKey: string;
-  secretKey: string;
-}
-
-export interface BackupSettings {
-  /** When the host backs up: a systemd calendar expression ("hourly", "*:0/30"). */
-  schedule: string;
-  /** Backups kept in the bucket. */
-  keep: number;
-  /** Set when the stack names a bucket of its own (backupS3*); a Vultr stack may create one instead (backupsBucket). */
-  ownBucket?: OwnBucket;
-  /** age recipients (age1...) every backup is encrypted to on the host; none: backups are not encrypted. */
-  recipients: string[];
 }
 
 export interface StackConfig {
@@ -316,94 +297,6 @@ const VULTR_ONLY_KEYS: ConfigKey[] = [
   "backupsRegion",
 ];
 
-const S3_KEYS = ["backupS3Endpoint", "backupS3Bucket", "backupS3AccessKey", "backupS3SecretKey"] as const;
-
-/** All four backupS3* settings, or none; never beside a Vultr bucket the stack creates. */
-function parseOwnBucket(raw: RawConfig, server: VultrServer | ExistingServer): OwnBucket | undefined {
-  const given = S3_KEYS.filter((key) => (raw.values[key]?.trim() ?? "") !== "");
-  if (given.length === 0) return undefined;
-  const missing = S3_KEYS.find((key) => !given.includes(key));
-  if (missing)
-    throw new StackConfigError(
-      missing,
-      `is not set, but ${given.join(", ")} ${given.length > 1 ? "are" : "is"}`,
-      `Set all four backupS3* settings for a bucket of your own (pulumi config set ${missing} ...), or remove them`,
-    );
-  if (server.kind === "vultr" && server.backupsBucket)
-    throw new StackConfigError(
-      "backupS3Endpoint",
-      "is set, and so is backupsBucket (a Vultr bucket the stack creates)",
-      "Choose one: pulumi config rm backupS3Endpoint (and the other backupS3* settings), or pulumi config set backupsBucket false",
-    );
-  const endpoint = raw.values.backupS3Endpoint!.trim();
-  if (!/^https?:\/\/[^\s/]+\/?$/.test(endpoint))
-    throw new StackConfigError(
-      "backupS3Endpoint",
-      `"${endpoint}" is not an endpoint URL`,
-      "Use e.g.: pulumi config set backupS3Endpoint https://ewr1.vultrobjects.com",
-    );
-  const bucket = raw.values.backupS3Bucket!.trim();
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
-    throw new StackConfigError(
-      "backupS3Bucket",
-      `"${bucket}" is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-')`,
-      "Use e.g.: pulumi config set backupS3Bucket chat-platform-backups",
-    );
-  const key = (name: string) => secret(raw, name, 1, `pulumi config set --secret ${name} <your key>`);
-  return {
-    endpoint: endpoint.replace(/\/$/, ""),
-    bucket,
-    accessKey: key("backupS3AccessKey"),
-    secretKey: key("backupS3SecretKey"),
-  };
-}
-
-const RECIPIENTS_FIX =
-  "Use the recipient age-keygen (or npm run ops -- backup-key) printed: pulumi config set --secret backupRecipients age1... (comma-separate several)";
-
-/**
- * The operator's age public keys: checked here, so a typo fails before
- * anything is deployed. Kept encrypted: whoever knows a recipient can write
- * a backup that decrypts, so it must not sit in a stack file anyone can read.
- */
-function parseBackupRecipients(raw: RawConfig): string[] {
-  const text = raw.values.backupRecipients ?? "";
-  if (text !== "" && !raw.secretKeys.has("backupRecipients"))
-    throw new StackConfigError(
-      "backupRecipients",
-      "is stored in plaintext in the stack file (anyone who reads it could make backups that decrypt)",
-      `Remove it and set it with --secret. ${RECIPIENTS_FIX}`,
-    );
-  try {
-    return parseRecipients(text);
-  } catch (error) {
-    throw new StackConfigError("backupRecipients", (error as Error).message, RECIPIENTS_FIX);
-  }
-}
-
-const IMAGE = /^[a-z0-9]+([._/:@-][a-z0-9]+)*$/;
-const DIGEST = /@sha256:[a-f0-9]{64}$/;
-
-/**
- * An image by digest: what runs is exactly what was tested, and a new digest
- * is a change the host pulls. A tag can point at other bytes tomorrow, and
- * the host, which has an image by that name, would never pull it again.
- * allowImageTags lets tags through, for images built on the host or in tests.
- * Required: `suggested` only names the image to look a digest up for.
- */
-function pinnedImage(key: ConfigKey, image: string | undefined, suggested: string, allowTags: boolean): string {
-  const pin = (name: string) =>
-    `Pin the image you tested by its digest: docker buildx imagetools inspect ${name} (the "Digest:" line), then pulumi config set ${key} ${name}@sha256:<digest>. For images built on the host or for tests only: pulumi config set allowImageTags true`;
-  if (image === undefined) throw new StackConfigError(key, "is not set", pin(suggested));
-  if (!IMAGE.test(image)) throw new StackConfigError(key, `"${image}" is not a container image name`, pin(suggested));
-  if (allowTags || DIGEST.test(image)) return image;
-  throw new StackConfigError(
-    key,
-    `"${image}" names a tag, not a digest: the image behind a tag changes, and a host that has one never pulls it again`,
-    pin(image.replace(/@.*$/, "")),
-  );
-}
-
 /** The API settings the stack sets, checked by the API's own reader. */
 function parseApiSettings(raw: RawConfig, provider: "anthropic" | "openai" | "mock"): Record<string, string> {
   const settings: Record<string, string> = {};
@@ -435,64 +328,6 @@ function oneOf<T extends string>(value: string, key: string, allowed: readonly T
   throw new StackConfigError(key, `is "${value}"`, `Use one of: ${allowed.join(", ")}`);
 }
 
-/** A value that must be stored encrypted, with a minimum length. Never echoed. */
-function secret(raw: RawConfig, key: string, minLength: number, fix: string): string {
-  const value = raw.values[key];
-  if (value === undefined || value === "") throw new StackConfigError(key, "is not set", `Set it: ${fix}`);
-  if (!raw.secretKeys.has(key))
-    throw new StackConfigError(
-      key,
-      "is stored in plaintext in the stack file",
-      `Remove it and set it with --secret: ${fix}`,
-    );
-  if (value.length < minLength)
-    throw new StackConfigError(
-      key,
-      `is ${value.length} characters, fewer than ${minLength}`,
-      `Set a longer one: ${fix}`,
-    );
-  return value;
-}
-
-/**
- * A secret that may be unset (Pulumi allows no default for a key declared
- * secret, so the program checks the encryption itself). `npm run ops --
- * rotate` sets these; by hand they are only ever removed.
- */
-function optionalSecret(raw: RawConfig, key: string, minLength: number): string | undefined {
-  const value = raw.values[key];
-  if (value === undefined || value === "") return undefined;
-  return secret(raw, key, minLength, `npm run ops -- rotate sets it; or pulumi config rm ${key}`);
-}
-
-function parsePreviousJwtSecret(raw: RawConfig): { secret: string; until?: string } | undefined {
-  const previous = optionalSecret(raw, "jwtPreviousSecret", 32);
-  const until = raw.values.jwtPreviousSecretUntil?.trim() || undefined;
-  if (
-    until !== undefined &&
-    (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(until) || Number.isNaN(Date.parse(until)))
-  )
-    throw new StackConfigError(
-      "jwtPreviousSecretUntil",
-      `"${until}" is not a UTC time`,
-      "Use e.g.: pulumi config set jwtPreviousSecretUntil 2026-12-08T12:00:00Z (npm run ops -- rotate jwt sets it)",
-    );
-  if (until !== undefined && previous === undefined)
-    throw new StackConfigError(
-      "jwtPreviousSecretUntil",
-      "is set, but jwtPreviousSecret is not",
-      "Remove it: pulumi config rm jwtPreviousSecretUntil (npm run ops -- rotate jwt --finish does)",
-    );
-  if (previous === undefined) return undefined;
-  if (!ENV_SAFE.test(previous))
-    throw new StackConfigError(
-      "jwtPreviousSecret",
-      "has characters the host's env file cannot hold (spaces, quotes, $, #)",
-      "Finish the rotation without an overlap: npm run ops -- rotate jwt --finish --now",
-    );
-  return { secret: previous, until };
-}
-
 function parseAdminCidrs(value: string | undefined): Cidr[] {
   const fix = "List the addresses allowed to SSH in: pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32";
   if (value === undefined || value.trim() === "") throw new StackConfigError("adminCidrs", "is not set", fix);
@@ -512,34 +347,4 @@ function parseAdminCidrs(value: string | undefined): Cidr[] {
     }
     return cidr;
   });
-}
-
-function parsePrivateKey(raw: RawConfig, publicKey: string): string {
-  const fix = "Store it encrypted: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519";
-  const value = raw.values.sshPrivateKey;
-  if (value === undefined || value.trim() === "") throw new StackConfigError("sshPrivateKey", "is not set", fix);
-  if (!raw.secretKeys.has("sshPrivateKey")) {
-    throw new StackConfigError(
-      "sshPrivateKey",
-      "is stored in plaintext in the stack file",
-      `Remove it and ${fix.toLowerCase()}`,
-    );
-  }
-  switch (privateKeyProblem(value, publicKey)) {
-    case "not-a-key":
-      throw new StackConfigError("sshPrivateKey", "is not an unencrypted OpenSSH/PEM private key", fix);
-    case "encrypted":
-      throw new StackConfigError(
-        "sshPrivateKey",
-        "is protected by a passphrase, which no deploy step can type",
-        "Make a deploy key without one (ssh-keygen -t ed25519 -N '' -f ~/.ssh/platform-deploy), set sshPublicKey to its .pub and store it: pulumi config set --secret sshPrivateKey < ~/.ssh/platform-deploy",
-      );
-    case "not-the-pair":
-      throw new StackConfigError(
-        "sshPrivateKey",
-        "is not the private half of sshPublicKey, so the host would refuse every login",
-        'Set both from the same key pair: pulumi config set sshPublicKey "$(cat KEY.pub)" and pulumi config set --secret sshPrivateKey < KEY',
-      );
-  }
-  return value.endsWith("\n") ? value : `${value}\n`;
 }

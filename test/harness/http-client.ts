@@ -86,6 +86,15 @@ export function requestJson<T = any>(
   });
 }
 
+/** Polls `${url}/health` until it answers 200 (a stack's first health checks and certificate take a while). */
+export async function waitUntilHealthy(url: string, options: ClientOptions = {}, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await requestJson("GET", `${url}/health`, undefined, options).catch(() => undefined))?.status !== 200) {
+    if (Date.now() > deadline) throw new Error(`${url} did not become healthy within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 export interface ReceivedEvent {
   id?: string;
   event?: string;

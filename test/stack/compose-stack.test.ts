@@ -15,7 +15,7 @@ import {
   type LocalStack,
 } from "../../scripts/local/local-stack.js";
 import { ChatClient, textOf } from "../harness/chat-client.js";
-import { requestJson } from "../harness/http-client.js";
+import { requestJson, waitUntilHealthy } from "../harness/http-client.js";
 import { freePort } from "../harness/ports.js";
 import { tokenFor } from "../harness/tokens.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
@@ -47,13 +47,7 @@ describe("the compose stack behind Caddy", () => {
       headers: { "accept-encoding": "gzip" },
     });
     // Caddy's first health checks and certificate.
-    const deadline = Date.now() + 30_000;
-    while (
-      (await requestJson("GET", `${stack.url}/health`, undefined, { ca }).catch(() => undefined))?.status !== 200
-    ) {
-      if (Date.now() > deadline) throw new Error("the stack did not become healthy through Caddy");
-      await sleep(250);
-    }
+    await waitUntilHealthy(stack.url, { ca });
   }, 180_000);
   // Containers get their stop grace period (an API instance up to 60 s with answers in flight).
   afterAll(() => localStackDown(DIR, () => undefined), 180_000);

@@ -22,7 +22,7 @@ import {
 import { natsServerBinary } from "../../scripts/setup/tools.js";
 import { ChatClient, textOf } from "../harness/chat-client.js";
 import { startFakeAnthropic, type FakeLlm } from "../harness/fake-llm.js";
-import { requestJson } from "../harness/http-client.js";
+import { requestJson, waitUntilHealthy } from "../harness/http-client.js";
 import { freePort } from "../harness/ports.js";
 import { tokenFor } from "../harness/tokens.js";
 
@@ -151,13 +151,7 @@ describe("rotating each secret on the compose stack under load", () => {
     llm.keys.add(FIRST_LLM_KEY);
     llm.setDefault({ kind: "stream", chunks: PIECES, delayMs: 100 });
     ca = readFileSync(stack.caCertificate);
-    const deadline = Date.now() + 30_000;
-    while (
-      (await requestJson("GET", `${stack.url}/health`, undefined, { ca }).catch(() => undefined))?.status !== 200
-    ) {
-      if (Date.now() > deadline) throw new Error("the stack did not become healthy through Caddy");
-      await sleep(250);
-    }
+    await waitUntilHealthy(stack.url, { ca });
   }, 240_000);
   afterAll(async () => {
     await llm?.close();
