@@ -308,7 +308,8 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
   }, 120_000);
 });
 
-describe("npm run ops over SSH, on the stack pulumi up deployed on the test host", () => {
+// Each ops command starts tsx and an SSH session: on a loaded machine some take tens of seconds.
+describe("npm run ops over SSH, on the stack pulumi up deployed on the test host", { timeout: 300_000 }, () => {
   // The commands as an operator types them, with the deploy key in a file.
   const ops = (args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -415,7 +416,7 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     const releases = JSON.parse((await ops(["releases", "--json"])).stdout);
     expect(releases.current).toBe(releaseId(readFileSync(bundleV2)));
     expect(releases.audit.at(-1)).toMatchObject({ actor: "engine-up-test", action: "deploy" });
-  });
+  }, 600_000);
 
   it("deploy: a release that does not become healthy is rolled back by itself, and the old one keeps serving", async () => {
     const before = JSON.parse((await ops(["releases", "--json"])).stdout).current;
@@ -467,7 +468,7 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
     const { value, failures } = await underLoad(ops(["restart", "api"]));
     expect(value.code, value.stderr).toBe(0);
     expect(failures).toEqual([]);
-  });
+  }, 600_000);
 
   it("logs: each line labelled with its instance, filtered by --grep", async () => {
     const all = await ops(["logs", "api", "--tail", "20"]);
@@ -576,6 +577,7 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
         "streams/CONVERSATIONS.tar.s2.age",
         "streams/KV_conversation-contexts.tar.s2.age",
         "streams/KV_conversations.tar.s2.age",
+        "streams/KV_revocations.tar.s2.age",
       ]);
       const opened = await openBackup(bucket.source(name), { identities: [BACKUP_KEY.identity] });
       opened.cleanup();
