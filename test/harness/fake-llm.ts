@@ -19,6 +19,8 @@ export type FakeReply =
       failAfter?: number;
       /** Holds the first chunk until it settles, for a test to act while the answer is open. */
       gate?: Promise<unknown>;
+      /** Holds chunk `index` until it settles: a test can let each chunk go only once the last one reached its client. */
+      beforeChunk?: (index: number) => Promise<unknown>;
     }
   | { kind: "status"; status: number; body: unknown; headers?: Record<string, string> };
 
@@ -177,6 +179,7 @@ async function streamReply(
   await reply.gate;
   for (const [i, text] of reply.chunks.entries()) {
     if (reply.failure && i === (reply.failAfter ?? 0)) return fail(dialect, res, reply.failure);
+    await reply.beforeChunk?.(i);
     await pause();
     if (clientGone()) return;
     if (dialect === "anthropic") {
