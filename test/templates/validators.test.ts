@@ -276,7 +276,8 @@ describe("bootstrap and scripts (shellcheck)", () => {
     expect(scripts).toEqual(expect.arrayContaining(["scripts/pulumi.sh", "scripts/setup/build-engine.sh", ".ci/run"]));
     const result = await run("shellcheck", ["-x", ...scripts.map((p) => join(root, p))]);
     expect(result.ok, result.output).toBe(true);
-  });
+    // Over every script of the project: CPU-bound, minutes on a busy machine.
+  }, 300_000);
 });
 
 describe("the metadata guard's systemd unit (systemd-analyze verify)", () => {
