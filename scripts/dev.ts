@@ -1,6 +1,6 @@
 // `npm run dev`: the API on this machine with a local JetStream NATS, for
 // development. Uses the mock provider unless ANTHROPIC_API_KEY or
-// OPENAI_API_KEY is set, prints a token for the curl examples in the README,
+// OPENAI_API_KEY is set, prints a token for the curl examples in docs/api.md,
 // and reloads the API when its source changes.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";

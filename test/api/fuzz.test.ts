@@ -59,8 +59,8 @@ const RSS_SLACK_BYTES = 160 * 1024 * 1024;
 
 // --- Documented answers -------------------------------------------------------
 //
-// Every answer a client can get through Caddy, from the code and the README's
-// "The API". Add a row when the API documents a new answer.
+// Every answer a client can get through Caddy, from the code and docs/api.md.
+// Add a row when the API documents a new answer.
 
 interface DocumentedAnswer {
   status: number;

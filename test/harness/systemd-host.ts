@@ -298,7 +298,7 @@ function installComposePlugin(root: string): void {
   chmodSync(join(plugins, "docker-compose"), 0o755);
 }
 
-/** This machine's Compose v2 plugin (see /work/shared/NOTES.md for how it got there). */
+/** This machine's Compose v2 plugin (see ../shared/NOTES.md, from the project's root, for how it got there). */
 function composePlugin(): string {
   const dirs = [
     ...(process.env.DOCKER_CONFIG ? [join(process.env.DOCKER_CONFIG, "cli-plugins")] : []),

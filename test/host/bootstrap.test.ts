@@ -324,7 +324,7 @@ describe("bootstrap on a systemd test host", () => {
   // Measured on this test host: 58-59 before, 86 after. The points still open
   // need the real kernel or a VM (auditd cannot run in a container, and the
   // kernel-wide fs.protected_* and dev.tty sysctls are the machine's, which
-  // the tests must never change); see the README.
+  // the tests must never change); see docs/testing.md, "Lynis".
   it("raises the Lynis hardening index to 85 or more", () => {
     expect(lynis.before).toBeGreaterThan(40);
     expect(lynis.after! - lynis.before!).toBeGreaterThanOrEqual(20);

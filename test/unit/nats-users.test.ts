@@ -40,7 +40,7 @@ const BAD_SHAPES = [
   '$NATS_TOKEN "quoted" \\ back#slash',
   "spaces and\ttabs in it 0123",
 ];
-/** Made the ways the project has made them: npm run local's old 24 bytes, the README's openssl, the toolkit's now. */
+/** Made the ways the project has made them: npm run local's old 24 bytes, docs/deploy.md's openssl, the toolkit's now. */
 const generated = (n: number) =>
   Array.from({ length: n }, (_, i) =>
     [() => randomBytes(24).toString("base64url"), () => randomBytes(32).toString("base64"), newSecret][i % 3]!(),

@@ -1,4 +1,4 @@
-// The README's curl examples, run as written against the bundle.
+// The curl examples of docs/api.md, run as written against the bundle.
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,17 +8,17 @@ import { startStack, type Stack } from "../harness/stack.js";
 import { tokenFor } from "../harness/tokens.js";
 import { scratchDir } from "../harness/tmp.js";
 
-const README = join(import.meta.dirname, "../../README.md");
+const API_DOC = join(import.meta.dirname, "../../docs/api.md");
 
 function apiExamples(): string {
-  const text = readFileSync(README, "utf8");
+  const text = readFileSync(API_DOC, "utf8");
   const block = text.split("<!-- api-examples:start -->")[1]?.split("<!-- api-examples:end -->")[0];
   const script = block?.match(/```bash\n([\s\S]*?)```/)?.[1];
-  if (!script) throw new Error("README has no api-examples block");
+  if (!script) throw new Error("docs/api.md has no api-examples block");
   return script;
 }
 
-describe("README curl examples", () => {
+describe("docs/api.md curl examples", () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({ env: { LLM_PROVIDER: "mock" } });
@@ -26,7 +26,7 @@ describe("README curl examples", () => {
   afterAll(() => stack?.stop());
 
   it("run as written and show a streamed answer, its resume, the history and the delete", async () => {
-    const dir = scratchDir("readme");
+    const dir = scratchDir("api-examples");
     try {
       const { stdout } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", apiExamples()], {
         cwd: dir.path,
