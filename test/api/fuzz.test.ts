@@ -22,17 +22,9 @@ import { requestJson } from "../harness/http-client.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { tokenFor, unsignedToken } from "../harness/tokens.js";
 import { describe as describeWire, OwnershipRecord, preview } from "./fuzz/ownership.js";
-import {
-  BAD_TOKEN_KINDS,
-  fuzzRequest,
-  toWire,
-  USERS,
-  type FuzzRequest,
-  type Limits,
-  type Lookup,
-  type User,
-  type WireRequest,
-} from "./fuzz/requests.js";
+import { BAD_TOKEN_KINDS, USERS, type FuzzRequest, type Limits, type User } from "./fuzz/request-types.js";
+import { fuzzRequest } from "./fuzz/requests.js";
+import { toWire, type Lookup, type WireRequest } from "./fuzz/to-wire.js";
 import { CaddyClient, type WireResponse } from "./fuzz/wire.js";
 
 const DEFAULT_SEED = 16;

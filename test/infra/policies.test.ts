@@ -15,6 +15,10 @@ import {
   sshOnlyFromAdmins,
 } from "../../infra/policies/rules.js";
 
+// A rule returning a promise could report after its violations are read,
+// and a test expecting none would pass without having waited for them.
+const SYNC = "a rule decides before it returns";
+
 function violations(
   policy: ResourceValidationPolicy,
   type: string,
@@ -25,7 +29,8 @@ function violations(
   const validate = policy.validateResource;
   const fns = Array.isArray(validate) ? validate : [validate!];
   const args = { type, props, name, urn: `urn:pulumi:prod::p::${type}::${name}` } as unknown as ResourceValidationArgs;
-  for (const fn of fns) void fn(args, (message) => found.push(message));
+  const report = (message: string) => void found.push(message);
+  for (const fn of fns) expect(fn(args, report), SYNC).toBeUndefined();
   return found;
 }
 
@@ -74,7 +79,8 @@ function stackViolations(resources: Array<{ type: string; name: string; props: R
       (r) => ({ ...r, urn: `urn:pulumi:prod::p::${r.type}::${r.name}` }) as unknown as PolicyResource,
     ),
   } as unknown as StackValidationArgs;
-  void sshOnlyFromAdmins.validateStack(args, (message) => found.push(message));
+  const report = (message: string) => void found.push(message);
+  expect(sshOnlyFromAdmins.validateStack(args, report), SYNC).toBeUndefined();
   return found;
 }
 const rule = (name: string, port: string, subnet = "203.0.113.7", subnetSize = 32) => ({

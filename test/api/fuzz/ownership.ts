@@ -9,7 +9,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ownerKey } from "../../../app/src/store/subjects.js";
-import type { Lookup, User, WireRequest } from "./requests.js";
+import type { User } from "./request-types.js";
+import type { Lookup, WireRequest } from "./to-wire.js";
 import type { WireResponse } from "./wire.js";
 
 interface Conversation {

@@ -4,7 +4,7 @@
 import { Agent, request } from "node:https";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { decompress as zstdDecompress } from "fzstd";
-import type { WireRequest } from "./requests.js";
+import type { WireRequest } from "./to-wire.js";
 
 export interface WireResponse {
   status: number;

@@ -1,0 +1,214 @@
+// Operating systems and instances (govultr os.go, instance.go): a new
+// instance is pending with main_ip 0.0.0.0 for a few GETs (and until its
+// first boot is over), a plan only grows within its family, and deleting an
+// instance frees its reserved IP, after an optional lag.
+import { randomUUID } from "node:crypto";
+import { ALREADY_ATTACHED } from "./catalogue.js";
+import type { FakeContext } from "./context.js";
+import { bare, found, HttpError, list, now, optionalText, text, texts, type Route } from "./strict.js";
+import type { FakeInstance } from "./types.js";
+
+export function findInstance(ctx: FakeContext, id: string | undefined): FakeInstance {
+  return found(ctx.state.instances.get(id ?? ""), "instance not found");
+}
+
+export function instanceRoutes(ctx: FakeContext): Route[] {
+  const { state, options } = ctx;
+  const instance = (id: string | undefined) => findInstance(ctx, id);
+  return [
+    ["GET", /^\/v2\/os$/, (_p, _b, q) => list("os", ctx.os, q)],
+    [
+      "GET",
+      /^\/v2\/instances$/,
+      (_p, _b, q) => list("instances", [...state.instances.values()].map(publicInstance), q),
+    ],
+    [
+      "POST",
+      /^\/v2\/instances$/,
+      (_p, body) => {
+        const region = text(body, "region");
+        if (!ctx.regions.has(region)) throw new HttpError(400, "Invalid region");
+        const plan = text(body, "plan");
+        if (!ctx.plans.some((p) => p.id === plan)) throw new HttpError(400, "Invalid plan");
+        const chosen = ctx.os.find((o) => o.id === body.os_id);
+        if (!chosen) throw new HttpError(400, "Invalid os_id");
+        const firewallGroupId = optionalText(body, "firewall_group_id");
+        if (firewallGroupId && !state.firewallGroups.has(firewallGroupId)) {
+          throw new HttpError(400, "Invalid firewall group");
+        }
+        const sshKeyIds = texts(body, "sshkey_id");
+        if (sshKeyIds.some((id) => !state.sshKeys.has(id))) throw new HttpError(400, "Invalid SSH key");
+        const userData = optionalText(body, "user_data");
+        if (userData && Buffer.from(userData, "base64").toString("base64") !== userData) {
+          throw new HttpError(400, "user_data must be base64 encoded");
+        }
+        const reservedId = optionalText(body, "reserved_ipv4");
+        const reserved = reservedId ? state.reservedIps.get(reservedId) : undefined;
+        if (reservedId && !reserved) throw new HttpError(400, "Invalid reserved IP");
+        if (reserved) {
+          if (reserved.region !== region) throw new HttpError(400, "Reserved IP is not in the instance's region");
+          if (reserved.instance_id !== "" || reserved.fake.releaseLagLeft > 0) {
+            reserved.fake.releaseLagLeft = Math.max(0, reserved.fake.releaseLagLeft - 1);
+            throw new HttpError(400, ALREADY_ATTACHED);
+          }
+        }
+        const enableIpv6 = body.enable_ipv6 === true;
+        const id = randomUUID();
+        ctx.counters.v6++;
+        const created: FakeInstance = {
+          id,
+          os: chosen.name,
+          os_id: chosen.id,
+          plan,
+          region,
+          label: optionalText(body, "label"),
+          hostname: optionalText(body, "hostname") || `vultr-guest-${id.slice(0, 8)}`,
+          status: "pending",
+          power_status: "running",
+          server_status: "none",
+          main_ip: "0.0.0.0",
+          v6_main_ip: "",
+          v6_network: "",
+          v6_network_size: 0,
+          firewall_group_id: firewallGroupId,
+          features: [
+            ...(enableIpv6 ? ["ipv6"] : []),
+            ...(body.backups === "enabled" ? ["auto_backups"] : []),
+            ...(body.ddos_protection === true ? ["ddos_protection"] : []),
+          ],
+          tags: texts(body, "tags"),
+          date_created: now(),
+          fake: {
+            pollsLeft: ctx.pendingPolls,
+            futureIpv4: reserved ? reserved.subnet : ctx.nextIpv4(),
+            futureIpv6: enableIpv6 ? `2001:db8:${(0x1000 + ctx.counters.v6).toString(16)}::1` : "",
+            enableIpv6,
+            sshKeyIds,
+            userData,
+            reservedIpId: reserved?.id ?? "",
+            pendingPlan: "",
+            booted: !options.firstBoot,
+            bootError: "",
+          },
+        };
+        if (reserved) reserved.instance_id = id;
+        state.instances.set(id, created);
+        options.firstBoot?.(Buffer.from(userData, "base64").toString("utf8")).then(
+          () => (created.fake.booted = true),
+          (error: unknown) => (created.fake.bootError = error instanceof Error ? error.message : String(error)),
+        );
+        return { status: 201, body: { instance: { ...publicInstance(created), default_password: "fake-Pa55word!" } } };
+      },
+    ],
+    [
+      "GET",
+      /^\/v2\/instances\/([^/]+)$/,
+      ([id]) => {
+        const found = instance(id);
+        if (found.fake.bootError) throw new HttpError(500, `the instance's first boot failed: ${found.fake.bootError}`);
+        advanceInstance(found);
+        return { status: 200, body: { instance: publicInstance(found) } };
+      },
+    ],
+    [
+      "PATCH",
+      /^\/v2\/instances\/([^/]+)$/,
+      ([id], body) => {
+        const found = instance(id);
+        if ("plan" in body) {
+          const plan = text(body, "plan");
+          if (plan !== found.plan && !upgradesOf(ctx, found.plan).includes(plan)) {
+            throw new HttpError(400, "Invalid plan: an instance can only be upgraded to a larger plan");
+          }
+          if (plan !== found.plan) {
+            found.fake.pendingPlan = plan;
+            found.fake.pollsLeft = ctx.pendingPolls;
+          }
+        }
+        if ("label" in body) found.label = text(body, "label");
+        if ("tags" in body) found.tags = texts(body, "tags");
+        if ("firewall_group_id" in body) {
+          const groupId = text(body, "firewall_group_id");
+          if (groupId && !state.firewallGroups.has(groupId)) throw new HttpError(400, "Invalid firewall group");
+          found.firewall_group_id = groupId;
+        }
+        if ("enable_ipv6" in body) {
+          found.fake.enableIpv6 = body.enable_ipv6 === true;
+          setFeature(found, "ipv6", found.fake.enableIpv6);
+          if (found.fake.enableIpv6 && !found.v6_main_ip) {
+            found.fake.futureIpv6 = `2001:db8:${(0x1000 + ++ctx.counters.v6).toString(16)}::1`;
+            if (found.status === "active") assignIpv6(found);
+          }
+        }
+        if ("backups" in body) setFeature(found, "auto_backups", body.backups === "enabled");
+        if ("ddos_protection" in body) setFeature(found, "ddos_protection", body.ddos_protection === true);
+        return { status: 202, body: { instance: publicInstance(found) } };
+      },
+    ],
+    [
+      "DELETE",
+      /^\/v2\/instances\/([^/]+)$/,
+      ([id]) => {
+        const found = instance(id);
+        state.instances.delete(found.id);
+        for (const reserved of state.reservedIps.values()) {
+          if (reserved.instance_id === found.id) {
+            reserved.instance_id = "";
+            reserved.fake.releaseLagLeft = options.reservedIpReleaseLag ?? 0;
+          }
+        }
+        return { status: 204 };
+      },
+    ],
+    [
+      "GET",
+      /^\/v2\/instances\/([^/]+)\/upgrades$/,
+      ([id]) => ({
+        status: 200,
+        body: { upgrades: { os: [], applications: [], plans: upgradesOf(ctx, instance(id).plan) } },
+      }),
+    ],
+  ];
+}
+
+function publicInstance(inst: FakeInstance): Omit<FakeInstance, "fake"> {
+  return bare(inst);
+}
+
+function upgradesOf(ctx: FakeContext, planId: string): string[] {
+  const current = ctx.plans.find((p) => p.id === planId);
+  if (!current) return [];
+  return ctx.plans.filter((p) => planFamily(p.id) === planFamily(planId) && p.ram > current.ram).map((p) => p.id);
+}
+
+// "vhp-2c-4gb-amd" and "vhp-4c-8gb-amd" are one family; a vc2 plan is another.
+function planFamily(planId: string): string {
+  return planId.replace(/-\d+c-\d+gb/, "");
+}
+
+// Each GET of a pending instance counts down; at zero it is active with its addresses.
+function advanceInstance(inst: FakeInstance): void {
+  if (inst.fake.pollsLeft > 0) inst.fake.pollsLeft--;
+  if (inst.fake.pollsLeft > 0 || !inst.fake.booted) return;
+  if (inst.status === "pending") {
+    inst.status = "active";
+    inst.server_status = "ok";
+    inst.main_ip = inst.fake.futureIpv4;
+    if (inst.fake.enableIpv6) assignIpv6(inst);
+  }
+  if (inst.fake.pendingPlan) {
+    inst.plan = inst.fake.pendingPlan;
+    inst.fake.pendingPlan = "";
+  }
+}
+
+function assignIpv6(inst: FakeInstance): void {
+  inst.v6_main_ip = inst.fake.futureIpv6;
+  inst.v6_network = inst.fake.futureIpv6.replace(/::1$/, "::");
+  inst.v6_network_size = 64;
+}
+
+function setFeature(inst: FakeInstance, feature: string, on: boolean): void {
+  inst.features = inst.features.filter((f) => f !== feature);
+  if (on) inst.features.push(feature);
+}

@@ -1,0 +1,195 @@
+// The fake Vultr API's public shapes: its options, what it records, and its
+// state (Vultr's own fields, plus a `fake` part for its bookkeeping).
+
+export interface FakeOs {
+  id: number;
+  name: string;
+  arch: string;
+  family: string;
+}
+
+export interface FakePlan {
+  id: string;
+  ram: number;
+}
+
+export interface FakeCluster {
+  id: number;
+  region: string;
+  hostname: string;
+  deploy: "yes" | "no";
+}
+
+export interface FakeTier {
+  id: number;
+  sales_name: string;
+  slug: string;
+  price: number;
+  is_default: "yes" | "no";
+  /** Ids of the clusters offering it. */
+  clusterIds: number[];
+}
+
+export interface FakeVultrOptions {
+  apiKey?: string;
+  /** How many GETs of a new instance (or storage subscription, or a resize) answer "still pending". @default 2 */
+  pendingPolls?: number;
+  /** The IPv4 that new instances report once active: the test host's address, say. @default 192.0.2.x */
+  instanceIpv4?: string | (() => string);
+  /** The address of new reserved IPv4s. @default 198.51.100.x */
+  reservedIpv4?: string | (() => string);
+  /**
+   * What a new instance's first boot does with its user data (decoded): on
+   * a test host, what cloud-init would do. The instance stays pending until
+   * it is done; if it fails, reading the instance answers 500 with why.
+   */
+  firstBoot?: (userData: string) => Promise<void>;
+  /**
+   * After an instance holding a reserved IP is deleted, this many instance
+   * creates still find it attached (Vultr detaches after answering the DELETE).
+   * @default 0
+   */
+  reservedIpReleaseLag?: number;
+  os?: FakeOs[];
+  plans?: FakePlan[];
+  regions?: string[];
+  clusters?: FakeCluster[];
+  tiers?: FakeTier[];
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  authorization: string | undefined;
+  /** The status the fake answered with. */
+  status: number;
+}
+
+export interface InjectedFailure {
+  status: number;
+  /** @default 1 */
+  times?: number;
+  method?: string;
+  /** Exact path, or a pattern, without the query string. */
+  path?: string | RegExp;
+  /** @default Vultr-style {"error", "status"} */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type Json = Record<string, unknown>;
+
+export interface FakeInstance {
+  id: string;
+  os: string;
+  os_id: number;
+  plan: string;
+  region: string;
+  label: string;
+  hostname: string;
+  status: string;
+  power_status: string;
+  server_status: string;
+  main_ip: string;
+  v6_main_ip: string;
+  v6_network: string;
+  v6_network_size: number;
+  firewall_group_id: string;
+  features: string[];
+  tags: string[];
+  date_created: string;
+  /** Not in Vultr's answers: fake bookkeeping. */
+  fake: {
+    pollsLeft: number;
+    futureIpv4: string;
+    futureIpv6: string;
+    enableIpv6: boolean;
+    sshKeyIds: string[];
+    userData: string;
+    reservedIpId: string;
+    pendingPlan: string;
+    /** The first boot (options.firstBoot) is over; its failure, if it failed. */
+    booted: boolean;
+    bootError: string;
+  };
+}
+
+export interface FakeReservedIp {
+  id: string;
+  region: string;
+  ip_type: string;
+  subnet: string;
+  subnet_size: number;
+  label: string;
+  instance_id: string;
+  fake: { releaseLagLeft: number };
+}
+
+export interface FakeObjectStorage {
+  id: string;
+  date_created: string;
+  cluster_id: number;
+  region: string;
+  location: string;
+  label: string;
+  status: string;
+  s3_hostname: string;
+  s3_access_key: string;
+  s3_secret_key: string;
+  fake: { pollsLeft: number; tierId: number };
+}
+
+export interface FakeFirewallGroup {
+  id: string;
+  description: string;
+  date_created: string;
+  date_modified: string;
+}
+
+export interface FakeSshKey {
+  id: string;
+  name: string;
+  ssh_key: string;
+  date_created: string;
+}
+
+export interface FakeDomain {
+  domain: string;
+  date_created: string;
+  dns_sec: string;
+}
+
+export interface FakeRecord {
+  id: string;
+  type: string;
+  name: string;
+  data: string;
+  priority: number;
+  ttl: number;
+}
+
+export interface FakeState {
+  instances: Map<string, FakeInstance>;
+  firewallGroups: Map<string, FakeFirewallGroup>;
+  firewallRules: Map<string, Map<number, Json>>;
+  sshKeys: Map<string, FakeSshKey>;
+  reservedIps: Map<string, FakeReservedIp>;
+  domains: Map<string, FakeDomain>;
+  records: Map<string, Map<string, FakeRecord>>;
+  objectStorages: Map<string, FakeObjectStorage>;
+}
+
+export interface FakeVultr {
+  url: string;
+  apiKey: string;
+  requests: RecordedRequest[];
+  state: FakeState;
+  /** Requests with this method whose path matches. */
+  requestsTo(method: string, path: string | RegExp): RecordedRequest[];
+  inject(failure: InjectedFailure): void;
+  setInstanceIpv4(address: string): void;
+  setPendingPolls(polls: number): void;
+  close(): Promise<void>;
+}
