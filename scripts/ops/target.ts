@@ -3,7 +3,6 @@
 // found from flags, then an operator's .env (OPS_HOST, OPS_USER, OPS_SSH_PORT,
 // OPS_SSH_KEY, OPS_SSH_HOST_KEY, OPS_STACK), then the Pulumi stack's outputs
 // and config. A server is always reached with its host key pinned.
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostKeyLine, parseHostKey } from "../../infra/host/host-keys.js";
@@ -15,6 +14,7 @@ import { LOCAL_STACK_FILE, LOCAL_STACK_SETTINGS, ROOT, type LocalStackFile } fro
 import { parseRecipients } from "../backup/encryption.js";
 import type { BucketSettings } from "../backup/object-store.js";
 import type { LocalCaddy } from "./host-commands.js";
+import { pulumiOnStack } from "./pulumi-stack.js";
 import { localStackAccess, pulumiStackAccess, type StackAccess } from "./stack-secrets.js";
 
 export interface Target {
@@ -62,12 +62,15 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
   // port 22 unless said otherwise); otherwise the stack tells.
   const named = flags.host ?? env.OPS_HOST;
   let cached: { outputs: Record<string, unknown>; config: Record<string, { value?: unknown }> } | undefined;
-  const fromStack = () => (cached ??= readStack(stack));
+  const fromStack = () => (cached ??= readStack(stack, env));
   const config = (key: string) => (named ? undefined : fromStack().config[`conversational-platform:${key}`]?.value);
 
   const host = named ?? stringOr(fromStack().outputs.ipv4);
   if (!host)
-    throw new OpsError(`stack ${stack} has no server address yet (run npm run up), or give one: --host ADDRESS`);
+    throw new OpsError(
+      `stack ${stack} has no server yet: it was never deployed (it has no outputs). ` +
+        "Deploy it with npm run up, or name a server: --host ADDRESS --key FILE --host-key 'ssh-ed25519 AAAA...'",
+    );
   const user = flags.user ?? env.OPS_USER ?? stringOr(config("deployUser")) ?? "deploy";
   const port = Number(flags.port ?? env.OPS_SSH_PORT ?? stringOr(config("sshPort")) ?? 22);
   const keyFile = flags.key ?? env.OPS_SSH_KEY;
@@ -109,7 +112,7 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
     get ssh() {
       return sshTarget();
     },
-    stack: named ? undefined : pulumiStackAccess(stack),
+    stack: named ? undefined : pulumiStackAccess(stack, env),
     jwtSecret: () => {
       const secret = env.OPS_JWT_SECRET ?? stringOr(config("jwtSecret"));
       if (!secret)
@@ -231,24 +234,16 @@ function localTarget(dir: string, env: NodeJS.ProcessEnv): Target {
   };
 }
 
-function readStack(stack: string) {
-  const pulumi = (args: string[]) => {
-    try {
-      return execFileSync("bash", [join(ROOT, "scripts/pulumi.sh"), ...args, "--stack", stack], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-    } catch (error) {
-      const stderr = (error as { stderr?: string }).stderr ?? "";
-      throw new OpsError(
-        `could not read stack ${stack}: ${stderr.trim().split("\n").at(-1) ?? "pulumi failed"}. ` +
-          "Give the server with --host and --key, or set PULUMI_CONFIG_PASSPHRASE (and PULUMI_BACKEND_URL) to read the stack",
-      );
-    }
-  };
+/** The stack's outputs, then (when first asked) its config: a stack never deployed stops at the first. */
+function readStack(stack: string, env: NodeJS.ProcessEnv) {
+  const json = <T>(args: string[]) => JSON.parse(pulumiOnStack(stack, args, undefined, env)) as T;
+  const outputs = json<Record<string, unknown>>(["stack", "output", "--json", "--show-secrets"]);
+  let config: Record<string, { value?: unknown }> | undefined;
   return {
-    outputs: JSON.parse(pulumi(["stack", "output", "--json", "--show-secrets"])) as Record<string, unknown>,
-    config: JSON.parse(pulumi(["config", "--json", "--show-secrets"])) as Record<string, { value?: unknown }>,
+    outputs,
+    get config() {
+      return (config ??= json<Record<string, { value?: unknown }>>(["config", "--json", "--show-secrets"]));
+    },
   };
 }
 

@@ -1,5 +1,5 @@
-// Where the servers that npm run dev, npm run local and the tests run are installed
-// (scripts/setup/install-test-deps.sh puts them there).
+// Where the servers that npm run dev, npm run local, the benchmarks and the
+// tests run are installed (scripts/setup/prepare-for.sh puts them there).
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +9,9 @@ const toolsDir = process.env.PLATFORM_TOOLS_DIR ?? join(homedir(), ".cache/conve
 export function natsServerBinary(): string {
   const path = join(toolsDir, "nats-server");
   if (!existsSync(path))
-    throw new Error(`nats-server 2.10 is missing at ${path}; run: bash scripts/setup/install-test-deps.sh`);
+    throw new Error(
+      `nats-server 2.10 is missing at ${path}; npm run dev, local, bench and test install it first, or: bash scripts/setup/prepare-for.sh dev`,
+    );
   return path;
 }
 

@@ -1,5 +1,5 @@
 // A real headless browser for tests: Debian's chromium (installed by
-// scripts/setup/install-test-deps.sh) driven by playwright-core, with a fresh
+// scripts/setup/prepare-for.sh test) driven by playwright-core, with a fresh
 // profile each time and nothing that reaches outside the machine.
 import { existsSync } from "node:fs";
 import { chromium, type BrowserContext } from "playwright-core";
@@ -27,7 +27,7 @@ export interface RunningBrowser {
 export async function startBrowser(): Promise<RunningBrowser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
-      `${CHROMIUM} is missing: run bash scripts/setup/install-test-deps.sh as root (it installs chromium)`,
+      `${CHROMIUM} is missing: run bash scripts/setup/prepare-for.sh test as root (it installs chromium)`,
     );
   }
   const profile = scratchDir("chromium-profile");

@@ -53,7 +53,7 @@ for (const name of FILES) {
     beforeAll(() => {
       const run = spawnSync("bats", ["--tap", file], { encoding: "utf8", timeout: 120_000 });
       if (run.error) {
-        throw new Error(`bats did not run (${run.error.message}): install it with scripts/setup/install-test-deps.sh`);
+        throw new Error(`bats did not run (${run.error.message}): install it with scripts/setup/prepare-for.sh test`);
       }
       results = parseTap(run.stdout);
       if (results.size === 0) throw new Error(`bats reported no test for ${name}:\n${run.stdout}\n${run.stderr}`);

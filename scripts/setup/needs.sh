@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# What each npm command needs on this machine before it can run: the
+# programs it starts, the package that gives each, and what it builds first.
+# Decisions only, sourced by scripts/setup/prepare-for.sh (which installs);
+# test/unit/setup-needs.test.ts checks them word for word.
+
+# The programs `npm run <command>` starts, one a line (fails for another command).
+needs_of() {
+  case "$1" in
+    # The API from its source (tsx watch) and one NATS.
+    dev) echo nats-server ;;
+    # The production compose stack in Docker, its images built from this
+    # machine's nats-server and busybox, and Caddy in front.
+    local) printf '%s\n' nats-server dockerd docker-compose busybox caddy ;;
+    # NATS, the API and Caddy on loopback, a local sshd for the backup
+    # measure, and npm run local's stack for the full run's deploy measure.
+    bench) printf '%s\n' nats-server caddy sshd dockerd docker-compose busybox ;;
+    # Every real server and validator the suite runs: those, the host files'
+    # validators, bats and python3 (the host scripts' functions), the
+    # systemd test host (debootstrap, systemd-nspawn, iptables, kmod) and
+    # chromium (the browser the CORS test drives).
+    test)
+      printf '%s\n' nats-server dockerd docker-compose busybox caddy sshd fail2ban-client logrotate shellcheck \
+        debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# What `npm run <command>` builds here first, one a line: the Pulumi engine
+# and the test S3 endpoint (from Go modules), the bundles in dist/.
+builds_of() {
+  case "$1" in
+    test) printf '%s\n' engine s3-fake bundles ;;
+    local | bench) echo bundles ;;
+    dev) ;;
+    *) return 1 ;;
+  esac
+}
+
+tools_dir="${PLATFORM_TOOLS_DIR:-$HOME/.cache/conversational-platform/bin}"
+compose_plugin="$HOME/.docker/cli-plugins/docker-compose"
+
+# What installs a program: a Debian package, or, for the two that bookworm
+# has too old (nats-server 2.9, Compose 1.29), trixie's unpacked here.
+package_of() {
+  case "$1" in
+    nats-server) echo nats-server-2.10 ;;
+    docker-compose) echo docker-compose-v2 ;;
+    sshd) echo openssh-server ;;
+    fail2ban-client) echo fail2ban ;;
+    dockerd) echo docker.io ;;
+    busybox) echo busybox-static ;;
+    systemd-nspawn) echo systemd-container ;;
+    modprobe) echo kmod ;;
+    visudo) echo sudo ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# Whether a program is here (a user's PATH may lack /usr/sbin).
+have() {
+  case "$1" in
+    nats-server) [ -x "$tools_dir/nats-server" ] ;;
+    docker-compose) [ -x "$compose_plugin" ] ;;
+    *) command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] ;;
+  esac
+}
+
+# The packages `npm run <command>` still lacks here, one a line.
+missing_for() {
+  local program
+  needs_of "$1" | while read -r program; do
+    have "$program" || package_of "$program"
+  done
+}
+
+# The package of trixie's to unpack for one of ours, nats-server-2.10 or
+# docker-compose-v2 (into this user's folders: no root needed); fails for a
+# Debian package, which apt-get installs.
+from_trixie() {
+  case "$1" in
+    nats-server-2.10) echo nats-server ;;
+    docker-compose-v2) echo docker-compose ;;
+    *) return 1 ;;
+  esac
+}
+
+# For someone who is not root: the Debian packages missing, and the command that installs them.
+report_missing() {
+  local command=$1
+  shift
+  echo "npm run $command needs Debian packages that are not installed here: $*."
+  echo "Install them as root: sudo apt-get install -y $*"
+}
