@@ -6,7 +6,7 @@
 import type { ChatTurn } from "../providers/types.js";
 import { recordBytes, type QuotaResult } from "./storage-quota.js";
 import { estimateTokens } from "./context.js";
-import { storageQuotaExceeded, tokenBudgetExceeded } from "../plugins/quota-errors.js";
+import { storageQuotaExceeded, tokenBudgetExceeded } from "../http/quota-errors.js";
 import type { AnswerRecord, UserMessageRecord, Usage } from "../store/records.js";
 import type { StorageQuota } from "../store/stored-bytes-counters.js";
 import { subjects } from "../store/subjects.js";

@@ -5,7 +5,7 @@ import bytes from "bytes";
 import ms from "ms";
 import { hostname } from "node:os";
 import { z } from "zod";
-import { MAX_TOKEN_LIFETIME_MS } from "../plugins/token-lifetime.js";
+import { MAX_TOKEN_LIFETIME_MS } from "../http/token-lifetime.js";
 
 export class ConfigError extends Error {
   constructor(

@@ -7,8 +7,8 @@ import { foldLog } from "../chat/history.js";
 import { pageOfConversations } from "../chat/conversation-list.js";
 import { encodePageCursor, PAGE_MAX_BYTES, pageQuery } from "../chat/conversation-page.js";
 import { conversationRecordBytes } from "../chat/storage-quota.js";
-import { storageQuotaExceeded } from "../plugins/quota-errors.js";
-import { HttpError } from "../plugins/errors.js";
+import { storageQuotaExceeded } from "../http/quota-errors.js";
+import { HttpError } from "../http/errors.js";
 import type { AnswerRecord, ConversationRecord, LogRecord } from "../store/records.js";
 import { conversationParams, conversationQuery, createConversationBody, listQuery } from "./schemas.js";
 

@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.js";
 import { CachedReading } from "../observability/cached-reading.js";
 import { healthOf, type StoreReading } from "../observability/health.js";
-import { sendError } from "../plugins/errors.js";
+import { sendError } from "../http/errors.js";
 
 /** At most one JetStream API request a second per instance, whatever the rate of health checks. */
 export const HEALTH_READING_INTERVAL_MS = 1000;

@@ -8,7 +8,7 @@ import { admitMessage, giveBack, settleAnswer, type Admission } from "../chat/me
 import { ReplyCursor } from "../chat/reply-cursor.js";
 import { ResumeWatchdog, type UnstoredEnd } from "../chat/resume-watchdog.js";
 import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
-import { HttpError } from "../plugins/errors.js";
+import { HttpError } from "../http/errors.js";
 import type { AnswerSlot } from "../store/answer-slots.js";
 import type { ChatTurn } from "../providers/types.js";
 import {

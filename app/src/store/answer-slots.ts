@@ -4,8 +4,8 @@
 // the lease that tells readers whether an answer's generator is alive.
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { removeKey } from "./remove-key.js";
-import { guard, isCasConflict } from "./store-errors.js";
+import { isCasConflict, isKvMarker, kvStream, kvSubject, removeKey } from "./kv-internals.js";
+import { guard } from "./store-errors.js";
 import { ACTIVE_ANSWERS_BUCKET, LEGACY_LEASES_BUCKET, keys } from "./subjects.js";
 
 /** A user's slot held by an answer in progress, with the revision its renewals compare against. */
@@ -88,9 +88,9 @@ export class AnswerSlots {
       );
       if (entries.some((e) => e?.operation === "PUT" && e.json<{ replyId: string }>().replyId === replyId)) return true;
       const legacy = await this.jsm.streams
-        .getMessage(`KV_${LEGACY_LEASES_BUCKET}`, { last_by_subj: `$KV.${LEGACY_LEASES_BUCKET}.${replyId}` })
+        .getMessage(kvStream(LEGACY_LEASES_BUCKET), { last_by_subj: kvSubject(LEGACY_LEASES_BUCKET, replyId) })
         .catch(() => null);
-      return legacy !== null && !legacy.header?.get("KV-Operation");
+      return legacy !== null && !isKvMarker(legacy.header);
     });
   }
 }

@@ -27,10 +27,10 @@ import type {
   StreamEvent,
   UserMessageRecord,
 } from "./records.js";
-import { removeKey } from "./remove-key.js";
 import type { StorageOptions } from "./storage-config.js";
 import { StoredSizes } from "./stored-sizes.js";
-import { classifyStoreError, guard, isCasConflict } from "./store-errors.js";
+import { isCasConflict, isKvMarker, kvStream, kvSubject, removeKey } from "./kv-internals.js";
+import { classifyStoreError, guard } from "./store-errors.js";
 import { readStream } from "./stream-reads.js";
 import {
   ACTIVE_ANSWERS_BUCKET,
@@ -48,7 +48,7 @@ const REQUEST_TIMEOUT_MS = 5_000;
 /** The streams the store uses: the log and its buckets' streams. */
 export const STORE_STREAMS = [
   CONVERSATIONS_STREAM,
-  ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ACTIVE_ANSWERS_BUCKET].map((b) => `KV_${b}`),
+  ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ACTIVE_ANSWERS_BUCKET].map(kvStream),
 ] as const;
 
 export interface StreamUsage {
@@ -164,13 +164,13 @@ export class ChatStore {
   /** Every conversation of this owner, read in one pass over the bucket. */
   listConversations(owner: string): Promise<ConversationRecord[]> {
     return guard(async () => {
-      const messages = await readStream(this.js, `KV_${CONVERSATIONS_BUCKET}`, {
-        filter_subjects: [`$KV.${CONVERSATIONS_BUCKET}.${keys.conversationsOf(owner)}`],
+      const messages = await readStream(this.js, kvStream(CONVERSATIONS_BUCKET), {
+        filter_subjects: [kvSubject(CONVERSATIONS_BUCKET, keys.conversationsOf(owner))],
         deliver_policy: DeliverPolicy.LastPerSubject,
       });
       // Deleted conversations leave a marker with an empty body.
       return messages
-        .filter((m) => m.data.length > 0 && !m.headers?.get("KV-Operation"))
+        .filter((m) => m.data.length > 0 && !isKvMarker(m.headers))
         .map((m) => m.json<ConversationRecord>());
     });
   }

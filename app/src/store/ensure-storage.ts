@@ -12,6 +12,7 @@ import {
   type ManagedSettings,
   type StorageOptions,
 } from "./storage-config.js";
+import { kvStream } from "./kv-internals.js";
 import { ACTIVE_ANSWERS_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET } from "./subjects.js";
 
 export interface Storage {
@@ -41,10 +42,10 @@ export async function ensureStorage(
   const kvm = new Kvm(js);
   const buckets: Record<string, KV> = {};
   for (const bucket of bucketSettings(options)) {
-    await explainReservation(`KV_${bucket.name}`, options, async () => {
+    await explainReservation(kvStream(bucket.name), options, async () => {
       // Kvm.create binds to an existing bucket without touching its settings.
       buckets[bucket.name] = await kvm.create(bucket.name, bucket.options);
-      await apply(`KV_${bucket.name}`, bucket.settings);
+      await apply(kvStream(bucket.name), bucket.settings);
     });
   }
   return {
