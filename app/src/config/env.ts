@@ -78,6 +78,11 @@ export interface Config {
   sseKeepAliveMs: number;
   /** Time to receive a request's headers and body (never its response: a stream may last longer). */
   requestTimeoutMs: number;
+  /**
+   * How long an answer's lease lasts unrenewed: its generator renews it while
+   * it runs, and readers end an answer whose lease lapsed. The store's
+   * leaseTtlMs and the leases bucket's TTL.
+   */
   generationLeaseMs: number;
   tracingEnabled: boolean;
   tracingEndpoint?: string;

@@ -96,7 +96,7 @@ async function compactAnswers(deps: AppDeps, owner: string, conversationId: stri
   const stored: AnswerRecord[] = [];
   for (const answer of uncompactedAnswers(log)) {
     const alive =
-      !answer.ended && (await deps.store.slots.isActive(owner, answer.replyId, deps.config.maxActiveAnswersPerUser));
+      !answer.ended && (await deps.store.slots.leaseHeld(owner, answer.replyId, deps.config.maxActiveAnswersPerUser));
     const record = answer.ended ?? (alive ? undefined : answer.ifDead);
     if (!record) continue;
     if (await deps.store.finishAnswerIfKept(owner, conversationId, record, { legacyEvents: true })) stored.push(record);

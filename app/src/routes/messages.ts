@@ -9,7 +9,7 @@ import { ReplyCursor } from "../chat/reply-cursor.js";
 import { ResumeWatchdog, type UnstoredEnd } from "../chat/resume-watchdog.js";
 import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
 import { HttpError } from "../http/errors.js";
-import type { AnswerSlot } from "../store/answer-slots.js";
+import type { AnswerLease } from "../store/answer-slots.js";
 import type { ChatTurn } from "../providers/types.js";
 import {
   answerEvents,
@@ -53,7 +53,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       let conversation: ConversationRecord;
       let context: Array<Pick<ChatTurn, "role" | "content">>;
       let contextRevision: number;
-      let slot: AnswerSlot | null = null;
+      let slot: AnswerLease | null = null;
       let messages: ChatTurn[];
       let admission: Admission | undefined;
       try {
@@ -211,7 +211,7 @@ export function messageRoutes(app: FastifyInstance, deps: AppDeps) {
       const watchdog = new ResumeWatchdog(
         {
           conversationExists: async () => (await store.getConversation(request.userId, conversation.id)) !== null,
-          generatorAlive: () => store.slots.isActive(request.userId, replyId, config.maxActiveAnswersPerUser),
+          generatorAlive: () => store.slots.leaseHeld(request.userId, replyId, config.maxActiveAnswersPerUser),
           storeInterruptedEnd: async () => {
             await store.finishAnswerIfKept(request.userId, conversation.id, cursor.interrupted(replyId), {
               legacyEvents: true,

@@ -3,7 +3,7 @@
 // including the resume of an answer another instance is still generating.
 // Every failure NATS reports leaves as a StoreError (store-errors.ts): a 503
 // for clients. Here: conversations' records and their log's writes and
-// follows; its pages, the contexts, the answer slots and the sizes the quota
+// follows; its pages, the contexts, the answers' leases and the sizes the quota
 // reads are modules of their own, reached through the store's fields.
 import {
   jetstream,
@@ -33,7 +33,7 @@ import { isCasConflict, isKvMarker, kvStream, kvSubject, removeKey } from "./kv-
 import { classifyStoreError, guard } from "./store-errors.js";
 import { readStream } from "./stream-reads.js";
 import {
-  ACTIVE_ANSWERS_BUCKET,
+  ANSWER_LEASES_BUCKET,
   CONTEXTS_BUCKET,
   CONVERSATIONS_BUCKET,
   CONVERSATIONS_STREAM,
@@ -48,7 +48,7 @@ const REQUEST_TIMEOUT_MS = 5_000;
 /** The streams the store uses: the log and its buckets' streams. */
 export const STORE_STREAMS = [
   CONVERSATIONS_STREAM,
-  ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ACTIVE_ANSWERS_BUCKET].map(kvStream),
+  ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ANSWER_LEASES_BUCKET].map(kvStream),
 ] as const;
 
 export interface StreamUsage {
@@ -65,7 +65,7 @@ export class ChatStore {
   readonly sizes: StoredSizes;
   /** Each conversation's context for the model. */
   readonly contexts: ConversationContexts;
-  /** Each user's answers in progress. */
+  /** Each user's slots for answers in progress, and the leases answers hold on them. */
   readonly slots: AnswerSlots;
 
   private constructor(
@@ -80,7 +80,7 @@ export class ChatStore {
     this.pages = new ConversationPages(js, jsm);
     this.sizes = new StoredSizes(js);
     this.contexts = new ConversationContexts(() => this.storage.contexts, jsm);
-    this.slots = new AnswerSlots(() => this.storage.activeAnswers, jsm);
+    this.slots = new AnswerSlots(() => this.storage.answerLeases, jsm);
   }
 
   /** Opens the store, creating its streams and buckets or updating their settings. */

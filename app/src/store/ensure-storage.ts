@@ -5,7 +5,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import {
   totalReservedBytes,
-  bucketSettings,
+  chatBuckets,
   conversationStreamConfig,
   settingChanges,
   streamUpdate,
@@ -13,12 +13,12 @@ import {
   type StorageOptions,
 } from "./storage-config.js";
 import { kvStream } from "./kv-internals.js";
-import { ACTIVE_ANSWERS_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET } from "./subjects.js";
+import { ANSWER_LEASES_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET } from "./subjects.js";
 
 export interface Storage {
   conversations: KV;
   contexts: KV;
-  activeAnswers: KV;
+  answerLeases: KV;
 }
 
 export async function ensureStorage(
@@ -41,7 +41,7 @@ export async function ensureStorage(
   });
   const kvm = new Kvm(js);
   const buckets: Record<string, KV> = {};
-  for (const bucket of bucketSettings(options)) {
+  for (const bucket of chatBuckets(options)) {
     await explainReservation(kvStream(bucket.name), options, async () => {
       // Kvm.create binds to an existing bucket without touching its settings.
       buckets[bucket.name] = await kvm.create(bucket.name, bucket.options);
@@ -51,7 +51,7 @@ export async function ensureStorage(
   return {
     conversations: buckets[CONVERSATIONS_BUCKET]!,
     contexts: buckets[CONTEXTS_BUCKET]!,
-    activeAnswers: buckets[ACTIVE_ANSWERS_BUCKET]!,
+    answerLeases: buckets[ANSWER_LEASES_BUCKET]!,
   };
 }
 

@@ -28,7 +28,7 @@ function bucketTtlMs(windowMs: number): number {
 }
 
 /** The bucket's stream settings, applied to an existing bucket on change. */
-export function bucketSettings(options: { windowMs: number; replicas: number }): ManagedSettings {
+export function rateLimitBucketSettings(options: { windowMs: number; replicas: number }): ManagedSettings {
   return counterBucketSettings({ ttlMs: bucketTtlMs(options.windowMs), replicas: options.replicas });
 }
 
