@@ -9,14 +9,14 @@ import { classifyUpstreamError, UpstreamIdleTimeout } from "../providers/errors.
 import type { ChatTurn, LlmProvider } from "../providers/types.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { AnswerLease } from "../store/answer-slots.js";
-import type { ChatStore } from "../store/chat-store.js";
 import type { AnswerRecord, StreamEvent, TerminalEvent, Usage } from "../store/records.js";
 import { StoreError } from "../store/store-errors.js";
+import type { ChatRulesStore } from "./chat-deps.js";
 import { modelContext, type ContextLimits } from "./context.js";
 import { EventBatcher } from "./event-batcher.js";
 
 export interface GenerationContext {
-  store: ChatStore;
+  store: ChatRulesStore;
   provider: LlmProvider;
   metrics: Metrics;
   tracer: Tracer;
@@ -125,7 +125,8 @@ export class Generation {
         renewing ??= store.slots
           .renew(input.lease, input.replyId, ctx.instanceId)
           .then((kept) => {
-            if (!kept) log.warn({ replyId: input.replyId }, "the answer's lease lapsed and another answer has its slot now");
+            if (!kept)
+              log.warn({ replyId: input.replyId }, "the answer's lease lapsed and another answer has its slot now");
           })
           .catch((err: unknown) => log.warn({ err }, "could not renew the answer's lease"))
           .finally(() => (renewing = undefined));

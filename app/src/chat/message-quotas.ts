@@ -8,13 +8,13 @@ import { recordBytes, type QuotaResult } from "./storage-quota.js";
 import { estimateTokens } from "./context.js";
 import { storageQuotaExceeded, tokenBudgetExceeded } from "../http/quota-errors.js";
 import type { AnswerRecord, UserMessageRecord, Usage } from "../store/records.js";
-import type { StorageQuota } from "../store/stored-bytes-counters.js";
 import { subjects } from "../store/subjects.js";
 import type { Reservation, TokenBudgets } from "../store/token-budget-counters.js";
+import type { BudgetCounters, QuotaCounters } from "./chat-deps.js";
 
 export interface Quotas {
-  budgets: TokenBudgets;
-  quota: StorageQuota;
+  budgets: BudgetCounters;
+  quota: QuotaCounters;
 }
 
 /** What an admitted message took, to give back if it is not sent after all. */
