@@ -5,7 +5,7 @@
 // exactly. The same rules against the real store: the other tests here.
 import { randomUUID } from "node:crypto";
 import { trace } from "@opentelemetry/api";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChatDeps } from "../../app/src/chat/chat-deps.js";
@@ -80,7 +80,7 @@ function chatApp(config: Partial<ChatDeps["config"]> = {}): Built {
     resumeStreams: new ResumeStreams(),
     lifecycle: { state: "serving" },
   };
-  const app = Fastify({ loggerInstance: log });
+  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger });
   registerErrorHandling(app);
   app.decorateRequest("userId", "");
   // Stands in for authentication (tested in auth.test.ts): the user is named by a header.
