@@ -170,7 +170,11 @@ describe("starting an answer", () => {
         kind: "answer",
         replyId: earlier,
         deltas: ["Hello Ada"],
-        end: { seq: 2, type: "done", data: { messageId: earlier, usage: { inputTokens: 1, outputTokens: 1 } } },
+        end: {
+          seq: 2,
+          type: "done",
+          data: { messageId: earlier, usage: { inputTokens: 1, outputTokens: 1 }, stopReason: "end_turn" },
+        },
       },
     ]);
     await send(app, c.id, { content: "what is my name?" });
