@@ -17,7 +17,7 @@ export const HEALTH_READING_INTERVAL_MS = 1000;
 
 export function healthRoutes(app: FastifyInstance, deps: AppDeps) {
   const reading = new CachedReading<StoreReading>(
-    async () => ({ at: Date.now(), usage: await deps.store.allUsage().catch(() => undefined) }),
+    async () => ({ at: Date.now(), usage: await deps.store.usage.all().catch(() => undefined) }),
     HEALTH_READING_INTERVAL_MS,
   );
   const currentHealth = async () => {

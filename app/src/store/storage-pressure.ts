@@ -1,6 +1,6 @@
 // How full the chat store is, as /health reports it: "degraded" while there
 // is still room, so an operator hears of it before writes start failing.
-import type { StreamUsage } from "./chat-store.js";
+import type { StreamUsage } from "./store-usage.js";
 import { kvStream } from "./kv-internals.js";
 import { CONTEXTS_BUCKET, CONVERSATIONS_BUCKET, CONVERSATIONS_STREAM } from "./subjects.js";
 
