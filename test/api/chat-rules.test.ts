@@ -121,6 +121,20 @@ function send(app: FastifyInstance, conversationId: string, body: object, user =
   });
 }
 
+/** A conversation whose one answer is still events in the log (its generator alive, or dead). */
+function answerInProgress(): { c: ConversationRecord; replyId: string; log: LogRecord[] } {
+  const replyId = randomUUID();
+  const c = conversation({ updatedAt: "2026-01-01T00:05:00.000Z" });
+  return {
+    c,
+    replyId,
+    log: [
+      userMessage(replyId, "hi"),
+      { kind: "events", replyId, events: [{ seq: 1, type: "delta", data: { text: "Hel" } }] },
+    ],
+  };
+}
+
 /** The event types of an SSE body, in order. */
 function eventTypes(body: string): string[] {
   return [...body.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]!);
@@ -276,12 +290,8 @@ describe("following an answer", () => {
 
   it("ends an answer whose lease lapsed as interrupted, for this stream and in the store", async () => {
     const { app, store } = chatApp();
-    const replyId = randomUUID();
-    const c = conversation({ updatedAt: "2026-01-01T00:05:00.000Z" });
-    store.seedConversation(OWNER, c, [
-      userMessage(replyId, "hi"),
-      { kind: "events", replyId, events: [{ seq: 1, type: "delta", data: { text: "Hel" } }] },
-    ]);
+    const { c, replyId, log } = answerInProgress();
+    store.seedConversation(OWNER, c, log);
     // No lease held: the generator is dead. The watchdog ends it after half a lease of quiet.
     const res = await follow(app, c.id, replyId);
     expect(eventTypes(res.body)).toEqual(["delta", "error"]);
@@ -293,19 +303,6 @@ describe("following an answer", () => {
 });
 
 describe("reading a conversation compacts on read", () => {
-  function answerInProgress(): { c: ConversationRecord; replyId: string; log: LogRecord[] } {
-    const replyId = randomUUID();
-    const c = conversation({ updatedAt: "2026-01-01T00:05:00.000Z" });
-    return {
-      c,
-      replyId,
-      log: [
-        userMessage(replyId, "hi"),
-        { kind: "events", replyId, events: [{ seq: 1, type: "delta", data: { text: "Hel" } }] },
-      ],
-    };
-  }
-
   it("stores an answer whose lease lapsed as interrupted, and shows it so", async () => {
     const { app, store } = chatApp();
     const { c, replyId, log } = answerInProgress();
