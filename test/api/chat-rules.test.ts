@@ -332,3 +332,28 @@ describe("reading a conversation compacts on read", () => {
     expect(store.calls).toEqual([]);
   });
 });
+
+describe("creating a conversation", () => {
+  const create = (app: FastifyInstance) => app.inject({ method: "POST", url: "/v1/conversations", payload: {} });
+
+  it("charges its record to the storage quota, and refuses with 507 when the quota is used up", async () => {
+    const { app, store, quota } = chatApp();
+    const first = await create(app);
+    expect(first.statusCode).toBe(201);
+    const charged = quota.used.get(OWNER)!;
+    expect(charged).toBeGreaterThan(0);
+    quota.used.set(OWNER, quota.limit);
+    const refused = await create(app);
+    expect([refused.statusCode, refused.json().error.code]).toEqual([507, "storage_quota_exceeded"]);
+    expect(await store.listConversations(OWNER)).toHaveLength(1);
+  });
+
+  it("gives the bytes back when the record cannot be stored", async () => {
+    const { app, store, quota } = chatApp();
+    store.failNext.set("createConversation", new StoreError("full", new Error("no space")));
+    const res = await create(app);
+    expect([res.statusCode, res.headers["retry-after"]]).toEqual([503, "60"]);
+    expect(quota.used.get(OWNER)).toBe(0);
+    expect(await store.listConversations(OWNER)).toEqual([]);
+  });
+});

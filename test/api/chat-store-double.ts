@@ -79,6 +79,7 @@ export class ChatStoreDouble implements ChatRulesStore {
   // --- Conversations --------------------------------------------------------
 
   async createConversation(owner: string, record: ConversationRecord): Promise<void> {
+    await this.call("createConversation");
     this.seedConversation(owner, record);
   }
 

@@ -1,45 +1,27 @@
-// Conversations in HTTP: create, list, read (a page of messages; see
-// chat/read-conversation.ts) and delete (chat/conversation-delete.ts).
-import { randomUUID } from "node:crypto";
+// Conversations in HTTP: create (chat/create-conversation.ts), list, read a
+// page of messages (chat/read-conversation.ts) and delete
+// (chat/conversation-delete.ts).
 import type { FastifyInstance } from "fastify";
 import type { ChatDeps } from "../chat/chat-deps.js";
+import { createConversation } from "../chat/create-conversation.js";
 import { deleteConversation } from "../chat/conversation-delete.js";
 import { pageOfConversations } from "../chat/conversation-list.js";
 import { pageQuery } from "../chat/conversation-page.js";
 import { readConversation } from "../chat/read-conversation.js";
-import { conversationRecordBytes } from "../chat/storage-quota.js";
 import { storageQuotaExceeded } from "../http/quota-errors.js";
 import { HttpError } from "../http/errors.js";
-import type { ConversationRecord } from "../store/records.js";
 import { conversationParams, conversationQuery, createConversationBody, listQuery } from "./schemas.js";
 
 export function conversationRoutes(app: FastifyInstance, deps: Pick<ChatDeps, "store" | "quota" | "config">) {
-  const { store, quota } = deps;
+  const { store } = deps;
 
   app.post<{ Body: { title?: string } | null }>(
     "/v1/conversations",
     { schema: { body: createConversationBody } },
     async (request, reply) => {
-      const now = new Date().toISOString();
-      const record: ConversationRecord = {
-        id: randomUUID(),
-        title: request.body?.title ?? null,
-        createdAt: now,
-        updatedAt: now,
-      };
-      const bytes = conversationRecordBytes(
-        store.sizes.recordSubject(request.userId, record.id),
-        JSON.stringify(record),
-      );
-      const charged = await quota.charge(request.userId, bytes);
-      if (!charged.allowed) throw storageQuotaExceeded(charged, quota.limit);
-      try {
-        await store.createConversation(request.userId, record);
-      } catch (err) {
-        await quota.add(request.userId, -bytes);
-        throw err;
-      }
-      await quota.recountIfDue(request.userId, charged);
+      const created = await createConversation(deps, request.userId, request.body?.title ?? null);
+      if (created.refused) throw storageQuotaExceeded(created.charged, deps.quota.limit);
+      const { record } = created;
       return reply.code(201).header("location", `/v1/conversations/${record.id}`).send(record);
     },
   );
