@@ -105,7 +105,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logger: deps.logger,
   });
   // Set by authentication on every /v1 request; declared (http/auth.ts) and
-  // decorated up front so every request object has the same shape.
+  // decorated up front, empty, so every request object has the same shape.
   app.decorateRequest("userId", "");
   void app.register(async (v1) => {
     v1.addHook("onRequest", async (request, reply) => {
