@@ -238,6 +238,18 @@ describe("starting an answer", () => {
     expect(store.logOf(c.id)).toEqual([]);
   });
 
+  it("refuses with 507 a message over the storage quota, storing nothing and giving the lease back", async () => {
+    const { app, store, quota } = chatApp();
+    const c = conversation();
+    store.seedConversation(OWNER, c);
+    quota.used.set(OWNER, quota.limit - 10);
+    const res = await send(app, c.id, { content: "a message of more than ten bytes" });
+    expect([res.statusCode, res.json().error.code]).toEqual([507, "storage_quota_exceeded"]);
+    expect(quota.used.get(OWNER)).toBe(quota.limit - 10);
+    expect(store.logOf(c.id)).toEqual([]);
+    expect(store.leases.size).toBe(0);
+  });
+
   it("refuses a blank message, a model not enabled, and a message over the context budget", async () => {
     const { app, store } = chatApp({ contextMaxTokens: 10 });
     const c = conversation();

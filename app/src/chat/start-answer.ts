@@ -6,8 +6,8 @@
 // stores it, and starts the answer's generation. Whatever fails on the way
 // gives back what was taken (the lease, the quotas' share), so a refused or
 // failed message leaves nothing behind. What is refused is returned, for
-// the route to say in HTTP; the quotas' refusals and store failures are
-// thrown (message-quotas.ts, store-errors.ts).
+// the route to say in HTTP; the quotas' refusals (QuotaRefused) and store
+// failures (StoreError) are thrown.
 import { randomUUID } from "node:crypto";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
@@ -18,7 +18,7 @@ import type { ChatDeps } from "./chat-deps.js";
 import { estimateTokens, modelContext } from "./context.js";
 import type { Generation } from "./generation.js";
 import { foldLog } from "./history.js";
-import { admitMessage, giveBack, settleAnswer, type Admission } from "./message-quotas.js";
+import { admitMessage, giveBack, QuotaRefused, settleAnswer, type Admission } from "./message-quotas.js";
 
 /** A conversation's last activity is recorded at most this often (after its first message). */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -114,7 +114,7 @@ export async function startAnswer(
       record,
       conversationId: conversation.id,
     }).catch((err: unknown) => {
-      if (err instanceof Error && "code" in err && err.code === "token_budget_exceeded")
+      if (err instanceof QuotaRefused && err.refusal.kind === "token_budget")
         metrics.rateLimited.inc({ scope: "tokens" });
       throw err;
     });

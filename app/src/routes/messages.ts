@@ -6,8 +6,10 @@ import type { ChatDeps } from "../chat/chat-deps.js";
 import { openEventStream } from "../chat/event-stream.js";
 import { followAnswer } from "../chat/follow-answer.js";
 import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
+import { QuotaRefused } from "../chat/message-quotas.js";
 import { startAnswer, type StartRefusal } from "../chat/start-answer.js";
 import { HttpError } from "../http/errors.js";
+import { quotaHttpError } from "../http/quota-errors.js";
 import type { StreamEvent } from "../store/records.js";
 import { isTerminal } from "../store/records.js";
 import { conversationNotFound } from "./conversations.js";
@@ -28,6 +30,8 @@ export function messageRoutes(app: FastifyInstance, deps: ChatDeps) {
         model: request.body.model,
         parentSpan: request.span,
         log: request.log,
+      }).catch((err: unknown) => {
+        throw err instanceof QuotaRefused ? quotaHttpError(err.refusal) : err;
       });
       if (started.refused) throw startRefused(started);
       const { generation, conversationId, replyId } = started;
