@@ -1,4 +1,4 @@
-// The HTTP application: plugins and routes wired to their dependencies. The
+// The HTTP application: its hooks and routes wired to their dependencies. The
 // process concerns (config, connections, signals) live in server.ts.
 import { context, propagation, SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -8,13 +8,13 @@ import type { GenerationRegistry } from "./chat/registry.js";
 import type { ResumeStreams } from "./chat/resume-streams.js";
 import type { Metrics } from "./observability/metrics.js";
 import { logRequests, RequestLogController } from "./observability/request-log.js";
-import { createAuthenticator } from "./plugins/auth.js";
-import { jwtKeySet } from "./plugins/jwt-keys.js";
-import { registerErrorHandling } from "./plugins/errors.js";
-import { registerJsonBody } from "./plugins/json-body.js";
-import { answerFrameworkError, clientErrorHandler } from "./plugins/protocol-errors.js";
-import { createRateLimiter } from "./plugins/rate-limit.js";
-import { registerCors } from "./plugins/cors.js";
+import { createAuthenticator } from "./http/auth.js";
+import { jwtKeySet } from "./http/jwt-keys.js";
+import { registerErrorHandling } from "./http/errors.js";
+import { registerJsonBody } from "./http/json-body.js";
+import { answerFrameworkError, clientErrorHandler } from "./http/protocol-errors.js";
+import { createRateLimiter } from "./http/rate-limit.js";
+import { registerCors } from "./http/cors.js";
 import type { LlmProvider } from "./providers/types.js";
 import { conversationRoutes } from "./routes/conversations.js";
 import { healthRoutes } from "./routes/health.js";
@@ -104,6 +104,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     replicas: deps.config.natsReplicas,
     logger: deps.logger,
   });
+  // Set by authentication on every /v1 request; declared (http/auth.ts) and
+  // decorated up front, empty, so every request object has the same shape.
+  app.decorateRequest("userId", "");
   void app.register(async (v1) => {
     v1.addHook("onRequest", async (request, reply) => {
       await limit("ip", request.ip, reply);

@@ -4,7 +4,7 @@ import { VultrResource } from "./vultr-resource.js";
 
 export interface DnsArgs {
   domain: string;
-  /** Create the zone in Vultr DNS, or add records to one that exists. @default true */
+  /** Create the zone in Vultr DNS, or add records to one that exists (config `createDnsZone`, true unless set). */
   createZone: boolean;
   apiSubdomain: string;
   ipv4: pulumi.Input<string>;

@@ -9,7 +9,7 @@ export interface ServerArgs {
   hostname: string;
   sshPublicKey: string;
   firewallGroupId: pulumi.Input<string>;
-  /** Keep the IPv4 address across rebuilds with a reserved IP. @default true */
+  /** Keep the IPv4 address across rebuilds with a reserved IP (config `reservedIp`, true unless set). */
   reservedIp: boolean;
   tags: string[];
   /** Cloud-init user data, applied on the instance's first boot only. A secret: it holds the host key. */

@@ -10,26 +10,24 @@ import { revocationsBucket } from "../../app/src/store/revocations.js";
 import { STORED_BYTES_BUCKET } from "../../app/src/store/stored-bytes-counters.js";
 import { TOKEN_BUDGET_BUCKET } from "../../app/src/store/token-budget-counters.js";
 import {
-  bucketSettings,
+  chatBuckets,
   conversationStreamConfig,
   nanos,
   type StorageOptions,
 } from "../../app/src/store/storage-config.js";
-import { ACTIVE_ANSWERS_BUCKET, LEGACY_LEASES_BUCKET } from "../../app/src/store/subjects.js";
-
-/** A KV bucket is the stream KV_<bucket>. */
-const kvStream = (bucket: string) => `KV_${bucket}`;
+import { kvStream, kvSubject } from "../../app/src/store/kv-internals.js";
+import { ANSWER_LEASES_BUCKET, LEGACY_LEASES_BUCKET } from "../../app/src/store/subjects.js";
 
 /**
  * State that only means something to the processes running now: rate-limit
- * counters, the slots of answers in progress (and the leases of releases
- * before them), the users' token budgets and counts of stored bytes. Not
+ * counters, the answers' leases (and the leases bucket of releases before
+ * them), the users' token budgets and counts of stored bytes. Not
  * backed up, and not restored from older backups that hold them: a restored
- * slot would make a dead answer look alive, a restored count would be
+ * lease would make a dead answer look alive, a restored count would be
  * another moment's.
  */
 const EPHEMERAL_STREAMS: ReadonlySet<string> = new Set(
-  [RATE_LIMIT_BUCKET, ACTIVE_ANSWERS_BUCKET, LEGACY_LEASES_BUCKET, TOKEN_BUDGET_BUCKET, STORED_BYTES_BUCKET].map(
+  [RATE_LIMIT_BUCKET, ANSWER_LEASES_BUCKET, LEGACY_LEASES_BUCKET, TOKEN_BUDGET_BUCKET, STORED_BYTES_BUCKET].map(
     kvStream,
   ),
 );
@@ -61,7 +59,7 @@ function kvStreamConfig(bucket: {
   const { options } = bucket;
   return {
     name: kvStream(bucket.name),
-    subjects: [`$KV.${bucket.name}.>`],
+    subjects: [kvSubject(bucket.name, ">")],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.New,
@@ -78,7 +76,7 @@ function kvStreamConfig(bucket: {
 /** The configuration of every stream a backup holds, for these storage settings, by name. */
 export function backedUpStreams(options: StorageOptions): Map<string, Partial<StreamConfig> & { name: string }> {
   // Revocations are kept: a restore must not let a revoked user's tokens back in.
-  const buckets = [...bucketSettings(options), revocationsBucket(options.replicas)];
+  const buckets = [...chatBuckets(options), revocationsBucket(options.replicas)];
   const configs = [conversationStreamConfig(options), ...buckets.map(kvStreamConfig)].filter(
     (config) => !isEphemeral(config.name),
   );
@@ -99,7 +97,7 @@ export function isKnownStream(name: string): boolean {
 /**
  * The storage settings the running platform gave its conversation log (the
  * API applies the stack's settings to it whenever it starts), which the
- * restored streams get too. leaseTtlMs only sizes the answers-in-progress
+ * restored streams get too. leaseTtlMs only sizes the answers' leases
  * bucket, which is never restored. Undefined for a log without a size
  * limit, which the API never makes.
  */

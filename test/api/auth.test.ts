@@ -4,7 +4,7 @@ import { ChatClient } from "../harness/chat-client.js";
 import { requestJson } from "../harness/http-client.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { tokenFor, unsignedToken, type TokenOptions } from "../harness/tokens.js";
-import { jwtKeyId } from "../../app/src/plugins/jwt-keys.js";
+import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
 import { signToken } from "../../scripts/ops/commands/token.js";
 
 describe("authentication", () => {

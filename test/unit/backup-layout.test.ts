@@ -3,7 +3,7 @@
 // brings back with the app's own configuration (scripts/backup/owned-streams.ts).
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bucketSettings, conversationStreamConfig } from "../../app/src/store/storage-config.js";
+import { chatBuckets, conversationStreamConfig } from "../../app/src/store/storage-config.js";
 import {
   backupName,
   backupNameProblem,
@@ -172,7 +172,7 @@ describe("the streams a backup holds, from the app's declarations", () => {
   it("are configured as the API configures them, with the platform's settings", () => {
     const configs = backedUpStreams(options);
     expect(configs.get("CONVERSATIONS")).toEqual(conversationStreamConfig(options));
-    const conversations = bucketSettings(options).find((b) => b.name === "conversations")!;
+    const conversations = chatBuckets(options).find((b) => b.name === "conversations")!;
     expect(configs.get("KV_conversations")).toMatchObject({
       subjects: ["$KV.conversations.>"],
       max_msgs_per_subject: 1,

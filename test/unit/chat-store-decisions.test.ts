@@ -7,7 +7,7 @@ import { EventBatcher } from "../../app/src/chat/event-batcher.js";
 import { ReplyCursor } from "../../app/src/chat/reply-cursor.js";
 import type { AnswerRecord, LogRecord, StreamEvent } from "../../app/src/store/records.js";
 import {
-  bucketSettings,
+  chatBuckets,
   conversationStreamConfig,
   settingChanges,
   streamUpdate,
@@ -143,7 +143,7 @@ describe("storage settings", () => {
   });
 
   it("gives the buckets the same retention and a share of the size", () => {
-    const buckets = bucketSettings({ ...options, retentionMs: 60_000 });
+    const buckets = chatBuckets({ ...options, retentionMs: 60_000 });
     for (const bucket of buckets.filter((b) => b.name !== "active-answers")) {
       expect(bucket.settings.max_age).toBe(60_000 * 1e6);
       expect(bucket.settings.max_bytes).toBeLessThan(options.maxBytes);

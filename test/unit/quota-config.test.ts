@@ -2,7 +2,7 @@
 // CORS allowlist: their defaults, and the values refused at start-up.
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../app/src/config/env.js";
-import { originAllowed } from "../../app/src/plugins/cors.js";
+import { originAllowed } from "../../app/src/http/cors.js";
 
 const base = {
   NATS_URL: "nats://nats:4222",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientKey } from "../../app/src/plugins/client-key.js";
+import { clientKey } from "../../app/src/http/client-key.js";
 
 describe("clientKey", () => {
   it("keeps an IPv4 address whole", () => {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { StreamConfig } from "@nats-io/jetstream";
-import { bucketSettings, counterKey, countHits } from "../../app/src/store/rate-limit-counters.js";
+import { rateLimitBucketSettings, counterKey, countHits } from "../../app/src/store/rate-limit-counters.js";
 import { settingChanges, streamUpdate } from "../../app/src/store/storage-config.js";
 
 const NS_PER_MS = 1_000_000;
 
-describe("bucketSettings", () => {
+describe("rateLimitBucketSettings", () => {
   it("keeps entries a little longer than the window", () => {
-    expect(bucketSettings({ windowMs: 60_000, replicas: 3 })).toEqual({
+    expect(rateLimitBucketSettings({ windowMs: 60_000, replicas: 3 })).toEqual({
       max_age: 65_000 * NS_PER_MS,
       num_replicas: 3,
       max_bytes: 0,
@@ -16,8 +16,8 @@ describe("bucketSettings", () => {
 });
 
 // Applied to an existing bucket with the chat store's own mechanism.
-describe("bucketSettings applied on change (settingChanges, streamUpdate)", () => {
-  const wanted = bucketSettings({ windowMs: 60_000, replicas: 1 });
+describe("rateLimitBucketSettings applied on change (settingChanges, streamUpdate)", () => {
+  const wanted = rateLimitBucketSettings({ windowMs: 60_000, replicas: 1 });
   const current = { ...wanted, duplicate_window: 65_000 * NS_PER_MS } as StreamConfig;
 
   it("changes nothing on a bucket that already fits", () => {
@@ -25,18 +25,18 @@ describe("bucketSettings applied on change (settingChanges, streamUpdate)", () =
   });
 
   it("lengthens the max age when the window grows", () => {
-    const longer = bucketSettings({ windowMs: 3_600_000, replicas: 1 });
+    const longer = rateLimitBucketSettings({ windowMs: 3_600_000, replicas: 1 });
     expect(settingChanges(current, longer).map((c) => c.setting)).toEqual(["max_age"]);
     expect(streamUpdate(current, longer)).toMatchObject({ ...longer, duplicate_window: 65_000 * NS_PER_MS });
   });
 
   it("shortens the duplicate window with the max age, which JetStream requires", () => {
-    const shorter = bucketSettings({ windowMs: 10_000, replicas: 1 });
+    const shorter = rateLimitBucketSettings({ windowMs: 10_000, replicas: 1 });
     expect(streamUpdate(current, shorter)).toMatchObject({ ...shorter, duplicate_window: 15_000 * NS_PER_MS });
   });
 
   it("follows a new replica count", () => {
-    const three = bucketSettings({ windowMs: 60_000, replicas: 3 });
+    const three = rateLimitBucketSettings({ windowMs: 60_000, replicas: 3 });
     expect(settingChanges(current, three)).toEqual([{ setting: "num_replicas", from: 1, to: 3 }]);
   });
 });

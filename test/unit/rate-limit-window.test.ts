@@ -5,7 +5,7 @@ import {
   nextStep,
   OutageGate,
   type WindowCount,
-} from "../../app/src/plugins/rate-limit-window.js";
+} from "../../app/src/store/rate-limit-window.js";
 
 const limits = { requests: 3, windowMs: 60_000 };
 const T = 1_700_000_000_000;

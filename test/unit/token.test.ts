@@ -3,8 +3,8 @@
 import type { FastifyRequest } from "fastify";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { createAuthenticator } from "../../app/src/plugins/auth.js";
-import { jwtKeySet } from "../../app/src/plugins/jwt-keys.js";
+import { createAuthenticator } from "../../app/src/http/auth.js";
+import { jwtKeySet } from "../../app/src/http/jwt-keys.js";
 import { signToken } from "../../scripts/ops/commands/token.js";
 import { resolveTarget } from "../../scripts/ops/target.js";
 

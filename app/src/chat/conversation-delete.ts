@@ -10,16 +10,15 @@
 // the end of the request (removed by this one or by one that raced it, or
 // finished from where an earlier delete was cut short), 404 when there was
 // no such conversation when it arrived, as for a DELETE sent again later.
-import type { ChatStore } from "../store/chat-store.js";
 import { StoreError } from "../store/store-errors.js";
-import type { StorageQuota } from "../store/stored-bytes-counters.js";
+import type { ChatRulesStore, QuotaCounters } from "./chat-deps.js";
 
 /** Records changed under a delete (messages sent meanwhile) before it gives up with a 503. */
 const MAX_ATTEMPTS = 5;
 
 /** Deletes the conversation; false if the user had none with this id. */
 export async function deleteConversation(
-  deps: { store: ChatStore; quota: StorageQuota },
+  deps: { store: ChatRulesStore; quota: QuotaCounters },
   owner: string,
   id: string,
 ): Promise<boolean> {

@@ -16,7 +16,7 @@ export interface EventStream {
 
 export function openEventStream(
   reply: FastifyReply,
-  options: { keepAliveMs: number; metrics: Metrics; headers?: Record<string, string> },
+  options: { keepAliveMs: number; metrics: Pick<Metrics, "activeStreams">; headers?: Record<string, string> },
 ): EventStream {
   const body = new PassThrough();
   const goneHandlers: Array<() => void> = [];

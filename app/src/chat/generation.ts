@@ -8,15 +8,15 @@ import type { Logger } from "pino";
 import { classifyUpstreamError, UpstreamIdleTimeout } from "../providers/errors.js";
 import type { ChatTurn, LlmProvider } from "../providers/types.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { AnswerSlot } from "../store/answer-slots.js";
-import type { ChatStore } from "../store/chat-store.js";
+import type { AnswerLease } from "../store/answer-slots.js";
 import type { AnswerRecord, StreamEvent, TerminalEvent, Usage } from "../store/records.js";
 import { StoreError } from "../store/store-errors.js";
+import type { ChatRulesStore } from "./chat-deps.js";
 import { modelContext, type ContextLimits } from "./context.js";
 import { EventBatcher } from "./event-batcher.js";
 
 export interface GenerationContext {
-  store: ChatStore;
+  store: ChatRulesStore;
   provider: LlmProvider;
   metrics: Metrics;
   tracer: Tracer;
@@ -30,8 +30,8 @@ export interface GenerationContext {
 
 export interface GenerationInput {
   owner: string;
-  /** The owner's slot this answer holds (see AnswerSlots.acquire). */
-  slot: AnswerSlot;
+  /** The lease this answer holds on one of its owner's slots (see AnswerSlots.acquire). */
+  lease: AnswerLease;
   conversationId: string;
   replyId: string;
   model: string;
@@ -115,17 +115,18 @@ export class Generation {
       },
     );
 
-    // The route made the answer active; keeping it so is not the model's
+    // startAnswer took the answer's lease; keeping it is not the model's
     // business: a failed renewal is logged, never counted as an upstream
     // error. Renewed until the answer is stored (which may retry through an
     // outage), one renewal at a time (each compares the revision it holds).
     let renewing: Promise<void> | undefined;
-    const lease = setInterval(
+    const leaseRenewal = setInterval(
       () => {
         renewing ??= store.slots
-          .renew(input.slot, input.replyId, ctx.instanceId)
+          .renew(input.lease, input.replyId, ctx.instanceId)
           .then((kept) => {
-            if (!kept) log.warn({ replyId: input.replyId }, "the answer's slot lapsed and another answer has it now");
+            if (!kept)
+              log.warn({ replyId: input.replyId }, "the answer's lease lapsed and another answer has its slot now");
           })
           .catch((err: unknown) => log.warn({ err }, "could not renew the answer's lease"))
           .finally(() => (renewing = undefined));
@@ -211,14 +212,14 @@ export class Generation {
     await batcher.drain();
     const answer: AnswerRecord = { kind: "answer", replyId: input.replyId, deltas, end };
     const stored = this.stopCause !== "deleted" && (await this.finish(answer));
-    clearInterval(lease);
+    clearInterval(leaseRenewal);
     await renewing;
-    // The slot is free and the context updated before the client hears of
+    // The lease is released and the context updated before the client hears of
     // the end: its next message must neither find this answer still counted
     // nor miss it in its context.
     await store.slots
-      .release(input.slot)
-      .catch((err: unknown) => log.warn({ err }, "could not release the answer's slot"));
+      .release(input.lease)
+      .catch((err: unknown) => log.warn({ err }, "could not release the answer's lease"));
     await this.keepContext(text, stored);
     await input
       .onEnded?.({ usage: counted, stored: stored ? answer : null })

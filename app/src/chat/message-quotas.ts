@@ -6,15 +6,27 @@
 import type { ChatTurn } from "../providers/types.js";
 import { recordBytes, type QuotaResult } from "./storage-quota.js";
 import { estimateTokens } from "./context.js";
-import { storageQuotaExceeded, tokenBudgetExceeded } from "../plugins/quota-errors.js";
+import type { BudgetLimits, BudgetResult } from "./token-budget.js";
 import type { AnswerRecord, UserMessageRecord, Usage } from "../store/records.js";
-import type { StorageQuota } from "../store/stored-bytes-counters.js";
 import { subjects } from "../store/subjects.js";
 import type { Reservation, TokenBudgets } from "../store/token-budget-counters.js";
+import type { BudgetCounters, QuotaCounters } from "./chat-deps.js";
 
 export interface Quotas {
-  budgets: TokenBudgets;
-  quota: StorageQuota;
+  budgets: BudgetCounters;
+  quota: QuotaCounters;
+}
+
+export type QuotaRefusal =
+  | { kind: "token_budget"; result: BudgetResult; limits: BudgetLimits }
+  | { kind: "storage_quota"; result: QuotaResult; limit: number };
+
+/** A message one of its user's quotas refused; the route says which, and what frees it (http/quota-errors.ts). */
+export class QuotaRefused extends Error {
+  constructor(readonly refusal: QuotaRefusal) {
+    super(refusal.kind === "token_budget" ? "the token budget is used up" : "the storage quota is used up");
+    this.name = "QuotaRefused";
+  }
 }
 
 /** What an admitted message took, to give back if it is not sent after all. */
@@ -32,8 +44,8 @@ export function promptTokens(messages: ReadonlyArray<Pick<ChatTurn, "content">>)
 }
 
 /**
- * Takes the message's share of both quotas, or throws the HttpError of the
- * first that refuses (having given back what the other took).
+ * Takes the message's share of both quotas, or throws the first refusal (a
+ * QuotaRefused, or the store's failure), having given back what the other took.
  */
 export async function admitMessage(
   quotas: Quotas,
@@ -72,9 +84,10 @@ function refusalOf(
 ): unknown {
   if (reserved.status === "rejected") return reserved.reason;
   if (reserved.value && "refused" in reserved.value)
-    return tokenBudgetExceeded(reserved.value.refused, quotas.budgets.limits);
+    return new QuotaRefused({ kind: "token_budget", result: reserved.value.refused, limits: quotas.budgets.limits });
   if (charged.status === "rejected") return charged.reason;
-  if (!charged.value.allowed) return storageQuotaExceeded(charged.value, quotas.quota.limit);
+  if (!charged.value.allowed)
+    return new QuotaRefused({ kind: "storage_quota", result: charged.value, limit: quotas.quota.limit });
   return undefined;
 }
 

@@ -1,21 +1,31 @@
 // The API's whole environment contract, read and checked in one place.
 // Start-up stops on the first bad value with one line naming the variable and
 // the fix, so a typo in an .env file never becomes a half-working server.
-import bytes from "bytes";
-import ms from "ms";
-import { hostname } from "node:os";
 import { z } from "zod";
-import { MAX_TOKEN_LIFETIME_MS } from "../plugins/token-lifetime.js";
+import { MAX_TOKEN_LIFETIME_MS } from "../http/token-lifetime.js";
+import {
+  booleanFlag,
+  ConfigError,
+  byteSize,
+  commaList,
+  describeValue,
+  duration,
+  GIB,
+  httpUrl,
+  MIB,
+  MIN_USER_QUOTA_BYTES,
+  natsUrls,
+  optionalString,
+  port,
+  positiveInt,
+  safeHostname,
+  subjectToken,
+  webOrigin,
+  wholeNumber,
+} from "./values.js";
+import { natsCredentials } from "./nats-credentials.js";
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    problem: string,
-  ) {
-    super(`${variable}: ${problem}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 export type ProviderName = "anthropic" | "openai" | "mock";
 export type DisconnectPolicy = "continue" | "cancel";
@@ -78,6 +88,7 @@ export interface Config {
   sseKeepAliveMs: number;
   /** Time to receive a request's headers and body (never its response: a stream may last longer). */
   requestTimeoutMs: number;
+  /** How long an answer's lease lasts unrenewed (the store's leaseTtlMs, the leases bucket's TTL). */
   generationLeaseMs: number;
   tracingEnabled: boolean;
   tracingEndpoint?: string;
@@ -351,96 +362,4 @@ function readQuotas(
       'list the origins of your web clients, comma-separated, e.g. "https://chat.example.com,http://localhost:5173" (scheme, host and port only: no "*", no path)',
     ),
   };
-}
-
-/**
- * How the API logs in to NATS: NATS_USER and NATS_PASSWORD (the stack's),
- * or NATS_TOKEN (a NATS server of your own with one token), or both (a
- * stack moving from its token to users: nats-server checks whichever its
- * config asks for).
- */
-function natsCredentials(read: <T>(name: string, schema: z.ZodType<T>, fix: string) => T) {
-  const natsUser = read(
-    "NATS_USER",
-    z
-      .string()
-      .regex(/^[A-Za-z0-9_-]+$/)
-      .optional(),
-    "use letters, digits, '-' or '_'",
-  );
-  const natsPassword = read(
-    "NATS_PASSWORD",
-    z.string().min(16).optional(),
-    "set the password of NATS_USER (16+ characters; the stack's .env has it)",
-  );
-  const natsToken = read(
-    "NATS_TOKEN",
-    z.string().min(16).optional(),
-    "generate one with: openssl rand -base64 32 (16+ characters)",
-  );
-  if ((natsUser === undefined) !== (natsPassword === undefined))
-    throw new ConfigError(
-      natsUser === undefined ? "NATS_USER" : "NATS_PASSWORD",
-      "is not set, but its pair is; set both NATS_USER and NATS_PASSWORD",
-    );
-  if (natsUser === undefined && natsToken === undefined)
-    throw new ConfigError(
-      "NATS_TOKEN",
-      "is not set; set NATS_USER and NATS_PASSWORD (the stack's .env has them), or NATS_TOKEN for a NATS server with one token (generate one with: openssl rand -base64 32)",
-    );
-  return { natsUser, natsPassword, natsToken };
-}
-
-const optionalString = z.string().optional();
-const positiveInt = z.coerce.number().int().positive();
-const wholeNumber = z.coerce.number().int().min(0);
-/** A browser origin as browsers send it: scheme, host and port, nothing else. */
-const webOrigin = z.string().refine((s) => {
-  try {
-    const url = new URL(s);
-    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === s;
-  } catch {
-    return false;
-  }
-});
-const port = z.coerce.number().int().min(1).max(65535);
-const subjectToken = z.string().regex(/^[A-Za-z0-9_-]+$/);
-const httpUrl = z.url({ protocol: /^https?$/ });
-const commaList = z.string().transform((s) =>
-  s
-    .split(",")
-    .map((p) => p.trim())
-    .filter(Boolean),
-);
-const booleanFlag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
-const natsUrls = commaList.pipe(z.array(z.url({ protocol: /^(nats|tls|wss?)$/ })).min(1));
-
-const MIB = 1024 ** 2;
-const MIN_USER_QUOTA_BYTES = 64 * 1024;
-const GIB = 1024 ** 3;
-const byteSize = z.string().transform((s, ctx) => {
-  const parsed = /^\d+$/.test(s) ? Number(s) : bytes.parse(s);
-  if (parsed === null || !Number.isFinite(parsed)) {
-    ctx.addIssue({ code: "custom", message: "not a size" });
-    return z.NEVER;
-  }
-  return parsed;
-});
-
-function duration({ minMs }: { minMs: number }) {
-  return z
-    .string()
-    .transform((s) => (/^\d+$/.test(s) ? Number(s) * 1000 : ms(s as ms.StringValue)))
-    .pipe(z.number().int().min(minMs));
-}
-
-function safeHostname(): string {
-  return hostname().replace(/[^A-Za-z0-9_-]/g, "-") || "api";
-}
-
-// A bad secret is described by its length, never echoed into a log.
-// (By the end of the name: USER_INPUT_TOKENS_PER_WINDOW is no secret.)
-const SECRET_NAMES = /(TOKEN|SECRET|KEY|PASSWORD)$/;
-function describeValue(name: string, value: string): string {
-  return SECRET_NAMES.test(name) ? `${value.length} characters` : JSON.stringify(value);
 }

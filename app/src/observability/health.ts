@@ -4,7 +4,7 @@
 // instance shares it, reads still work, and an operator must act (see
 // docs/operations.md). Anyone may read the bare status; the details (which
 // stream, how full, the provider, the instance) are for the host only.
-import type { StreamUsage } from "../store/chat-store.js";
+import type { StreamUsage } from "../store/store-usage.js";
 import { fullestStream, storagePressure, type StoragePressure } from "../store/storage-pressure.js";
 
 /** The store's streams as last read, and when; `usage` undefined: JetStream did not answer. */

@@ -52,7 +52,8 @@ export function logRequests(app: FastifyInstance): void {
           status: reply.statusCode,
           ms: Math.round(reply.elapsedTime * 10) / 10,
           ip: request.ip,
-          user: request.userId,
+          // Empty until authentication names the user (app.ts decorates it so).
+          user: request.userId || undefined,
         },
         aborted ? "request aborted by the client" : "request",
       );

@@ -1,44 +1,27 @@
-import { randomUUID } from "node:crypto";
+// Conversations in HTTP: create (chat/create-conversation.ts), list, read a
+// page of messages (chat/read-conversation.ts) and delete
+// (chat/conversation-delete.ts).
 import type { FastifyInstance } from "fastify";
-import type { AppDeps } from "../app.js";
-import { uncompactedAnswers } from "../chat/compaction.js";
+import type { ChatDeps } from "../chat/chat-deps.js";
+import { createConversation } from "../chat/create-conversation.js";
 import { deleteConversation } from "../chat/conversation-delete.js";
-import { foldLog } from "../chat/history.js";
 import { pageOfConversations } from "../chat/conversation-list.js";
-import { encodePageCursor, PAGE_MAX_BYTES, pageQuery } from "../chat/conversation-page.js";
-import { conversationRecordBytes } from "../chat/storage-quota.js";
-import { storageQuotaExceeded } from "../plugins/quota-errors.js";
-import { HttpError } from "../plugins/errors.js";
-import type { AnswerRecord, ConversationRecord, LogRecord } from "../store/records.js";
+import { pageQuery } from "../chat/conversation-page.js";
+import { readConversation } from "../chat/read-conversation.js";
+import { storageQuotaExceeded } from "../http/quota-errors.js";
+import { HttpError } from "../http/errors.js";
 import { conversationParams, conversationQuery, createConversationBody, listQuery } from "./schemas.js";
 
-export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
-  const { store, quota } = deps;
+export function conversationRoutes(app: FastifyInstance, deps: Pick<ChatDeps, "store" | "quota" | "config">) {
+  const { store } = deps;
 
   app.post<{ Body: { title?: string } | null }>(
     "/v1/conversations",
     { schema: { body: createConversationBody } },
     async (request, reply) => {
-      const now = new Date().toISOString();
-      const record: ConversationRecord = {
-        id: randomUUID(),
-        title: request.body?.title ?? null,
-        createdAt: now,
-        updatedAt: now,
-      };
-      const bytes = conversationRecordBytes(
-        store.sizes.recordSubject(request.userId, record.id),
-        JSON.stringify(record),
-      );
-      const charged = await quota.charge(request.userId, bytes);
-      if (!charged.allowed) throw storageQuotaExceeded(charged, quota.limit);
-      try {
-        await store.createConversation(request.userId, record);
-      } catch (err) {
-        await quota.add(request.userId, -bytes);
-        throw err;
-      }
-      await quota.recountIfDue(request.userId, charged);
+      const created = await createConversation(deps, request.userId, request.body?.title ?? null);
+      if (created.refused) throw storageQuotaExceeded(created.charged, deps.quota.limit);
+      const { record } = created;
       return reply.code(201).header("location", `/v1/conversations/${record.id}`).send(record);
     },
   );
@@ -63,17 +46,9 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
     async (request) => {
       const query = pageQuery(request.query);
       if (query instanceof Error) throw new HttpError(400, "invalid_request", query.message);
-      const conversation = await ownedConversation(deps, request.userId, request.params.id);
-      const page = await store.pages.read(conversation.id, { ...query, maxBytes: PAGE_MAX_BYTES });
-      const compacted = await compactAnswers(deps, request.userId, conversation.id, page.log).catch((err: unknown) => {
-        request.log.warn({ err }, "could not compact the conversation's answers");
-        return [];
-      });
-      return {
-        ...conversation,
-        messages: foldLog([...page.log, ...compacted]),
-        nextCursor: page.next === null ? null : encodePageCursor(page.next),
-      };
+      const page = await readConversation(deps, request.userId, request.params.id, query, request.log);
+      if (!page) throw conversationNotFound();
+      return page;
     },
   );
 
@@ -87,30 +62,6 @@ export function conversationRoutes(app: FastifyInstance, deps: AppDeps) {
   );
 }
 
-/**
- * Stores answers the log still holds event by event as one record each: those
- * that ended (written by versions before compaction) and those whose
- * generator is dead. Returns the records stored.
- */
-async function compactAnswers(deps: AppDeps, owner: string, conversationId: string, log: readonly LogRecord[]) {
-  const stored: AnswerRecord[] = [];
-  for (const answer of uncompactedAnswers(log)) {
-    const alive =
-      !answer.ended && (await deps.store.slots.isActive(owner, answer.replyId, deps.config.maxActiveAnswersPerUser));
-    const record = answer.ended ?? (alive ? undefined : answer.ifDead);
-    if (!record) continue;
-    if (await deps.store.finishAnswerIfKept(owner, conversationId, record, { legacyEvents: true })) stored.push(record);
-  }
-  return stored;
-}
-
-/** The conversation if this user owns it; 404 otherwise, so ids of others' conversations reveal nothing. */
-export async function ownedConversation(deps: AppDeps, userId: string, id: string): Promise<ConversationRecord> {
-  const conversation = await deps.store.getConversation(userId, id);
-  if (!conversation) throw conversationNotFound();
-  return conversation;
-}
-
-function conversationNotFound(): HttpError {
+export function conversationNotFound(): HttpError {
   return new HttpError(404, "not_found", "No such conversation.");
 }

@@ -10,14 +10,14 @@ import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.js";
 import { CachedReading } from "../observability/cached-reading.js";
 import { healthOf, type StoreReading } from "../observability/health.js";
-import { sendError } from "../plugins/errors.js";
+import { sendError } from "../http/errors.js";
 
 /** At most one JetStream API request a second per instance, whatever the rate of health checks. */
 export const HEALTH_READING_INTERVAL_MS = 1000;
 
 export function healthRoutes(app: FastifyInstance, deps: AppDeps) {
   const reading = new CachedReading<StoreReading>(
-    async () => ({ at: Date.now(), usage: await deps.store.allUsage().catch(() => undefined) }),
+    async () => ({ at: Date.now(), usage: await deps.store.usage.all().catch(() => undefined) }),
     HEALTH_READING_INTERVAL_MS,
   );
   const currentHealth = async () => {

@@ -6,7 +6,7 @@ export function metricsRoutes(app: FastifyInstance, deps: AppDeps) {
   app.get("/metrics", async (request, reply) => {
     metrics.natsConnected.set(deps.nats.isConnected() ? 1 : 0);
     // Read at scrape time; while NATS is away the last values stay.
-    const usage = await deps.store.allUsage().catch((err: unknown) => {
+    const usage = await deps.store.usage.all().catch((err: unknown) => {
       request.log.warn({ err }, "could not read the store's usage for /metrics");
       return [];
     });

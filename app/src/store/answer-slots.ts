@@ -1,15 +1,16 @@
-// Answers in progress, in the KV bucket `active-answers`: each user has a
-// few slots, one key each, that an answer's generator takes and keeps alive.
-// A slot is the cap on a user's answers in progress across instances, and
-// the lease that tells readers whether an answer's generator is alive.
+// Answers' leases, in the KV bucket ANSWER_LEASES_BUCKET: each user has a few
+// slots (MAX_ACTIVE_ANSWERS_PER_USER), one key each; an answer's generator
+// takes one on a lease (GENERATION_LEASE, the bucket's TTL) and renews it
+// while it runs. The slots cap a user's answers in progress across
+// instances; a held lease tells readers the answer's generator is alive.
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { removeKey } from "./remove-key.js";
-import { guard, isCasConflict } from "./store-errors.js";
-import { ACTIVE_ANSWERS_BUCKET, LEGACY_LEASES_BUCKET, keys } from "./subjects.js";
+import { isCasConflict, isKvMarker, kvStream, kvSubject, removeKey } from "./kv-internals.js";
+import { guard } from "./store-errors.js";
+import { ANSWER_LEASES_BUCKET, LEGACY_LEASES_BUCKET, keys } from "./subjects.js";
 
-/** A user's slot held by an answer in progress, with the revision its renewals compare against. */
-export interface AnswerSlot {
+/** The lease an answer in progress holds on one of its user's slots, with the revision its renewals compare against. */
+export interface AnswerLease {
   key: string;
   revision: number;
 }
@@ -22,12 +23,12 @@ export class AnswerSlots {
   ) {}
 
   /**
-   * Takes one of the owner's `slots` for an answer: a key created only if it
+   * Leases one of the owner's `slots` to an answer: a key created only if it
    * is free (one publish in the common case; no JetStream API call, which
-   * the server queues). Slots expire unless renewed, so a dead instance's
-   * answers free theirs. Null when all are taken.
+   * the server queues). Leases expire unless renewed, so a dead instance's
+   * answers free their slots. Null when all are taken.
    */
-  acquire(owner: string, replyId: string, instanceId: string, slots: number): Promise<AnswerSlot | null> {
+  acquire(owner: string, replyId: string, instanceId: string, slots: number): Promise<AnswerLease | null> {
     return guard(async () => {
       const value = JSON.stringify({ replyId, instanceId });
       // From a random slot on: with many slots taken, the first try is still likely free.
@@ -46,16 +47,16 @@ export class AnswerSlots {
   }
 
   /**
-   * Keeps a slot alive. A slot that lapsed (NATS away for longer than the
-   * lease) is taken again if it is still free; false if another answer has
-   * it now.
+   * Renews a lease. A lease that lapsed (NATS away for longer than
+   * GENERATION_LEASE) is taken again if its slot is still free; false if
+   * another answer has the slot now.
    */
-  renew(slot: AnswerSlot, replyId: string, instanceId: string): Promise<boolean> {
+  renew(lease: AnswerLease, replyId: string, instanceId: string): Promise<boolean> {
     return guard(async () => {
       const value = JSON.stringify({ replyId, instanceId });
-      for (const previousSeq of [slot.revision, 0]) {
+      for (const previousSeq of [lease.revision, 0]) {
         try {
-          slot.revision = await this.bucket().put(slot.key, value, { previousSeq });
+          lease.revision = await this.bucket().put(lease.key, value, { previousSeq });
           return true;
         } catch (err) {
           if (!isCasConflict(err)) throw err;
@@ -66,31 +67,32 @@ export class AnswerSlots {
   }
 
   /**
-   * Frees a slot: removed outright, so the next answer takes it in one
-   * publish; but only while it is still this answer's (a lapsed slot may be
-   * another's by now).
+   * Ends a lease: its key removed outright, so the next answer takes the slot
+   * in one publish; but only while the slot is still this answer's (a lapsed
+   * lease's slot may be another's by now).
    */
-  release(slot: AnswerSlot): Promise<void> {
+  release(lease: AnswerLease): Promise<void> {
     return guard(async () => {
-      const entry = await this.bucket().get(slot.key);
-      if (entry?.revision === slot.revision) await removeKey(this.jsm, ACTIVE_ANSWERS_BUCKET, slot.key);
+      const entry = await this.bucket().get(lease.key);
+      if (entry?.revision === lease.revision) await removeKey(this.jsm, ANSWER_LEASES_BUCKET, lease.key);
     });
   }
 
   /**
-   * Is the answer's generator alive? Its owner's `slots` keys are read
-   * directly; an instance of an older version keeps its lease in another bucket.
+   * Does the answer hold a lease (is its generator alive)? Its owner's
+   * `slots` keys are read directly; an instance of an older version keeps its
+   * lease in another bucket.
    */
-  isActive(owner: string, replyId: string, slots: number): Promise<boolean> {
+  leaseHeld(owner: string, replyId: string, slots: number): Promise<boolean> {
     return guard(async () => {
       const entries = await Promise.all(
         Array.from({ length: slots }, (_, i) => this.bucket().get(keys.answerSlot(owner, i))),
       );
       if (entries.some((e) => e?.operation === "PUT" && e.json<{ replyId: string }>().replyId === replyId)) return true;
       const legacy = await this.jsm.streams
-        .getMessage(`KV_${LEGACY_LEASES_BUCKET}`, { last_by_subj: `$KV.${LEGACY_LEASES_BUCKET}.${replyId}` })
+        .getMessage(kvStream(LEGACY_LEASES_BUCKET), { last_by_subj: kvSubject(LEGACY_LEASES_BUCKET, replyId) })
         .catch(() => null);
-      return legacy !== null && !legacy.header?.get("KV-Operation");
+      return legacy !== null && !isKvMarker(legacy.header);
     });
   }
 }

@@ -3,8 +3,9 @@
 // including the resume of an answer another instance is still generating.
 // Every failure NATS reports leaves as a StoreError (store-errors.ts): a 503
 // for clients. Here: conversations' records and their log's writes and
-// follows; its pages, the contexts, the answer slots and the sizes the quota
-// reads are modules of their own, reached through the store's fields.
+// follows; its pages, the contexts, the answers' leases, the sizes the quota
+// reads and the usage /health reads are modules of their own, reached
+// through the store's fields.
 import {
   jetstream,
   jetstreamManager,
@@ -27,13 +28,13 @@ import type {
   StreamEvent,
   UserMessageRecord,
 } from "./records.js";
-import { removeKey } from "./remove-key.js";
 import type { StorageOptions } from "./storage-config.js";
 import { StoredSizes } from "./stored-sizes.js";
-import { classifyStoreError, guard, isCasConflict } from "./store-errors.js";
+import { StoreUsage } from "./store-usage.js";
+import { isCasConflict, isKvMarker, kvStream, kvSubject, removeKey } from "./kv-internals.js";
+import { classifyStoreError, guard } from "./store-errors.js";
 import { readStream } from "./stream-reads.js";
 import {
-  ACTIVE_ANSWERS_BUCKET,
   CONTEXTS_BUCKET,
   CONVERSATIONS_BUCKET,
   CONVERSATIONS_STREAM,
@@ -45,19 +46,6 @@ import {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 
-/** The streams the store uses: the log and its buckets' streams. */
-export const STORE_STREAMS = [
-  CONVERSATIONS_STREAM,
-  ...[CONVERSATIONS_BUCKET, CONTEXTS_BUCKET, ACTIVE_ANSWERS_BUCKET].map((b) => `KV_${b}`),
-] as const;
-
-export interface StreamUsage {
-  bytes: number;
-  messages: number;
-  /** 0: no limit. */
-  maxBytes: number;
-}
-
 export class ChatStore {
   /** The log read in bounded pieces: pages for clients, recent turns for a context. */
   readonly pages: ConversationPages;
@@ -65,22 +53,25 @@ export class ChatStore {
   readonly sizes: StoredSizes;
   /** Each conversation's context for the model. */
   readonly contexts: ConversationContexts;
-  /** Each user's answers in progress. */
+  /** How full the store's streams are, for /health and /metrics. */
+  readonly usage: StoreUsage;
+  /** Each user's slots for answers in progress, and the leases answers hold on them. */
   readonly slots: AnswerSlots;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly probe: JetStreamManager,
+    probe: JetStreamManager,
     private storage: Storage,
     private readonly options: StorageOptions,
     private readonly log: Logger | undefined,
   ) {
+    this.usage = new StoreUsage(probe);
     this.pages = new ConversationPages(js, jsm);
     this.sizes = new StoredSizes(js);
     this.contexts = new ConversationContexts(() => this.storage.contexts, jsm);
-    this.slots = new AnswerSlots(() => this.storage.activeAnswers, jsm);
+    this.slots = new AnswerSlots(() => this.storage.answerLeases, jsm);
   }
 
   /** Opens the store, creating its streams and buckets or updating their settings. */
@@ -99,24 +90,6 @@ export class ChatStore {
    */
   async ensure(): Promise<void> {
     this.storage = await ensureStorage(this.js, this.jsm, this.options, this.log);
-  }
-
-  /**
-   * Sizes of every stream the store uses, for /health and /metrics, in one
-   * JetStream API request (a page of up to 256 streams' info: an account
-   * holds a handful). Throws when JetStream cannot answer.
-   */
-  async allUsage(): Promise<Array<StreamUsage & { stream: string }>> {
-    const names = new Set<string>(STORE_STREAMS);
-    const page = await this.probe.streams.list().next();
-    return page
-      .filter((info) => names.has(info.config.name))
-      .map((info) => ({
-        stream: info.config.name,
-        bytes: info.state.bytes,
-        messages: info.state.messages,
-        maxBytes: Math.max(0, info.config.max_bytes),
-      }));
   }
 
   // --- Conversations -------------------------------------------------------
@@ -164,13 +137,13 @@ export class ChatStore {
   /** Every conversation of this owner, read in one pass over the bucket. */
   listConversations(owner: string): Promise<ConversationRecord[]> {
     return guard(async () => {
-      const messages = await readStream(this.js, `KV_${CONVERSATIONS_BUCKET}`, {
-        filter_subjects: [`$KV.${CONVERSATIONS_BUCKET}.${keys.conversationsOf(owner)}`],
+      const messages = await readStream(this.js, kvStream(CONVERSATIONS_BUCKET), {
+        filter_subjects: [kvSubject(CONVERSATIONS_BUCKET, keys.conversationsOf(owner))],
         deliver_policy: DeliverPolicy.LastPerSubject,
       });
       // Deleted conversations leave a marker with an empty body.
       return messages
-        .filter((m) => m.data.length > 0 && !m.headers?.get("KV-Operation"))
+        .filter((m) => m.data.length > 0 && !isKvMarker(m.headers))
         .map((m) => m.json<ConversationRecord>());
     });
   }

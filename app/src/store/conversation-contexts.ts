@@ -6,8 +6,8 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { ChatTurn } from "../providers/types.js";
 import { fitInBytes } from "./context-size.js";
-import { removeKey } from "./remove-key.js";
-import { guard, isCasConflict } from "./store-errors.js";
+import { isCasConflict, removeKey } from "./kv-internals.js";
+import { guard } from "./store-errors.js";
 import { CONTEXTS_BUCKET, keys } from "./subjects.js";
 
 /** A context is one NATS message: under the 1 MB max_payload, JSON included. */

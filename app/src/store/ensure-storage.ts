@@ -5,19 +5,20 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import {
   totalReservedBytes,
-  bucketSettings,
+  chatBuckets,
   conversationStreamConfig,
   settingChanges,
   streamUpdate,
   type ManagedSettings,
   type StorageOptions,
 } from "./storage-config.js";
-import { ACTIVE_ANSWERS_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET } from "./subjects.js";
+import { kvStream } from "./kv-internals.js";
+import { ANSWER_LEASES_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET } from "./subjects.js";
 
 export interface Storage {
   conversations: KV;
   contexts: KV;
-  activeAnswers: KV;
+  answerLeases: KV;
 }
 
 export async function ensureStorage(
@@ -40,17 +41,17 @@ export async function ensureStorage(
   });
   const kvm = new Kvm(js);
   const buckets: Record<string, KV> = {};
-  for (const bucket of bucketSettings(options)) {
-    await explainReservation(`KV_${bucket.name}`, options, async () => {
+  for (const bucket of chatBuckets(options)) {
+    await explainReservation(kvStream(bucket.name), options, async () => {
       // Kvm.create binds to an existing bucket without touching its settings.
       buckets[bucket.name] = await kvm.create(bucket.name, bucket.options);
-      await apply(`KV_${bucket.name}`, bucket.settings);
+      await apply(kvStream(bucket.name), bucket.settings);
     });
   }
   return {
     conversations: buckets[CONVERSATIONS_BUCKET]!,
     contexts: buckets[CONTEXTS_BUCKET]!,
-    activeAnswers: buckets[ACTIVE_ANSWERS_BUCKET]!,
+    answerLeases: buckets[ANSWER_LEASES_BUCKET]!,
   };
 }
 

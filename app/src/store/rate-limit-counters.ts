@@ -3,7 +3,7 @@
 // shared-counters.ts, so all of them enforce one limit together and a restart
 // forgets nothing.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeWindow, encodeWindow, nextStep, type Verdict, type WindowCount } from "../plugins/rate-limit-window.js";
+import { decodeWindow, encodeWindow, nextStep, type Verdict, type WindowCount } from "./rate-limit-window.js";
 import { counterBucketSettings, SharedCounters, type CounterPolicy } from "./shared-counters.js";
 import type { ManagedSettings } from "./storage-config.js";
 
@@ -28,7 +28,7 @@ function bucketTtlMs(windowMs: number): number {
 }
 
 /** The bucket's stream settings, applied to an existing bucket on change. */
-export function bucketSettings(options: { windowMs: number; replicas: number }): ManagedSettings {
+export function rateLimitBucketSettings(options: { windowMs: number; replicas: number }): ManagedSettings {
   return counterBucketSettings({ ttlMs: bucketTtlMs(options.windowMs), replicas: options.replicas });
 }
 

@@ -14,7 +14,8 @@ import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos, settingChanges, streamUpdate, type ManagedSettings } from "./storage-config.js";
-import { classifyStoreError, isCasConflict, StoreError } from "./store-errors.js";
+import { isCasConflict, kvStream } from "./kv-internals.js";
+import { classifyStoreError, StoreError } from "./store-errors.js";
 
 /** The hot path waits at most this long for NATS before giving up. */
 const TIMEOUT_MS = 1000;
@@ -233,7 +234,7 @@ async function openBucket(nc: NatsConnection, options: BucketOptions): Promise<K
     // Counters survive a NATS restart too, or a deploy of NATS would reset them.
     storage: StorageType.File,
   });
-  const stream = `KV_${options.name}`;
+  const stream = kvStream(options.name);
   const jsm = await jetstreamManager(nc, { timeout: TIMEOUT_MS, checkAPI: false });
   const { config } = await jsm.streams.info(stream);
   if (settingChanges(config, wanted).length > 0) await jsm.streams.update(stream, streamUpdate(config, wanted));

@@ -3,11 +3,11 @@
 // a stream that exists with other settings is updated, so a changed
 // retention, size, lease or replica count reaches a running store.
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
-import { ACTIVE_ANSWERS_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET, CONVERSATIONS_STREAM } from "./subjects.js";
+import { ANSWER_LEASES_BUCKET, CONTEXTS_BUCKET, CONVERSATIONS_BUCKET, CONVERSATIONS_STREAM } from "./subjects.js";
 
 export interface StorageOptions {
   replicas: number;
-  /** How long an answer's generator may go silent before it counts as dead. */
+  /** How long an answer's lease lasts unrenewed (GENERATION_LEASE): a generator silent that long counts as dead. */
   leaseTtlMs: number;
   /** Age after which records are removed; 0 keeps them. */
   retentionMs: number;
@@ -20,7 +20,7 @@ export type ManagedSettings = Pick<StreamConfig, "num_replicas" | "max_age" | "m
 type StreamSettings = Partial<StreamConfig> & ManagedSettings & { name: string };
 
 const MIB = 1024 * 1024;
-const ACTIVE_ANSWERS_BYTES = 64 * MIB;
+const ANSWER_LEASES_BYTES = 64 * MIB;
 /** JetStream counts durations in nanoseconds. */
 export const nanos = (ms: number) => ms * 1_000_000;
 
@@ -52,8 +52,8 @@ export function conversationStreamConfig(o: StorageOptions): StreamSettings {
   };
 }
 
-/** KV bucket options and the stream settings they must end up with. */
-export function bucketSettings(o: StorageOptions) {
+/** The chat store's KV buckets: each one's name, KV options and the stream settings it must end up with. */
+export function chatBuckets(o: StorageOptions) {
   const bucket = (name: string, share: number) => {
     const maxBytes = Math.max(MIB, Math.floor(o.maxBytes * share));
     return {
@@ -62,28 +62,28 @@ export function bucketSettings(o: StorageOptions) {
       settings: { num_replicas: o.replicas, max_age: nanos(o.retentionMs), max_bytes: maxBytes } as ManagedSettings,
     };
   };
-  // Answers in progress: one key per slot a user may fill, kept alive by
-  // its generator. File storage: an answer in progress must still look alive
+  // Answers' leases: one key per slot a user may fill, held by its answer's
+  // generator for leaseTtlMs (GENERATION_LEASE) and renewed while it runs. File storage: an answer in progress must still look alive
   // after a NATS restart, or readers would end it as interrupted.
-  const activeAnswers = {
-    name: ACTIVE_ANSWERS_BUCKET,
-    options: { replicas: o.replicas, history: 1, ttl: o.leaseTtlMs, max_bytes: ACTIVE_ANSWERS_BYTES },
+  const answerLeases = {
+    name: ANSWER_LEASES_BUCKET,
+    options: { replicas: o.replicas, history: 1, ttl: o.leaseTtlMs, max_bytes: ANSWER_LEASES_BYTES },
     settings: {
       num_replicas: o.replicas,
       max_age: nanos(o.leaseTtlMs),
-      max_bytes: ACTIVE_ANSWERS_BYTES,
+      max_bytes: ANSWER_LEASES_BYTES,
     } as ManagedSettings,
   };
   return [
     bucket(CONVERSATIONS_BUCKET, conversationsBucketShare),
     bucket(CONTEXTS_BUCKET, contextsBucketShare),
-    activeAnswers,
+    answerLeases,
   ];
 }
 
-/** Bytes JetStream reserves for the log, the buckets and the answers in progress. */
+/** Bytes JetStream reserves for the log, the buckets and the answers' leases. */
 export function totalReservedBytes(o: StorageOptions): number {
-  const buckets = bucketSettings(o).map((b) => b.settings.max_bytes);
+  const buckets = chatBuckets(o).map((b) => b.settings.max_bytes);
   return buckets.reduce((sum, n) => sum + n, conversationStreamConfig(o).max_bytes);
 }
 

@@ -1,13 +1,14 @@
 // How full the chat store is, as /health reports it: "degraded" while there
 // is still room, so an operator hears of it before writes start failing.
-import type { StreamUsage } from "./chat-store.js";
+import type { StreamUsage } from "./store-usage.js";
+import { kvStream } from "./kv-internals.js";
 import { CONTEXTS_BUCKET, CONVERSATIONS_BUCKET, CONVERSATIONS_STREAM } from "./subjects.js";
 
 /** Share of the limit from which /health says "degraded". */
 export const DEGRADED_AT = 0.9;
 
 /** The streams whose filling refuses new messages (answers in progress expire by themselves). */
-const FILLING_STREAMS = new Set([CONVERSATIONS_STREAM, `KV_${CONVERSATIONS_BUCKET}`, `KV_${CONTEXTS_BUCKET}`]);
+const FILLING_STREAMS = new Set([CONVERSATIONS_STREAM, kvStream(CONVERSATIONS_BUCKET), kvStream(CONTEXTS_BUCKET)]);
 
 export interface StoragePressure {
   state: "ok" | "degraded" | "full";

@@ -2,8 +2,7 @@
 // operator must act; retrying soon will not help) or unreachable for now
 // (a NATS restart or outage). Either way a 503, never a 500. Anything else
 // (a bug, a record this code cannot read) is left as it is: a 500, logged.
-// Also how a lost compare-and-set looks, for every store that uses one.
-import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
+import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
 import { errors as natsErrors } from "@nats-io/transport-node";
 
 export class StoreError extends Error {
@@ -49,13 +48,4 @@ export async function guard<T>(call: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw classifyStoreError(err) ?? err;
   }
-}
-
-/** A compare-and-set that lost: the key (or subject) holds another revision than the one expected. */
-export function isCasConflict(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
 }

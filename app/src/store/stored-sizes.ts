@@ -3,6 +3,7 @@
 // sends each message's size, not its body).
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { recordBytes } from "../chat/storage-quota.js";
+import { isKvMarker, kvStream, kvSubject } from "./kv-internals.js";
 import { guard } from "./store-errors.js";
 import { scanStream } from "./stream-reads.js";
 import { CONVERSATIONS_BUCKET, CONVERSATIONS_STREAM, isId, keys, subjects } from "./subjects.js";
@@ -22,7 +23,7 @@ export class StoredSizes {
 
   /** The subject a conversation's record is stored under. */
   recordSubject(owner: string, id: string): string {
-    return `$KV.${CONVERSATIONS_BUCKET}.${keys.conversation(owner, id)}`;
+    return kvSubject(CONVERSATIONS_BUCKET, keys.conversation(owner, id));
   }
 
   /** Every conversation of this owner with the size of its record. */
@@ -31,15 +32,15 @@ export class StoredSizes {
       const found: RecordSize[] = [];
       await scanStream(
         this.js,
-        `KV_${CONVERSATIONS_BUCKET}`,
+        kvStream(CONVERSATIONS_BUCKET),
         {
-          filter_subjects: [`$KV.${CONVERSATIONS_BUCKET}.${keys.conversationsOf(owner)}`],
+          filter_subjects: [kvSubject(CONVERSATIONS_BUCKET, keys.conversationsOf(owner))],
           deliver_policy: DeliverPolicy.LastPerSubject,
           headers_only: true,
         },
         (m) => {
           // A delete's marker holds nothing.
-          if (m.headers?.get("KV-Operation")) return;
+          if (isKvMarker(m.headers)) return;
           const id = m.subject.split(".").at(-1)!;
           if (isId(id)) found.push({ id, subject: m.subject, size: Number(m.headers?.get("Nats-Msg-Size") ?? 0) });
         },

@@ -6,9 +6,14 @@ import { createHash } from "node:crypto";
 export const CONVERSATIONS_STREAM = "CONVERSATIONS";
 export const CONVERSATIONS_BUCKET = "conversations";
 export const CONTEXTS_BUCKET = "conversation-contexts";
-/** Answers in progress: a key per slot of a user, kept alive by its generator. */
-export const ACTIVE_ANSWERS_BUCKET = "active-answers";
-/** What versions before ACTIVE_ANSWERS used for the same purpose. */
+/**
+ * Answers' leases: a key per slot of a user, held by an answer's generator
+ * for GENERATION_LEASE and renewed while it runs. The bucket keeps the name
+ * it has on deployed servers (and in their backups' lists of what is never
+ * restored): renaming it would leave every running answer's lease behind.
+ */
+export const ANSWER_LEASES_BUCKET = "active-answers";
+/** What versions before ANSWER_LEASES_BUCKET used for the same purpose (one key per answer). */
 export const LEGACY_LEASES_BUCKET = "generation-leases";
 /** Core NATS (not stored): tells every instance to stop a conversation's answers. */
 export const STOP_SUBJECT_PREFIX = "chat.stop";

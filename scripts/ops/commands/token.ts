@@ -4,7 +4,7 @@
 // one that lives longer than JWT_MAX_LIFETIME.
 import { SignJWT } from "jose";
 import ms from "ms";
-import { jwtKeyId } from "../../../app/src/plugins/jwt-keys.js";
+import { jwtKeyId } from "../../../app/src/http/jwt-keys.js";
 import { OpsError, type Target } from "../target.js";
 
 export interface TokenClaims {

@@ -1,6 +1,8 @@
-// The rate limiter's decisions, apart from where counters are kept: what one
-// more request does to a client's window, and when to stop asking NATS.
-import { readWholeNumbers } from "../store/counter-entry.js";
+// The rate limiter's decisions, apart from where counters are kept
+// (rate-limit-counters.ts) and how requests are answered (http/rate-limit.ts):
+// what one more request does to a client's window, its stored form, and when
+// to stop asking NATS.
+import { readWholeNumbers } from "./counter-entry.js";
 
 /** A client's fixed window: it starts with the client's first request in it. */
 export interface WindowCount {

@@ -12,6 +12,7 @@ import { CLOCK_TOLERANCE_S, lifetimeProblem } from "./token-lifetime.js";
 
 declare module "fastify" {
   interface FastifyRequest {
+    /** The token's `sub` once authenticated; "" before (app.ts decorates every request with it). */
     userId: string;
   }
 }

@@ -2,8 +2,16 @@
 // used, and what frees it.
 import bytes from "bytes";
 import type { BudgetLimits, BudgetResult } from "../chat/token-budget.js";
+import type { QuotaRefusal } from "../chat/message-quotas.js";
 import type { QuotaResult } from "../chat/storage-quota.js";
 import { HttpError } from "./errors.js";
+
+/** A quota's refusal as the client hears it. */
+export function quotaHttpError(refusal: QuotaRefusal): HttpError {
+  return refusal.kind === "token_budget"
+    ? tokenBudgetExceeded(refusal.result, refusal.limits)
+    : storageQuotaExceeded(refusal.result, refusal.limit);
+}
 
 /** 429 token_budget_exceeded, with Retry-After when the window ends. */
 export function tokenBudgetExceeded(result: BudgetResult, limits: BudgetLimits): HttpError {

@@ -18,7 +18,7 @@ import type { NatsHandle } from "../store/nats-connection.js";
 import { CounterContention, counterKey, rateLimitCounters } from "../store/rate-limit-counters.js";
 import { clientKey } from "./client-key.js";
 import { HttpError } from "./errors.js";
-import { OutageGate, type Verdict } from "./rate-limit-window.js";
+import { OutageGate, type Verdict } from "../store/rate-limit-window.js";
 
 export type LimitScope = "ip" | "user";
 

@@ -37,7 +37,7 @@ export function registerErrorHandling(app: FastifyInstance) {
       return sendError(reply.headers(err.headers), err.statusCode, err.code, err.message);
     }
     if (err.validation) {
-      // An empty body reaches the schema as no body (plugins/json-body.ts).
+      // An empty body reaches the schema as no body (json-body.ts).
       const message =
         err.validationContext === "body" && request.body === undefined
           ? "Invalid request: the body is missing; send a JSON object."
