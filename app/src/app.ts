@@ -104,6 +104,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     replicas: deps.config.natsReplicas,
     logger: deps.logger,
   });
+  // No request is taken before the counters' bucket is opened: its first
+  // JetStream requests belong to start-up, not to the first requests served.
+  app.addHook("onReady", () => limit.opened);
   // Set by authentication on every /v1 request; declared (http/auth.ts) and
   // decorated up front, empty, so every request object has the same shape.
   app.decorateRequest("userId", "");

@@ -46,9 +46,13 @@ export function createRateLimiter(options: {
   nats.onStateChange((up) => {
     if (up) gate.retrySoon();
   });
-  // Apply the bucket's settings at start-up; a failure here is met again,
-  // and reported, by the first request.
-  shared.open().catch(() => undefined);
+  // Apply the bucket's settings at start-up, before the instance listens
+  // (the app waits for `opened`), as the quota buckets are; a failure here
+  // is met again, and reported, by the first request.
+  const opened = shared.open().then(
+    () => undefined,
+    () => undefined,
+  );
 
   const failed = (err: unknown) => {
     if (gate.failed(Date.now())) {
@@ -81,7 +85,7 @@ export function createRateLimiter(options: {
     reply.header("ratelimit-policy", `${requests[scope]};w=${duration}`);
   };
 
-  return async function limit(scope: LimitScope, key: string, reply: FastifyReply): Promise<void> {
+  const limit = async (scope: LimitScope, key: string, reply: FastifyReply): Promise<void> => {
     const verdict = await check(scope, scope === "ip" ? clientKey(key) : key);
     setHeaders(reply, scope, verdict);
     if (verdict.allowed) return;
@@ -94,6 +98,7 @@ export function createRateLimiter(options: {
       { "retry-after": String(retryAfter) },
     );
   };
+  return Object.assign(limit, { opened });
 }
 
 async function consumeLocally(limiter: RateLimiterMemory, key: string): Promise<Verdict> {
