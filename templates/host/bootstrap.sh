@@ -61,14 +61,14 @@ install_sudoers
 harden_sshd
 set_up_firewall
 set_up_fail2ban
-set_up_automatic_updates
+set_up_automatic_updates /etc/apt/apt.conf.d
 harden_kernel
 take_smaller_measures
 set_up_log_rotation
-install_docker
+install_docker /etc/apt/sources.list.d
 keep_out_of_docker_group "$DEPLOY_USER"
-guard_metadata_service
-install_caddy
+guard_metadata_service /usr/local/sbin
+install_caddy /etc/apt/sources.list.d
 make_platform_folders
 
 if [ "$changed" -eq 1 ]; then log "done: changes made"; else log "done: nothing to change"; fi

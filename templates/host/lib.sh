@@ -96,9 +96,9 @@ record_release() {
 # pulumi-release then); otherwise the one in service (IN_SERVICE), which an
 # ops deploy or rollback may have chosen since.
 release_to_serve() {
-  local release_id=$1 in_service=$2 shipped=$3
-  if [ -z "$in_service" ] || [ "$shipped" != "$release_id" ]; then
-    printf '%s\n' "$release_id"
+  local bundle=$1 in_service=$2 shipped=$3
+  if [ -z "$in_service" ] || [ "$shipped" != "$bundle" ]; then
+    printf '%s\n' "$bundle"
   else
     printf '%s\n' "$in_service"
   fi

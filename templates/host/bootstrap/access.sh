@@ -99,9 +99,10 @@ keep_martian_logging() {
 }
 
 # set_up_firewall: web ports open, SSH from the admin networks only (the
-# admin rules added before any other SSH rule goes), then ufw enabled.
+# admin rules added before any other SSH rule goes), then ufw enabled. ufw's
+# files are in UFW_RULES_DIR (/etc/ufw by default), as for reconcile_ssh_firewall.
 set_up_firewall() {
-  keep_martian_logging /etc/ufw/sysctl.conf
+  keep_martian_logging "${UFW_RULES_DIR:-/etc/ufw}/sysctl.conf"
   ufw default deny incoming >/dev/null
   ufw default allow outgoing >/dev/null
   ufw allow 80/tcp comment 'HTTP (ACME, redirect)' >/dev/null

@@ -16,16 +16,18 @@ install_security_tooling() {
   unattended-upgrade >/dev/null 2>&1 || log "unattended-upgrade reported a problem; see /var/log/unattended-upgrades/"
 }
 
-# set_up_automatic_updates: the distribution's security updates, and Docker's
-# and Caddy's own repositories' when they are the source (PACKAGE_SOURCE official).
+# set_up_automatic_updates CONF_DIR: the distribution's security updates, and
+# Docker's and Caddy's own repositories' when they are the source
+# (PACKAGE_SOURCE official), in apt's CONF_DIR (/etc/apt/apt.conf.d).
 set_up_automatic_updates() {
-  install_file "$here/apt/20auto-upgrades" /etc/apt/apt.conf.d/20auto-upgrades 0644 root:root || true
-  install_file "$here/apt/52platform-unattended-upgrades" /etc/apt/apt.conf.d/52platform-unattended-upgrades 0644 root:root || true
+  local dir=$1
+  install_file "$here/apt/20auto-upgrades" "$dir/20auto-upgrades" 0644 root:root || true
+  install_file "$here/apt/52platform-unattended-upgrades" "$dir/52platform-unattended-upgrades" 0644 root:root || true
   if [ "$PACKAGE_SOURCE" = official ]; then
-    install_file "$here/apt/53platform-vendor-upgrades" /etc/apt/apt.conf.d/53platform-vendor-upgrades 0644 root:root || true
-  elif [ -e /etc/apt/apt.conf.d/53platform-vendor-upgrades ]; then
-    rm -f /etc/apt/apt.conf.d/53platform-vendor-upgrades
-    log "removed /etc/apt/apt.conf.d/53platform-vendor-upgrades (packages come from the distribution)"
+    install_file "$here/apt/53platform-vendor-upgrades" "$dir/53platform-vendor-upgrades" 0644 root:root || true
+  elif [ -e "$dir/53platform-vendor-upgrades" ]; then
+    rm -f "$dir/53platform-vendor-upgrades"
+    log "removed $dir/53platform-vendor-upgrades (packages come from the distribution)"
     changed=1
   fi
   systemctl enable --now unattended-upgrades >/dev/null 2>&1 || true
@@ -87,6 +89,16 @@ strong_aide_checksums() {
   fi
 }
 
+# build_aide_database DB: AIDE's database (DB) built in the background unless
+# it exists or is being built (it reads the whole disk).
+build_aide_database() {
+  if [ ! -e "$1" ] && ! systemctl is-active --quiet platform-aideinit; then
+    systemd-run --unit=platform-aideinit --description="Build the AIDE database" aideinit --yes --force >/dev/null
+    log "building the AIDE database in the background (unit platform-aideinit)"
+    changed=1
+  fi
+}
+
 # enable_sysstat DEFAULTS: sysstat's collection turned on in its defaults file.
 enable_sysstat() {
   if [ -f "$1" ] && grep -q '^ENABLED="false"' "$1"; then
@@ -139,11 +151,7 @@ take_smaller_measures() {
   # File integrity: AIDE's database of the system's files, built once in the
   # background (it reads the whole disk); its daily check compares against it.
   strong_aide_checksums /etc/aide/aide.conf
-  if [ ! -e /var/lib/aide/aide.db ] && ! systemctl is-active --quiet platform-aideinit; then
-    systemd-run --unit=platform-aideinit --description="Build the AIDE database" aideinit --yes --force >/dev/null
-    log "building the AIDE database in the background (unit platform-aideinit)"
-    changed=1
-  fi
+  build_aide_database /var/lib/aide/aide.db
   # Process accounting and system statistics, for after-the-fact questions.
   enable_sysstat /etc/default/sysstat
   systemctl enable --now acct sysstat >/dev/null 2>&1 || true

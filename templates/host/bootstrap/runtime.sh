@@ -12,17 +12,18 @@ docker_apt_source() {
   echo "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/$1 $2 stable"
 }
 
-# install_docker: the engine and Compose v2, from Docker's repository
-# (PACKAGE_SOURCE official) or the distribution's packages; answering.
+# install_docker SOURCES_DIR: the engine and Compose v2, from Docker's
+# repository (PACKAGE_SOURCE official; listed in apt's SOURCES_DIR,
+# /etc/apt/sources.list.d) or the distribution's packages; answering.
 install_docker() {
-  local ID VERSION_CODENAME
+  local sources=$1 ID VERSION_CODENAME
   # shellcheck source=/dev/null # the host's own
   . /etc/os-release
   if [ "$PACKAGE_SOURCE" = official ]; then
-    if [ ! -f /etc/apt/sources.list.d/docker.list ]; then
+    if [ ! -f "$sources/docker.list" ]; then
       install -d -m 0755 /etc/apt/keyrings
       curl -fsSL "https://download.docker.com/linux/$ID/gpg" -o /etc/apt/keyrings/docker.asc
-      docker_apt_source "$ID" "$VERSION_CODENAME" >/etc/apt/sources.list.d/docker.list
+      docker_apt_source "$ID" "$VERSION_CODENAME" >"$sources/docker.list"
       changed=1
     fi
     apt_install docker-ce docker-ce-cli containerd.io docker-compose-plugin
@@ -65,32 +66,34 @@ start_metadata_guard() {
   fi
 }
 
-# guard_metadata_service: 169.254.169.254 hands the instance's user data to
+# guard_metadata_service SBIN: 169.254.169.254 hands the instance's user data to
 # any process that asks, in a container too: a DOCKER-USER rule refuses
 # containers, after every start of Docker (a reboot empties the rules). The
 # host itself still reaches it (cloud-init reads it at boot). IPv6 needs
-# nothing: the service has no IPv6 address, and Docker gives containers none here.
+# nothing: the service has no IPv6 address, and Docker gives containers none
+# here. The guard's script goes to SBIN (/usr/local/sbin), as its unit says.
 guard_metadata_service() {
-  local installed=0 guard
-  if install_file "$here/docker/metadata-guard.sh" /usr/local/sbin/platform-metadata-guard 0755 root:root sh -n; then installed=1; fi
+  local sbin=$1 installed=0 guard
+  if install_file "$here/docker/metadata-guard.sh" "$sbin/platform-metadata-guard" 0755 root:root sh -n; then installed=1; fi
   if install_file "$here/docker/platform-metadata-guard.service" /etc/systemd/system/platform-metadata-guard.service 0644 root:root unit_file_valid; then
     systemctl daemon-reload
     installed=1
   fi
   start_metadata_guard "$installed"
   # The rule itself, whatever happened to it since (it prints only what it adds).
-  guard=$(/usr/local/sbin/platform-metadata-guard) || fail "could not add the DOCKER-USER rule for 169.254.169.254; see: iptables -L DOCKER-USER"
+  guard=$("$sbin/platform-metadata-guard") || fail "could not add the DOCKER-USER rule for 169.254.169.254; see: iptables -L DOCKER-USER"
   if [ -n "$guard" ]; then
     log "$guard"
     changed=1
   fi
 }
 
-# install_caddy: Caddy, from its own repository (PACKAGE_SOURCE official) or the distribution's.
+# install_caddy SOURCES_DIR: Caddy, from its own repository (PACKAGE_SOURCE
+# official; listed in apt's SOURCES_DIR) or the distribution's.
 install_caddy() {
-  if [ "$PACKAGE_SOURCE" = official ] && [ ! -f /etc/apt/sources.list.d/caddy-stable.list ]; then
+  if [ "$PACKAGE_SOURCE" = official ] && [ ! -f "$1/caddy-stable.list" ]; then
     curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/gpg.key | gpg --dearmor -o /usr/share/keyrings/caddy-stable-archive-keyring.gpg
-    curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/debian.deb.txt -o /etc/apt/sources.list.d/caddy-stable.list
+    curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/debian.deb.txt -o "$1/caddy-stable.list"
     changed=1
   fi
   apt_install caddy
