@@ -54,14 +54,14 @@ entry_point() {
   script=$(entry_point)
   run env DEPLOY_USER=deploy DEPLOY_SSH_KEY="$KEY" ADMIN_CIDRS=203.0.113.7/32 bash "$script"
   [ "$status" -eq 0 ]
-  [ "$output" = "job check_inputs 
+  [ "$output" = "job check_inputs
 job install_security_tooling
 job guard_against_lockout
 job set_up_deploy_user
 job install_sudoers
 job harden_sshd
 job set_up_firewall
-job set_up_fail2ban 
+job set_up_fail2ban
 job set_up_automatic_updates /etc/apt/apt.conf.d
 job harden_kernel
 job take_smaller_measures
