@@ -25,3 +25,25 @@ stub() {
 
 # calls: what the stubs were called with, in order.
 calls() { cat "$CALLS"; }
+
+# record_installs: install_file (templates/host/lib.sh) replaced by one that
+# records its destination, mode, owner and validator, keeps what it was
+# given in $BATS_TEST_TMPDIR/installed/, and reports "installed" (0,
+# setting changed) for the destinations listed in INSTALLED, "already the
+# same" (1) for the others. Call it after sourcing lib.sh.
+record_installs() {
+  mkdir -p "$BATS_TEST_TMPDIR/installed"
+  install_file() {
+    printf '%s\n' "install_file ${*:2}" >>"$CALLS"
+    cp "$1" "$BATS_TEST_TMPDIR/installed/$(basename "$2")"
+    case " ${INSTALLED:-} " in *" $2 "*)
+      changed=1
+      return 0
+      ;;
+    esac
+    return 1
+  }
+}
+
+# installed NAME: what install_file was given for a destination named NAME.
+installed() { cat "$BATS_TEST_TMPDIR/installed/$1"; }
