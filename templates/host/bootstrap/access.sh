@@ -110,7 +110,8 @@ set_up_firewall() {
   # Not `limit`: deploys open many SSH connections in a row; SSH is already
   # restricted to these networks and fail2ban watches it.
   reconcile_ssh_firewall "$SSH_PORT" "$sshd_ports" "${admin_networks[@]}"
-  if ! ufw status | grep -q "Status: active"; then
+  # Read whole: grep -q would stop reading early, and ufw's broken pipe fail the check.
+  if ! grep -q "Status: active" <<<"$(ufw status)"; then
     ufw --force enable >/dev/null
     log "firewall enabled"
     changed=1

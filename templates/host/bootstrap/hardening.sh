@@ -36,9 +36,15 @@ set_up_automatic_updates() {
 # sysctl_file_valid FILE: every setting is "key = number(s)", and the kernel
 # knows every network key (a kernel built without a feature, such as Yama,
 # may lack one of the kernel-wide ones, and a container sees none of those).
+# Outputs are read whole, not piped to grep -q: under pipefail a pipe's
+# status would be sysctl's, whatever grep found.
 sysctl_file_valid() {
-  ! grep -vE '^\s*(#|$)' "$1" | grep -qvE '^[a-z0-9_.]+ = [0-9]+( [0-9]+)*$' || return 1
-  ! sysctl --dry-run -p "$1" 2>&1 >/dev/null | grep -v 'cannot stat /proc/sys/\(kernel\|fs\|dev\|net/core\)/' | grep -q .
+  local settings complaints
+  settings=$(grep -vE '^\s*(#|$)' "$1" || true)
+  if [ -n "$settings" ] && grep -qvE '^[a-z0-9_.]+ = [0-9]+( [0-9]+)*$' <<<"$settings"; then return 1; fi
+  complaints=$(sysctl --dry-run -p "$1" 2>&1 >/dev/null || true)
+  complaints=$(grep -v 'cannot stat /proc/sys/\(kernel\|fs\|dev\|net/core\)/' <<<"$complaints" || true)
+  [ -z "$complaints" ]
 }
 
 # apply_sysctl FILE: the settings in FILE in force, on every run (it changes
@@ -157,9 +163,12 @@ take_smaller_measures() {
   systemctl enable --now acct sysstat >/dev/null 2>&1 || true
 }
 
-# logrotate_file_valid FILE: logrotate -d exits 0 on unknown directives; its "error:" lines tell.
+# logrotate_file_valid FILE: logrotate -d exits 0 on unknown directives; its
+# "error:" lines tell (read whole: under pipefail a pipe's status would be logrotate's).
 logrotate_file_valid() {
-  ! logrotate -d "$1" 2>&1 | grep -q '^error:'
+  local report
+  report=$(logrotate -d "$1" 2>&1 || true)
+  ! grep -q '^error:' <<<"$report"
 }
 
 # set_up_log_rotation: the platform's logs rotated, the file validated first.

@@ -51,8 +51,14 @@ keep_out_of_docker_group() {
   fi
 }
 
-# unit_file_valid FILE: systemd-analyze exits 0 on a line it ignores: its complaints about this unit tell.
-unit_file_valid() { ! systemd-analyze verify --man=no "$1" 2>&1 | grep -qF "$(basename "$1")"; }
+# unit_file_valid FILE: systemd-analyze exits 0 on a line it ignores: its
+# complaints about this unit tell (read whole: under pipefail a pipe's status
+# would be systemd-analyze's).
+unit_file_valid() {
+  local report
+  report=$(systemd-analyze verify --man=no "$1" 2>&1 || true)
+  ! grep -qF "$(basename "$1")" <<<"$report"
+}
 
 # start_metadata_guard INSTALLED: the guard's service enabled, and (re)started
 # when INSTALLED is 1 (its script or unit changed) or it is not active.

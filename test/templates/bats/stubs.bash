@@ -17,7 +17,7 @@ stub() {
   {
     echo '#!/usr/bin/env bash'
     # shellcheck disable=SC2016 # written into the stub, expanded when it runs
-    printf 'printf "%%s\\n" "%s $*" >>"$CALLS"\n' "$1"
+    printf 'printf "%%s\\n" "%s${*:+ $*}" >>"$CALLS"\n' "$1"
     printf '%s\n' "${2:-exit 0}"
   } >"$BATS_TEST_TMPDIR/bin/$1"
   chmod +x "$BATS_TEST_TMPDIR/bin/$1"
