@@ -47,3 +47,18 @@ record_installs() {
 
 # installed NAME: what install_file was given for a destination named NAME.
 installed() { cat "$BATS_TEST_TMPDIR/installed/$1"; }
+
+# stage [RECORDED]: a deploy's staging folder ($BATS_TEST_TMPDIR/stage)
+# holding lib.sh, as a step or ops command gets it; with RECORDED, its
+# install_file is record_installs' (exported settings only reach the step).
+stage() {
+  local dir="$BATS_TEST_TMPDIR/stage"
+  mkdir -p "$dir"
+  cat "$BATS_TEST_DIRNAME/../../../templates/host/lib.sh" >"$dir/lib.sh"
+  if [ -n "${1:-}" ]; then
+    record_installs
+    declare -f install_file >>"$dir/lib.sh"
+    export BATS_TEST_TMPDIR CALLS INSTALLED
+  fi
+  printf '%s\n' "$dir"
+}
