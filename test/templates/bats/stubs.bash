@@ -51,6 +51,7 @@ installed() { cat "$BATS_TEST_TMPDIR/installed/$1"; }
 # stage [RECORDED]: a deploy's staging folder ($BATS_TEST_TMPDIR/stage)
 # holding lib.sh, as a step or ops command gets it; with RECORDED, its
 # install_file is record_installs' (exported settings only reach the step).
+# shellcheck disable=SC2120 # RECORDED is optional
 stage() {
   local dir="$BATS_TEST_TMPDIR/stage"
   mkdir -p "$dir"
