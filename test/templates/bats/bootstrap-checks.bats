@@ -185,3 +185,10 @@ bootstrap: done: nothing to change" ]
   [ "$status" -eq 1 ]
   [[ $output == "bootstrap: ERROR: this session comes from 192.0.2.1, which is in none of ADMIN_CIDRS"* ]]
 }
+
+@test "guard_against_lockout: networks that cannot be read (no python3) stop the run" {
+  normalize_cidrs() { return 1; }
+  run guard_against_lockout
+  [ "$status" -eq 1 ]
+  [ "$output" = "bootstrap: ERROR: ADMIN_CIDRS could not be read as networks (203.0.113.7/32 2001:db8::/48): python3 is needed" ]
+}

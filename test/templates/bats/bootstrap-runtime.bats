@@ -164,9 +164,10 @@ systemctl restart platform-metadata-guard" ]
 @test "Caddy from its own repository: its key and list once, then the package; from the distribution: the package" {
   PACKAGE_SOURCE=official run install_caddy "$SOURCES"
   [ "$status" -eq 0 ]
-  [ "$(calls | grep -v '^dpkg-query')" = "curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/gpg.key
-gpg --dearmor -o /usr/share/keyrings/caddy-stable-archive-keyring.gpg
-curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/debian.deb.txt -o $SOURCES/caddy-stable.list
+  # The key's download and its conversion run side by side (a pipe): their order is not fixed.
+  [ "$(calls | grep -v '^dpkg-query' | head -2 | sort)" = "curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/gpg.key
+gpg --dearmor -o /usr/share/keyrings/caddy-stable-archive-keyring.gpg" ]
+  [ "$(calls | grep -v '^dpkg-query' | tail -n +3)" = "curl -fsSL https://dl.cloudsmith.io/public/caddy/stable/debian.deb.txt -o $SOURCES/caddy-stable.list
 apt-get -o DPkg::Lock::Timeout=600 update -qq --error-on=any
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends caddy" ]
   touch "$SOURCES/caddy-stable.list"
@@ -185,4 +186,30 @@ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends caddy"
   [ "$(calls)" = "install -d -m 0750 -o deploy -g deploy /opt/conversational-platform /opt/conversational-platform/releases
 install -d -m 0750 -o root -g root /var/lib/platform-data
 install -d -m 0700 -o 10001 -g 10001 /var/lib/platform-data/nats" ]
+}
+
+@test "Docker from a distribution without Compose v2 (Debian 12): nothing more to install, and the run stops saying so" {
+  stub apt-cache 'exit 100'
+  NO_COMPOSE=1 INSTALLED_PACKAGES=$ALL PACKAGE_SOURCE=distro run install_docker "$SOURCES"
+  [ "$status" -eq 1 ]
+  [ "$(calls | grep -v '^dpkg-query')" = "docker compose version
+apt-cache show docker-compose-v2
+systemctl enable --now docker
+docker info
+docker compose version" ]
+}
+
+@test "the metadata guard's files unchanged, its rule in place: nothing restarted, nothing logged" {
+  local sbin="$BATS_TEST_TMPDIR/sbin"
+  mkdir -p "$sbin"
+  printf '#!/bin/sh\nexit 0\n' >"$sbin/platform-metadata-guard"
+  chmod +x "$sbin/platform-metadata-guard"
+  changed=0
+  guard_metadata_service "$sbin" >"$BATS_TEST_TMPDIR/out"
+  [ "$changed" -eq 0 ]
+  [ "$(cat "$BATS_TEST_TMPDIR/out")" = "" ]
+  [ "$(calls)" = "install_file $sbin/platform-metadata-guard 0755 root:root sh -n
+install_file /etc/systemd/system/platform-metadata-guard.service 0644 root:root unit_file_valid
+systemctl is-enabled --quiet platform-metadata-guard
+systemctl is-active --quiet platform-metadata-guard" ]
 }

@@ -106,3 +106,11 @@ uname -n" ]
   [ "$output" = "host ready: chat-1" ]
   [ "$(calls)" = "uname -n" ]
 }
+
+@test "no ed25519 host key yet: the new one is installed, and was none" {
+  rm "$SSH_DIR"/ssh_host_ed25519_key*
+  host_key_step "$BATS_TEST_TMPDIR/keys/new"
+  [ "$status" -eq 0 ]
+  [ "$(tail -1 <<<"$output")" = "host key: $(fingerprint "$BATS_TEST_TMPDIR/keys/new.pub") (was none)" ]
+  cmp "$SSH_DIR/ssh_host_ed25519_key" "$BATS_TEST_TMPDIR/keys/new"
+}

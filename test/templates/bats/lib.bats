@@ -174,3 +174,16 @@ restarted() { grep -qF -- "up -d --no-deps --force-recreate --wait --wait-timeou
   [ "$output" = "" ]
   [ "$(calls)" = "docker compose --project-directory $APP_DIR -f $APP_DIR/docker-compose.prod.yml ps -q nats" ]
 }
+
+@test "nats_apply_config: a signal that cannot be sent stops the step" {
+  nats_here
+  stub docker '
+case "$*" in
+  *" exec -T nats cat "*) printf "%s\n" "$CONF" ;;
+  *" exec -T nats wget "*) echo "{\"config_load_time\": \"T1\"}" ;;
+  *" kill -s HUP nats") exit 1 ;;
+esac'
+  run nats_apply_config "$APP_DIR/nats"
+  [ "$status" -eq 1 ]
+  [ "$output" = "lib: ERROR: could not signal NATS to reload" ]
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2317 # the stubs below are called by the step under test
+# shellcheck disable=SC2317,SC2016 # stubs run later: their single-quoted bodies expand then
 # The stack step (templates/host/steps/stack.sh) run as a deploy runs it,
 # with docker stubbed: the release it leaves in service and audits, and
 # what it asks of Docker Compose word for word, NATS's config applied by a
@@ -17,7 +17,8 @@ setup() {
   export APP_DIR="$BATS_TEST_TMPDIR/app" STATE="$BATS_TEST_TMPDIR/state"
   mkdir -p "$APP_DIR/releases" "$STATE"
   # Docker as the stack sees it: NATS's container id and start in $STATE,
-  # the time its config was loaded, and whether it accepts a reload.
+  # the time its config was loaded, whether it accepts a reload
+  # (RELOAD_REFUSED), whether its monitoring endpoint answers (NO_MONITOR).
   echo T0 >"$STATE/loaded"
   # shellcheck disable=SC2016 # expanded by the stub when it runs
   stub docker '
@@ -29,7 +30,7 @@ case "$*" in
   *" up -d --no-deps --force-recreate --wait --wait-timeout 120 nats")
     echo $(($(cat "$STATE/starts") + 1)) >"$STATE/starts"; echo T3 >"$STATE/loaded" ;;
   *" exec -T nats cat /etc/nats/nats-server.conf /etc/nats/nats-auth.conf") cat "$APP_DIR/nats/nats-server.conf" "$APP_DIR/nats/nats-auth.conf" ;;
-  *" exec -T nats wget -qO- http://127.0.0.1:8222/varz") echo "{\"config_load_time\": \"$(cat "$STATE/loaded")\"}" ;;
+  *" exec -T nats wget -qO- http://127.0.0.1:8222/varz") [ -z "$NO_MONITOR" ] || exit 1; echo "{\"config_load_time\": \"$(cat "$STATE/loaded")\"}" ;;
   *" kill -s HUP nats") if [ -z "$RELOAD_REFUSED" ]; then echo T2 >"$STATE/loaded"; fi ;;
   *" logs --no-log-prefix --since "*) if [ -n "$RELOAD_REFUSED" ]; then echo "[1] Failed to reload server configuration: $RELOAD_REFUSED"; fi ;;
   *" ps --format "*) echo "platform-api-1-1 Up (healthy)" ;;
@@ -165,4 +166,25 @@ $compose ps --format {{.Name}} {{.Status}}" ]
   deploy 0000000000b1
   [ ! -e "$APP_DIR/nats-server.conf" ]
   [[ $output == *"stack: removed $APP_DIR/nats-server.conf"* ]]
+}
+
+@test "a compose file or NATS config that does not validate stops the step before anything is installed" {
+  stub docker '[[ $* != *" config -q" ]]'
+  deploy 0000000000b1
+  [ "$status" -ne 0 ]
+  [ ! -e "$APP_DIR/docker-compose.prod.yml" ]
+  [ ! -e "$APP_DIR/current-release" ]
+  stub docker '[ "$1" != run ]'
+  deploy 0000000000b1
+  [ "$status" -ne 0 ]
+  [ "$(tail -1 "$CALLS" | sed "s#$BATS_TEST_TMPDIR#TMP#g")" = "docker run --rm --network none -v TMP/stage/nats:/etc/nats:ro nats@sha256:bb -c /etc/nats/nats-server.conf -t" ]
+  [ ! -e "$APP_DIR/nats" ]
+}
+
+@test "NATS's monitoring endpoint silent after the deploy stops the step, saying where it listens" {
+  deploy 0000000000b1
+  export NO_MONITOR=1
+  deploy 0000000000b1
+  [ "$status" -eq 1 ]
+  [[ $output == *"stack: ERROR: NATS's monitoring endpoint (127.0.0.1:8222 in its container) does not answer"* ]]
 }
