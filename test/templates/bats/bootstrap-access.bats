@@ -8,27 +8,14 @@
 
 bats_require_minimum_version 1.5.0
 
-HOST="$BATS_TEST_DIRNAME/../../../templates/host"
 KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0l8nSHjyGxzOrPgLSYBAqBAlu0OzrhHW7bbgIF8pn deploy@ci"
 
 setup() {
   # shellcheck source=test/templates/bats/stubs.bash
   . "$BATS_TEST_DIRNAME/stubs.bash"
-  # shellcheck source=templates/host/lib.sh
-  . "$HOST/lib.sh"
-  # shellcheck source=templates/host/firewall.sh
-  . "$HOST/firewall.sh"
-  # shellcheck source=templates/host/ssh-access.sh
-  . "$HOST/ssh-access.sh"
-  # shellcheck source=templates/host/bootstrap/access.sh
-  . "$HOST/bootstrap/access.sh"
-  # lib.sh turns on -u, which bats itself is not written for; -e stays.
-  set +u
-  use_stubs
+  bootstrap_under_test
   record_installs
   export TMPDIR="$BATS_TEST_TMPDIR"
-  LOG_PREFIX=bootstrap
-  here=$HOST
   DEPLOY_USER=deploy DEPLOY_SSH_KEY=$KEY ADMIN_CIDRS="203.0.113.7/32 2001:db8::/48" SSH_PORT=22
   admin_networks=(203.0.113.7 2001:db8::/48) sshd_ports=22 deploy_from="203.0.113.7,2001:db8::/48"
   home="$BATS_TEST_TMPDIR/home/deploy"
@@ -177,15 +164,10 @@ systemctl try-reload-or-restart ssh.service" ]
 @test "keep_martian_logging: ufw's lines turning martian logging off are commented out, once" {
   local file="$BATS_TEST_TMPDIR/sysctl.conf"
   printf 'net/ipv4/conf/all/log_martians=0\nnet/ipv4/conf/default/log_martians=0\nnet/ipv4/tcp_syncookies=1\n' >"$file"
-  changed=0
-  keep_martian_logging "$file"
-  [ "$changed" -eq 1 ]
+  changes_once keep_martian_logging "$file"
   [ "$(cat "$file")" = "# net/ipv4/conf/all/log_martians=0 (set by /etc/sysctl.d/99-platform.conf)
 # net/ipv4/conf/default/log_martians=0 (set by /etc/sysctl.d/99-platform.conf)
 net/ipv4/tcp_syncookies=1" ]
-  changed=0
-  keep_martian_logging "$file"
-  [ "$changed" -eq 0 ]
 }
 
 @test "the firewall: defaults, web ports, SSH from the admin networks, then ufw enabled" {

@@ -12,18 +12,7 @@ KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0l8nSHjyGxzOrPgLSYBAqBAlu0OzrhHW7bbg
 setup() {
   # shellcheck source=test/templates/bats/stubs.bash
   . "$BATS_TEST_DIRNAME/stubs.bash"
-  # shellcheck source=templates/host/lib.sh
-  . "$HOST/lib.sh"
-  # shellcheck source=templates/host/ssh-access.sh
-  . "$HOST/ssh-access.sh"
-  # shellcheck source=templates/host/firewall.sh
-  . "$HOST/firewall.sh"
-  # shellcheck source=templates/host/bootstrap/checks.sh
-  . "$HOST/bootstrap/checks.sh"
-  # lib.sh turns on -u, which bats itself is not written for; -e stays.
-  set +u
-  use_stubs
-  LOG_PREFIX=bootstrap
+  bootstrap_under_test
   DEPLOY_USER=deploy DEPLOY_SSH_KEY=$KEY ADMIN_CIDRS="203.0.113.7/32 2001:db8::/48" SSH_PORT=22
   export PLATFORM_PROC="$BATS_TEST_TMPDIR/proc"
 }
@@ -137,9 +126,7 @@ bootstrap: done: nothing to change" ]
   [ "$output" = "22 2222" ]
   [ "$(calls)" = "sshd -T" ]
   stub sshd 'exit 255'
-  run sshd_listen_ports
-  [ "$status" -eq 1 ]
-  [ "$output" = "bootstrap: ERROR: sshd -T names no port sshd listens on; see: sshd -t" ]
+  stops_with "sshd -T names no port sshd listens on; see: sshd -t" sshd_listen_ports
 }
 
 @test "check_session_allowed: a session from an admin network on SSH_PORT passes, and so does a console" {
@@ -154,21 +141,18 @@ bootstrap: done: nothing to change" ]
 }
 
 @test "check_session_allowed: sshd not listening on SSH_PORT stops the run, naming the port to set" {
-  SSH_PORT=2200 run check_session_allowed "203.0.113.7 2222" "2222 2223" 203.0.113.7
-  [ "$status" -eq 1 ]
-  [ "$output" = "bootstrap: ERROR: sshd listens on port 2222, 2223, not on SSH_PORT 2200 (config sshPort), the only port the firewall would open: set sshPort to the port sshd listens on (pulumi config set sshPort 2222); nothing was changed" ]
+  SSH_PORT=2200 stops_with "sshd listens on port 2222, 2223, not on SSH_PORT 2200 (config sshPort), the only port the firewall would open: set sshPort to the port sshd listens on (pulumi config set sshPort 2222); nothing was changed" \
+    check_session_allowed "203.0.113.7 2222" "2222 2223" 203.0.113.7
 }
 
 @test "check_session_allowed: a session from outside the admin networks stops the run, naming the config to add" {
-  run check_session_allowed "198.51.100.4 22" "22" 203.0.113.7 2001:db8::/48
-  [ "$status" -eq 1 ]
-  [ "$output" = "bootstrap: ERROR: this session comes from 198.51.100.4, which is in none of ADMIN_CIDRS (203.0.113.7/32 2001:db8::/48; config adminCidrs): the firewall and the deploy key would refuse the next login from there. Add it (pulumi config set --path 'adminCidrs[2]' 198.51.100.4/32) and run again; nothing was changed" ]
+  stops_with "this session comes from 198.51.100.4, which is in none of ADMIN_CIDRS (203.0.113.7/32 2001:db8::/48; config adminCidrs): the firewall and the deploy key would refuse the next login from there. Add it (pulumi config set --path 'adminCidrs[2]' 198.51.100.4/32) and run again; nothing was changed" \
+    check_session_allowed "198.51.100.4 22" "22" 203.0.113.7 2001:db8::/48
 }
 
 @test "check_session_allowed: a session through another port stops the run" {
-  run check_session_allowed "203.0.113.7 2222" "22 2222" 203.0.113.7
-  [ "$status" -eq 1 ]
-  [ "$output" = "bootstrap: ERROR: this session reached SSH on port 2222, but SSH_PORT is 22 (config sshPort): the firewall would close the port it came through. Set sshPort to the port you reach SSH on, or connect on 22; nothing was changed" ]
+  stops_with "this session reached SSH on port 2222, but SSH_PORT is 22 (config sshPort): the firewall would close the port it came through. Set sshPort to the port you reach SSH on, or connect on 22; nothing was changed" \
+    check_session_allowed "203.0.113.7 2222" "22 2222" 203.0.113.7
 }
 
 @test "guard_against_lockout: the admin networks as ufw and sshd write them, from the run's own session" {

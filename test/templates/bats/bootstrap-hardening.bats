@@ -12,19 +12,9 @@ HOST="$BATS_TEST_DIRNAME/../../../templates/host"
 setup() {
   # shellcheck source=test/templates/bats/stubs.bash
   . "$BATS_TEST_DIRNAME/stubs.bash"
-  # shellcheck source=templates/host/lib.sh
-  . "$HOST/lib.sh"
-  # shellcheck source=templates/host/bootstrap/packages.sh
-  . "$HOST/bootstrap/packages.sh"
-  # shellcheck source=templates/host/bootstrap/hardening.sh
-  . "$HOST/bootstrap/hardening.sh"
-  # lib.sh turns on -u, which bats itself is not written for; -e stays.
-  set +u
-  use_stubs
+  bootstrap_under_test
   record_installs
   export TMPDIR="$BATS_TEST_TMPDIR"
-  LOG_PREFIX=bootstrap
-  here=$HOST
   home="$BATS_TEST_TMPDIR/home/deploy"
   # Packages: those listed in INSTALLED_PACKAGES are installed.
   stub dpkg-query 'case " $INSTALLED_PACKAGES " in *" ${*: -1} "*) echo "install ok installed" ;; esac'
@@ -139,18 +129,13 @@ sysctl -q -p /etc/sysctl.d/99-platform.conf" ]
 @test "set_login_def: a commented or other value replaced, a missing one added, each once" {
   local defs="$BATS_TEST_TMPDIR/login.defs"
   printf '#UMASK\t022\nPASS_MAX_DAYS\t99999\nENCRYPT_METHOD YESCRYPT\n' >"$defs"
-  changed=0
-  set_login_def "$defs" UMASK 027
-  set_login_def "$defs" PASS_MAX_DAYS 365
-  set_login_def "$defs" SHA_CRYPT_MIN_ROUNDS 5000
-  [ "$changed" -eq 1 ]
+  changes_once set_login_def "$defs" UMASK 027
+  changes_once set_login_def "$defs" PASS_MAX_DAYS 365
+  changes_once set_login_def "$defs" SHA_CRYPT_MIN_ROUNDS 5000
   [ "$(cat "$defs")" = "ENCRYPT_METHOD YESCRYPT
 UMASK		027
 PASS_MAX_DAYS		365
 SHA_CRYPT_MIN_ROUNDS		5000" ]
-  changed=0
-  set_login_def "$defs" UMASK 027
-  [ "$changed" -eq 0 ]
 }
 
 @test "restrict: a path with another mode gets the mode; one with it, or missing, is left" {
@@ -168,10 +153,7 @@ SHA_CRYPT_MIN_ROUNDS		5000" ]
 @test "add_own_hostname: the host's name added to its hosts file, once; a longer name does not count" {
   local hosts="$BATS_TEST_TMPDIR/hosts"
   printf '127.0.0.1\tlocalhost\n10.0.0.5\tchat-1.internal\n' >"$hosts"
-  changed=0
-  add_own_hostname "$hosts" chat
-  add_own_hostname "$hosts" chat
-  [ "$changed" -eq 1 ]
+  changes_once add_own_hostname "$hosts" chat
   [ "$(tail -1 "$hosts")" = "127.0.1.1	chat" ]
   [ "$(grep -c chat "$hosts")" -eq 2 ]
 }
@@ -179,9 +161,7 @@ SHA_CRYPT_MIN_ROUNDS		5000" ]
 @test "AIDE: strong checksums only, once; its database built in the background unless it exists or is being built" {
   local conf="$BATS_TEST_TMPDIR/aide.conf"
   printf 'Checksums = H\n' >"$conf"
-  changed=0
-  strong_aide_checksums "$conf"
-  strong_aide_checksums "$conf"
+  changes_once strong_aide_checksums "$conf"
   [ "$(cat "$conf")" = "Checksums = sha256+sha512" ]
   stub systemctl 'exit 3'
   stub systemd-run
@@ -202,12 +182,9 @@ systemd-run --unit=platform-aideinit --description=Build the AIDE database aidei
 @test "enable_sysstat: collection turned on, once; no defaults file, nothing" {
   local defaults="$BATS_TEST_TMPDIR/sysstat"
   printf 'ENABLED="false"\n' >"$defaults"
-  changed=0
-  enable_sysstat "$defaults"
+  changes_once enable_sysstat "$defaults"
   [ "$(cat "$defaults")" = 'ENABLED="true"' ]
-  [ "$changed" -eq 1 ]
   changed=0
-  enable_sysstat "$defaults"
   enable_sysstat "$BATS_TEST_TMPDIR/none"
   [ "$changed" -eq 0 ]
 }

@@ -7,25 +7,14 @@
 
 bats_require_minimum_version 1.5.0
 
-HOST="$BATS_TEST_DIRNAME/../../../templates/host"
 # Every package the runtime installs, already installed.
 ALL="docker-ce docker-ce-cli containerd.io docker-compose-plugin docker.io docker-compose-v2 caddy"
 
 setup() {
   # shellcheck source=test/templates/bats/stubs.bash
   . "$BATS_TEST_DIRNAME/stubs.bash"
-  # shellcheck source=templates/host/lib.sh
-  . "$HOST/lib.sh"
-  # shellcheck source=templates/host/bootstrap/packages.sh
-  . "$HOST/bootstrap/packages.sh"
-  # shellcheck source=templates/host/bootstrap/runtime.sh
-  . "$HOST/bootstrap/runtime.sh"
-  # lib.sh turns on -u, which bats itself is not written for; -e stays.
-  set +u
-  use_stubs
+  bootstrap_under_test
   record_installs
-  LOG_PREFIX=bootstrap
-  here=$HOST
   SOURCES="$BATS_TEST_TMPDIR/sources"
   mkdir -p "$SOURCES"
   stub dpkg-query 'case " $INSTALLED_PACKAGES " in *" ${*: -1} "*) echo "install ok installed" ;; esac'

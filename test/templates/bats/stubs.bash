@@ -63,3 +63,48 @@ stage() {
   fi
   printf '%s\n' "$dir"
 }
+
+# bootstrap_under_test: the bootstrap's library (lib.sh, firewall.sh,
+# ssh-access.sh) and its job files (templates/host/bootstrap/) sourced, as
+# bootstrap.sh sources them, with the stubs in use.
+bootstrap_under_test() {
+  local host="$BATS_TEST_DIRNAME/../../../templates/host"
+  # shellcheck source=templates/host/lib.sh
+  . "$host/lib.sh"
+  # shellcheck source=templates/host/firewall.sh
+  . "$host/firewall.sh"
+  # shellcheck source=templates/host/ssh-access.sh
+  . "$host/ssh-access.sh"
+  # shellcheck source=templates/host/bootstrap/checks.sh
+  . "$host/bootstrap/checks.sh"
+  # shellcheck source=templates/host/bootstrap/packages.sh
+  . "$host/bootstrap/packages.sh"
+  # shellcheck source=templates/host/bootstrap/access.sh
+  . "$host/bootstrap/access.sh"
+  # shellcheck source=templates/host/bootstrap/hardening.sh
+  . "$host/bootstrap/hardening.sh"
+  # shellcheck source=templates/host/bootstrap/runtime.sh
+  . "$host/bootstrap/runtime.sh"
+  # lib.sh turns on -u, which bats itself is not written for; -e stays.
+  set +u
+  use_stubs
+  LOG_PREFIX=bootstrap
+  here=$host
+}
+
+# changes_once COMMAND...: COMMAND changes something (sets changed), and run again changes nothing.
+changes_once() {
+  changed=0
+  "$@"
+  [ "$changed" -eq 1 ] || return 1
+  changed=0
+  "$@"
+  [ "$changed" -eq 0 ]
+}
+
+# stops_with MESSAGE COMMAND...: COMMAND fails (1), saying "<LOG_PREFIX>: ERROR: MESSAGE" and nothing else.
+stops_with() {
+  run "${@:2}"
+  [ "$status" -eq 1 ] || return 1
+  [ "$output" = "$LOG_PREFIX: ERROR: $1" ]
+}
