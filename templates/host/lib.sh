@@ -90,6 +90,20 @@ record_release() {
   mv "$APP_DIR/current-release.new" "$APP_DIR/current-release"
 }
 
+# release_to_serve RELEASE_ID IN_SERVICE SHIPPED: the release a pulumi up
+# leaves in service. Its own bundle (RELEASE_ID) when none is in service or
+# when that bundle changed since its last deploy (SHIPPED, the id it put in
+# pulumi-release then); otherwise the one in service (IN_SERVICE), which an
+# ops deploy or rollback may have chosen since.
+release_to_serve() {
+  local bundle=$1 in_service=$2 shipped=$3
+  if [ -z "$in_service" ] || [ "$shipped" != "$bundle" ]; then
+    printf '%s\n' "$bundle"
+  else
+    printf '%s\n' "$in_service"
+  fi
+}
+
 # api_one_by_one: recreates the API instances on the recorded release, in
 # turn, each healthy (within two minutes) before the next: Caddy always has
 # one to send traffic to.
@@ -98,6 +112,18 @@ api_one_by_one() {
   for api in api-1 api-2; do
     platform_compose up -d --no-deps --wait --wait-timeout 120 "$api" || return 1
   done
+}
+
+# certificate_pending NAME: whether Let's Encrypt cannot issue NAME's
+# certificate to this host yet: NAME resolves here (IPv4, as getent sees it)
+# to nothing, or to no address of this host's interfaces (a new zone not
+# delegated yet). Prints what NAME resolves to ("nothing" when it does not).
+certificate_pending() {
+  local resolved
+  # getent fails for a name that does not resolve: that is a case to report.
+  resolved=$({ getent ahostsv4 "$1" || true; } | awk 'NR == 1 { print $1 }')
+  printf '%s\n' "${resolved:-nothing}"
+  [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$resolved"
 }
 
 # with_deploy_lock COMMAND...: one deploy, rollback or restart at a time on

@@ -245,7 +245,7 @@ describe("bootstrap and scripts (shellcheck)", () => {
     const bad = await run("shellcheck", [
       file(
         "bootstrap.sh",
-        bootstrap.replace('install -d -m 0750 -o "$DEPLOY_USER"', "install -d -m 0750 -o $DEPLOY_USER"),
+        bootstrap.replace('keep_out_of_docker_group "$DEPLOY_USER"', "keep_out_of_docker_group $DEPLOY_USER"),
       ),
     ]);
     expectBoth(good, bad, /SC2086/);

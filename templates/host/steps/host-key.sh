@@ -16,7 +16,8 @@ LOG_PREFIX=host-key
 # for sshPort): let it finish before touching either.
 if command -v cloud-init >/dev/null; then cloud-init status --wait >/dev/null || true; fi
 
-key=/etc/ssh/ssh_host_ed25519_key
+# sshd's folder: /etc/ssh (SSH_DIR is for the tests, test/templates/bats/host-key-step.bats).
+key=${SSH_DIR:-/etc/ssh}/ssh_host_ed25519_key
 new="$key.platform-new"
 # Private from its first byte, beside the live key so the rename is atomic.
 (umask 077 && decode HOST_KEY_PRIVATE_B64 "$new")

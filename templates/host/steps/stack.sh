@@ -49,12 +49,8 @@ install_and_bring_up() {
   local in_service shipped release
   in_service=$(cat "$APP_DIR/current-release" 2>/dev/null || true)
   shipped=$(cat "$APP_DIR/pulumi-release" 2>/dev/null || true)
-  if [ -z "$in_service" ] || [ "$shipped" != "$RELEASE_ID" ]; then
-    release=$RELEASE_ID
-  else
-    release=$in_service
-    [ "$release" = "$RELEASE_ID" ] || log "keeping release $release in service (from an ops deploy or rollback); this deploy's bundle, $RELEASE_ID, has not changed"
-  fi
+  release=$(release_to_serve "$RELEASE_ID" "$in_service" "$shipped")
+  [ "$release" = "$RELEASE_ID" ] || log "keeping release $release in service (from an ops deploy or rollback); this deploy's bundle, $RELEASE_ID, has not changed"
   printf '%s\n' "$RELEASE_ID" >"$PLATFORM_STAGE/pulumi-release"
   install_file "$PLATFORM_STAGE/pulumi-release" "$APP_DIR/pulumi-release" 0644 "$owner" || true
   record_release "$release"

@@ -44,10 +44,8 @@ if through_caddy 3 2>/dev/null; then
   echo "$health"
   exit 0
 fi
-# getent fails for a name that does not resolve: that is the case to report.
-resolved=$({ getent ahostsv4 "$API_HOST" || true; } | awk 'NR == 1 { print $1 }')
-if [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$resolved"; then
-  echo "certificate pending: $API_HOST resolves to ${resolved:-nothing} here, not to an address of this server."
+if resolved=$(certificate_pending "$API_HOST"); then
+  echo "certificate pending: $API_HOST resolves to $resolved here, not to an address of this server."
   echo "Let's Encrypt issues it once DNS points here (a new Vultr zone needs your registrar's name servers set to ns1.vultr.com and ns2.vultr.com); Caddy keeps trying by itself, and the next deploy checks again."
   echo "$health"
   exit 0

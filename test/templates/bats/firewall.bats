@@ -217,3 +217,15 @@ ufw delete allow from any to any app OpenSSH" ]
   [[ $output == *"ERROR: the firewall's SSH rules cannot be reconciled (see above); no SSH rule was changed"* ]]
   [ ! -e "$BATS_TEST_TMPDIR/calls" ]
 }
+
+@test "reconcile_ssh_firewall stops at the first ufw command that fails, before any deletion" {
+  ufw() {
+    printf 'ufw %s\n' "$*" >>"$BATS_TEST_TMPDIR/calls"
+    [ "$1" != allow ]
+  }
+  rules user.rules '### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in'
+  run reconcile_ssh_firewall 22 22 203.0.113.7
+  [ "$status" -eq 1 ]
+  [ "$output" = "platform: ERROR: ufw allow from 203.0.113.7 to any port 22 proto tcp comment SSH\\ from\\ admins failed" ]
+  [ "$(cat "$BATS_TEST_TMPDIR/calls")" = "ufw allow from 203.0.113.7 to any port 22 proto tcp comment SSH from admins" ]
+}

@@ -126,3 +126,30 @@ docker image inspect nats@sha256:bb" ]
   [ "$status" -eq 1 ]
   [[ $output == *"ERROR: cannot pull nats@sha256:cc (config natsImage): check its name and digest"* ]]
 }
+
+@test "the release step: with no API_IMAGE, the stack's own image checks the bundle; a bundle that does not parse stays an upload" {
+  printf 'API_IMAGE=node@sha256:ee\n' >"$APP_DIR/.env"
+  echo node@sha256:ee >"$IMAGES"
+  local stage="$BATS_TEST_TMPDIR/stage"
+  mkdir -p "$stage"
+  cp "$LIB" "$stage/lib.sh"
+  echo "console.log(" >"$APP_DIR/releases/upload-0000000000c1.cjs"
+  # docker run: the bundle's syntax, as node --check would judge it.
+  # shellcheck disable=SC2016 # expanded by the stub when it runs
+  printf '#!/bin/sh\necho "docker $*" >>"$CALLS"\n[ "$1" != run ] || exit 1\n' >"$BATS_TEST_TMPDIR/bin/docker"
+  run env PLATFORM_STAGE="$stage" APP_DIR="$APP_DIR" RELEASE_ID=0000000000c1 RELEASES_KEPT=2 API_IMAGE="" bash "$RELEASE_STEP"
+  [ "$status" -eq 1 ]
+  [ "$(cat "$CALLS")" = "docker image inspect node@sha256:ee
+docker run --rm --network none -v $APP_DIR/releases/upload-0000000000c1.cjs:/app/api.cjs:ro node@sha256:ee node --check /app/api.cjs" ]
+  [ "$(remaining)" = "upload-0000000000c1.cjs " ]
+}
+
+@test "the release step: a release already installed is not checked again; its upload is dropped" {
+  release 0000000000c1 10
+  echo node@sha256:aa >"$IMAGES"
+  run_release_step 0000000000c1
+  [ "$status" -eq 0 ]
+  [ "$(cat "$APP_DIR/releases/0000000000c1/api.cjs")" = "bundle 0000000000c1" ]
+  [ ! -e "$CALLS" ] || [ "$(grep -c '^docker run' "$CALLS")" -eq 0 ]
+  [ "$(remaining)" = "0000000000c1 " ]
+}
