@@ -123,7 +123,12 @@ certificate_pending() {
   # getent fails for a name that does not resolve: that is a case to report.
   resolved=$({ getent ahostsv4 "$1" || true; } | awk 'NR == 1 { print $1 }')
   printf '%s\n' "${resolved:-nothing}"
-  [ -z "$resolved" ] || ! ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$resolved"
+  [ -n "$resolved" ] || return 0
+  # Read whole, then matched: grep -q stopping early would, under pipefail,
+  # fail the pipe when it found the address.
+  local own
+  own=$(ip -4 -o addr show | awk '{ sub("/.*", "", $4); print $4 }')
+  ! grep -qxF "$resolved" <<<"$own"
 }
 
 # with_deploy_lock COMMAND...: one deploy, rollback or restart at a time on

@@ -62,12 +62,14 @@ check_session_allowed() {
 # (admin_networks, and deploy_from for sshd's from=), the ports sshd listens
 # on (sshd_ports), and the run stopped unless its own session would get in again.
 guard_against_lockout() {
-  local list
+  local list session
   # shellcheck disable=SC2086 # one network a word
   list=$(normalize_cidrs $ADMIN_CIDRS) || fail "ADMIN_CIDRS could not be read as networks ($ADMIN_CIDRS): python3 is needed"
   mapfile -t admin_networks <<<"$list"
   sshd_ports=$(sshd_listen_ports)
-  check_session_allowed "$(ssh_session_origin "$$")" "$sshd_ports" "${admin_networks[@]}"
+  # Apart, so that a failure to tell stops the run (set -e) before anything changes.
+  session=$(ssh_session_origin "$$") || fail "could not tell where this session comes from; nothing was changed"
+  check_session_allowed "$session" "$sshd_ports" "${admin_networks[@]}"
   deploy_from=$(
     IFS=,
     echo "${admin_networks[*]}"

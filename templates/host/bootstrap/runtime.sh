@@ -44,7 +44,9 @@ install_docker() {
 # without sudo): its docker commands go through sudo, and so into sudo's
 # log. Takes effect at its next login.
 keep_out_of_docker_group() {
-  if id -nG "$1" | tr ' ' '\n' | grep -qx docker; then
+  local groups
+  groups=$(id -nG "$1")
+  if grep -qx docker <<<"${groups// /$'\n'}"; then
     gpasswd -d "$1" docker >/dev/null
     log "removed $1 from the docker group: its docker commands go through sudo"
     changed=1
