@@ -596,6 +596,7 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
       "streams/CONVERSATIONS.tar.s2.age",
       "streams/KV_conversation-contexts.tar.s2.age",
       "streams/KV_conversations.tar.s2.age",
+      "streams/KV_revocations.tar.s2.age",
     ]);
     const onHostRecipients = await run(root, `cat ${PRODUCTION_PATHS.appDir}/backup/recipients.env`);
     expect(onHostRecipients.stdout).toContain(`BACKUP_RECIPIENTS=${BACKUP_KEY.recipient}`);
