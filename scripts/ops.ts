@@ -6,7 +6,7 @@ import { userInfo, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { config as loadDotenv } from "dotenv";
 import { $, chalk, minimist, spinner } from "zx";
-import { terminalSafe } from "../infra/host/terminal-safe.js";
+import { terminalSafe } from "../infra/host/runner/terminal-safe.js";
 import { ROOT } from "./local/local-stack.js";
 import { backup, backupKey, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";

@@ -1,14 +1,10 @@
 // What each day-2 command runs on the host, as data: a command line and the
 // script on its stdin (templates/host/ops/, with the shared library). The
 // commands in commands/ only carry these out through a transport.
-import { asRoot, hostScript, type HostPaths } from "../../infra/host/steps.js";
+import { asRoot, hostScript } from "../../infra/host/runner/envelope.js";
+import type { HostCommand } from "../../infra/host/runner/run.js";
+import type { HostPaths } from "../../infra/host/steps.js";
 import type { Templates } from "../../infra/host/templates.js";
-
-export interface HostCommand {
-  /** Runs on the host; the script arrives on stdin. */
-  command: string;
-  script: string;
-}
 
 /** What differs on the stack `npm run local` runs: no systemd unit for Caddy, its own ports and files. */
 export interface LocalCaddy {

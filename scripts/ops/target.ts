@@ -8,9 +8,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostKeyLine, parseHostKey } from "../../infra/host/host-keys.js";
 import { PRODUCTION_PATHS, type HostPaths } from "../../infra/host/steps.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
-import { SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
-import type { Transport } from "../../infra/host/transport/transport.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
+import { SshTransport, type SshTarget } from "../../infra/host/runner/ssh.js";
+import type { Transport } from "../../infra/host/runner/transport.js";
 import { LOCAL_STACK_FILE, LOCAL_STACK_SETTINGS, ROOT, type LocalStackFile } from "../local/local-stack.js";
 import { parseRecipients } from "../backup/encryption.js";
 import type { BucketSettings } from "../backup/object-store.js";
@@ -207,7 +207,7 @@ function localTarget(dir: string, env: NodeJS.ProcessEnv): Target {
   const local = JSON.parse(readFileSync(file, "utf8")) as LocalStackFile;
   return {
     description: `the local stack in ${dir}`,
-    transport: new LocalTransport(),
+    transport: new LocalTransport(`the local stack in ${dir}`),
     paths: { appDir: local.appDir, dataDir: local.dataDir },
     local: { apiHost: local.apiHost, httpsPort: local.httpsPort, dataDir: local.caddyData, accessLog: local.accessLog },
     // The settings it deployed (a rotation changes them), or its first secrets.

@@ -29,7 +29,7 @@ import { startFakeS3, type FakeS3 } from "../harness/s3.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 import { tokenFor } from "../harness/tokens.js";
 import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
-import { HostKeyRefusedError, SshTransport } from "../../infra/host/transport/ssh.js";
+import { HostKeyRefusedError, SshTransport } from "../../infra/host/runner/ssh.js";
 import { PRODUCTION_PATHS, releaseId, verifyStep } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { openBackup } from "../../scripts/backup/backup.js";

@@ -32,7 +32,7 @@ import {
 } from "../../scripts/backup/backup.js";
 import { MANIFEST_FILE } from "../../scripts/backup/layout.js";
 import { BackupBucket } from "../../scripts/backup/object-store.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
 import { generateKeyPair } from "../../scripts/backup/encryption.js";
 import { listBackups, restore } from "../../scripts/ops/commands/backup.js";
 import type { Target } from "../../scripts/ops/target.js";

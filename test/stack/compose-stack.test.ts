@@ -19,10 +19,10 @@ import { requestJson, waitUntilHealthy } from "../harness/http-client.js";
 import { freePort } from "../harness/ports.js";
 import { tokenFor } from "../harness/tokens.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
-import { runStep } from "../../infra/host/run-step.js";
+import { runStep } from "../../infra/host/runner/run.js";
 import { stackStep, type StackSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
 
 const DIR = join(ROOT, ".tmp/test-stack");
 

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
 import { auditCommand } from "../../scripts/ops/host-commands.js";
 import { scratchDir } from "../harness/tmp.js";
 import { jwtKeyId } from "../../app/src/plugins/jwt-keys.js";
