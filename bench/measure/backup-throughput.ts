@@ -7,7 +7,7 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect } from "@nats-io/transport-node";
-import { SshTransport } from "../../infra/host/transport/ssh.js";
+import { SshTransport } from "../../infra/host/runner/ssh.js";
 import { takeBackup } from "../../scripts/backup/backup.js";
 import { openTunnel } from "../../scripts/ops/tunnel.js";
 import { freePort } from "../../test/harness/ports.js";

@@ -5,7 +5,8 @@
 // 127.0.0.1, which nothing outside the host can reach.
 import { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NodeSSH } from "node-ssh";
+import type { SshTransport } from "../../infra/host/runner/ssh.js";
+import { run } from "../harness/host-exec.js";
 import { loadLocalImages } from "../harness/host-images.js";
 import { freePort } from "../harness/ports.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
@@ -31,11 +32,6 @@ http.createServer((req, res) => {
 }).listen(8080);
 `;
 
-async function run(ssh: NodeSSH, command: string, stdin?: string) {
-  const result = await ssh.execCommand(command, stdin === undefined ? {} : { stdin });
-  return { ...result, output: `${result.stdout}\n${result.stderr}` };
-}
-
 /** "connected", or the error code of a TCP connection attempt from this machine. */
 function connectFromHere(host: string, port: number): Promise<string> {
   return new Promise((resolve) => {
@@ -56,7 +52,7 @@ function connectFromHere(host: string, port: number): Promise<string> {
 
 describe("Docker inside the systemd test host", () => {
   let host: SystemdHost;
-  let root: NodeSSH;
+  let root: SshTransport;
   let images: { apiImage: string; natsImage: string };
   let port: number;
 
@@ -67,7 +63,7 @@ describe("Docker inside the systemd test host", () => {
       `test host with Docker: root filesystem ${(t.rootfsMs / 1000).toFixed(1)} s, SSH ${(t.sshMs / 1000).toFixed(1)} s, ` +
         `Docker ready ${((t.dockerMs ?? NaN) / 1000).toFixed(1)} s after the start`,
     );
-    root = await host.connect("root");
+    root = host.transport("root");
     const loadStarted = Date.now();
     images = await loadLocalImages(host, root);
     console.log(`local images built (if changed) and loaded into the host in ${(Date.now() - loadStarted) / 1000} s`);
@@ -77,7 +73,7 @@ describe("Docker inside the systemd test host", () => {
   }, 600_000);
 
   afterAll(async () => {
-    root?.dispose();
+    await root?.endSession();
     await host?.stop();
   }, 60_000);
 

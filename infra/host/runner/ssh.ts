@@ -37,6 +37,8 @@ export interface SshTarget {
    * @default 600
    */
   dialTimeoutSeconds?: number;
+  /** The address of this machine to connect from, when it has several (a test of sshd's from= rules). */
+  localAddress?: string;
 }
 
 const pool = new Map<string, Promise<NodeSSH>>();
@@ -47,7 +49,7 @@ function poolKey(target: SshTarget): string {
     .update(JSON.stringify([target.privateKey, target.hostKeys]))
     .digest("hex")
     .slice(0, 16);
-  return `${target.user}@${target.host}:${target.port}/${key}`;
+  return `${target.user}@${target.host}:${target.port}/${key}${target.localAddress ? ` from ${target.localAddress}` : ""}`;
 }
 
 /** The host presented a key that is not pinned: nothing was sent to it. Never retried. */
@@ -201,6 +203,7 @@ async function dial(target: SshTarget): Promise<NodeSSH> {
         privateKey: target.privateKey,
         readyTimeout: 20_000,
         keepaliveInterval: 15_000,
+        ...(target.localAddress ? { localAddress: target.localAddress } : {}),
         ...pinnedHostKeyOptions(pinned, (key) => (presented = key)),
       });
       return ssh;
