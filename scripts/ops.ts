@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { config as loadDotenv } from "dotenv";
 import { $, chalk, minimist, spinner } from "zx";
 import { terminalSafe } from "../infra/host/runner/terminal-safe.js";
-import { ROOT } from "./local/local-stack.js";
+import { ROOT } from "./project-root.js";
 import { backup, backupKey, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";
 import { logs } from "./ops/commands/logs.js";

@@ -10,9 +10,9 @@ import { connect } from "@nats-io/transport-node";
 import { SshTransport } from "../../infra/host/runner/ssh.js";
 import { takeBackup } from "../../scripts/backup/backup.js";
 import { openTunnel } from "../../scripts/ops/tunnel.js";
-import { freePort } from "../../test/harness/ports.js";
-import { ManagedProcess } from "../../test/harness/process.js";
-import { scratchDir } from "../../test/harness/tmp.js";
+import { freePort } from "../../scripts/loopback/ports.js";
+import { ManagedProcess } from "../../scripts/loopback/process.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 import type { Platform } from "../platform.js";
 import { round } from "../stats.js";
 

@@ -18,11 +18,10 @@ import {
 import { LocalTransport } from "../../infra/host/runner/local.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { newSecret } from "../ops/new-secret.js";
+import { ROOT } from "../project-root.js";
 import { ensureDockerEngine } from "./docker-engine.js";
 import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "./caddy-env.js";
 import { buildLocalImages } from "./images.js";
-
-export const ROOT = join(import.meta.dirname, "../..");
 
 export interface LocalStackOptions {
   /** Everything the local stack writes lives here. */

@@ -7,7 +7,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseStackConfig, PROJECT, type RawConfig } from "../../infra/config/stack-config.js";
 import type { StackSettings } from "../../infra/host/steps.js";
-import { LOCAL_STACK_SETTINGS, ROOT } from "../local/local-stack.js";
+import { LOCAL_STACK_SETTINGS } from "../local/local-stack.js";
+import { ROOT } from "../project-root.js";
 import type { StackSecrets } from "./rotation.js";
 import { OpsError } from "./target.js";
 

@@ -16,11 +16,12 @@ import { generateKeyPair, SignJWT } from "jose";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_JWT_SECRET, type RunningApi } from "../harness/api.js";
-import { startCaddy, type RunningCaddy } from "../harness/caddy.js";
-import { requestJson } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor, unsignedToken } from "../harness/tokens.js";
+import { TEST_JWT_SECRET, type RunningApi } from "../../scripts/loopback/api.js";
+import { startCaddy, type RunningCaddy } from "../../scripts/loopback/caddy.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
+import { unsignedToken } from "../harness/forged-token.js";
 import { describe as describeWire, OwnershipRecord, preview } from "./fuzz/ownership.js";
 import {
   BAD_TOKEN_KINDS,

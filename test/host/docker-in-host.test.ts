@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SshTransport } from "../../infra/host/runner/ssh.js";
 import { run } from "../harness/host-exec.js";
 import { loadLocalImages } from "../harness/host-images.js";
-import { freePort } from "../harness/ports.js";
+import { freePort } from "../../scripts/loopback/ports.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 
 const PROJECT = "/root/docker-in-host";

@@ -37,9 +37,9 @@ import { generateKeyPair } from "../../scripts/backup/encryption.js";
 import { listBackups, restore } from "../../scripts/ops/commands/backup.js";
 import type { Target } from "../../scripts/ops/target.js";
 import { restoreBackup, verifyBackup } from "../harness/backups.js";
-import { startNats, type NatsDeployment } from "../harness/nats.js";
+import { startNats, type NatsDeployment } from "../../scripts/loopback/nats.js";
 import { startFakeS3, type FakeS3 } from "../harness/s3.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const OWNER = "backup-test-owner";
 const quiet = () => undefined;

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { LocalTransport } from "../../infra/host/runner/local.js";
 import { auditCommand } from "../../scripts/ops/host-commands.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 import { jwtKeyId } from "../../app/src/plugins/jwt-keys.js";
 import { natsKeyId } from "../../infra/host/nats-users.js";
 import { connectedUsersOf } from "../../scripts/ops/commands/rotate.js";
