@@ -24,10 +24,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import { homedir } from "node:os";
-import { Socket } from "node:net";
 import { join } from "node:path";
 import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
 import { SshTransport } from "../../infra/host/runner/ssh.js";
+import { tcpProbe } from "./tcp-probe.js";
 
 const CACHE = "/var/cache/platform-test-host";
 const PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,lynis";
@@ -233,7 +233,12 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
       iptables("-I", rule);
     }
 
-    await until(() => portOpen(address, 22), 60_000, `SSH on ${address}`, consoleLog);
+    await until(
+      async () => (await tcpProbe(address, 22, 1000)) === "connected",
+      60_000,
+      `SSH on ${address}`,
+      consoleLog,
+    );
     sshMs = Date.now() - started;
     if (docker) {
       const asRoot = transport("root");
@@ -373,21 +378,4 @@ async function until(
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-function portOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(1000);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.connect(port, host);
-  });
 }

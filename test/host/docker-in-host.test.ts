@@ -3,13 +3,13 @@
 // from this machine (no registry is reachable), a compose project with a
 // healthcheck, production-like limits and a port published on the host's
 // 127.0.0.1, which nothing outside the host can reach.
-import { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SshTransport } from "../../infra/host/runner/ssh.js";
 import { run } from "../harness/host-exec.js";
 import { loadLocalImages } from "../harness/host-images.js";
 import { freePort } from "../../scripts/loopback/ports.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
+import { tcpProbe } from "../harness/tcp-probe.js";
 
 const PROJECT = "/root/docker-in-host";
 const MEMORY_LIMIT = 256 * 1024 * 1024;
@@ -31,24 +31,6 @@ http.createServer((req, res) => {
   nats.once("error", (e) => { res.statusCode = 502; res.end(String(e)); });
 }).listen(8080);
 `;
-
-/** "connected", or the error code of a TCP connection attempt from this machine. */
-function connectFromHere(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(3000);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("connected");
-    });
-    socket.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? String(e)));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve("timeout");
-    });
-    socket.connect(port, host);
-  });
-}
 
 describe("Docker inside the systemd test host", () => {
   let host: SystemdHost;
@@ -149,11 +131,11 @@ describe("Docker inside the systemd test host", () => {
 
   it("keeps the published port inside the host", async () => {
     // The host answers from here (SSH), so a refusal below is the port's.
-    expect(await connectFromHere(host.address, 22)).toBe("connected");
+    expect(await tcpProbe(host.address, 22, 3000)).toBe("connected");
     expect((await run(root, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${port}/health`)).stdout).toBe(
       "200",
     );
-    expect(await connectFromHere(host.address, port)).toBe("ECONNREFUSED");
-    expect(await connectFromHere("127.0.0.1", port)).toBe("ECONNREFUSED");
+    expect(await tcpProbe(host.address, port, 3000)).toBe("ECONNREFUSED");
+    expect(await tcpProbe("127.0.0.1", port, 3000)).toBe("ECONNREFUSED");
   });
 });

@@ -40,3 +40,13 @@ export function asRoot(name: string): string {
   if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`command name ${name}: lower case, digits and "-" only`);
   return `sudo bash -s -- ${name}`;
 }
+
+/** A command run as root under `name`, its script (`body` with `inputs`) in the envelope. */
+export function rootCommand(
+  templates: Pick<Templates, "lib">,
+  name: string,
+  body: string,
+  inputs: Readonly<Record<string, string>>,
+): { command: string; script: string } {
+  return { command: asRoot(name), script: hostScript(templates, body, inputs) };
+}
