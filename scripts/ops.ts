@@ -23,7 +23,8 @@ import { SECRET_KINDS, type SecretKind } from "./ops/rotation.js";
 import { ENV_SAFE } from "../infra/host/render.js";
 import ms from "ms";
 import { SERVICES, type Service } from "./ops/host-commands.js";
-import { OpsError, resolveTarget } from "./ops/target.js";
+import { OpsError } from "./ops/ops-error.js";
+import { resolveTarget } from "./ops/target.js";
 
 const TARGET_HELP = `Target (default: the Pulumi stack's server):
   --local [--local-dir DIR]   the stack npm run local runs (.tmp/local)

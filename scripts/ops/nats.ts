@@ -5,7 +5,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { runOnHost } from "../../infra/host/runner/run.js";
 import { natsLoginCommand } from "./host-commands.js";
-import { OpsError, type Target } from "./target.js";
+import { OpsError } from "./ops-error.js";
+import type { Target } from "./target.js";
 import { openTunnel } from "./tunnel.js";
 
 /** NATS's client port on the host (templates/stack/docker-compose.prod.yml publishes it on 127.0.0.1). */

@@ -2,15 +2,14 @@
 // Pulumi stack's config (secrets encrypted), so the next `pulumi up` deploys
 // what the rotation left and undoes nothing; or, for the stack `npm run
 // local` runs, its own files (mode 0600).
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseStackConfig, PROJECT, type RawConfig } from "../../infra/config/stack-config.js";
 import type { StackSettings } from "../../infra/host/steps.js";
 import { LOCAL_STACK_SETTINGS } from "../local/local-stack.js";
-import { ROOT } from "../project-root.js";
 import type { StackSecrets } from "./rotation.js";
-import { OpsError } from "./target.js";
+import { OpsError } from "./ops-error.js";
+import { pulumiOnStack } from "./pulumi-cli.js";
 
 export interface StackAccess {
   description: string;
@@ -60,21 +59,15 @@ export function rawConfigFromPulumi(
 
 /** The Pulumi stack, through scripts/pulumi.sh (PULUMI_CONFIG_PASSPHRASE decrypts its secrets). */
 export function pulumiStackAccess(stack: string): StackAccess {
-  const pulumi = (args: string[], input?: string) => {
-    try {
-      return execFileSync("bash", [join(ROOT, "scripts/pulumi.sh"), ...args, "--stack", stack], {
-        encoding: "utf8",
-        input,
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-    } catch (error) {
-      const stderr = (error as { stderr?: string }).stderr ?? "";
-      throw new OpsError(
-        `pulumi ${args.slice(0, 2).join(" ")} on stack ${stack} failed: ${stderr.trim().split("\n").at(-1) ?? ""}. ` +
-          "Set PULUMI_CONFIG_PASSPHRASE (and PULUMI_BACKEND_URL) to read and write the stack's secrets",
-      );
-    }
-  };
+  const pulumi = (args: string[], input?: string) =>
+    pulumiOnStack(
+      stack,
+      args,
+      (said) =>
+        `pulumi ${args.slice(0, 2).join(" ")} on stack ${stack} failed: ${said ?? ""}. ` +
+        "Set PULUMI_CONFIG_PASSPHRASE (and PULUMI_BACKEND_URL) to read and write the stack's secrets",
+      input,
+    );
   let current: StackSettings | undefined;
   return {
     description: `the Pulumi stack ${stack} (encrypted)`,

@@ -22,7 +22,8 @@ import { backupNameProblem, sortBackupNames } from "../../backup/layout.js";
 import { BackupBucket, warnIgnored } from "../../backup/object-store.js";
 import { recordBackupCommand, restoreWindowCommand } from "../host-commands.js";
 import { withNats } from "../nats.js";
-import { OpsError, type Target } from "../target.js";
+import { OpsError } from "../ops-error.js";
+import type { Target } from "../target.js";
 import { runOnHost } from "../../../infra/host/runner/run.js";
 
 // Lines may name what a manifest from the bucket says (its streams).

@@ -6,7 +6,8 @@ import { releaseId, releaseStep } from "../../../infra/host/steps.js";
 import { loadTemplates } from "../../../infra/host/templates.js";
 import { switchReleaseCommand } from "../host-commands.js";
 import { previousRelease } from "../parse.js";
-import { OpsError, type Target } from "../target.js";
+import { OpsError } from "../ops-error.js";
+import type { Target } from "../target.js";
 import { readReleases } from "./releases.js";
 import { runOnHost, runStep } from "../../../infra/host/runner/run.js";
 

@@ -10,7 +10,8 @@ import { stackStep } from "../../../infra/host/steps.js";
 import { loadTemplates } from "../../../infra/host/templates.js";
 import { natsConnectionsCommand, shippedReleaseCommand } from "../host-commands.js";
 import { rotationPhases, type RotationOptions, type SecretKind } from "../rotation.js";
-import { OpsError, type Target } from "../target.js";
+import { OpsError } from "../ops-error.js";
+import type { Target } from "../target.js";
 import { runOnHost, runStep } from "../../../infra/host/runner/run.js";
 
 /** How long the last phase of a NATS rotation waits for clients still on the old users (a backup running). */

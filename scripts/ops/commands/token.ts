@@ -2,7 +2,8 @@
 // current JWT secret (sign-token.ts), no longer-lived than the API accepts.
 import ms from "ms";
 import { signToken } from "../sign-token.js";
-import { OpsError, type Target } from "../target.js";
+import { OpsError } from "../ops-error.js";
+import type { Target } from "../target.js";
 
 /** The API's default JWT_MAX_LIFETIME (app/src/config/env.ts). */
 const DEFAULT_MAX_LIFETIME = "24h";
