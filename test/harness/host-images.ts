@@ -28,7 +28,12 @@ export async function loadLocalImages(
 }
 
 /** Copies images from this machine's engine into the host's (`docker save`, then `docker load` there). */
-export async function copyImages(host: SystemdHost, ssh: Transport, images: string[], docker = "docker"): Promise<void> {
+export async function copyImages(
+  host: SystemdHost,
+  ssh: Transport,
+  images: string[],
+  docker = "docker",
+): Promise<void> {
   const inHost = `/var/tmp/platform-images-${process.pid}.tar`;
   const file = join(host.root, inHost);
   try {

@@ -31,8 +31,13 @@ export async function rollback(target: Target, requested: string | undefined, ac
     throw new OpsError(
       `release ${to} is not on ${target.description}; these are: ${host.releases.map((r) => r.id).join(", ")}`,
     );
-  await runOnHost(target.transport, "the switch", switchReleaseCommand(loadTemplates(), target.paths, to, "rollback", actor), {
-    stream: true,
-  });
+  await runOnHost(
+    target.transport,
+    "the switch",
+    switchReleaseCommand(loadTemplates(), target.paths, to, "rollback", actor),
+    {
+      stream: true,
+    },
+  );
   return 0;
 }

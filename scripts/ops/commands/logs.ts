@@ -4,6 +4,8 @@ import type { Target } from "../target.js";
 import { runOnHost } from "../../../infra/host/runner/run.js";
 
 export async function logs(target: Target, options: LogOptions): Promise<number> {
-  await runOnHost(target.transport, "logs", logsCommand(loadTemplates(), target.paths, options, target.local), { stream: true });
+  await runOnHost(target.transport, "logs", logsCommand(loadTemplates(), target.paths, options, target.local), {
+    stream: true,
+  });
   return 0;
 }

@@ -71,7 +71,11 @@ async function waitForOldNatsUsers(target: Target, kid: string, log: (line: stri
   const deadline = Date.now() + OLD_USERS_WAIT_MS;
   for (let said = false; ; said = true) {
     const connz = JSON.parse(
-      await runOnHost(target.transport, "reading NATS's connections", natsConnectionsCommand(loadTemplates(), target.paths)),
+      await runOnHost(
+        target.transport,
+        "reading NATS's connections",
+        natsConnectionsCommand(loadTemplates(), target.paths),
+      ),
     ) as unknown;
     const still = connectedUsersOf(connz, kid);
     if (still.length === 0) return;

@@ -5,7 +5,11 @@ import type { Target } from "../target.js";
 import { runOnHost } from "../../../infra/host/runner/run.js";
 
 export async function status(target: Target, json: boolean): Promise<number> {
-  const output = await runOnHost(target.transport, "status", statusCommand(loadTemplates(), target.paths, target.local));
+  const output = await runOnHost(
+    target.transport,
+    "status",
+    statusCommand(loadTemplates(), target.paths, target.local),
+  );
   const parsed = parseStatus(output);
   console.log(
     json
