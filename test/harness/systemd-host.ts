@@ -241,7 +241,8 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
     );
     sshMs = Date.now() - started;
     if (docker) {
-      const asRoot = transport("root");
+      // sshd may answer TCP a moment before it takes logins.
+      const asRoot = transport("root", { dialTimeoutSeconds: 30 });
       try {
         await until(
           async () => (await asRoot.exec("docker info --format '{{.ServerVersion}}'")).code === 0,
