@@ -3,10 +3,10 @@
 // format), real NATS JetStream, two API instances running the built bundle
 // (as production runs two), the project's Caddyfile in front of them, and a
 // second Caddy straight in front of the fake (the proxy's own cost).
-import { startCaddy, type RunningCaddy } from "../test/harness/caddy.js";
-import type { FakeReply } from "../test/harness/fake-llm.js";
-import { startStack, type Stack } from "../test/harness/stack.js";
-import { tokenFor } from "../test/harness/tokens.js";
+import { startCaddy, type RunningCaddy } from "../scripts/loopback/caddy.js";
+import type { FakeReply } from "../scripts/loopback/fake-llm.js";
+import { startStack, type Stack } from "../scripts/loopback/stack.js";
+import { tokenFor } from "../scripts/loopback/tokens.js";
 import { requestJson, type keepAliveAgents, type StreamTarget } from "./sse-load.js";
 
 export interface Platform {

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { signToken } from "./ops/commands/token.js";
+import { signToken } from "./ops/sign-token.js";
 import { natsServerBinary } from "./setup/tools.js";
 
 const root = join(import.meta.dirname, "..");

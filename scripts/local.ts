@@ -1,9 +1,10 @@
 // `npm run local`: the production stack on this machine's Docker engine, with
 // Caddy on https://localhost:8443. `npm run local -- --down` removes it.
 import { join } from "node:path";
-import { signToken } from "./ops/commands/token.js";
+import { signToken } from "./ops/sign-token.js";
 import { natsServerBinary } from "./setup/tools.js";
-import { localStackDown, localStackUp, ROOT } from "./local/local-stack.js";
+import { localStackDown, localStackUp } from "./local/local-stack.js";
+import { ROOT } from "./project-root.js";
 
 const dir = join(ROOT, ".tmp/local");
 

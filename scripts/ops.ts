@@ -6,8 +6,8 @@ import { userInfo, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { config as loadDotenv } from "dotenv";
 import { $, chalk, minimist, spinner } from "zx";
-import { terminalSafe } from "../infra/host/terminal-safe.js";
-import { ROOT } from "./local/local-stack.js";
+import { terminalSafe } from "../infra/host/runner/terminal-safe.js";
+import { ROOT } from "./project-root.js";
 import { backup, backupKey, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";
 import { logs } from "./ops/commands/logs.js";
@@ -23,7 +23,8 @@ import { SECRET_KINDS, type SecretKind } from "./ops/rotation.js";
 import { ENV_SAFE } from "../infra/host/render.js";
 import ms from "ms";
 import { SERVICES, type Service } from "./ops/host-commands.js";
-import { OpsError, resolveTarget } from "./ops/target.js";
+import { OpsError } from "./ops/ops-error.js";
+import { resolveTarget } from "./ops/target.js";
 
 const TARGET_HELP = `Target (default: the Pulumi stack's server):
   --local [--local-dir DIR]   the stack npm run local runs (.tmp/local)

@@ -7,12 +7,12 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect } from "@nats-io/transport-node";
-import { SshTransport } from "../../infra/host/transport/ssh.js";
+import { SshTransport } from "../../infra/host/runner/ssh.js";
 import { takeBackup } from "../../scripts/backup/backup.js";
 import { openTunnel } from "../../scripts/ops/tunnel.js";
-import { freePort } from "../../test/harness/ports.js";
-import { ManagedProcess } from "../../test/harness/process.js";
-import { scratchDir } from "../../test/harness/tmp.js";
+import { freePort } from "../../scripts/loopback/ports.js";
+import { ManagedProcess } from "../../scripts/loopback/process.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 import type { Platform } from "../platform.js";
 import { round } from "../stats.js";
 

@@ -6,10 +6,11 @@
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { localStackDown, localStackUp, ROOT } from "../../scripts/local/local-stack.js";
+import { localStackDown, localStackUp } from "../../scripts/local/local-stack.js";
+import { ROOT } from "../../scripts/project-root.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
-import { freePort } from "../../test/harness/ports.js";
-import { tokenFor } from "../../test/harness/tokens.js";
+import { freePort } from "../../scripts/loopback/ports.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 import { keepAliveAgents, openStream, requestJson } from "../sse-load.js";
 import { round } from "../stats.js";
 

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { API_SETTINGS } from "../config/api-settings.js";
 import { natsCredentials, renderNatsAuth } from "./nats-users.js";
 import { renderEnvFile } from "./render.js";
+import { asRoot, base64 as b64, hostScript, shellQuote as q } from "./runner/envelope.js";
 import { BOOTSTRAP_FILES, type Templates } from "./templates.js";
 
 /** Where the stack lives on a host; `npm run local` uses directories of its own. */
@@ -82,40 +83,6 @@ export function sha256(text: string | Buffer): string {
 /** The id of a release: the start of its bundle's hash. */
 export function releaseId(bundle: Buffer): string {
   return sha256(bundle).slice(0, 12);
-}
-
-const b64 = (text: string | Buffer) => Buffer.from(text).toString("base64");
-const q = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
-
-/**
- * What a step or an ops command sends to `bash -s`: a staging folder (removed on exit) holding
- * the shared library, the inputs as shell variables, then the script
- * (templates/host/steps/, templates/host/ops/). The inputs are the only part TypeScript writes.
- */
-export function hostScript(templates: Templates, body: string, inputs: Readonly<Record<string, string>>): string {
-  for (const name of Object.keys(inputs)) {
-    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`step input ${name}: names are upper case (A-Z, 0-9, _)`);
-  }
-  return [
-    // Some inputs are read indirectly (decode NAME FILE).
-    "# shellcheck disable=SC2034",
-    "set -euo pipefail",
-    "PLATFORM_STAGE=$(mktemp -d)",
-    `trap 'rm -rf "$PLATFORM_STAGE"' EXIT`,
-    `printf '%s' ${q(b64(templates.lib))} | base64 -d >"$PLATFORM_STAGE/lib.sh"`,
-    ...Object.entries(inputs).map(([name, value]) => `${name}=${q(value)}`),
-    body,
-  ].join("\n");
-}
-
-/**
- * How a step or an ops command runs as root on the host: through sudo (the
- * deploy user is in no group that would spare it), with its name as bash's
- * argument, so sudo's log (/var/log/platform/sudo.log) says which one ran.
- */
-export function asRoot(name: string): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`command name ${name}: lower case, digits and "-" only`);
-  return `sudo bash -s -- ${name}`;
 }
 
 function step(name: StepName, description: string, command: string, script: string, secret = false): HostStep {

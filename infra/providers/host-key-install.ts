@@ -9,10 +9,10 @@
 // still accepted next time: the new key is in the state before the step
 // runs, and the old one stays accepted until the new one was confirmed.
 import { hostKeyOf, type HostKey } from "../host/host-keys.js";
-import { runStep } from "../host/run-step.js";
+import { runStep } from "../host/runner/run.js";
 import type { HostStep } from "../host/steps.js";
-import { HostKeyRefusedError, SshTransport, type SshTarget } from "../host/transport/ssh.js";
-import { refuseUnansweredPortMove } from "../host/transport/ssh-port-probe.js";
+import { HostKeyRefusedError, SshTransport, type SshTarget } from "../host/runner/ssh.js";
+import { refuseUnansweredPortMove } from "../host/runner/ssh-port-probe.js";
 import { sameInput } from "./diff.js";
 import type { Provider } from "./provider.js";
 

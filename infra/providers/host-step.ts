@@ -2,10 +2,10 @@
 // a change of its script or triggers runs it again, deleting it does
 // nothing on the host (the server keeps what it was given).
 import { randomUUID } from "node:crypto";
-import { runStep } from "../host/run-step.js";
+import { runStep } from "../host/runner/run.js";
 import type { HostStep } from "../host/steps.js";
-import { SshTransport, type SshTarget } from "../host/transport/ssh.js";
-import { refuseUnansweredPortMove } from "../host/transport/ssh-port-probe.js";
+import { SshTransport, type SshTarget } from "../host/runner/ssh.js";
+import { refuseUnansweredPortMove } from "../host/runner/ssh-port-probe.js";
 import { sameInput } from "./diff.js";
 import type { Provider } from "./provider.js";
 

@@ -5,7 +5,7 @@
 // a new address (a new server) or a replace the operator asks for.
 import { diffInputs, type DiffRules } from "./diff.js";
 import { hostKeyLine } from "../host/host-keys.js";
-import { scanHostKey } from "../host/transport/host-key-scan.js";
+import { scanHostKey } from "../host/runner/host-key-scan.js";
 import { InputChecker } from "../vultr/check.js";
 import type { Provider } from "./provider.js";
 

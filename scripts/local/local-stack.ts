@@ -6,7 +6,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { runStep } from "../../infra/host/run-step.js";
+import { runStep } from "../../infra/host/runner/run.js";
 import {
   releaseId,
   releaseStep,
@@ -15,14 +15,13 @@ import {
   type HostStep,
   type StackSettings,
 } from "../../infra/host/steps.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { newSecret } from "../ops/new-secret.js";
+import { ROOT } from "../project-root.js";
 import { ensureDockerEngine } from "./docker-engine.js";
 import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "./caddy-env.js";
 import { buildLocalImages } from "./images.js";
-
-export const ROOT = join(import.meta.dirname, "../..");
 
 export interface LocalStackOptions {
   /** Everything the local stack writes lives here. */

@@ -3,9 +3,10 @@
 // published on the host's loopback only), one connection for the command.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { runOnHost } from "./commands/run.js";
+import { runOnHost } from "../../infra/host/runner/run.js";
 import { natsLoginCommand } from "./host-commands.js";
-import { OpsError, type Target } from "./target.js";
+import { OpsError } from "./ops-error.js";
+import type { Target } from "./target.js";
 import { openTunnel } from "./tunnel.js";
 
 /** NATS's client port on the host (templates/stack/docker-compose.prod.yml publishes it on 127.0.0.1). */
@@ -25,7 +26,7 @@ export function parseNatsLogin(lines: string): NatsLogin | undefined {
 
 export async function withNats<T>(target: Target, use: (nc: NatsConnection) => Promise<T>): Promise<T> {
   const login = parseNatsLogin(
-    await runOnHost(target, "reading the NATS login", natsLoginCommand(loadTemplates(), target.paths)),
+    await runOnHost(target.transport, "reading the NATS login", natsLoginCommand(loadTemplates(), target.paths)),
   );
   if (!login)
     throw new OpsError(

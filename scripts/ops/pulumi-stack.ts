@@ -3,9 +3,9 @@
 // to fix it (scripts/ops/pulumi-failure.ts decides the words).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { ROOT } from "../local/local-stack.js";
+import { ROOT } from "../project-root.js";
 import { explainPulumiFailure } from "./pulumi-failure.js";
-import { OpsError } from "./target.js";
+import { OpsError } from "./ops-error.js";
 
 export function pulumiOnStack(stack: string, args: string[], input?: string, env = process.env): string {
   const run = spawnSync("bash", [join(ROOT, "scripts/pulumi.sh"), ...args, "--stack", stack], {

@@ -7,7 +7,7 @@ import ms from "ms";
 import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
 import { natsKeyId } from "../../infra/host/nats-users.js";
 import type { StackSettings } from "../../infra/host/steps.js";
-import { OpsError } from "./target.js";
+import { OpsError } from "./ops-error.js";
 
 export const SECRET_KINDS = ["jwt", "nats", "llm"] as const;
 export type SecretKind = (typeof SECRET_KINDS)[number];

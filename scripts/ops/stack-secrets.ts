@@ -8,8 +8,8 @@ import { parseStackConfig, PROJECT, type RawConfig } from "../../infra/config/st
 import type { StackSettings } from "../../infra/host/steps.js";
 import { LOCAL_STACK_SETTINGS } from "../local/local-stack.js";
 import type { StackSecrets } from "./rotation.js";
+import { OpsError } from "./ops-error.js";
 import { pulumiOnStack } from "./pulumi-stack.js";
-import { OpsError } from "./target.js";
 
 export interface StackAccess {
   description: string;

@@ -7,15 +7,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostKeyLine, parseHostKey } from "../../infra/host/host-keys.js";
 import { PRODUCTION_PATHS, type HostPaths } from "../../infra/host/steps.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
-import { SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
-import type { Transport } from "../../infra/host/transport/transport.js";
-import { LOCAL_STACK_FILE, LOCAL_STACK_SETTINGS, ROOT, type LocalStackFile } from "../local/local-stack.js";
-import { parseRecipients } from "../backup/encryption.js";
+import { SshTransport, type SshTarget } from "../../infra/host/runner/ssh.js";
+import type { Transport } from "../../infra/host/runner/transport.js";
+import { ROOT } from "../project-root.js";
 import type { BucketSettings } from "../backup/object-store.js";
+import { bucketFrom, bucketFromEnv, recipientsFrom, recipientsFromEnv } from "./backup-access.js";
 import type { LocalCaddy } from "./host-commands.js";
+import { localTarget } from "./local-target.js";
+import { OpsError } from "./ops-error.js";
 import { pulumiOnStack } from "./pulumi-stack.js";
-import { localStackAccess, pulumiStackAccess, type StackAccess } from "./stack-secrets.js";
+import { pulumiStackAccess, type StackAccess } from "./stack-secrets.js";
 
 export interface Target {
   description: string;
@@ -49,10 +50,6 @@ export interface TargetFlags {
   /** The server's public host key line, for a server named by --host (or to override the stack's). */
   hostKey?: string;
   stack?: string;
-}
-
-export class OpsError extends Error {
-  override name = "OpsError";
 }
 
 export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Target {
@@ -168,70 +165,6 @@ function pinnedHostKey(given: string | undefined, outputs: Record<string, unknow
       `the SSH host key to pin (${given ? "--host-key or OPS_SSH_HOST_KEY" : `stack ${stack}'s sshHostKey output`}) ${key.problem}`,
     );
   return hostKeyLine(key);
-}
-
-/** An operator's OPS_BACKUP_RECIPIENTS wins over the stack's backupRecipients. */
-function recipientsFromEnv(env: NodeJS.ProcessEnv): string[] | undefined {
-  return env.OPS_BACKUP_RECIPIENTS ? recipientsFrom("OPS_BACKUP_RECIPIENTS", env.OPS_BACKUP_RECIPIENTS) : undefined;
-}
-
-function recipientsFrom(where: string, text: string): string[] {
-  try {
-    return parseRecipients(text);
-  } catch (error) {
-    throw new OpsError(`${where} ${(error as Error).message}`);
-  }
-}
-
-function bucketFrom(parts: Partial<BucketSettings>): BucketSettings | undefined {
-  const { endpoint, bucket, accessKey, secretKey } = parts;
-  return endpoint && bucket && accessKey && secretKey ? { endpoint, bucket, accessKey, secretKey } : undefined;
-}
-
-/** An operator's own bucket settings win over the stack's. */
-function bucketFromEnv(env: NodeJS.ProcessEnv): BucketSettings | undefined {
-  const parts = {
-    endpoint: env.OPS_BACKUP_ENDPOINT,
-    bucket: env.OPS_BACKUP_BUCKET,
-    accessKey: env.OPS_BACKUP_ACCESS_KEY,
-    secretKey: env.OPS_BACKUP_SECRET_KEY,
-  };
-  const given = Object.entries(parts).filter(([, v]) => v);
-  if (given.length > 0 && given.length < 4)
-    throw new OpsError(
-      "set all four of OPS_BACKUP_ENDPOINT, OPS_BACKUP_BUCKET, OPS_BACKUP_ACCESS_KEY and OPS_BACKUP_SECRET_KEY, or none",
-    );
-  return bucketFrom(parts);
-}
-
-function localTarget(dir: string, env: NodeJS.ProcessEnv): Target {
-  const file = join(dir, LOCAL_STACK_FILE);
-  if (!existsSync(file)) throw new OpsError(`no local stack in ${dir}: start one with npm run local`);
-  const local = JSON.parse(readFileSync(file, "utf8")) as LocalStackFile;
-  return {
-    description: `the local stack in ${dir}`,
-    transport: new LocalTransport(),
-    paths: { appDir: local.appDir, dataDir: local.dataDir },
-    local: { apiHost: local.apiHost, httpsPort: local.httpsPort, dataDir: local.caddyData, accessLog: local.accessLog },
-    // The settings it deployed (a rotation changes them), or its first secrets.
-    jwtSecret: () =>
-      (
-        JSON.parse(
-          readFileSync(
-            join(dir, existsSync(join(dir, LOCAL_STACK_SETTINGS)) ? LOCAL_STACK_SETTINGS : "secrets.json"),
-            "utf8",
-          ),
-        ) as { jwtSecret: string }
-      ).jwtSecret,
-    stack: localStackAccess(dir),
-    // The local stack's API reads JWT_ISSUER / JWT_AUDIENCE from the shell that started it.
-    jwtClaims: () => ({
-      issuer: env.OPS_JWT_ISSUER || env.JWT_ISSUER || undefined,
-      audience: env.OPS_JWT_AUDIENCE || env.JWT_AUDIENCE || undefined,
-    }),
-    bucket: () => bucketFromEnv(env),
-    backupRecipients: () => recipientsFromEnv(env) ?? [],
-  };
 }
 
 /** The stack's outputs, then (when first asked) its config: a stack never deployed stops at the first. */

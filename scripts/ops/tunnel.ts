@@ -3,7 +3,7 @@
 // the backup commands reach NATS, whose port the host keeps private.
 import { createServer, type Socket } from "node:net";
 import { pipeline } from "node:stream";
-import type { Transport } from "../../infra/host/transport/transport.js";
+import type { Transport } from "../../infra/host/runner/transport.js";
 
 export interface Tunnel {
   /** The local end: 127.0.0.1:port. */

@@ -1,11 +1,12 @@
 // Bearer JWT auth (HS256 only) and per-user ownership of conversations.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatClient } from "../harness/chat-client.js";
-import { requestJson } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor, unsignedToken, type TokenOptions } from "../harness/tokens.js";
+import { ChatClient } from "../../scripts/loopback/chat-client.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor, type TokenOptions } from "../../scripts/loopback/tokens.js";
+import { unsignedToken } from "../harness/forged-token.js";
 import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
-import { signToken } from "../../scripts/ops/commands/token.js";
+import { signToken } from "../../scripts/ops/sign-token.js";
 
 describe("authentication", () => {
   let stack: Stack;

@@ -3,11 +3,11 @@
 // the client accepts gzip (Caddy's encode would otherwise buffer them).
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCaddy, type RunningCaddy } from "../harness/caddy.js";
-import { ChatClient, textOf } from "../harness/chat-client.js";
-import { requestJson, type SseStream } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { startCaddy, type RunningCaddy } from "../../scripts/loopback/caddy.js";
+import { ChatClient, textOf } from "../../scripts/loopback/chat-client.js";
+import { requestJson, type SseStream } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 describe("through Caddy", () => {
   let stack: Stack;

@@ -1,8 +1,8 @@
 // The full chat flow through the bundled API, against both providers' exact
 // wire formats.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { textOf } from "../harness/chat-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { textOf } from "../../scripts/loopback/chat-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 describe.each(["anthropic", "openai"] as const)("chat flow with the %s wire format", (provider) => {
   let stack: Stack;

@@ -8,10 +8,10 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ownerKey } from "../../app/src/store/subjects.js";
-import { textOf } from "../harness/chat-client.js";
-import type { ReceivedEvent } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { textOf } from "../../scripts/loopback/chat-client.js";
+import type { ReceivedEvent } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const UNLIMITED = { RATE_LIMIT_REQUESTS: "100000" };
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);

@@ -2,7 +2,7 @@
 // model: what reaches the model is measured at the fake, never over
 // CONTEXT_MAX_TOKENS (4 characters a token), whatever the conversation did.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "../harness/stack.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 const UNLIMITED = { RATE_LIMIT_REQUESTS: "100000" };
 

@@ -15,9 +15,9 @@ import { ChatStore } from "../../app/src/store/chat-store.js";
 import type { ConversationRecord } from "../../app/src/store/records.js";
 import { StorageQuota } from "../../app/src/store/stored-bytes-counters.js";
 import { keys } from "../../app/src/store/subjects.js";
-import { NatsNode } from "../harness/nats.js";
-import { freePort } from "../harness/ports.js";
-import { scratchDir } from "../harness/tmp.js";
+import { NatsNode } from "../../scripts/loopback/nats.js";
+import { freePort } from "../../scripts/loopback/ports.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const OWNER = "deleter";
 const OPTIONS = { replicas: 1, leaseTtlMs: 30_000, retentionMs: 0, maxBytes: 64 * 1024 * 1024 };

@@ -4,7 +4,7 @@
 // answers a page. Either way at most about 1 MiB a page, and `nextCursor` to
 // go on, so no conversation, however long, is read into memory whole.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "../harness/stack.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 describe("a conversation read a page at a time", () => {
   let stack: Stack;

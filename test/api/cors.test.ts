@@ -2,10 +2,10 @@
 // origins only, never a reflected or wildcard origin, no credentials mode;
 // the same through Caddy. The browser's own side is cors-browser.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCaddy, type RunningCaddy } from "../harness/caddy.js";
-import { requestJson, type ClientOptions } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { startCaddy, type RunningCaddy } from "../../scripts/loopback/caddy.js";
+import { requestJson, type ClientOptions } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const ALLOWED = "https://chat.example.com";
 const OTHER = "https://evil.example.net";

@@ -2,8 +2,8 @@
 // and the partial answer and its token usage are still recorded.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestJson } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 describe.each(["anthropic", "openai"] as const)("DISCONNECT_POLICY=cancel (%s)", (provider) => {
   let stack: Stack;

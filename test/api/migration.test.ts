@@ -8,12 +8,12 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreBackup } from "../harness/backups.js";
-import { startApi, type RunningApi } from "../harness/api.js";
-import { ChatClient } from "../harness/chat-client.js";
-import { startFakeAnthropic, type FakeLlm } from "../harness/fake-llm.js";
-import type { SseStream } from "../harness/http-client.js";
-import { startNats, type NatsDeployment } from "../harness/nats.js";
-import { tokenFor } from "../harness/tokens.js";
+import { startApi, type RunningApi } from "../../scripts/loopback/api.js";
+import { ChatClient } from "../../scripts/loopback/chat-client.js";
+import { startFakeAnthropic, type FakeLlm } from "../../scripts/loopback/fake-llm.js";
+import type { SseStream } from "../../scripts/loopback/http-client.js";
+import { startNats, type NatsDeployment } from "../../scripts/loopback/nats.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 import type { Expected, ExpectedUser } from "../fixtures/store-v1/generate.js";
 
 const FIXTURE = join(import.meta.dirname, "../fixtures/store-v1");
@@ -29,7 +29,7 @@ describe(`a store written by the earlier release (${expected.writtenBy}), after 
     // Restored before the API first starts, as an upgrade from a backup would be.
     const nc = await connect({ servers: nats.url, token: nats.token });
     try {
-      // The settings the API below starts with (test/harness/api.ts): a fresh server has no stream of its to read them from.
+      // The settings the API below starts with (scripts/loopback/api.ts): a fresh server has no stream of its to read them from.
       await restoreBackup(nc, FIXTURE, {
         replaceLive: false,
         log: () => undefined,

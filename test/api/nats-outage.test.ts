@@ -2,9 +2,9 @@
 // store, recovers on its own, and loses no message it acknowledged.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { textOf } from "../harness/chat-client.js";
-import { requestJson } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { textOf } from "../../scripts/loopback/chat-client.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 async function waitForStatus(url: string, status: number, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;

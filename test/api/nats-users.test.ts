@@ -11,11 +11,11 @@ import { natsCredentials, renderNatsAuth } from "../../infra/host/nats-users.js"
 import { loadTemplates } from "../../infra/host/templates.js";
 import { takeBackup } from "../../scripts/backup/backup.js";
 import { restoreBackup } from "../harness/backups.js";
-import { ChatClient } from "../harness/chat-client.js";
-import { TEST_NATS_SECRET } from "../harness/nats.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { scratchDir } from "../harness/tmp.js";
-import { tokenFor } from "../harness/tokens.js";
+import { ChatClient } from "../../scripts/loopback/chat-client.js";
+import { TEST_NATS_SECRET } from "../../scripts/loopback/nats.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 describe("NATS users with least permissions", () => {
   let stack: Stack;

@@ -4,9 +4,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_JWT_SECRET, type RunningApi } from "../harness/api.js";
-import { requestJson } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { TEST_JWT_SECRET, type RunningApi } from "../../scripts/loopback/api.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 interface OtlpSpan {
   name: string;
@@ -211,8 +211,8 @@ describe("start-up configuration errors", () => {
     ],
     [{ TRACING_ENABLED: "true" }, /^configuration error: TRACING_ENDPOINT: is not set but TRACING_ENABLED is true/],
   ])("stops with one line naming the variable and the fix (%o)", async (override, expected) => {
-    const { ManagedProcess } = await import("../harness/process.js");
-    const { BUNDLE } = await import("../harness/api.js");
+    const { ManagedProcess } = await import("../../scripts/loopback/process.js");
+    const { BUNDLE } = await import("../../scripts/loopback/api.js");
     const env = {
       PATH: process.env.PATH,
       NATS_URL: "nats://127.0.0.1:1",

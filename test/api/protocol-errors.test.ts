@@ -5,9 +5,9 @@
 // Caddy then answered 502 to about one request in five.
 import { request as httpsRequest } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCaddy, type RunningCaddy } from "../harness/caddy.js";
-import type { ChatClient } from "../harness/chat-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { startCaddy, type RunningCaddy } from "../../scripts/loopback/caddy.js";
+import type { ChatClient } from "../../scripts/loopback/chat-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 interface Answer {
   status: number;

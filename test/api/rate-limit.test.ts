@@ -7,12 +7,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApi, type RunningApi } from "../harness/api.js";
-import { startCaddy, type RunningCaddy } from "../harness/caddy.js";
-import { ChatClient } from "../harness/chat-client.js";
-import { requestJson, type JsonResponse } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { startApi, type RunningApi } from "../../scripts/loopback/api.js";
+import { startCaddy, type RunningCaddy } from "../../scripts/loopback/caddy.js";
+import { ChatClient } from "../../scripts/loopback/chat-client.js";
+import { requestJson, type JsonResponse } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const LIMIT = 5;
 const FALLBACK_LOG = /NATS cannot answer for rate limits/;

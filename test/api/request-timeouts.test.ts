@@ -7,10 +7,10 @@ import { connect as http2Connect } from "node:http2";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCaddy, type RunningCaddy } from "../harness/caddy.js";
-import { ChatClient, textOf } from "../harness/chat-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { startCaddy, type RunningCaddy } from "../../scripts/loopback/caddy.js";
+import { ChatClient, textOf } from "../../scripts/loopback/chat-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const LIMIT = "2s";
 /** Far past the limit (plus Node's 1 s check) and far short of what the slow client would take. */

@@ -7,8 +7,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SseStream } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import type { SseStream } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 const LEASE_MS = 4_000;
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);

@@ -1,9 +1,9 @@
 // Streams survive a lost connection and a lost instance: an answer can be
 // resumed from JetStream on any API instance with Last-Event-ID.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatClient, textOf } from "../harness/chat-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { ChatClient, textOf } from "../../scripts/loopback/chat-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const CHUNKS = Array.from({ length: 12 }, (_, i) => `w${i} `);
 

@@ -3,10 +3,10 @@
 // from and larger than each user's (RATE_LIMIT_REQUESTS), so one user who
 // spends their own limit does not get everyone behind the address refused.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCaddy, type RunningCaddy } from "../harness/caddy.js";
-import { requestJson } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { startCaddy, type RunningCaddy } from "../../scripts/loopback/caddy.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const USER_LIMIT = 3;
 const NAT = "203.0.113.50";

@@ -2,10 +2,10 @@
 // flight finish (up to SHUTDOWN_GRACE), then the process exits 0.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { textOf } from "../harness/chat-client.js";
-import { requestJson } from "../harness/http-client.js";
-import type { RunningApi } from "../harness/api.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { textOf } from "../../scripts/loopback/chat-client.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
+import type { RunningApi } from "../../scripts/loopback/api.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 describe("SIGTERM draining", () => {
   let stack: Stack;

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONVERSATION_RECORD_WEIGHT } from "../../app/src/chat/storage-quota.js";
 import { counterKey } from "../../app/src/store/shared-counters.js";
 import { keys } from "../../app/src/store/subjects.js";
-import { ChatClient } from "../harness/chat-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { ChatClient } from "../../scripts/loopback/chat-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const QUOTA = 128 * 1024;
 const BIG = "x".repeat(30_000);

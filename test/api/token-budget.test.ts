@@ -5,10 +5,10 @@
 // usage the provider reports when its answer ends.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatClient } from "../harness/chat-client.js";
-import { requestJson, type SseStream } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
-import { tokenFor } from "../harness/tokens.js";
+import { ChatClient } from "../../scripts/loopback/chat-client.js";
+import { requestJson, type SseStream } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const MAX_OUTPUT = 100;
 

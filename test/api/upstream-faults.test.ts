@@ -1,10 +1,10 @@
 // Upstream failures become a clear `error` event: never a hung stream, never
 // a crash. The API keeps serving afterwards.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { textOf } from "../harness/chat-client.js";
-import { errorBody, type FakeReply } from "../harness/fake-llm.js";
-import { requestJson } from "../harness/http-client.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { textOf } from "../../scripts/loopback/chat-client.js";
+import { errorBody, type FakeReply } from "../../scripts/loopback/fake-llm.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
+import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 
 describe.each(["anthropic", "openai"] as const)("upstream faults (%s)", (provider) => {
   let stack: Stack;

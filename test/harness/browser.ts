@@ -3,7 +3,7 @@
 // profile each time and nothing that reaches outside the machine.
 import { existsSync } from "node:fs";
 import { chromium, type BrowserContext } from "playwright-core";
-import { scratchDir } from "./tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 

@@ -6,7 +6,7 @@
 // tests create themselves.
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { NodeSSH } from "node-ssh";
+import type { Transport } from "../../infra/host/runner/transport.js";
 import { parse as parseYaml } from "yaml";
 
 /** cc_ssh's CONFIG_KEY_TO_FILE: each ssh_keys entry, its file in /etc/ssh and its mode. */
@@ -19,7 +19,7 @@ const KEY_FILES: Record<string, [string, number]> = {
   ed25519_public: ["ssh_host_ed25519_key.pub", 0o644],
 };
 
-export async function applyFirstBootSshKeys(hostRoot: string, root: NodeSSH, userData: string): Promise<void> {
+export async function applyFirstBootSshKeys(hostRoot: string, root: Transport, userData: string): Promise<void> {
   const data = parseYaml(userData) as { ssh_deletekeys?: boolean; ssh_keys?: Record<string, string> };
   const sshDir = join(hostRoot, "etc/ssh");
   if (data.ssh_deletekeys !== false) {
@@ -33,7 +33,7 @@ export async function applyFirstBootSshKeys(hostRoot: string, root: NodeSSH, use
     }
   }
   const generate = data.ssh_keys ? "" : "ssh-keygen -A && ";
-  const restarted = await root.execCommand(`${generate}systemctl restart ssh`);
+  const restarted = await root.exec(`${generate}systemctl restart ssh`);
   if (restarted.code !== 0)
     throw new Error(`restarting sshd after the first boot: ${restarted.stdout}${restarted.stderr}`);
 }

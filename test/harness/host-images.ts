@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { NodeSSH } from "node-ssh";
+import type { Transport } from "../../infra/host/runner/transport.js";
 import { ensureDockerEngine } from "../../scripts/local/docker-engine.js";
 import { buildLocalImages } from "../../scripts/local/images.js";
 import type { SystemdHost } from "./systemd-host.js";
@@ -18,7 +18,7 @@ import { natsServerBinary } from "../../scripts/setup/tools.js";
  */
 export async function loadLocalImages(
   host: SystemdHost,
-  ssh: NodeSSH,
+  ssh: Transport,
   docker = "docker",
 ): Promise<{ apiImage: string; natsImage: string }> {
   await ensureDockerEngine(() => undefined);
@@ -28,14 +28,19 @@ export async function loadLocalImages(
 }
 
 /** Copies images from this machine's engine into the host's (`docker save`, then `docker load` there). */
-export async function copyImages(host: SystemdHost, ssh: NodeSSH, images: string[], docker = "docker"): Promise<void> {
+export async function copyImages(
+  host: SystemdHost,
+  ssh: Transport,
+  images: string[],
+  docker = "docker",
+): Promise<void> {
   const inHost = `/var/tmp/platform-images-${process.pid}.tar`;
   const file = join(host.root, inHost);
   try {
     execFileSync("docker", ["save", "-o", file, ...images], { stdio: ["ignore", "ignore", "pipe"] });
     // The docker client reads the file as the SSH user, who may not be root.
     chmodSync(file, 0o644);
-    const loaded = await ssh.execCommand(`${docker} load -i ${inHost}`);
+    const loaded = await ssh.exec(`${docker} load -i ${inHost}`);
     if (loaded.code !== 0) {
       throw new Error(`docker load in the test host exited with ${loaded.code}:\n${loaded.stdout}\n${loaded.stderr}`);
     }

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { scratchDir } from "./tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const PULUMI = join(ROOT, "scripts/pulumi.sh");

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { BucketSettings } from "../../scripts/backup/object-store.js";
-import { ManagedProcess } from "./process.js";
+import { ManagedProcess } from "../../scripts/loopback/process.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 

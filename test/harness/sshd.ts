@@ -5,9 +5,9 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./ports.js";
-import { ManagedProcess } from "./process.js";
-import { scratchDir } from "./tmp.js";
+import { freePort } from "../../scripts/loopback/ports.js";
+import { ManagedProcess } from "../../scripts/loopback/process.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 export interface TestSshd {
   port: number;

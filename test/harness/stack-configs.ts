@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { scratchDir } from "./tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 export interface KeyPair {
   publicKey: string;

@@ -15,6 +15,7 @@ import {
   mkdirSync,
   openSync,
   closeSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -23,9 +24,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import { homedir } from "node:os";
-import { Socket } from "node:net";
 import { join } from "node:path";
-import { NodeSSH } from "node-ssh";
+import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
+import { SshTransport } from "../../infra/host/runner/ssh.js";
+import { tcpProbe } from "./tcp-probe.js";
 
 const CACHE = "/var/cache/platform-test-host";
 const PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,lynis";
@@ -48,6 +50,13 @@ export interface SystemdHostOptions {
   containers?: boolean;
 }
 
+export interface HostTransportOptions {
+  port?: number;
+  localAddress?: string;
+  /** @default 0 (one attempt) */
+  dialTimeoutSeconds?: number;
+}
+
 export interface SystemdHost {
   address: string;
   /** This machine's address on the veth: where the host sees SSH come from. */
@@ -60,8 +69,15 @@ export interface SystemdHost {
   publicKey: string;
   /** Milliseconds from the call: root filesystem ready, SSH answering, Docker answering (docker hosts). */
   timings: { rootfsMs: number; sshMs: number; dockerMs?: number };
-  /** SSH as `user`, on port 22 unless told, from the gateway address unless told. */
-  connect(user: string, options?: { port?: number; localAddress?: string }): Promise<NodeSSH>;
+  /**
+   * The project's SSH transport to the host as `user`, on port 22 unless
+   * told, from the gateway address unless told, pinned to the host keys the
+   * host has now (read from its files, as an operator would from its
+   * console). Transports with the same settings share one connection;
+   * `endSession()` ends it, and the next command logs in anew. One dial
+   * attempt unless told: a refused login fails at once.
+   */
+  transport(user: string, options?: HostTransportOptions): SshTransport;
   stop(): Promise<void>;
 }
 
@@ -186,11 +202,17 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
     rmSync(consoleLog, { force: true });
   };
 
-  const connect = async (user: string, options: { port?: number; localAddress?: string } = {}) => {
-    const ssh = new NodeSSH();
-    await ssh.connect({ host: address, username: user, privateKeyPath: keyPath, readyTimeout: 20_000, ...options });
-    return ssh;
-  };
+  const transport = (user: string, options: HostTransportOptions = {}) =>
+    new SshTransport({
+      host: address,
+      port: options.port ?? 22,
+      user,
+      privateKey: readFileSync(keyPath, "utf8"),
+      hostKeys: currentHostKeys(root),
+      hostKeyFix: "the test host's keys are read from its root directory: did a test change them?",
+      dialTimeoutSeconds: options.dialTimeoutSeconds ?? 0,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
   let sshMs: number;
   let dockerMs: number | undefined;
   try {
@@ -211,19 +233,25 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
       iptables("-I", rule);
     }
 
-    await until(() => portOpen(address, 22), 60_000, `SSH on ${address}`, consoleLog);
+    await until(
+      async () => (await tcpProbe(address, 22, 1000)) === "connected",
+      60_000,
+      `SSH on ${address}`,
+      consoleLog,
+    );
     sshMs = Date.now() - started;
     if (docker) {
-      const ssh = await connect("root");
+      // sshd may answer TCP a moment before it takes logins.
+      const asRoot = transport("root", { dialTimeoutSeconds: 30 });
       try {
         await until(
-          async () => (await ssh.execCommand("docker info --format '{{.ServerVersion}}'")).code === 0,
+          async () => (await asRoot.exec("docker info --format '{{.ServerVersion}}'")).code === 0,
           60_000,
           "the Docker engine in the test host",
           consoleLog,
         );
       } finally {
-        ssh.dispose();
+        await asRoot.endSession();
       }
       dockerMs = Date.now() - started;
     }
@@ -239,9 +267,17 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
     keyPath,
     publicKey,
     timings: { rootfsMs, sshMs, dockerMs },
-    connect,
+    transport,
     stop,
   };
+}
+
+/** The host keys sshd presents now, as the lines a transport pins. */
+function currentHostKeys(root: string): string[] {
+  const dir = join(root, "etc/ssh");
+  return readdirSync(dir)
+    .filter((file) => /^ssh_host_.*_key\.pub$/.test(file))
+    .map((file) => hostKeyLine(hostKeyOf(readFileSync(join(dir, file), "utf8"))));
 }
 
 /**
@@ -298,7 +334,7 @@ function installComposePlugin(root: string): void {
   chmodSync(join(plugins, "docker-compose"), 0o755);
 }
 
-/** This machine's Compose v2 plugin (see ../shared/NOTES.md, from the project's root, for how it got there). */
+/** This machine's Compose v2 plugin (../shared/NOTES.md, beside the project's root, says how it got there). */
 function composePlugin(): string {
   const dirs = [
     ...(process.env.DOCKER_CONFIG ? [join(process.env.DOCKER_CONFIG, "cli-plugins")] : []),
@@ -343,21 +379,4 @@ async function until(
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-function portOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(1000);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.connect(port, host);
-  });
 }

@@ -1,6 +1,6 @@
 // An ops target whose host is this machine, watched: a test that expects a
 // command to refuse before touching the host checks that nothing ran there.
-import { LocalTransport } from "../../infra/host/transport/local.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
 import type { Target } from "../../scripts/ops/target.js";
 import type { FakeS3 } from "./s3.js";
 

@@ -10,10 +10,11 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NodeSSH } from "node-ssh";
 import { moveSshCommand } from "../../infra/host/cloud-init.js";
 import { bootstrapStep, caddyStep, type HostSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
+import type { SshTransport } from "../../infra/host/runner/ssh.js";
+import { run } from "../harness/host-exec.js";
 import { loadLocalImages } from "../harness/host-images.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
 
@@ -32,13 +33,8 @@ const EXISTING_RULES = [
 const LYNIS =
   "lynis audit system --quick --no-colors 2>/dev/null | sed -n 's/.*Hardening index : \\([0-9]*\\).*/\\1/p'";
 
-async function run(ssh: NodeSSH, command: string, stdin?: string) {
-  const result = await ssh.execCommand(command, stdin === undefined ? {} : { stdin });
-  return { ...result, output: `${result.stdout}\n${result.stderr}` };
-}
-
 /** The ALLOW rules of `ufw status`, one line each, comments dropped, sorted. */
-async function allowRules(ssh: NodeSSH): Promise<string[]> {
+async function allowRules(ssh: SshTransport): Promise<string[]> {
   const status = await run(ssh, "sudo ufw status");
   return status.stdout
     .split("\n")
@@ -56,11 +52,11 @@ async function allowRules(ssh: NodeSSH): Promise<string[]> {
 // A bootstrap run that fails must stop the setup with what the host said:
 // the next step (logging in as the deploy user) would otherwise fail with an
 // SSH error that hides the cause, and every test would only be skipped.
-async function bootstrapRun(ssh: NodeSSH, command: string, script: string, which: string) {
+async function bootstrapRun(ssh: SshTransport, command: string, script: string, which: string) {
   const result = await run(ssh, command, script);
   if (result.code !== 0) {
     throw new Error(
-      `the ${which} bootstrap run exited with ${result.signal ? `signal ${result.signal}` : result.code}; the host's output:\n` +
+      `the ${which} bootstrap run exited with ${result.code ?? "no exit code (a signal?)"}; the host's output:\n` +
         `--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`,
     );
   }
@@ -69,7 +65,7 @@ async function bootstrapRun(ssh: NodeSSH, command: string, script: string, which
 
 describe("bootstrap on a systemd test host", () => {
   let host: SystemdHost;
-  let deploy: NodeSSH;
+  let deploy: SshTransport;
   const lynis: { before?: number; after?: number } = {};
   const results: Array<{ code: number | null; output: string }> = [];
 
@@ -93,7 +89,7 @@ describe("bootstrap on a systemd test host", () => {
       tlsIssuer: "letsencrypt",
     };
     const step = bootstrapStep(loadTemplates(), settings);
-    const root = await host.connect("root");
+    const root = host.transport("root");
     const seeded = await run(
       root,
       `apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y ufw >/dev/null && ${EXISTING_RULES.join(" && ")} && ufw --force enable`,
@@ -112,19 +108,19 @@ describe("bootstrap on a systemd test host", () => {
     outsider = { ...(await run(root, elsewhere.command, elsewhere.script)), rulesAfter: await allowRules(root) };
     // First run: as root, as on a fresh VPS.
     results.push(await bootstrapRun(root, step.command, step.script, "first"));
-    root.dispose();
+    await root.endSession();
     // Second run: as the deploy user, the only one SSH still lets in.
-    const second = await host.connect("deploy");
+    const second = host.transport("deploy");
     results.push(await bootstrapRun(second, step.command, step.script, "second"));
-    second.dispose();
+    await second.endSession();
     // A new session, as the next deploy would open (with its new groups).
-    deploy = await host.connect("deploy");
+    deploy = host.transport("deploy");
     lynis.after = Number((await run(deploy, `sudo sh -c "${LYNIS}"`)).stdout.trim());
     console.log(`Lynis hardening index of the test host: ${lynis.before} before the bootstrap, ${lynis.after} after`);
   }, 900_000);
 
   afterAll(async () => {
-    deploy?.dispose();
+    await deploy?.endSession();
     await host?.stop();
   }, 60_000);
 
@@ -180,7 +176,8 @@ describe("bootstrap on a systemd test host", () => {
     const open = `allow from ${stranger} to any port 22 proto tcp`;
     try {
       expect((await run(deploy, `sudo ufw insert 1 ${open}`)).code).toBe(0);
-      await expect(host.connect("deploy", { localAddress: stranger })).rejects.toThrow(/authentication/i);
+      const fromStranger = host.transport("deploy", { localAddress: stranger });
+      await expect(fromStranger.exec("true")).rejects.toThrow(/authentication/i);
       const refused = await run(deploy, "sudo journalctl -u ssh --no-pager -o cat");
       expect(refused.stdout).toMatch(
         new RegExp(`correct key but not from a permitted host \\(host=${stranger.replace(/\./g, "\\.")}`),
@@ -192,7 +189,7 @@ describe("bootstrap on a systemd test host", () => {
   });
 
   it("refuses root and passwords over SSH", async () => {
-    await expect(host.connect("root")).rejects.toThrow(/authentication/i);
+    await expect(host.transport("root").exec("true")).rejects.toThrow(/authentication/i);
     const effective = await run(deploy, "sudo sshd -T -C user=root,host=x,addr=127.0.0.1");
     expect(effective.stdout).toMatch(/^permitrootlogin no$/m);
     expect(effective.stdout).toMatch(/^passwordauthentication no$/m);
@@ -431,7 +428,7 @@ describe("bootstrap on a systemd test host", () => {
   });
 
   describe("SSH moved to port 2222 (sshPort) on a server whose ufw starts empty", () => {
-    let at2222: NodeSSH;
+    let at2222: SshTransport;
     let wrongPort: { code: number | null; output: string };
     const runs: Array<{ code: number | null; output: string }> = [];
 
@@ -442,7 +439,7 @@ describe("bootstrap on a systemd test host", () => {
         "sudo ufw --force reset >/dev/null && printf 'Port 2222\\n' | sudo tee /etc/ssh/sshd_config.d/00-platform-port.conf >/dev/null && sudo systemctl restart ssh",
       );
       if (moved.code !== 0) throw new Error(`could not move sshd to 2222:\n${moved.output}`);
-      at2222 = await host.connect("deploy", { port: 2222 });
+      at2222 = host.transport("deploy", { port: 2222 });
       const templates = loadTemplates();
       const wrong = bootstrapStep(templates, { ...settings, sshPort: 2200 });
       wrongPort = await run(at2222, wrong.command, wrong.script);
@@ -451,7 +448,7 @@ describe("bootstrap on a systemd test host", () => {
       runs.push(await bootstrapRun(at2222, step.command, step.script, "second port-2222"));
     }, 600_000);
 
-    afterAll(() => at2222?.dispose());
+    afterAll(() => at2222?.endSession());
 
     it("refuses an sshPort sshd does not listen on, before anything that decides who may log in changes", async () => {
       expect(wrongPort.code, wrongPort.output).toBe(1);
@@ -478,22 +475,20 @@ describe("bootstrap on a systemd test host", () => {
     });
 
     it("lets the operator log in again on 2222 once ufw is enabled", async () => {
-      const again = await host.connect("deploy", { port: 2222 });
-      try {
-        expect((await run(again, "id -un")).stdout.trim()).toBe("deploy");
-      } finally {
-        again.dispose();
-      }
+      // A new login: the connection it shares with at2222 (opened before ufw was enabled) ends first.
+      const again = host.transport("deploy", { port: 2222 });
+      await again.endSession();
+      expect((await run(again, "id -un")).stdout.trim()).toBe("deploy");
     });
 
     it("moves sshd for cloud-init on a new instance (moveSshCommand), reachable on the new port at once", async () => {
       const moved = await run(at2222, `sudo sh -c ${JSON.stringify(moveSshCommand(2200))}`);
       expect(moved.code, moved.output).toBe(0);
-      const at2200 = await host.connect("deploy", { port: 2200 });
+      const at2200 = host.transport("deploy", { port: 2200 });
       try {
         expect((await run(at2200, "sudo sshd -T | grep '^port '")).stdout.trim()).toBe("port 2200");
       } finally {
-        at2200.dispose();
+        await at2200.endSession();
       }
     });
   });

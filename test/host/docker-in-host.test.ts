@@ -3,12 +3,13 @@
 // from this machine (no registry is reachable), a compose project with a
 // healthcheck, production-like limits and a port published on the host's
 // 127.0.0.1, which nothing outside the host can reach.
-import { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NodeSSH } from "node-ssh";
+import type { SshTransport } from "../../infra/host/runner/ssh.js";
+import { run } from "../harness/host-exec.js";
 import { loadLocalImages } from "../harness/host-images.js";
-import { freePort } from "../harness/ports.js";
+import { freePort } from "../../scripts/loopback/ports.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
+import { tcpProbe } from "../harness/tcp-probe.js";
 
 const PROJECT = "/root/docker-in-host";
 const MEMORY_LIMIT = 256 * 1024 * 1024;
@@ -31,32 +32,9 @@ http.createServer((req, res) => {
 }).listen(8080);
 `;
 
-async function run(ssh: NodeSSH, command: string, stdin?: string) {
-  const result = await ssh.execCommand(command, stdin === undefined ? {} : { stdin });
-  return { ...result, output: `${result.stdout}\n${result.stderr}` };
-}
-
-/** "connected", or the error code of a TCP connection attempt from this machine. */
-function connectFromHere(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(3000);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("connected");
-    });
-    socket.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? String(e)));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve("timeout");
-    });
-    socket.connect(port, host);
-  });
-}
-
 describe("Docker inside the systemd test host", () => {
   let host: SystemdHost;
-  let root: NodeSSH;
+  let root: SshTransport;
   let images: { apiImage: string; natsImage: string };
   let port: number;
 
@@ -67,7 +45,7 @@ describe("Docker inside the systemd test host", () => {
       `test host with Docker: root filesystem ${(t.rootfsMs / 1000).toFixed(1)} s, SSH ${(t.sshMs / 1000).toFixed(1)} s, ` +
         `Docker ready ${((t.dockerMs ?? NaN) / 1000).toFixed(1)} s after the start`,
     );
-    root = await host.connect("root");
+    root = host.transport("root");
     const loadStarted = Date.now();
     images = await loadLocalImages(host, root);
     console.log(`local images built (if changed) and loaded into the host in ${(Date.now() - loadStarted) / 1000} s`);
@@ -77,7 +55,7 @@ describe("Docker inside the systemd test host", () => {
   }, 600_000);
 
   afterAll(async () => {
-    root?.dispose();
+    await root?.endSession();
     await host?.stop();
   }, 60_000);
 
@@ -153,11 +131,11 @@ describe("Docker inside the systemd test host", () => {
 
   it("keeps the published port inside the host", async () => {
     // The host answers from here (SSH), so a refusal below is the port's.
-    expect(await connectFromHere(host.address, 22)).toBe("connected");
+    expect(await tcpProbe(host.address, 22, 3000)).toBe("connected");
     expect((await run(root, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${port}/health`)).stdout).toBe(
       "200",
     );
-    expect(await connectFromHere(host.address, port)).toBe("ECONNREFUSED");
-    expect(await connectFromHere("127.0.0.1", port)).toBe("ECONNREFUSED");
+    expect(await tcpProbe(host.address, port, 3000)).toBe("ECONNREFUSED");
+    expect(await tcpProbe("127.0.0.1", port, 3000)).toBe("ECONNREFUSED");
   });
 });

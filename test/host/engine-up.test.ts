@@ -12,9 +12,9 @@ import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import type { NodeSSH } from "node-ssh";
-import { ChatClient, textOf } from "../harness/chat-client.js";
-import { requestJson } from "../harness/http-client.js";
+import { ChatClient, textOf } from "../../scripts/loopback/chat-client.js";
+import { run } from "../harness/host-exec.js";
+import { requestJson } from "../../scripts/loopback/http-client.js";
 import { startFakeVultr, type FakeVultr } from "../harness/fake-vultr.js";
 import { applyFirstBootSshKeys } from "../harness/first-boot.js";
 import { loadLocalImages } from "../harness/host-images.js";
@@ -27,9 +27,9 @@ import {
 } from "../harness/pulumi-engine.js";
 import { startFakeS3, type FakeS3 } from "../harness/s3.js";
 import { startSystemdHost, type SystemdHost } from "../harness/systemd-host.js";
-import { tokenFor } from "../harness/tokens.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
-import { HostKeyRefusedError, SshTransport } from "../../infra/host/transport/ssh.js";
+import { HostKeyRefusedError, SshTransport } from "../../infra/host/runner/ssh.js";
 import { PRODUCTION_PATHS, releaseId, verifyStep } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { openBackup } from "../../scripts/backup/backup.js";
@@ -45,13 +45,8 @@ const CADDY_ROOT_CA = "var/lib/caddy/.local/share/caddy/pki/authorities/local/ro
 /** The operator's age key pair: the stack and the host get the recipient, only the operator (this test) the identity. */
 const BACKUP_KEY = await generateKeyPair();
 
-async function run(ssh: NodeSSH, command: string) {
-  const result = await ssh.execCommand(command);
-  return { ...result, output: `${result.stdout}\n${result.stderr}` };
-}
-
 /** Logins of the deploy user that sshd accepted so far. */
-async function deployLogins(root: NodeSSH): Promise<number> {
+async function deployLogins(root: SshTransport): Promise<number> {
   const log = await run(root, "journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey for deploy' || true");
   return Number(log.stdout.trim());
 }
@@ -71,7 +66,7 @@ async function plannedOps(stack: EngineStack): Promise<Record<string, string>> {
 }
 
 let host: SystemdHost;
-let root: NodeSSH;
+let root: SshTransport;
 /** The stack's backup bucket: an S3 endpoint on this machine, where the test host reaches it. */
 let s3: FakeS3;
 let images: { apiImage: string; natsImage: string };
@@ -81,18 +76,16 @@ let byo: EngineStack | undefined;
 beforeAll(async () => {
   host = await startSystemdHost("engine-up", { docker: true, subnet: 216 });
   s3 = await startFakeS3({ listen: `${host.gatewayAddress}:0` });
-  root = await host.connect("root");
+  root = host.transport("root");
   images = await loadLocalImages(host, root);
   // What cloud-init does on a Vultr instance, with the script users run on their own server.
   const script = readFileSync(join(ROOT, "templates/host/create-deploy-user.sh"), "utf8");
-  const created = await root.execCommand(`DEPLOY_USER=deploy DEPLOY_SSH_KEY='${host.publicKey}' bash -s`, {
-    stdin: script,
-  });
+  const created = await root.exec(`DEPLOY_USER=deploy DEPLOY_SSH_KEY='${host.publicKey}' bash -s`, script);
   if (created.code !== 0) throw new Error(`create-deploy-user.sh: ${created.stdout}\n${created.stderr}`);
 }, 600_000);
 
 afterAll(async () => {
-  root?.dispose();
+  await root?.endSession();
   await byo?.remove();
   await host?.stop();
   await s3?.stop();
@@ -254,14 +247,14 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
       packageSource: "distro",
       tlsIssuer: "letsencrypt",
     });
-    const deploy = await host.connect("deploy");
+    const deploy = host.transport("deploy");
     try {
-      const result = await deploy.execCommand(step.command, { stdin: step.script });
+      const result = await deploy.exec(step.command, step.script);
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
       expect(result.stdout).toMatch(/certificate pending: api\.example\.com resolves to nothing here/);
       expect(result.stdout).toMatch(/"status":"ok"/);
     } finally {
-      deploy.dispose();
+      await deploy.endSession();
     }
   });
 
@@ -431,7 +424,7 @@ describe("npm run ops over SSH, on the stack pulumi up deployed on the test host
   it("deploy: refused while another one holds the lock", async () => {
     const lock = `${PRODUCTION_PATHS.appDir}/.deploy.lock`;
     // Another deploy, as seen by the host: the lock held by a process there.
-    const held = root.execCommand(`flock ${lock} sleep 20`);
+    const held = root.exec(`flock ${lock} sleep 20`);
     await new Promise((r) => setTimeout(r, 1000));
     const before = (await run(root, `cat ${PRODUCTION_PATHS.appDir}/current-release`)).stdout;
     const result = await ops(["deploy", "--bundle", bundleV2]);

@@ -8,9 +8,9 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostKeyOf } from "../../infra/host/host-keys.js";
-import { freePort } from "../harness/ports.js";
+import { freePort } from "../../scripts/loopback/ports.js";
 import { startTestSshd, type TestSshd } from "../harness/sshd.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const SCRIPT = join(import.meta.dirname, "../../scripts/ci/check-ssh-reach.sh");
 

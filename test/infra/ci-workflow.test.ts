@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { setAllArguments, throwawayConfig } from "../../scripts/ci/preview-without-secrets.js";
 import { evaluate, pullRequestExposures } from "../../scripts/ci/workflow-exposure.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const WORKFLOWS = join(ROOT, ".github/workflows");

@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { cloudInit } from "../../infra/host/cloud-init.js";
 import { hostKeyProvider } from "../../infra/providers/host-key.js";
 import { KEYS } from "../harness/stack-configs.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 describe("cloud-init user data", () => {
   it("creates the deploy user and installs the program's host key as the server's only one", async () => {

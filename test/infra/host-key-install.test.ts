@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostKeyOf, hostKeyLine } from "../../infra/host/host-keys.js";
 import { sha256 } from "../../infra/host/steps.js";
-import { scanHostKey } from "../../infra/host/transport/host-key-scan.js";
+import { scanHostKey } from "../../infra/host/runner/host-key-scan.js";
 import { hostKeyProvider } from "../../infra/providers/host-key.js";
 import {
   hostKeyInstallProvider,

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parseHostKey } from "../../infra/host/host-keys.js";
 import { hostKeyProvider } from "../../infra/providers/host-key.js";
 import { providers } from "../../infra/providers/registry.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 describe("the host:HostKey provider", () => {
   it("is in the registry the providers bundle serves, beside host:KnownHost", () => {

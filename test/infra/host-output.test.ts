@@ -3,10 +3,8 @@
 // or not) and failure. Run through the local transport, with a host script
 // that prints escape sequences (a retitled window, a cleared screen, a C1 CSI).
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { HostStepError, runStep } from "../../infra/host/run-step.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
-import { runOnHost } from "../../scripts/ops/commands/run.js";
-import type { Target } from "../../scripts/ops/target.js";
+import { HostCommandError, runOnHost, runStep } from "../../infra/host/runner/run.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
 
 const HOSTILE = String.raw`printf 'ok \033]0;owned\007\033[2J\302\2331m\r\n'`;
 // eslint-disable-next-line no-control-regex
@@ -22,25 +20,25 @@ describe("a host step's output", () => {
 
   it("is terminal-safe in the failure that carries it", async () => {
     const failure = await runStep(new LocalTransport(), step(`${HOSTILE}; exit 3`)).catch((e: unknown) => e);
-    expect(failure).toBeInstanceOf(HostStepError);
-    expect((failure as HostStepError).message).toContain(SHOWN.trim());
-    expect((failure as HostStepError).message).not.toMatch(CONTROL);
+    expect(failure).toBeInstanceOf(HostCommandError);
+    expect((failure as HostCommandError).message).toContain(SHOWN.trim());
+    expect((failure as HostCommandError).message).not.toMatch(CONTROL);
   });
 });
 
 describe("an ops command's output", () => {
-  const target = { description: "a test host", transport: new LocalTransport() } as unknown as Target;
+  const transport = new LocalTransport("a test host");
   const command = (script: string) => ({ command: "bash -s", script });
   afterEach(() => vi.restoreAllMocks());
 
   it("is terminal-safe when read, streamed and in a failure", async () => {
-    expect(await runOnHost(target, "status", command(HOSTILE))).toBe(SHOWN);
+    expect(await runOnHost(transport, "status", command(HOSTILE))).toBe(SHOWN);
     const written: string[] = [];
     vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (written.push(String(chunk)), true));
-    await runOnHost(target, "logs", command(HOSTILE), { stream: true });
+    await runOnHost(transport, "logs", command(HOSTILE), { stream: true });
     vi.restoreAllMocks();
     expect(written.join("")).toBe(SHOWN);
-    const failure = (await runOnHost(target, "status", command(`${HOSTILE} >&2; exit 1`)).catch(
+    const failure = (await runOnHost(transport, "status", command(`${HOSTILE} >&2; exit 1`)).catch(
       (e: unknown) => e,
     )) as Error;
     expect(failure.message).toContain("status failed on a test host (exit code 1)");

@@ -8,11 +8,11 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostKeyOf } from "../../infra/host/host-keys.js";
-import { scanHostKey } from "../../infra/host/transport/host-key-scan.js";
-import { HostKeyRefusedError, SshTransport, type SshTarget } from "../../infra/host/transport/ssh.js";
+import { scanHostKey } from "../../infra/host/runner/host-key-scan.js";
+import { HostKeyRefusedError, SshTransport, type SshTarget } from "../../infra/host/runner/ssh.js";
 import { knownHostProvider, type KnownHostInputs } from "../../infra/providers/known-host.js";
 import { makeKeyPair, startTestSshd, type TestSshd } from "../harness/sshd.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 let sshd: TestSshd;
 const scratch = scratchDir("host-keys");
@@ -125,7 +125,7 @@ describe("learning a server's key (trust on first use)", () => {
   });
 
   it("fails after its timeout with what to check, when nothing answers", async () => {
-    const closed = await import("../harness/ports.js").then((p) => p.freePort());
+    const closed = await import("../../scripts/loopback/ports.js").then((p) => p.freePort());
     await expect(scanHostKey("127.0.0.1", closed, 1)).rejects.toThrow(
       new RegExp(
         `Could not read the SSH host key of 127\\.0\\.0\\.1:${closed} within 1 s .*pulumi config set sshHostKey`,

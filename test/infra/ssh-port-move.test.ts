@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sshPortMove, sshPortMoveRefusal } from "../../infra/host/ssh-port-move.js";
 import { hostStepProvider, type HostStepInputs } from "../../infra/providers/host-step.js";
-import { freePort } from "../harness/ports.js";
+import { freePort } from "../../scripts/loopback/ports.js";
 import { startTestSshd, type TestSshd } from "../harness/sshd.js";
 
 describe("sshPortMove", () => {

@@ -10,9 +10,9 @@ import { BackupBucket } from "../../scripts/backup/object-store.js";
 import { listBackups } from "../../scripts/ops/commands/backup.js";
 import type { Target } from "../../scripts/ops/target.js";
 import { fill, quiet, STORE_OPTIONS } from "../harness/filled-store.js";
-import { startNats, type NatsDeployment } from "../harness/nats.js";
+import { startNats, type NatsDeployment } from "../../scripts/loopback/nats.js";
 import { startFakeS3, type FakeS3 } from "../harness/s3.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 describe("backups in the stack's bucket (a local S3 endpoint)", () => {
   let nats: NatsDeployment;

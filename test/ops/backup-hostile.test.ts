@@ -17,9 +17,9 @@ import { BackupBucket } from "../../scripts/backup/object-store.js";
 import { restore } from "../../scripts/ops/commands/backup.js";
 import { verifyBackup } from "../harness/backups.js";
 import { fill, quiet, STORE_OPTIONS } from "../harness/filled-store.js";
-import { startNats, type NatsDeployment } from "../harness/nats.js";
+import { startNats, type NatsDeployment } from "../../scripts/loopback/nats.js";
 import { startFakeS3, type FakeS3 } from "../harness/s3.js";
-import { filesUnder, scratchDir } from "../harness/tmp.js";
+import { filesUnder, scratchDir } from "../../scripts/loopback/tmp.js";
 import { watchedTarget } from "../harness/watched-target.js";
 
 describe("hostile backups, in the bucket or in a folder, refused before anything is written or stopped", () => {

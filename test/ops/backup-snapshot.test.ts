@@ -18,8 +18,8 @@ import { takeBackup } from "../../scripts/backup/backup.js";
 import { MANIFEST_FILE } from "../../scripts/backup/layout.js";
 import { restoreBackup, verifyBackup } from "../harness/backups.js";
 import { fill, logOf, OWNER, quiet, STORE_OPTIONS } from "../harness/filled-store.js";
-import { startNats, type NatsDeployment } from "../harness/nats.js";
-import { scratchDir } from "../harness/tmp.js";
+import { startNats, type NatsDeployment } from "../../scripts/loopback/nats.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 describe("backup and restore of JetStream with the server's snapshot API", () => {
   let source: NatsDeployment;

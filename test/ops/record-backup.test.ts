@@ -16,9 +16,9 @@ import {
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
 import { recordBackupCommand } from "../../scripts/ops/host-commands.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const CONTAINER_UID = 10001;
 

@@ -7,9 +7,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { knownHostsFile, sshClientArgs } from "../../scripts/ops/ssh-client.js";
-import { OpsError, resolveTarget } from "../../scripts/ops/target.js";
+import { OpsError } from "../../scripts/ops/ops-error.js";
+import { resolveTarget } from "../../scripts/ops/target.js";
 import { makeKeyPair, startTestSshd, type TestSshd } from "../harness/sshd.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFsjYNldF9+1ZXtc7Fhp00BRJQzmOmWFRd1e0ELnaxJ1";

@@ -11,18 +11,18 @@ import {
   LOCAL_STACK_SETTINGS,
   localStackDown,
   localStackUp,
-  ROOT,
   type LocalStack,
 } from "../../scripts/local/local-stack.js";
-import { ChatClient, textOf } from "../harness/chat-client.js";
-import { requestJson, waitUntilHealthy } from "../harness/http-client.js";
-import { freePort } from "../harness/ports.js";
-import { tokenFor } from "../harness/tokens.js";
+import { ROOT } from "../../scripts/project-root.js";
+import { ChatClient, textOf } from "../../scripts/loopback/chat-client.js";
+import { requestJson, waitUntilHealthy } from "../../scripts/loopback/http-client.js";
+import { freePort } from "../../scripts/loopback/ports.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
-import { runStep } from "../../infra/host/run-step.js";
+import { runStep } from "../../infra/host/runner/run.js";
 import { stackStep, type StackSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { LocalTransport } from "../../infra/host/transport/local.js";
+import { LocalTransport } from "../../infra/host/runner/local.js";
 
 const DIR = join(ROOT, ".tmp/test-stack");
 

@@ -16,15 +16,15 @@ import {
   LOCAL_STACK_SETTINGS,
   localStackDown,
   localStackUp,
-  ROOT,
   type LocalStack,
 } from "../../scripts/local/local-stack.js";
+import { ROOT } from "../../scripts/project-root.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
-import { ChatClient, textOf } from "../harness/chat-client.js";
-import { startFakeAnthropic, type FakeLlm } from "../harness/fake-llm.js";
-import { requestJson, waitUntilHealthy } from "../harness/http-client.js";
-import { freePort } from "../harness/ports.js";
-import { tokenFor } from "../harness/tokens.js";
+import { ChatClient, textOf } from "../../scripts/loopback/chat-client.js";
+import { startFakeAnthropic, type FakeLlm } from "../../scripts/loopback/fake-llm.js";
+import { requestJson, waitUntilHealthy } from "../../scripts/loopback/http-client.js";
+import { freePort } from "../../scripts/loopback/ports.js";
+import { tokenFor } from "../../scripts/loopback/tokens.js";
 
 const DIR = join(ROOT, ".tmp/test-rotation");
 /** The compose network's gateway (templates/stack/docker-compose.prod.yml): this machine, as the containers reach it. */

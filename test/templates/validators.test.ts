@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const TEMPLATES = join(import.meta.dirname, "../../templates");
 const read = (path: string) => readFileSync(join(TEMPLATES, path), "utf8");

@@ -12,7 +12,7 @@ import {
   parseRecipients,
   readIdentityFile,
 } from "../../scripts/backup/encryption.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

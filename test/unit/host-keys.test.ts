@@ -13,7 +13,7 @@ import {
   hostKeyRefusalMessage,
   parseHostKey,
 } from "../../infra/host/host-keys.js";
-import { scratchDir } from "../harness/tmp.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const scratch = scratchDir("host-key-unit");
 afterAll(() => scratch.remove());

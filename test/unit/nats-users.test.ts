@@ -21,8 +21,8 @@ import { renderEnvFile } from "../../infra/host/render.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { newSecret } from "../../scripts/ops/new-secret.js";
 import { natsServerBinary } from "../../scripts/setup/tools.js";
-import { freePort } from "../harness/ports.js";
-import { scratchDir } from "../harness/tmp.js";
+import { freePort } from "../../scripts/loopback/ports.js";
+import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 /** Shapes nats-server's parser reads as something else than a string, and other awkward ones. */
 const BAD_SHAPES = [

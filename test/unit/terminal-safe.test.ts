@@ -1,6 +1,6 @@
 // What a host or a bucket says is shown, never obeyed, by the operator's terminal.
 import { describe, expect, it } from "vitest";
-import { terminalSafe } from "../../infra/host/terminal-safe.js";
+import { terminalSafe } from "../../infra/host/runner/terminal-safe.js";
 
 describe("terminalSafe", () => {
   it("keeps text, newlines and tabs as they are", () => {

@@ -5,7 +5,7 @@ import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { createAuthenticator } from "../../app/src/http/auth.js";
 import { jwtKeySet } from "../../app/src/http/jwt-keys.js";
-import { signToken } from "../../scripts/ops/commands/token.js";
+import { signToken } from "../../scripts/ops/sign-token.js";
 import { resolveTarget } from "../../scripts/ops/target.js";
 
 const SECRET = "unit-test-secret-that-is-long-enough-0123456789";

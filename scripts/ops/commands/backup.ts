@@ -6,8 +6,8 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { loadTemplates } from "../../../infra/host/templates.js";
-import { terminalSafe } from "../../../infra/host/terminal-safe.js";
-import type { HeldCommand } from "../../../infra/host/transport/transport.js";
+import { terminalSafe } from "../../../infra/host/runner/terminal-safe.js";
+import type { HeldCommand } from "../../../infra/host/runner/transport.js";
 import {
   folderSource,
   openBackup,
@@ -22,8 +22,9 @@ import { backupNameProblem, sortBackupNames } from "../../backup/layout.js";
 import { BackupBucket, warnIgnored } from "../../backup/object-store.js";
 import { recordBackupCommand, restoreWindowCommand } from "../host-commands.js";
 import { withNats } from "../nats.js";
-import { OpsError, type Target } from "../target.js";
-import { runOnHost } from "./run.js";
+import { OpsError } from "../ops-error.js";
+import type { Target } from "../target.js";
+import { runOnHost } from "../../../infra/host/runner/run.js";
 
 // Lines may name what a manifest from the bucket says (its streams).
 const log = (line: string) => console.log(`  ${terminalSafe(line)}`);
@@ -71,7 +72,7 @@ export async function backup(target: Target, options: BackupOptions): Promise<nu
       where = `uploaded to ${bucket.description} by ${options.actor}${encrypted ? ", encrypted" : ", NOT encrypted"}`;
     }
     await runOnHost(
-      target,
+      target.transport,
       "recording the backup",
       recordBackupCommand(loadTemplates(), target.paths, `${manifest.name} ${where}`),
     );

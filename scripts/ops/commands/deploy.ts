@@ -3,13 +3,13 @@
 // instance at a time, back by itself if the new release is not healthy.
 import { readFileSync } from "node:fs";
 import { releaseId, releaseStep } from "../../../infra/host/steps.js";
-import { runStep } from "../../../infra/host/run-step.js";
 import { loadTemplates } from "../../../infra/host/templates.js";
 import { switchReleaseCommand } from "../host-commands.js";
 import { previousRelease } from "../parse.js";
-import { OpsError, type Target } from "../target.js";
+import { OpsError } from "../ops-error.js";
+import type { Target } from "../target.js";
 import { readReleases } from "./releases.js";
-import { runOnHost } from "./run.js";
+import { runOnHost, runStep } from "../../../infra/host/runner/run.js";
 
 export async function deploy(target: Target, bundlePath: string, actor: string): Promise<number> {
   const bundle = readFileSync(bundlePath);
@@ -17,7 +17,7 @@ export async function deploy(target: Target, bundlePath: string, actor: string):
   const templates = loadTemplates();
   console.log(`release ${id}: uploading to ${target.description}`);
   await runStep(target.transport, releaseStep(templates, bundle, bundlePath, "", target.paths));
-  await runOnHost(target, "the switch", switchReleaseCommand(templates, target.paths, id, "deploy", actor), {
+  await runOnHost(target.transport, "the switch", switchReleaseCommand(templates, target.paths, id, "deploy", actor), {
     stream: true,
   });
   return 0;
@@ -31,8 +31,13 @@ export async function rollback(target: Target, requested: string | undefined, ac
     throw new OpsError(
       `release ${to} is not on ${target.description}; these are: ${host.releases.map((r) => r.id).join(", ")}`,
     );
-  await runOnHost(target, "the switch", switchReleaseCommand(loadTemplates(), target.paths, to, "rollback", actor), {
-    stream: true,
-  });
+  await runOnHost(
+    target.transport,
+    "the switch",
+    switchReleaseCommand(loadTemplates(), target.paths, to, "rollback", actor),
+    {
+      stream: true,
+    },
+  );
   return 0;
 }

@@ -2,10 +2,10 @@ import { loadTemplates } from "../../../infra/host/templates.js";
 import { releasesCommand } from "../host-commands.js";
 import { parseReleases, previousRelease, type ReleasesOnHost } from "../parse.js";
 import type { Target } from "../target.js";
-import { runOnHost } from "./run.js";
+import { runOnHost } from "../../../infra/host/runner/run.js";
 
 export async function readReleases(target: Target): Promise<ReleasesOnHost> {
-  return parseReleases(await runOnHost(target, "releases", releasesCommand(loadTemplates(), target.paths)));
+  return parseReleases(await runOnHost(target.transport, "releases", releasesCommand(loadTemplates(), target.paths)));
 }
 
 export async function releases(target: Target, json: boolean): Promise<number> {

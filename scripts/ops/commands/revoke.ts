@@ -7,13 +7,13 @@ import { loadTemplates } from "../../../infra/host/templates.js";
 import { auditCommand } from "../host-commands.js";
 import { withNats } from "../nats.js";
 import type { Target } from "../target.js";
-import { runOnHost } from "./run.js";
+import { runOnHost } from "../../../infra/host/runner/run.js";
 
 export async function revoke(target: Target, subject: string, actor: string): Promise<number> {
   const upTo = await withNats(target, (nc) => revokeUser(nc, subject));
   const at = new Date(upTo * 1000).toISOString();
   await runOnHost(
-    target,
+    target.transport,
     "writing the audit log",
     auditCommand(
       loadTemplates(),

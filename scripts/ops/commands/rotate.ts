@@ -6,13 +6,13 @@
 // which writes the phase to the host's audit log.
 import { setTimeout as sleep } from "node:timers/promises";
 import { jwtKeyId } from "../../../app/src/http/jwt-keys.js";
-import { runStep } from "../../../infra/host/run-step.js";
 import { stackStep } from "../../../infra/host/steps.js";
 import { loadTemplates } from "../../../infra/host/templates.js";
 import { natsConnectionsCommand, shippedReleaseCommand } from "../host-commands.js";
 import { rotationPhases, type RotationOptions, type SecretKind } from "../rotation.js";
-import { OpsError, type Target } from "../target.js";
-import { runOnHost } from "./run.js";
+import { OpsError } from "../ops-error.js";
+import type { Target } from "../target.js";
+import { runOnHost, runStep } from "../../../infra/host/runner/run.js";
 
 /** How long the last phase of a NATS rotation waits for clients still on the old users (a backup running). */
 const OLD_USERS_WAIT_MS = 10 * 60_000;
@@ -33,7 +33,7 @@ export async function rotate(
   const phases = rotationPhases(kind, current, { ...options, now: Date.now() });
   const templates = loadTemplates();
   const release = (
-    await runOnHost(target, "reading the shipped release", shippedReleaseCommand(templates, target.paths))
+    await runOnHost(target.transport, "reading the shipped release", shippedReleaseCommand(templates, target.paths))
   ).trim();
   for (const [index, phase] of phases.entries()) {
     log(`rotate ${kind}, step ${index + 1} of ${phases.length}: ${phase.description}`);
@@ -71,7 +71,11 @@ async function waitForOldNatsUsers(target: Target, kid: string, log: (line: stri
   const deadline = Date.now() + OLD_USERS_WAIT_MS;
   for (let said = false; ; said = true) {
     const connz = JSON.parse(
-      await runOnHost(target, "reading NATS's connections", natsConnectionsCommand(loadTemplates(), target.paths)),
+      await runOnHost(
+        target.transport,
+        "reading NATS's connections",
+        natsConnectionsCommand(loadTemplates(), target.paths),
+      ),
     ) as unknown;
     const still = connectedUsersOf(connz, kid);
     if (still.length === 0) return;

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { knownHostsFile, sshClientArgs } from "../ssh-client.js";
-import { OpsError, type Target } from "../target.js";
+import { OpsError } from "../ops-error.js";
+import type { Target } from "../target.js";
 
 export function ssh(target: Target, command: string[]): number {
   if (!target.ssh) throw new OpsError("the local stack runs on this machine: no ssh needed");

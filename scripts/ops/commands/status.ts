@@ -2,10 +2,14 @@ import { loadTemplates } from "../../../infra/host/templates.js";
 import { statusCommand } from "../host-commands.js";
 import { formatStatus, parseStatus } from "../parse.js";
 import type { Target } from "../target.js";
-import { runOnHost } from "./run.js";
+import { runOnHost } from "../../../infra/host/runner/run.js";
 
 export async function status(target: Target, json: boolean): Promise<number> {
-  const output = await runOnHost(target, "status", statusCommand(loadTemplates(), target.paths, target.local));
+  const output = await runOnHost(
+    target.transport,
+    "status",
+    statusCommand(loadTemplates(), target.paths, target.local),
+  );
   const parsed = parseStatus(output);
   console.log(
     json

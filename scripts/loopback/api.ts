@@ -1,10 +1,11 @@
 // The bundled API (dist/api.cjs, built by `npm run build`) as a real process.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { ROOT } from "../project-root.js";
 import { freePort } from "./ports.js";
 import { ManagedProcess } from "./process.js";
 
-export const BUNDLE = join(import.meta.dirname, "../../dist/api.cjs");
+export const BUNDLE = join(ROOT, "dist/api.cjs");
 export const TEST_JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789";
 
 export interface RunningApi {
@@ -37,7 +38,7 @@ export async function startApi(
       JWT_SECRET: TEST_JWT_SECRET,
       LOG_LEVEL: "info",
       // JetStream reserves each stream's max_bytes out of the server's
-      // max_file_store (1 GB in test/harness/nats.ts): the 10 GB default
+      // max_file_store (1 GB in nats.ts here): the 10 GB default
       // would not fit.
       CHAT_MAX_BYTES: "256MB",
       ...env,

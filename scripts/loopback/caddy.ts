@@ -2,11 +2,11 @@
 // loopback ports, with a local CA instead of Let's Encrypt.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "../../scripts/local/caddy-env.js";
+import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "../local/caddy-env.js";
 import { freePort } from "./ports.js";
 import { ManagedProcess } from "./process.js";
 import { scratchDir } from "./tmp.js";
-import { caddyBinary } from "../../scripts/setup/tools.js";
+import { caddyBinary } from "../setup/tools.js";
 
 export interface RunningCaddy {
   httpsPort: number;

@@ -25,9 +25,3 @@ export async function tokenFor(sub: string, options: TokenOptions = {}): Promise
   if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
   return jwt.sign(new TextEncoder().encode(options.secret ?? TEST_JWT_SECRET));
 }
-
-/** A token with `alg: none`, as an attacker would forge one. */
-export function unsignedToken(sub: string): string {
-  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  return `${part({ alg: "none", typ: "JWT" })}.${part({ sub, exp: Math.floor(Date.now() / 1000) + 3600 })}.`;
-}

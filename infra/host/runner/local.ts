@@ -11,7 +11,8 @@ import type { Duplex } from "node:stream";
 import type { ExecResult, HeldCommand, OutputListener, Transport } from "./transport.js";
 
 export class LocalTransport implements Transport {
-  readonly description = "this machine";
+  /** @param description where the commands run, for messages ("the local stack in .tmp/local"). */
+  constructor(readonly description = "this machine") {}
 
   async exec(command: string, stdin?: string, listener?: OutputListener): Promise<ExecResult> {
     const running = this.start(command, stdin ?? "", listener, false);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { freePort } from "./ports.js";
 import { ManagedProcess } from "./process.js";
 import { scratchDir } from "./tmp.js";
-import { natsServerBinary } from "../../scripts/setup/tools.js";
+import { natsServerBinary } from "../setup/tools.js";
 import { natsCredentials, renderNatsAuth, type NatsCredential, type NatsRole } from "../../infra/host/nats-users.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 

@@ -4,9 +4,9 @@
 // present a pinned host key, checked during the key exchange: a host with
 // another key is refused before the login, so it receives nothing.
 import { createHash } from "node:crypto";
-import { NodeSSH } from "node-ssh";
+import { posix } from "node:path";
 import type { Duplex } from "node:stream";
-import type { ClientChannel, ConnectConfig } from "ssh2";
+import ssh2, { type Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import {
   checkHostKey,
   hostKeyAlgorithms,
@@ -37,9 +37,11 @@ export interface SshTarget {
    * @default 600
    */
   dialTimeoutSeconds?: number;
+  /** The address of this machine to connect from, when it has several (a test of sshd's from= rules). */
+  localAddress?: string;
 }
 
-const pool = new Map<string, Promise<NodeSSH>>();
+const pool = new Map<string, Promise<Client>>();
 
 function poolKey(target: SshTarget): string {
   // A connection checked against other pinned keys is not shared.
@@ -47,7 +49,7 @@ function poolKey(target: SshTarget): string {
     .update(JSON.stringify([target.privateKey, target.hostKeys]))
     .digest("hex")
     .slice(0, 16);
-  return `${target.user}@${target.host}:${target.port}/${key}`;
+  return `${target.user}@${target.host}:${target.port}/${key}${target.localAddress ? ` from ${target.localAddress}` : ""}`;
 }
 
 /** The host presented a key that is not pinned: nothing was sent to it. Never retried. */
@@ -89,34 +91,32 @@ export class SshTransport implements Transport {
     this.description = `${target.user}@${target.host}:${target.port}`;
   }
 
+  /** The output comes back without the whitespace around it (a line's newline, say). */
   async exec(command: string, stdin?: string, listener?: OutputListener): Promise<ExecResult> {
-    const ssh = await this.connection();
-    const result = await ssh.execCommand(command, {
-      ...(stdin === undefined ? {} : { stdin }),
-      ...(listener?.stdout ? { onStdout: (chunk: Buffer) => listener.stdout!(chunk.toString()) } : {}),
-      ...(listener?.stderr ? { onStderr: (chunk: Buffer) => listener.stderr!(chunk.toString()) } : {}),
-    });
-    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
+    const held = await this.hold(command, stdin ?? "", listener);
+    held.end();
+    const result = await held.result;
+    return { code: result.code, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
   }
 
   async hold(command: string, stdin: string, listener?: OutputListener): Promise<HeldCommand> {
-    const client = (await this.connection()).connection!;
+    const client = await this.connection();
     const channel = await new Promise<ClientChannel>((resolve, reject) =>
       client.exec(command, (error, stream) => (error ? reject(error) : resolve(stream))),
     );
     let stdout = "";
     let stderr = "";
-    channel.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      listener?.stdout?.(chunk.toString());
+    channel.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      listener?.stdout?.(chunk);
     });
-    channel.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      listener?.stderr?.(chunk.toString());
+    channel.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+      listener?.stderr?.(chunk);
     });
     const result = new Promise<ExecResult>((resolve) => {
       let code: number | null = null;
-      channel.on("exit", (exitCode: number | null) => (code = exitCode));
+      channel.on("exit", (exitCode: number | null) => (code = exitCode ?? null));
       channel.on("close", () => resolve({ code, stdout, stderr }));
     });
     channel.write(stdin);
@@ -124,7 +124,7 @@ export class SshTransport implements Transport {
   }
 
   async connect(port: number): Promise<Duplex> {
-    const client = (await this.connection()).connection!;
+    const client = await this.connection();
     return new Promise((resolve, reject) =>
       client.forwardOut("127.0.0.1", 0, "127.0.0.1", port, (error, stream) => {
         if (!error) return resolve(stream);
@@ -138,25 +138,43 @@ export class SshTransport implements Transport {
     );
   }
 
+  /** Copies a local file to the host (SFTP on the same connection), making its folder if missing. */
   async upload(localPath: string, remotePath: string): Promise<void> {
-    const ssh = await this.connection();
-    await ssh.putFile(localPath, remotePath);
+    await this.withSftp(async (sftp) => {
+      const put = () => sftpCall<void>((done) => sftp.fastPut(localPath, remotePath, done));
+      await put().catch(async (error: unknown) => {
+        if (!isNoSuchFile(error)) throw error;
+        await sftpMakeFolder(sftp, posix.dirname(remotePath));
+        await put();
+      });
+    });
   }
 
   /** Copies a file from the host (SFTP on the same connection). */
   async download(remotePath: string, localPath: string): Promise<void> {
-    const ssh = await this.connection();
-    await ssh.getFile(localPath, remotePath);
+    await this.withSftp((sftp) => sftpCall<void>((done) => sftp.fastGet(remotePath, localPath, done)));
   }
 
   async endSession(): Promise<void> {
     const key = poolKey(this.target);
     const connection = pool.get(key);
     pool.delete(key);
-    if (connection) (await connection.catch(() => undefined))?.dispose();
+    if (connection) (await connection.catch(() => undefined))?.end();
   }
 
-  private connection(): Promise<NodeSSH> {
+  private async withSftp<T>(work: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+    const client = await this.connection();
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+      client.sftp((error, opened) => (error ? reject(error) : resolve(opened))),
+    );
+    try {
+      return await work(sftp);
+    } finally {
+      sftp.end();
+    }
+  }
+
+  private connection(): Promise<Client> {
     const key = poolKey(this.target);
     let connection = pool.get(key);
     if (!connection) {
@@ -167,7 +185,7 @@ export class SshTransport implements Transport {
       const forget = () => {
         if (pool.get(key) === connection) pool.delete(key);
       };
-      connection.then((ssh) => ssh.connection?.once("close", forget), forget);
+      connection.then((client) => client.once("close", forget), forget);
     }
     return connection;
   }
@@ -180,7 +198,7 @@ export class SshTransport implements Transport {
  */
 const REFUSED_KEY_PATIENCE_MS = 180_000;
 
-async function dial(target: SshTarget): Promise<NodeSSH> {
+async function dial(target: SshTarget): Promise<Client> {
   const pinned = (target.hostKeys ?? []).map(hostKeyOf);
   if (pinned.length === 0)
     throw new Error(
@@ -191,21 +209,19 @@ async function dial(target: SshTarget): Promise<NodeSSH> {
   let lastError: unknown;
   let refusedSince: number | undefined;
   for (;;) {
-    const ssh = new NodeSSH();
     let presented: { type: string; fingerprint: string } | undefined;
     try {
-      await ssh.connect({
+      return await login({
         host: target.host,
         port: target.port,
         username: target.user,
         privateKey: target.privateKey,
         readyTimeout: 20_000,
         keepaliveInterval: 15_000,
+        ...(target.localAddress ? { localAddress: target.localAddress } : {}),
         ...pinnedHostKeyOptions(pinned, (key) => (presented = key)),
       });
-      return ssh;
     } catch (error) {
-      ssh.dispose();
       lastError = error;
     }
     // Another key is no reason to wait: the answer will not change.
@@ -234,4 +250,50 @@ async function dial(target: SshTarget): Promise<NodeSSH> {
       `Check that this machine's address is in the stack's adminCidrs (the firewall lets only those in), ` +
       `that the host is running, and that ${target.user} has the stack's public key.`,
   );
+}
+
+/** One login: the client once ready, or why not. */
+function login(config: ConnectConfig): Promise<Client> {
+  const client = new ssh2.Client();
+  return new Promise((resolve, reject) => {
+    const failed = (error: Error) => {
+      reject(error);
+      client.end();
+    };
+    client.on("error", failed);
+    client.once("close", () => reject(new Error("the server closed the connection before the login")));
+    client.once("ready", () => {
+      // Later errors close the connection, and the pool forgets it.
+      client.removeListener("error", failed).on("error", () => undefined);
+      resolve(client);
+    });
+    client.connect(config);
+  });
+}
+
+function sftpCall<T>(call: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => call((error, value) => (error ? reject(error) : resolve(value as T))));
+}
+
+/** SFTP's "no such file" status, the only one a missing folder gives. */
+function isNoSuchFile(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === ssh2.utils.sftp.STATUS_CODE.NO_SUCH_FILE;
+}
+
+/** `mkdir -p` over SFTP. */
+async function sftpMakeFolder(sftp: SFTPWrapper, folder: string): Promise<void> {
+  const made = await sftpCall<void>((done) => sftp.mkdir(folder, done)).then(
+    () => true,
+    (error: unknown) => error,
+  );
+  if (made === true) return;
+  const exists = await sftpCall((done) => sftp.stat(folder, done)).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return;
+  const parent = posix.dirname(folder);
+  if (parent === folder || !isNoSuchFile(made)) throw made;
+  await sftpMakeFolder(sftp, parent);
+  await sftpCall<void>((done) => sftp.mkdir(folder, done));
 }
