@@ -43,7 +43,7 @@ export const hostKeyProvider: Provider<HostKeyInputs, HostKeyState> = {
   },
   async create(inputs) {
     // No comment: the public line is the pinned form as it is (the stack output sshHostKey).
-    const pair = ssh2.utils.generateKeyPairSync(inputs.keyType);
+    const pair = wellFormedKeyPair(() => ssh2.utils.generateKeyPairSync(inputs.keyType));
     // The id names the key by its public half only.
     const id = `host-key-${pair.public.split(" ")[1]!.slice(-16)}`;
     return { id, outs: { ...inputs, publicKey: pair.public, privateKey: pair.private } };
@@ -56,3 +56,30 @@ export const hostKeyProvider: Provider<HostKeyInputs, HostKeyState> = {
     // Nothing outside the state holds it but the server, which keeps it.
   },
 };
+
+interface KeyPair {
+  public: string;
+  private: string;
+}
+
+/** Attempts before giving up: a malformed pair comes about 1 time in 256. */
+const KEY_ATTEMPTS = 16;
+
+/**
+ * A pair both halves of which OpenSSH (and ssh2) can read. ssh2's generator
+ * (1.17) writes an ed25519 key whose public half starts with a zero byte
+ * 31 bytes long, a key neither sshd nor ssh-keygen loads ("error in
+ * libcrypto"): about one server in 256 would boot with a host key its sshd
+ * refuses. Such a pair is dropped and another made.
+ */
+export function wellFormedKeyPair(generate: () => KeyPair): KeyPair {
+  for (let attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
+    const pair = generate();
+    const publicKey = ssh2.utils.parseKey(pair.public);
+    const privateKey = ssh2.utils.parseKey(pair.private);
+    if (publicKey instanceof Error || Array.isArray(publicKey)) continue;
+    if (privateKey instanceof Error || Array.isArray(privateKey)) continue;
+    if (privateKey.getPublicSSH().equals(publicKey.getPublicSSH())) return pair;
+  }
+  throw new Error(`could not make a well-formed SSH key pair in ${KEY_ATTEMPTS} attempts`);
+}

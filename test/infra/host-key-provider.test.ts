@@ -4,9 +4,10 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import ssh2 from "ssh2";
 import { describe, expect, it } from "vitest";
 import { parseHostKey } from "../../infra/host/host-keys.js";
-import { hostKeyProvider } from "../../infra/providers/host-key.js";
+import { hostKeyProvider, wellFormedKeyPair } from "../../infra/providers/host-key.js";
 import { providers } from "../../infra/providers/registry.js";
 import { scratchDir } from "../../scripts/loopback/tmp.js";
 
@@ -78,5 +79,40 @@ describe("the host:HostKey provider", () => {
     expect(await hostKeyProvider.diff(firstBoot.id, { ...firstBoot.outs }, { keyType: "ed25519" })).toMatchObject({
       changes: false,
     });
+  });
+});
+
+/**
+ * A pair ssh2's generator made (1.17): its ed25519 public half starts with a
+ * zero byte, written 31 bytes long. A made-up key, kept as found.
+ */
+const MALFORMED_PAIR = {
+  public: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAHyzIj5gpTXdo9cAHseLWhBxkR+sWzCWJcaN3+eu3ggI=",
+  private:
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMgAAAAtz\nc2gtZWQyNTUxOQAAAB8syI+YKU13aPXAB7Hi1oQcZEfrFswliXGjd/nrt4ICAAAA\niAfME3MHzBNzAAAAC3NzaC1lZDI1NTE5AAAAHyzIj5gpTXdo9cAHseLWhBxkR+sW\nzCWJcaN3+eu3ggIAAAA/Os3c2GbMWt/WcQuqGpJ1qghdJUUt2MaNoTsmPuIUTiws\nyI+YKU13aPXAB7Hi1oQcZEfrFswliXGjd/nrt4ICAAAAAAECAwQFBgc=\n-----END OPENSSH PRIVATE KEY-----\n",
+};
+
+describe("a well-formed key pair", () => {
+  it("drops a pair OpenSSH cannot load and makes another", () => {
+    const dir = scratchDir("malformed-key");
+    try {
+      const file = join(dir.path, "key");
+      writeFileSync(file, MALFORMED_PAIR.private, { mode: 0o600 });
+      // What sshd would meet at boot with this key.
+      expect(() => execFileSync("ssh-keygen", ["-y", "-P", "", "-f", file], { stdio: "pipe" })).toThrow();
+    } finally {
+      dir.remove();
+    }
+    const good = ssh2.utils.generateKeyPairSync("ed25519");
+    const made = [MALFORMED_PAIR, MALFORMED_PAIR, good];
+    let calls = 0;
+    expect(wellFormedKeyPair(() => made[calls++]!)).toBe(good);
+    expect(calls).toBe(3);
+  });
+
+  it("gives up, saying so, rather than loop", () => {
+    expect(() => wellFormedKeyPair(() => MALFORMED_PAIR)).toThrow(
+      /could not make a well-formed SSH key pair in 16 attempts/,
+    );
   });
 });
