@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect } from "@nats-io/transport-node";
 import { SshTransport } from "../../infra/host/runner/ssh.js";
-import { takeBackup } from "../../scripts/backup/backup.js";
+import { takeBackup } from "../../scripts/backup/take.js";
 import { openTunnel } from "../../scripts/ops/tunnel.js";
 import { freePort } from "../../scripts/loopback/ports.js";
 import { ManagedProcess } from "../../scripts/loopback/process.js";

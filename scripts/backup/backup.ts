@@ -1,8 +1,7 @@
-// Taking a backup of the API's JetStream streams (the KV buckets are streams
-// too) into a folder, and restoring one from a folder or a bucket: the
-// folder holds a snapshot per stream and, written last, the manifest, each
-// age-encrypted when there are recipients. A folder without a manifest is a
-// backup that did not finish.
+// Reading a backup back and restoring it, from a folder or a bucket (take.ts
+// writes one: a snapshot per stream and, written last, the manifest, each
+// age-encrypted when there are recipients; a folder without a manifest is a
+// backup that did not finish).
 //
 // A backup read back is not trusted: only the files this tool writes, for
 // the streams the API owns, are read (layout.ts); an encrypted one is
@@ -18,7 +17,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
-  renameSync,
   rmSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,21 +26,11 @@ import { pipeline } from "node:stream/promises";
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { StorageOptions } from "../../app/src/store/storage-config.js";
-import { decryptStream, decryptionError, encryptStream } from "./encryption.js";
-import { restoreStream, snapshotStream } from "./jetstream.js";
-import {
-  MANIFEST_FILE,
-  backupName,
-  encryptionVerdict,
-  pathInside,
-  readLayout,
-  snapshotFile,
-  storedName,
-  type Layout,
-} from "./layout.js";
+import { decryptStream, decryptionError } from "./encryption.js";
+import { restoreStream, streamNames } from "./jetstream.js";
+import { encryptionVerdict, pathInside, readLayout, storedName, type Layout } from "./layout.js";
 import {
   BackupError,
-  FORMAT,
   checkFiles,
   compareRestored,
   parseManifest,
@@ -51,117 +39,10 @@ import {
   type FoundFile,
   type Manifest,
   type RestorePlan,
-  type StreamEntry,
 } from "./manifest.js";
-import {
-  BACKED_UP_STREAMS,
-  CLEARED_ON_RESTORE,
-  backedUpStreams,
-  isEphemeral,
-  storageOptionsOf,
-} from "./owned-streams.js";
+import { BACKED_UP_STREAMS, CLEARED_ON_RESTORE, backedUpStreams, storageOptionsOf } from "./owned-streams.js";
 
 export type Log = (line: string) => void;
-
-async function streamNames(jsm: JetStreamManager): Promise<string[]> {
-  const names: string[] = [];
-  for await (const name of jsm.streams.names()) names.push(name);
-  return names.sort();
-}
-
-export interface TakenBackup {
-  dir: string;
-  manifest: Manifest;
-  encrypted: boolean;
-  /** Every file of the backup as stored, relative to `dir`, the manifest last. */
-  files: string[];
-}
-
-/** Writes `source` to a new file at `path`, encrypted to `recipients` when there are any. */
-async function writeFile(path: string, source: Readable, recipients: readonly string[]): Promise<void> {
-  const body = recipients.length > 0 ? await encryptStream(source, recipients) : source;
-  await pipeline(body, createWriteStream(path, { mode: 0o600, flags: "wx" }));
-}
-
-/**
- * Snapshots the API's streams into `root/<name>/` while the platform keeps
- * writing: each stream's snapshot is consistent in itself (the server's
- * guarantee), not with the others taken a moment before or after. With
- * `recipients`, every file is encrypted as it is written: no plaintext
- * touches the disk.
- */
-export async function takeBackup(
-  nc: NatsConnection,
-  root: string,
-  source: string,
-  log: Log,
-  now = new Date(),
-  recipients: readonly string[] = [],
-): Promise<TakenBackup> {
-  const jsm = await jetstreamManager(nc);
-  const name = backupName(now);
-  const dir = join(root, name);
-  const encrypted = recipients.length > 0;
-  if (existsSync(dir)) throw new BackupError(`${dir} exists already: a backup of the same second; try again`);
-  const partial = `${dir}.partial`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(join(partial, "streams"), { recursive: true, mode: 0o700 });
-  try {
-    const live = await streamNames(jsm);
-    for (const other of live.filter((n) => !BACKED_UP_STREAMS.includes(n) && !isEphemeral(n)))
-      log(`${other}: not one of the API's streams (${BACKED_UP_STREAMS.join(", ")}), not backed up`);
-    const streams: StreamEntry[] = [];
-    const files: string[] = [];
-    for (const stream of BACKED_UP_STREAMS.filter((n) => live.includes(n))) {
-      const file = snapshotFile(stream);
-      const stored = storedName(file, encrypted);
-      const snapshot = await snapshotStream(nc, stream);
-      try {
-        await writeFile(pathInside(partial, stored), Readable.from(snapshot.chunks, { objectMode: false }), recipients);
-      } finally {
-        await snapshot.chunks.return(undefined);
-      }
-      const taken = snapshot.result();
-      const atEnd = (await jsm.streams.info(stream)).state;
-      const { messages, bytes, first_seq, last_seq } = taken.state;
-      streams.push({
-        name: stream,
-        file,
-        bytes: taken.bytes,
-        sha256: taken.sha256,
-        messages,
-        firstSeq: first_seq,
-        lastSeq: last_seq,
-        messagesAtEnd: atEnd.messages,
-        lastSeqAtEnd: atEnd.last_seq,
-        state: { messages, bytes, first_seq, last_seq },
-      });
-      files.push(stored);
-      log(
-        `${stream}: ${messages} messages, last sequence ${last_seq}, ${taken.bytes} bytes${encrypted ? ", encrypted" : ""}`,
-      );
-    }
-    const manifest: Manifest = {
-      format: FORMAT,
-      name,
-      createdAt: now.toISOString(),
-      source,
-      server: { version: nc.info?.version ?? "unknown" },
-      streams,
-    };
-    const manifestFile = storedName(MANIFEST_FILE, encrypted);
-    await writeFile(
-      pathInside(partial, manifestFile),
-      Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]),
-      recipients,
-    );
-    renameSync(partial, dir);
-    return { dir, manifest, encrypted, files: [...files, manifestFile] };
-  } catch (error) {
-    rmSync(partial, { recursive: true, force: true });
-    throw error;
-  }
-}
 
 /** Where a backup is read from: a folder here, or a backup's prefix in a bucket. */
 export interface BackupSource {

@@ -13,6 +13,7 @@
 // the upload and is answered with the new stream's info.
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { BackupError } from "./errors.js";
 
@@ -162,4 +163,11 @@ export async function restoreStream(
       `the server could not restore ${stream}: ${info.error?.description ?? done.string().slice(0, 300)}`,
     );
   return info.state;
+}
+
+/** The streams the server holds, by name. */
+export async function streamNames(jsm: JetStreamManager): Promise<string[]> {
+  const names: string[] = [];
+  for await (const name of jsm.streams.names()) names.push(name);
+  return names.sort();
 }

@@ -11,7 +11,7 @@ import { readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { takeBackup } from "./backup.js";
+import { takeBackup } from "./take.js";
 import { parseRecipients } from "./encryption.js";
 import { backupsToDelete } from "./manifest.js";
 import { BackupBucket } from "./object-store.js";

@@ -9,7 +9,7 @@ import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsCredentials, renderNatsAuth } from "../../infra/host/nats-users.js";
 import { loadTemplates } from "../../infra/host/templates.js";
-import { takeBackup } from "../../scripts/backup/backup.js";
+import { takeBackup } from "../../scripts/backup/take.js";
 import { restoreBackup } from "../harness/backups.js";
 import { ChatClient } from "../../scripts/loopback/chat-client.js";
 import { TEST_NATS_SECRET } from "../../scripts/loopback/nats.js";

@@ -14,7 +14,7 @@ import { RevocationList, revokeUser } from "../../app/src/store/revocations.js";
 import { STORED_BYTES_BUCKET, StorageQuota } from "../../app/src/store/stored-bytes-counters.js";
 import { CONVERSATIONS_STREAM as STREAM } from "../../app/src/store/subjects.js";
 import { TOKEN_BUDGET_BUCKET, TokenBudgets } from "../../app/src/store/token-budget-counters.js";
-import { takeBackup } from "../../scripts/backup/backup.js";
+import { takeBackup } from "../../scripts/backup/take.js";
 import { MANIFEST_FILE } from "../../scripts/backup/layout.js";
 import { restoreBackup, verifyBackup } from "../harness/backups.js";
 import { fill, logOf, OWNER, quiet, STORE_OPTIONS } from "../harness/filled-store.js";
