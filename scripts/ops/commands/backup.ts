@@ -8,7 +8,14 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { loadTemplates } from "../../../infra/host/templates.js";
 import { terminalSafe } from "../../../infra/host/runner/terminal-safe.js";
 import type { HeldCommand } from "../../../infra/host/runner/transport.js";
-import { folderSource, openBackup, planRestoreOn, readBackupManifest, restoreVerified, type OpenOptions } from "../../backup/backup.js";
+import {
+  folderSource,
+  openBackup,
+  planRestoreOn,
+  readBackupManifest,
+  restoreVerified,
+  type OpenOptions,
+} from "../../backup/backup.js";
 import { takeBackup } from "../../backup/take.js";
 import { generateKeyPair, readIdentityFile } from "../../backup/encryption.js";
 import { backupNameProblem, sortBackupNames } from "../../backup/layout.js";
