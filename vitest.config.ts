@@ -23,6 +23,12 @@ export default defineConfig({
           // after the fast ones so they do not starve their timing.
           include: ["test/{stack,host,bench}/**/*.test.ts"],
           fileParallelism: false,
+          // One worker runs every file, keeping modules between them: the
+          // deployed test host (test/harness/deployed-host.ts) is built by
+          // the first file that needs it and reused by the next, and this
+          // environment stops it when the worker ends.
+          isolate: false,
+          environment: "./test/harness/worker-end-environment.ts",
         },
       },
     ],
