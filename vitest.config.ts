@@ -4,6 +4,10 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // What vitest waits for a worker to end before it calls that a timeout:
+    // the system project's worker stops the deployed test host then (a
+    // Docker host takes up to 30 s to shut down; vitest kills at 60 s).
+    teardownTimeout: 60_000,
     projects: [
       {
         extends: true,

@@ -64,8 +64,8 @@ export function resetBeforeNextFile(reset: () => Promise<void>): void {
 }
 
 async function deploy(): Promise<DeployedHost> {
-  // Not 216: a host that engine-up.test.ts (this fixture's predecessor) left
-  // behind on a machine keeps that subnet's address on its own link.
+  // Not 216: a Docker test host that a killed run of the single host test
+  // this fixture replaced left behind keeps that subnet's address on its link.
   const host = await startSystemdHost("deployed", { docker: true, subnet: 217 });
   atWorkerEnd(() => host.stop());
   const s3 = await startFakeS3({ listen: `${host.gatewayAddress}:0` });
