@@ -4,6 +4,10 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // What vitest waits for a worker to end before it calls that a timeout:
+    // the system project's worker stops the deployed test host then (a
+    // Docker host takes up to 30 s to shut down; vitest kills at 60 s).
+    teardownTimeout: 60_000,
     projects: [
       {
         extends: true,
@@ -23,6 +27,12 @@ export default defineConfig({
           // after the fast ones so they do not starve their timing.
           include: ["test/{stack,host,bench}/**/*.test.ts"],
           fileParallelism: false,
+          // One worker runs every file, keeping modules between them: the
+          // deployed test host (test/harness/deployed-host.ts) is built by
+          // the first file that needs it and reused by the next, and this
+          // environment stops it when the worker ends.
+          isolate: false,
+          environment: "./test/harness/worker-end-environment.ts",
         },
       },
     ],

@@ -12,7 +12,7 @@ const HOST_KEY_INSTALL = "pulumi-nodejs:dynamic/host:HostKeyInstall";
 /**
  * The engine hands the dynamic-provider plugin the whole stack config as its
  * inputs, secrets included, and keeps the secret ones encrypted in state as
- * they are in the stack file (test/host/engine-up.test.ts reads the state).
+ * they are in the stack file (test/host/existing-server-up.test.ts reads the state).
  */
 const DYNAMIC_PROVIDER = "pulumi:providers:pulumi-nodejs";
 

@@ -5,7 +5,7 @@
 // refuses, and once a new key was confirmed the first-boot key opens nothing.
 // Against a real sshd on loopback; the step's script here swaps that sshd's
 // key file and sends it SIGHUP (what templates/host/steps/host-key.sh does
-// to a real server, tested in test/host/engine-up.test.ts).
+// to a real server, tested in test/host/vultr-program.test.ts).
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

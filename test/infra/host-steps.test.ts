@@ -1,5 +1,5 @@
 // The host steps as data: their order, what re-runs when one file changes,
-// and how secrets travel. The engine runs them in test/host/engine-up.test.ts.
+// and how secrets travel. The engine runs them in test/host/existing-server-up.test.ts.
 import { natsCredentials } from "../../infra/host/nats-users.js";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";

@@ -132,7 +132,7 @@ describe("pulumi preview of the production program", () => {
     // No server named: cloud-init puts it on whichever server the user data reaches.
     expect(firstBoot.newState!.inputs).toMatchObject({ keyType: "ed25519" });
     expect(firstBoot.newState!.inputs).not.toHaveProperty("server");
-    // Known once the key is made: unknown in a preview, then a secret (engine-up.test.ts reads the state).
+    // Known once the key is made: unknown in a preview, then a secret (vultr-program.test.ts reads the state).
     expect(plan.one(T.instance).userData).toBe(UNKNOWN);
     expect(plan.byName("platform-server-instance").newState!.dependencies).toContain(firstBoot.urn);
   });
