@@ -193,7 +193,14 @@ export async function startSystemdHost(name: string, options: SystemdHostOptions
       nspawn.kill("SIGTERM");
       // A Docker host first gives its containers 10 s to stop.
       await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
-      if (nspawn.exitCode === null && nspawn.signalCode === null) nspawn.kill("SIGKILL");
+      if (nspawn.exitCode === null && nspawn.signalCode === null) {
+        // nspawn killed alone leaves the container's systemd running, with its
+        // network and containers, holding the subnet the next host needs:
+        // kill the container's init first (its PID namespace ends with it).
+        for (const child of childrenOf(nspawn.pid)) tryRun(() => process.kill(child, "SIGKILL"));
+        nspawn.kill("SIGKILL");
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      }
     }
     for (const rule of rules) while (tryRun(() => iptables("-D", rule)));
     rmSync(root, { recursive: true, force: true });
@@ -378,5 +385,15 @@ async function until(
       throw new Error(`timed out waiting for ${what}${tail ? `; the host's console ended with:\n${tail}` : ""}`);
     }
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A process's direct children, as the kernel lists them (none once it is gone). */
+function childrenOf(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
 }
