@@ -12,9 +12,14 @@ import { VultrEnvironment } from "./components/vultr-environment.js";
 import { readStackConfig } from "./config/read.js";
 import { backupsStep, hostSteps, type HostStep } from "./host/steps.js";
 import { loadTemplates } from "./host/templates.js";
+import { POLICY_PACK_ENV, policyPackRefusal } from "./policies/pack-required.js";
 import { PROVIDERS_BUNDLE } from "./providers/dynamic.js";
 
 const ROOT = join(import.meta.dirname, "..");
+// First, so a stock `pulumi up` (no policy pack) stops before anything else.
+const refusal = policyPackRefusal({ given: process.env[POLICY_PACK_ENV], cwd: process.cwd(), projectDir: ROOT });
+// RunError: the message alone, without a stack trace.
+if (refusal) throw new pulumi.RunError(refusal);
 const BUNDLE = join(ROOT, "dist/api.cjs");
 const BACKUP_BUNDLE = join(ROOT, "dist/backup.cjs");
 for (const file of [BUNDLE, BACKUP_BUNDLE, join(ROOT, PROVIDERS_BUNDLE)]) {

@@ -16,13 +16,20 @@ import type { SshTransport } from "../../infra/host/runner/ssh.js";
 import { generateKeyPair } from "../../scripts/backup/encryption.js";
 import { run } from "./host-exec.js";
 import { loadLocalImages } from "./host-images.js";
-import { createStack, urnName, type CommandResult, type EngineStack, type PreviewJson } from "./pulumi-engine.js";
+import {
+  createStack,
+  POLICY_PACK,
+  urnName,
+  type CommandResult,
+  type EngineStack,
+  type PreviewJson,
+} from "./pulumi-engine.js";
 import { startFakeS3, type FakeS3 } from "./s3.js";
 import { startSystemdHost, type SystemdHost } from "./systemd-host.js";
 import { atWorkerEnd } from "./worker-end.js";
 
 export const ROOT = join(import.meta.dirname, "../..");
-export const POLICY_PACK = join(ROOT, "dist/policy-pack");
+export { POLICY_PACK };
 export const API_HOST = "api.example.com";
 export const JWT_SECRET = "engine-up-jwt-secret-0123456789abcdef";
 export const CADDY_ROOT_CA = "var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt";

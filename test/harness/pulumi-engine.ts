@@ -1,14 +1,21 @@
 // The real Pulumi engine (built by scripts/setup/build-engine.sh), driven
 // the way a user drives it: through `npm run pulumi`'s script, with a stack
-// of its own in a file backend and a PULUMI_HOME under a scratch folder.
+// of its own in a file backend and a PULUMI_HOME under a scratch folder;
+// `up` and `preview` of the production program with its policy pack, as
+// `npm run up` runs them.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { POLICY_PACK_DIR } from "../../infra/policies/pack-required.js";
 import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const PULUMI = join(ROOT, "scripts/pulumi.sh");
+/** The production program's policy pack, as `npm run build` makes it. */
+export const POLICY_PACK = join(ROOT, POLICY_PACK_DIR);
+/** The commands that run the program and take --policy-pack. */
+const runsProgram = new Set(["up", "preview"]);
 export const PASSPHRASE = "engine-test-passphrase";
 
 export interface CommandResult {
@@ -68,8 +75,14 @@ export async function createStack(options: StackOptions): Promise<EngineStack> {
     stackName,
     ...(readsConfig.has(command) ? ["--config-file", configFile] : []),
   ];
+  // The production program refuses to run without its policy pack
+  // (infra/policies/pack-required.ts), as npm run up passes it.
+  const withPack = (args: string[]) =>
+    projectDir === ROOT && runsProgram.has(args[0]!) && !args.some((a) => a.startsWith("--policy-pack"))
+      ? [...args, "--policy-pack", POLICY_PACK]
+      : args;
   const run: EngineStack["run"] = (args, runOptions = {}) =>
-    command([...args, ...scoped(args[0]!)], { ...baseEnv, ...runOptions.env }, runOptions.timeoutMs);
+    command([...withPack(args), ...scoped(args[0]!)], { ...baseEnv, ...runOptions.env }, runOptions.timeoutMs);
   const ok: EngineStack["ok"] = async (args, runOptions) => {
     const result = await run(args, runOptions);
     if (result.code !== 0)
