@@ -17,7 +17,7 @@ import { PROVIDERS_BUNDLE } from "./providers/dynamic.js";
 
 const ROOT = join(import.meta.dirname, "..");
 // First, so a stock `pulumi up` (no policy pack) stops before anything else.
-const refusal = policyPackRefusal({ given: process.env[POLICY_PACK_ENV], cwd: process.cwd(), projectDir: ROOT });
+const refusal = policyPackRefusal({ given: process.env[POLICY_PACK_ENV], projectDir: ROOT });
 // RunError: the message alone, without a stack trace.
 if (refusal) throw new pulumi.RunError(refusal);
 const BUNDLE = join(ROOT, "dist/api.cjs");

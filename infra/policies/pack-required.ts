@@ -15,14 +15,16 @@ export const POLICY_PACK_DIR = "dist/policy-pack";
 export interface PackSeen {
   /** POLICY_PACK_ENV as the program sees it. */
   given: string | undefined;
-  /** The program's working folder, which a relative `--policy-pack` is resolved from. */
-  cwd: string;
-  /** The project folder (where Pulumi.yaml is). */
+  /**
+   * The project folder (where Pulumi.yaml is). A relative `given` is read
+   * from here: scripts/pulumi.sh runs the CLI in it, and the program's own
+   * working folder is not (the engine starts it in main's folder, infra/).
+   */
   projectDir: string;
 }
 
 /** Why the program must not run, or undefined when this project's pack is loaded. */
-export function policyPackRefusal({ given, cwd, projectDir }: PackSeen): string | undefined {
+export function policyPackRefusal({ given, projectDir }: PackSeen): string | undefined {
   const expected = resolve(projectDir, POLICY_PACK_DIR);
   if (given === undefined || given.trim() === "") {
     return (
@@ -32,7 +34,7 @@ export function policyPackRefusal({ given, cwd, projectDir }: PackSeen): string 
       `and passes it; "npm run pulumi -- up --policy-pack ${POLICY_PACK_DIR}" does too. Nothing was changed.`
     );
   }
-  if (resolve(cwd, given) !== expected) {
+  if (resolve(projectDir, given) !== expected) {
     return (
       `${POLICY_PACK_ENV} names the policy pack ${given}, not this project's (${expected}): the deploy would ` +
       `run without the project's rules. Run "npm run up" (or "npm run preview"). Nothing was changed.`
