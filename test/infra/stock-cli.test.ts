@@ -105,7 +105,7 @@ describe("one stack and one policy pack, whichever CLI", () => {
   it("npm run preview keeps the stack in the project's .pulumi-state/ and runs the policy pack", () => {
     const preview = ok(npm(["preview"]));
     expect(preview.output).toMatch(/pulumi-nodejs:dynamic\/vultr:Instance/);
-    expect(preview.output).toMatch(/Policy Packs run:[\s\S]*conversational-platform[\s\S]*dist\/policy-pack/);
+    expect(preview.output).toMatch(/Policies:\s+✅ conversational-platform@v[\d.]+ \(local: dist\/policy-pack\)/);
     expect(existsSync(join(project, STATE))).toBe(true);
   }, 600_000);
 
