@@ -107,6 +107,8 @@ describe("one stack and one policy pack, whichever CLI", () => {
     expect(preview.output).toMatch(/pulumi-nodejs:dynamic\/vultr:Instance/);
     expect(preview.output).toMatch(/Policies:\s+✅ conversational-platform@v[\d.]+ \(local: dist\/policy-pack\)/);
     expect(existsSync(join(project, STATE))).toBe(true);
+    // ... which git never takes in (check-ignore exits non-zero otherwise).
+    execFileSync("git", ["check-ignore", "--quiet", "--no-index", STATE], { cwd: ROOT });
   }, 600_000);
 
   it("a stock pulumi in the project folder finds that same stack and state", () => {
@@ -122,7 +124,10 @@ describe("one stack and one policy pack, whichever CLI", () => {
 
   it("a stock pulumi up stops before any resource, naming npm run up and why", () => {
     const before = JSON.parse(ok(stock(["stack", "export", "--stack", "prod"])).stdout);
-    for (const args of [["up", "--yes"], ["up", "--yes", "--skip-preview"]]) {
+    for (const args of [
+      ["up", "--yes"],
+      ["up", "--yes", "--skip-preview"],
+    ]) {
       const refused = stock([...args, "--stack", "prod"]);
       expect(refused.code, refused.output).not.toBe(0);
       expect(refused.output).toContain("This program runs only with its policy pack (dist/policy-pack)");
