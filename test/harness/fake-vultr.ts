@@ -9,9 +9,12 @@
 //
 // This file is the server: recording, injected failures, the bearer key and
 // dispatch. Each resource kind's routes are in fake-vultr/, the request
-// checking they share in fake-vultr/strict.ts.
+// checking they share in fake-vultr/strict.ts; every route must be an
+// operation of Vultr's published API (fake-vultr/api-schema.ts), and body
+// fields that operation does not take are refused (fake-vultr/api-check.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { schemaRefusal } from "./fake-vultr/api-check.js";
 import { createContext } from "./fake-vultr/context.js";
 import { dnsRoutes } from "./fake-vultr/dns.js";
 import { firewallRoutes } from "./fake-vultr/firewalls.js";
@@ -54,6 +57,7 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
     requests.push(record);
     const reply = (answer: Reply) => {
       record.status = answer.status;
+      record.response = answer.body;
       send(res, answer);
     };
     try {
@@ -84,6 +88,11 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
     for (const [routeMethod, pattern, handler] of routes) {
       const match = pattern.exec(url.pathname);
       if (!match || routeMethod !== method) continue;
+      const refusal = schemaRefusal(method, url.pathname, record.body);
+      if (refusal) {
+        reply(refusal);
+        return;
+      }
       const body = isObject(record.body) ? record.body : {};
       try {
         reply(handler(match.slice(1), body, record.query));
