@@ -45,7 +45,7 @@ export function objectStorageRoutes(ctx: FakeContext): Route[] {
           [...state.objectStorages.values()].map((s) => {
             const tier = tiers.find((t) => t.id === s.fake.tierId);
             // Only the list reports the tier, under its own id key (govultr ObjectStorageListTier).
-            return { ...bare(s), tier: tier ? { OBJSTORETIERID: tier.id, ...publicTier(tier) } : null };
+            return { ...bare(s), tier: tier ? listTier(tier) : null };
           }),
           q,
         ),
@@ -122,4 +122,10 @@ function publicTier({ id, sales_name, slug, price, is_default }: FakeTier) {
     is_default,
     slug,
   };
+}
+
+// govultr ObjectStorageListTier: the list names the tier's id OBJSTORETIERID.
+function listTier(tier: FakeTier) {
+  const { id, ...rest } = publicTier(tier);
+  return { OBJSTORETIERID: id, ...rest };
 }
