@@ -29,11 +29,13 @@ export interface ApiOperation {
   request?: JsonSchema;
   /** The status of success and the body that comes with it (none when undefined). */
   success: { status: number; body?: JsonSchema };
-  /** Error statuses the document lists for this operation, besides ANY_OPERATION_ERRORS. */
-  errors?: number[];
 }
 
-/** The document's "Response Codes" table: errors any call may answer. */
+/**
+ * The document's "Response Codes" table: errors any call may answer. (Its
+ * per-operation lists are subsets of it, but for a 422 on GET /v2/instances,
+ * which the fake never answers.)
+ */
 export const ANY_OPERATION_ERRORS = [400, 401, 403, 404, 429, 500];
 
 const str = { type: "string" };
@@ -261,30 +263,60 @@ const listedObjectStorage = obj(
   objectStorageRequired,
 );
 
-export const API_OPERATIONS: ApiOperation[] = [
-  { method: "GET", path: "/v2/os", query: PAGING, success: { status: 200, body: list("os", os) } },
+interface Resource {
+  /** The collection's path; its members are at `${collection}/{${param}}`. */
+  collection: string;
+  param: string;
+  /** The key an answer holds one member under, and the member's shape. */
+  key: string;
+  schema: JsonSchema;
+  /** A paged list of the collection under this key (with `listSchema` members when they differ). */
+  listKey?: string;
+  listSchema?: JsonSchema;
+  listQuery?: string[];
+  create?: { request: JsonSchema; status: number };
+  /** An update answers 204, or the member with 200 or 202. */
+  update?: { method: "PUT" | "PATCH"; request: JsonSchema; status: number };
+  /** False where the fake serves no GET and DELETE of one member. */
+  members?: boolean;
+}
 
-  {
-    method: "GET",
-    path: "/v2/instances",
-    query: [...PAGING, "tag", "label", "main_ip", "region", "firewall_group_id"],
-    success: { status: 200, body: list("instances", instance) },
-    errors: [422],
-  },
-  {
-    method: "POST",
-    path: "/v2/instances",
-    request: instanceCreate,
-    success: { status: 202, body: one("instance", instance) },
-  },
-  { method: "GET", path: "/v2/instances/{instance-id}", success: { status: 200, body: one("instance", instance) } },
-  {
-    method: "PATCH",
-    path: "/v2/instances/{instance-id}",
-    request: instanceUpdate,
-    success: { status: 202, body: one("instance", instance) },
-  },
-  { method: "DELETE", path: "/v2/instances/{instance-id}", success: { status: 204 } },
+/** The operations Vultr's API has on one kind of thing, as the document lists them. */
+function resource(r: Resource): ApiOperation[] {
+  const member = `${r.collection}/{${r.param}}`;
+  const answer = one(r.key, r.schema);
+  const ops: ApiOperation[] = [];
+  if (r.listKey) {
+    const body = list(r.listKey, r.listSchema ?? r.schema);
+    ops.push({ method: "GET", path: r.collection, query: r.listQuery ?? PAGING, success: { status: 200, body } });
+  }
+  if (r.create) {
+    const { request, status } = r.create;
+    ops.push({ method: "POST", path: r.collection, request, success: { status, body: answer } });
+  }
+  if (r.members !== false) ops.push({ method: "GET", path: member, success: { status: 200, body: answer } });
+  if (r.update) {
+    const { method, request, status } = r.update;
+    ops.push({ method, path: member, request, success: status === 204 ? { status } : { status, body: answer } });
+  }
+  if (r.members !== false) ops.push({ method: "DELETE", path: member, success: { status: 204 } });
+  return ops;
+}
+
+const tierList = one("tiers", { type: "array", items: tier });
+
+export const API_OPERATIONS: ApiOperation[] = [
+  ...resource({ collection: "/v2/os", param: "os-id", key: "os", schema: os, listKey: "os", members: false }),
+  ...resource({
+    collection: "/v2/instances",
+    param: "instance-id",
+    key: "instance",
+    schema: instance,
+    listKey: "instances",
+    listQuery: [...PAGING, "tag", "label", "main_ip", "region", "firewall_group_id"],
+    create: { request: instanceCreate, status: 202 },
+    update: { method: "PATCH", request: instanceUpdate, status: 202 },
+  }),
   {
     method: "GET",
     path: "/v2/instances/{instance-id}/upgrades",
@@ -294,95 +326,49 @@ export const API_OPERATIONS: ApiOperation[] = [
       body: one("upgrades", obj({ applications: { type: "array" }, plans: strs, os: { type: "array" } })),
     },
   },
-
-  {
-    method: "GET",
-    path: "/v2/firewalls",
-    query: PAGING,
-    success: { status: 200, body: list("firewall_groups", firewallGroup) },
-  },
-  {
-    method: "POST",
-    path: "/v2/firewalls",
-    request: obj({ description: str }),
-    success: { status: 201, body: one("firewall_group", firewallGroup) },
-  },
-  {
-    method: "GET",
-    path: "/v2/firewalls/{firewall-group-id}",
-    success: { status: 200, body: one("firewall_group", firewallGroup) },
-  },
-  {
-    method: "PUT",
-    path: "/v2/firewalls/{firewall-group-id}",
-    request: obj({ description: str }, ["description"]),
-    success: { status: 204 },
-  },
-  { method: "DELETE", path: "/v2/firewalls/{firewall-group-id}", success: { status: 204 } },
-  {
-    method: "GET",
-    path: "/v2/firewalls/{firewall-group-id}/rules",
-    query: PAGING,
-    success: { status: 200, body: list("firewall_rules", firewallRule) },
-  },
-  {
-    method: "POST",
-    path: "/v2/firewalls/{firewall-group-id}/rules",
-    request: obj({ ip_type: str, protocol: str, subnet: str, subnet_size: int, port: str, source: str, notes: str }, [
-      "ip_type",
-      "protocol",
-      "subnet",
-      "subnet_size",
-    ]),
-    success: { status: 201, body: one("firewall_rule", firewallRule) },
-  },
-  {
-    method: "GET",
-    path: "/v2/firewalls/{firewall-group-id}/rules/{firewall-rule-id}",
-    success: { status: 200, body: one("firewall_rule", firewallRule) },
-  },
-  { method: "DELETE", path: "/v2/firewalls/{firewall-group-id}/rules/{firewall-rule-id}", success: { status: 204 } },
-
-  { method: "GET", path: "/v2/ssh-keys", query: PAGING, success: { status: 200, body: list("ssh_keys", sshKey) } },
-  {
-    method: "POST",
-    path: "/v2/ssh-keys",
-    request: obj({ name: str, ssh_key: str }, ["name", "ssh_key"]),
-    success: { status: 201, body: one("ssh_key", sshKey) },
-  },
-  { method: "GET", path: "/v2/ssh-keys/{ssh-key-id}", success: { status: 200, body: one("ssh_key", sshKey) } },
-  {
-    method: "PATCH",
-    path: "/v2/ssh-keys/{ssh-key-id}",
-    request: obj({ name: str, ssh_key: str }),
-    success: { status: 204 },
-  },
-  { method: "DELETE", path: "/v2/ssh-keys/{ssh-key-id}", success: { status: 204 } },
-
-  {
-    method: "GET",
-    path: "/v2/reserved-ips",
-    query: PAGING,
-    success: { status: 200, body: list("reserved_ips", reservedIp) },
-  },
-  {
-    method: "POST",
-    path: "/v2/reserved-ips",
-    request: obj({ region: str, ip_type: str, label: str }, ["region", "ip_type"]),
-    success: { status: 201, body: one("reserved_ip", reservedIp) },
-  },
-  {
-    method: "GET",
-    path: "/v2/reserved-ips/{reserved-ip}",
-    success: { status: 200, body: one("reserved_ip", reservedIp) },
-  },
-  {
-    method: "PATCH",
-    path: "/v2/reserved-ips/{reserved-ip}",
-    request: obj({ label: str }, ["label"]),
-    success: { status: 200, body: one("reserved_ip", reservedIp) },
-  },
-  { method: "DELETE", path: "/v2/reserved-ips/{reserved-ip}", success: { status: 204 } },
+  ...resource({
+    collection: "/v2/firewalls",
+    param: "firewall-group-id",
+    key: "firewall_group",
+    schema: firewallGroup,
+    listKey: "firewall_groups",
+    create: { request: obj({ description: str }), status: 201 },
+    update: { method: "PUT", request: obj({ description: str }, ["description"]), status: 204 },
+  }),
+  ...resource({
+    collection: "/v2/firewalls/{firewall-group-id}/rules",
+    param: "firewall-rule-id",
+    key: "firewall_rule",
+    schema: firewallRule,
+    listKey: "firewall_rules",
+    create: {
+      request: obj({ ip_type: str, protocol: str, subnet: str, subnet_size: int, port: str, source: str, notes: str }, [
+        "ip_type",
+        "protocol",
+        "subnet",
+        "subnet_size",
+      ]),
+      status: 201,
+    },
+  }),
+  ...resource({
+    collection: "/v2/ssh-keys",
+    param: "ssh-key-id",
+    key: "ssh_key",
+    schema: sshKey,
+    listKey: "ssh_keys",
+    create: { request: obj({ name: str, ssh_key: str }, ["name", "ssh_key"]), status: 201 },
+    update: { method: "PATCH", request: obj({ name: str, ssh_key: str }), status: 204 },
+  }),
+  ...resource({
+    collection: "/v2/reserved-ips",
+    param: "reserved-ip",
+    key: "reserved_ip",
+    schema: reservedIp,
+    listKey: "reserved_ips",
+    create: { request: obj({ region: str, ip_type: str, label: str }, ["region", "ip_type"]), status: 201 },
+    update: { method: "PATCH", request: obj({ label: str }, ["label"]), status: 200 },
+  }),
   {
     method: "POST",
     path: "/v2/reserved-ips/{reserved-ip}/attach",
@@ -390,83 +376,48 @@ export const API_OPERATIONS: ApiOperation[] = [
     success: { status: 204 },
   },
   { method: "POST", path: "/v2/reserved-ips/{reserved-ip}/detach", success: { status: 204 } },
-
-  { method: "GET", path: "/v2/domains", query: PAGING, success: { status: 200, body: list("domains", domain) } },
-  {
-    method: "POST",
-    path: "/v2/domains",
-    request: obj({ domain: str, ip: str, dns_sec: str }, ["domain"]),
-    success: { status: 200, body: one("domain", domain) },
-  },
-  { method: "GET", path: "/v2/domains/{dns-domain}", success: { status: 200, body: one("domain", domain) } },
-  { method: "DELETE", path: "/v2/domains/{dns-domain}", success: { status: 204 } },
-  {
-    method: "GET",
-    path: "/v2/domains/{dns-domain}/records",
-    query: PAGING,
-    success: { status: 200, body: list("records", dnsRecord) },
-  },
-  {
-    method: "POST",
-    path: "/v2/domains/{dns-domain}/records",
-    request: obj({ name: str, type: str, data: str, ttl: int, priority: int }, ["name", "type", "data"]),
-    success: { status: 201, body: one("record", dnsRecord) },
-  },
-  {
-    method: "GET",
-    path: "/v2/domains/{dns-domain}/records/{record-id}",
-    success: { status: 200, body: one("record", dnsRecord) },
-  },
-  {
-    method: "PATCH",
-    path: "/v2/domains/{dns-domain}/records/{record-id}",
-    request: obj({ name: str, data: str, ttl: int, priority: int }),
-    success: { status: 204 },
-  },
-  { method: "DELETE", path: "/v2/domains/{dns-domain}/records/{record-id}", success: { status: 204 } },
-
-  {
-    method: "GET",
-    path: "/v2/object-storage/clusters",
-    query: PAGING,
-    success: { status: 200, body: list("clusters", cluster) },
-  },
+  ...resource({
+    collection: "/v2/domains",
+    param: "dns-domain",
+    key: "domain",
+    schema: domain,
+    listKey: "domains",
+    create: { request: obj({ domain: str, ip: str, dns_sec: str }, ["domain"]), status: 200 },
+  }),
+  ...resource({
+    collection: "/v2/domains/{dns-domain}/records",
+    param: "record-id",
+    key: "record",
+    schema: dnsRecord,
+    listKey: "records",
+    create: {
+      request: obj({ name: str, type: str, data: str, ttl: int, priority: int }, ["name", "type", "data"]),
+      status: 201,
+    },
+    update: { method: "PATCH", request: obj({ name: str, data: str, ttl: int, priority: int }), status: 204 },
+  }),
+  ...resource({
+    collection: "/v2/object-storage/clusters",
+    param: "cluster-id",
+    key: "cluster",
+    schema: cluster,
+    listKey: "clusters",
+    members: false,
+  }),
   // govultr ListTiers and ListClusterTiers: {"tiers": [...]}, not paged.
-  {
-    method: "GET",
-    path: "/v2/object-storage/tiers",
-    success: { status: 200, body: one("tiers", { type: "array", items: tier }) },
-  },
-  {
-    method: "GET",
-    path: "/v2/object-storage/clusters/{cluster-id}/tiers",
-    success: { status: 200, body: one("tiers", { type: "array", items: tier }) },
-  },
-  {
-    method: "GET",
-    path: "/v2/object-storage",
-    query: PAGING,
-    success: { status: 200, body: list("object_storages", listedObjectStorage) },
-  },
-  {
-    method: "POST",
-    path: "/v2/object-storage",
+  { method: "GET", path: "/v2/object-storage/tiers", success: { status: 200, body: tierList } },
+  { method: "GET", path: "/v2/object-storage/clusters/{cluster-id}/tiers", success: { status: 200, body: tierList } },
+  ...resource({
+    collection: "/v2/object-storage",
+    param: "object-storage-id",
+    key: "object_storage",
+    schema: objectStorage,
+    listKey: "object_storages",
+    listSchema: listedObjectStorage,
     // tier_id: govultr ObjectStorageReq (Vultr refuses a create without one since the tiers came).
-    request: obj({ cluster_id: int, tier_id: int, label: str }, ["cluster_id"]),
-    success: { status: 202, body: one("object_storage", objectStorage) },
-  },
-  {
-    method: "GET",
-    path: "/v2/object-storage/{object-storage-id}",
-    success: { status: 200, body: one("object_storage", objectStorage) },
-  },
-  {
-    method: "PUT",
-    path: "/v2/object-storage/{object-storage-id}",
-    request: obj({ label: str }, ["label"]),
-    success: { status: 204 },
-  },
-  { method: "DELETE", path: "/v2/object-storage/{object-storage-id}", success: { status: 204 } },
+    create: { request: obj({ cluster_id: int, tier_id: int, label: str }, ["cluster_id"]), status: 202 },
+    update: { method: "PUT", request: obj({ label: str }, ["label"]), status: 204 },
+  }),
 ];
 
 /**
