@@ -15,7 +15,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { schemaRefusal } from "./fake-vultr/api-check.js";
-import { createContext } from "./fake-vultr/context.js";
+import { createContext, type FakeContext } from "./fake-vultr/context.js";
 import { dnsRoutes } from "./fake-vultr/dns.js";
 import { firewallRoutes } from "./fake-vultr/firewalls.js";
 import { instanceRoutes } from "./fake-vultr/instances.js";
@@ -28,12 +28,9 @@ import type { FakeVultr, FakeVultrOptions, InjectedFailure, RecordedRequest } fr
 export * from "./fake-vultr/catalogue.js";
 export type * from "./fake-vultr/types.js";
 
-export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<FakeVultr> {
-  const apiKey = options.apiKey ?? "fake-vultr-key-0123456789ABCDEF";
-  const ctx = createContext(options);
-  const requests: RecordedRequest[] = [];
-  const injected: (InjectedFailure & { times: number })[] = [];
-  const routes: Route[] = [
+/** Every route the fake serves, kind by kind. */
+export function fakeRoutes(ctx: FakeContext): Route[] {
+  return [
     ...instanceRoutes(ctx),
     ...firewallRoutes(ctx),
     ...sshKeyRoutes(ctx),
@@ -41,6 +38,14 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
     ...dnsRoutes(ctx),
     ...objectStorageRoutes(ctx),
   ];
+}
+
+export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<FakeVultr> {
+  const apiKey = options.apiKey ?? "fake-vultr-key-0123456789ABCDEF";
+  const ctx = createContext(options);
+  const requests: RecordedRequest[] = [];
+  const injected: (InjectedFailure & { times: number })[] = [];
+  const routes = fakeRoutes(ctx);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { VultrClient } from "../../infra/vultr/client.js";
 import { exchangeProblems } from "../harness/fake-vultr/api-check.js";
 import { API_OPERATIONS, findOperation } from "../harness/fake-vultr/api-schema.js";
-import type { FakeVultr } from "../harness/fake-vultr.js";
+import { fakeRoutes, type FakeVultr } from "../harness/fake-vultr.js";
+import { createContext } from "../harness/fake-vultr/context.js";
 import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
 afterEach(closeFakeVultrs);
@@ -125,6 +126,15 @@ describe("the fake Vultr API against Vultr's published API", () => {
     expect(fake.requests.filter((r) => r.status >= 400).map((r) => r.status)).toEqual(
       expect.arrayContaining([400, 404]),
     );
+  });
+
+  it("serves no route the published API does not have", () => {
+    // A template's parameters filled with "1" fit both the fake's ([^/]+) and (\d+).
+    const samples = API_OPERATIONS.map((op) => ({ method: op.method, path: op.path.replace(/\{[^}]+\}/g, "1") }));
+    const unpublished = fakeRoutes(createContext({}))
+      .filter(([method, pattern]) => !samples.some((s) => s.method === method && pattern.test(s.path)))
+      .map(([method, pattern]) => `${method} ${pattern.source}`);
+    expect(unpublished).toEqual([]);
   });
 
   it("finds what does not fit: a wrong status, a missing or unknown answer field, a field of the wrong type", () => {
