@@ -44,6 +44,7 @@ describe("ObjectStorage", () => {
     expect(fake.requestsTo("GET", /^\/v2\/object-storage\/clusters\/\d+\/tiers$/).map((r) => r.path)).toEqual([
       "/v2/object-storage/clusters/2/tiers",
     ]);
+    expect(await messageOf(client.get("/v2/object-storage/clusters/99/tiers"))).toContain("failed with HTTP 404");
   });
 
   it("prefers Vultr's default tier, else the cheapest offered at the cluster", async () => {
