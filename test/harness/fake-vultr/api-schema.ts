@@ -5,8 +5,9 @@
 // Source: Vultr's OpenAPI document "Vultr API" 2.0, published with its
 // generated Java client: github.com/vultr/vultr-java, file blob/v0.0.1.json,
 // commit c0af6afb86e3 of 7 December 2023 (159 paths). Taken from it as facts:
-// paths, methods, request fields and their types (required ones marked),
-// success statuses, the error statuses it lists, and response fields.
+// paths, methods, query parameters, request fields and their types
+// (required ones marked), the status of success, its table of error
+// statuses, and response fields.
 // The document predates some of what the API answers now; those facts come
 // from Vultr's Go client github.com/vultr/govultr v3.32.0 (20 July 2026) and
 // are marked "govultr" below: the per-cluster tier routes, tier_id, the flat
@@ -14,7 +15,7 @@
 //
 // Responses: `required` lists the fields our client reads (infra/vultr/
 // api-types.ts), so an answer without them fails; any field neither source
-// names fails too. Request bodies allow exactly the document's fields.
+// names fails too. Request bodies allow exactly the fields the sources name.
 import type { HttpMethod } from "../../../infra/vultr/client.js";
 
 export type JsonSchema = Record<string, unknown>;
