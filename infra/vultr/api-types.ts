@@ -141,7 +141,7 @@ export interface ApiObjectStorageCluster {
   deploy: string;
 }
 
-/** object_storage.go `ObjectStorageTier`, from GET /v2/object-storage/tiers. */
+/** object_storage.go `ObjectStorageTier`, from GET /v2/object-storage/clusters/{id}/tiers. */
 export interface ApiObjectStorageTier {
   id: number;
   sales_name: string;
@@ -149,7 +149,6 @@ export interface ApiObjectStorageTier {
   price: number;
   is_default: string;
   slug: string;
-  locations?: ApiObjectStorageCluster[];
 }
 
 /** object_storage.go `ObjectStorage` with its embedded `S3Keys`. */

@@ -5,6 +5,7 @@
 import type { ApiDomain, ApiDomainRecord } from "./api-types.js";
 import { InputChecker } from "./check.js";
 import { diffInputs, sameAddress } from "../providers/diff.js";
+import { VultrApiError } from "./client.js";
 import { deleteIgnoringMissing, getUnlessGone, isGone, type Provider, type SettingsSource } from "./provider.js";
 
 export interface DnsDomainInputs {
@@ -27,11 +28,17 @@ export function dnsDomainProvider(settings: SettingsSource): Provider<DnsDomainI
     // Without "ip" Vultr creates the zone empty; with it, Vultr would add its
     // own default records, which this stack does not manage.
     async create(inputs) {
-      const { domain } = await settings()
-        .client()
-        .post<{ domain: ApiDomain }>("/v2/domains", { domain: inputs.domain });
+      let created: ApiDomain;
+      try {
+        ({ domain: created } = await settings()
+          .client()
+          .post<{ domain: ApiDomain }>("/v2/domains", { domain: inputs.domain }));
+      } catch (error) {
+        if (isRefusal(error)) await refuseExistingZone(settings, inputs.domain, error);
+        throw error;
+      }
       // The state keeps the input's spelling; Vultr may lower-case it, which must not read as a new name.
-      return { id: domain.domain, outs: { domain: inputs.domain } };
+      return { id: created.domain, outs: { domain: inputs.domain } };
     },
 
     async read(id, props) {
@@ -46,6 +53,43 @@ export function dnsDomainProvider(settings: SettingsSource): Provider<DnsDomainI
       await deleteIgnoringMissing(settings, `/v2/domains/${id}`);
     },
   };
+}
+
+// A 4xx other than the key's: the request itself was refused (a zone that
+// exists, a bad name). Vultr's wording for an existing zone is not public, so
+// the zone is looked up rather than the message matched.
+function isRefusal(error: unknown): error is VultrApiError {
+  return (
+    error instanceof VultrApiError &&
+    error.status >= 400 &&
+    error.status < 500 &&
+    ![401, 403, 429].includes(error.status)
+  );
+}
+
+/**
+ * The zone is already in the account: the stack does not take it over, since
+ * nothing on a Vultr zone (no tag, no label) proves this stack made it, and
+ * destroying the stack would delete it with every record. The operator says
+ * so explicitly instead (createDnsZone false: records only, zone left alone).
+ */
+async function refuseExistingZone(settings: SettingsSource, domain: string, refusal: VultrApiError): Promise<void> {
+  const found = await getUnlessGone<{ domain: ApiDomain }>(settings, `/v2/domains/${domain}`).catch(() => undefined);
+  if (!found) return;
+  const s = settings();
+  const records = await s
+    .client()
+    .listAll<ApiDomainRecord>(`/v2/domains/${domain}/records`, "records", { perPage: s.perPage })
+    .catch(() => undefined);
+  const holding = records ? `, ${records.length} record${records.length === 1 ? "" : "s"}` : "";
+  throw new Error(
+    `The DNS zone "${domain}" already exists in this Vultr account (added ${found.domain.date_created}${holding}). ` +
+      "The stack only manages a zone it creates, since destroying the stack deletes that zone with all its records. " +
+      "To add the stack's records to this zone and leave the zone itself alone: pulumi config set createDnsZone false. " +
+      "If nothing uses the zone, you may instead delete it under Network, DNS in the Vultr console and run pulumi up again. " +
+      `(${refusal.message})`,
+    { cause: refusal },
+  );
 }
 
 interface DnsDomainInfo {

@@ -120,20 +120,21 @@ export async function chooseClusterAndTier(s: ProviderSettings, inputs: ObjectSt
         `Regions that do: ${regions || "none"}. Choose one, e.g. pulumi config set backupsRegion ${open[0]?.region ?? "ewr"}`,
     );
   }
-  const { tiers } = await client.get<{ tiers: ApiObjectStorageTier[] }>("/v2/object-storage/tiers");
-  const offered = (cluster: ApiObjectStorageCluster) =>
-    tiers.filter((t) => (t.locations ?? []).some((location) => location.id === cluster.id));
-
+  // Asked per cluster: the account-wide GET /v2/object-storage/tiers may omit
+  // `locations` (govultr: omitempty), so it cannot tell where a tier is offered.
+  const offered: ApiObjectStorageTier[] = [];
   for (const cluster of here) {
+    const { tiers } = await client.get<{ tiers: ApiObjectStorageTier[] }>(
+      `/v2/object-storage/clusters/${cluster.id}/tiers`,
+    );
+    offered.push(...tiers);
     const tier = inputs.tierName
-      ? offered(cluster).find((t) =>
-          namesTier(inputs.tierName ?? "", { tierSlug: t.slug, tierSalesName: t.sales_name }),
-        )
-      : defaultTier(offered(cluster));
+      ? tiers.find((t) => namesTier(inputs.tierName ?? "", { tierSlug: t.slug, tierSalesName: t.sales_name }))
+      : defaultTier(tiers);
     if (tier) return { cluster, tier };
   }
 
-  const available = [...new Map(here.flatMap(offered).map((t) => [t.id, t])).values()];
+  const available = [...new Map(offered.map((t) => [t.id, t])).values()];
   const listed = available.map((t) => `"${t.sales_name}" (${t.slug}, ${t.price} a month)`).join(", ");
   if (inputs.tierName) {
     throw new Error(
@@ -143,8 +144,7 @@ export async function chooseClusterAndTier(s: ProviderSettings, inputs: ObjectSt
   }
   throw new Error(
     `Vultr offers no Object Storage tier at the clusters of region "${inputs.region}" ` +
-      `(${here.map((c) => c.hostname).join(", ")}). Tiers in the account: ` +
-      `${tiers.map((t) => `"${t.sales_name}" (${t.slug})`).join(", ") || "none"}. Choose another backupsRegion.`,
+      `(${here.map((c) => c.hostname).join(", ")}). Choose another backupsRegion.`,
   );
 }
 

@@ -9,10 +9,13 @@
 //
 // This file is the server: recording, injected failures, the bearer key and
 // dispatch. Each resource kind's routes are in fake-vultr/, the request
-// checking they share in fake-vultr/strict.ts.
+// checking they share in fake-vultr/strict.ts; every route must be an
+// operation of Vultr's published API (fake-vultr/api-schema.ts), and body
+// fields that operation does not take are refused (fake-vultr/api-check.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createContext } from "./fake-vultr/context.js";
+import { schemaRefusal } from "./fake-vultr/api-check.js";
+import { createContext, type FakeContext } from "./fake-vultr/context.js";
 import { dnsRoutes } from "./fake-vultr/dns.js";
 import { firewallRoutes } from "./fake-vultr/firewalls.js";
 import { instanceRoutes } from "./fake-vultr/instances.js";
@@ -25,12 +28,9 @@ import type { FakeVultr, FakeVultrOptions, InjectedFailure, RecordedRequest } fr
 export * from "./fake-vultr/catalogue.js";
 export type * from "./fake-vultr/types.js";
 
-export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<FakeVultr> {
-  const apiKey = options.apiKey ?? "fake-vultr-key-0123456789ABCDEF";
-  const ctx = createContext(options);
-  const requests: RecordedRequest[] = [];
-  const injected: (InjectedFailure & { times: number })[] = [];
-  const routes: Route[] = [
+/** Every route the fake serves, kind by kind. */
+export function fakeRoutes(ctx: FakeContext): Route[] {
+  return [
     ...instanceRoutes(ctx),
     ...firewallRoutes(ctx),
     ...sshKeyRoutes(ctx),
@@ -38,6 +38,14 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
     ...dnsRoutes(ctx),
     ...objectStorageRoutes(ctx),
   ];
+}
+
+export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<FakeVultr> {
+  const apiKey = options.apiKey ?? "fake-vultr-key-0123456789ABCDEF";
+  const ctx = createContext(options);
+  const requests: RecordedRequest[] = [];
+  const injected: (InjectedFailure & { times: number })[] = [];
+  const routes = fakeRoutes(ctx);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");
@@ -54,6 +62,7 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
     requests.push(record);
     const reply = (answer: Reply) => {
       record.status = answer.status;
+      record.response = answer.body;
       send(res, answer);
     };
     try {
@@ -84,6 +93,11 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
     for (const [routeMethod, pattern, handler] of routes) {
       const match = pattern.exec(url.pathname);
       if (!match || routeMethod !== method) continue;
+      const refusal = schemaRefusal(method, url.pathname, record.body);
+      if (refusal) {
+        reply(refusal);
+        return;
+      }
       const body = isObject(record.body) ? record.body : {};
       try {
         reply(handler(match.slice(1), body, record.query));

@@ -41,6 +41,25 @@ describe("DNS", () => {
     expect((await p.read!(id, outs)).id).toBe("");
   });
 
+  it("stops on a zone already in the account, saying to set createDnsZone false, and leaves the zone as it was", async () => {
+    const { fake, client, providers } = await startProviders();
+    await client.post("/v2/domains", { domain: "example.com" });
+    await client.post("/v2/domains/example.com/records", { name: "mail", type: "A", data: "203.0.113.7", ttl: 300 });
+
+    const message = await messageOf(providers.DnsDomain.create({ domain: "example.com" }));
+    expect(message).toMatch(/^The DNS zone "example\.com" already exists in this Vultr account \(added .+, 1 record\)/);
+    expect(message).toContain("pulumi config set createDnsZone false");
+    expect(message).toContain("failed with HTTP 400: Domain already exists");
+    expect(fake.requestsTo("DELETE", /^\/v2\/domains/)).toEqual([]);
+    expect(fake.state.records.get("example.com")!.size).toBe(1);
+  });
+
+  it("passes on a refused name that is not an existing zone as Vultr said it", async () => {
+    const { providers } = await startProviders();
+    const message = await messageOf(providers.DnsDomain.create({ domain: "not_a_domain" }));
+    expect(message).toBe("Vultr API POST /v2/domains failed with HTTP 400: Invalid domain");
+  });
+
   it("adds records to an existing zone, or says how to get one", async () => {
     const { providers } = await startProviders();
     await providers.DnsDomain.create({ domain: "example.com" });

@@ -20,7 +20,7 @@ describe("Instance", () => {
 
     expect(fake.requestsTo("GET", "/v2/os")).toHaveLength(1);
     const post = fake.requestsTo("POST", "/v2/instances")[0]!;
-    expect(post.status).toBe(201);
+    expect(post.status).toBe(202);
     expect(post.body).toEqual({
       region: "ewr",
       plan: "vhp-2c-4gb-amd",
@@ -193,7 +193,7 @@ describe("Instance", () => {
       const first = await providers.Instance.create(inputs);
       await providers.Instance.delete(first.id, first.outs);
       const second = await providers.Instance.create({ ...inputs, hostname: "rebuilt" });
-      expect(fake.requestsTo("POST", "/v2/instances").map((r) => r.status)).toEqual([201, 400, 400, 201]);
+      expect(fake.requestsTo("POST", "/v2/instances").map((r) => r.status)).toEqual([202, 400, 400, 202]);
       expect(second.outs.mainIp).toBe("127.0.0.2");
       expect(fake.state.reservedIps.get(reserved.id)!.instance_id).toBe(second.id);
     });

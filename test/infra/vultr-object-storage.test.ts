@@ -33,6 +33,20 @@ describe("ObjectStorage", () => {
     expect((await providers.ObjectStorage.read!(id, outs)).props).toEqual(outs);
   });
 
+  it("asks each open cluster of the region for its tiers: the account's tier list may omit where a tier is offered", async () => {
+    const { fake, client, providers } = await startProviders();
+    const { tiers } = await client.get<{ tiers: Record<string, unknown>[] }>("/v2/object-storage/tiers");
+    expect(tiers.filter((t) => "locations" in t)).toEqual([]);
+
+    const { outs } = await providers.ObjectStorage.create({ region: "ewr", label: "backups", tierName: "Performance" });
+    expect(outs).toMatchObject({ clusterId: 2, tierId: 4, tierSlug: "tier_050k_20000m" });
+    // Cluster 1 (ewr0) takes no new subscriptions, so only ewr1 is asked.
+    expect(fake.requestsTo("GET", /^\/v2\/object-storage\/clusters\/\d+\/tiers$/).map((r) => r.path)).toEqual([
+      "/v2/object-storage/clusters/2/tiers",
+    ]);
+    expect(await messageOf(client.get("/v2/object-storage/clusters/99/tiers"))).toContain("failed with HTTP 404");
+  });
+
   it("prefers Vultr's default tier, else the cheapest offered at the cluster", async () => {
     const cluster = { id: 9, region: "ewr", hostname: "ewr9.vultrobjects.com", deploy: "yes" as const };
     const tier = (id: number, price: number, isDefault: "yes" | "no") => ({

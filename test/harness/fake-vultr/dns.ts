@@ -1,5 +1,9 @@
 // DNS zones and records (govultr domain.go, domain_record.go): record data
 // must fit its type; a zone created with an ip gets Vultr's default records.
+// A zone is created with 200, not 201 (Vultr's OpenAPI document). A second
+// create of a zone in the account is a 400 saying it already exists: no
+// public source shows Vultr's exact words, so the provider must not depend
+// on them (infra/vultr/dns.ts asks for the zone instead).
 import { randomUUID } from "node:crypto";
 import { isIP } from "node:net";
 import type { FakeContext } from "./context.js";
@@ -41,7 +45,7 @@ export function dnsRoutes({ state }: FakeContext): Route[] {
           }
         }
         state.records.set(name, records);
-        return { status: 201, body: { domain: zone(name) } };
+        return { status: 200, body: { domain: zone(name) } };
       },
     ],
     ["GET", /^\/v2\/domains\/([^/]+)$/, ([name]) => ({ status: 200, body: { domain: zone(name) } })],

@@ -97,7 +97,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
           () => (created.fake.booted = true),
           (error: unknown) => (created.fake.bootError = error instanceof Error ? error.message : String(error)),
         );
-        return { status: 201, body: { instance: { ...publicInstance(created), default_password: "fake-Pa55word!" } } };
+        return { status: 202, body: { instance: { ...publicInstance(created), default_password: "fake-Pa55word!" } } };
       },
     ],
     [

@@ -1,11 +1,13 @@
 // Object Storage (govultr object_storage.go): a create names a cluster open
 // to new subscriptions and a tier it offers; the subscription is pending for
-// a few GETs, then has its S3 hostname and keys.
+// a few GETs, then has its S3 hostname and keys. Tiers are answered without
+// `locations` (govultr marks it omitempty, so the real API may leave it out):
+// which tiers a cluster offers is only told by the cluster's own tier list.
 import { randomBytes, randomUUID } from "node:crypto";
 import { INVALID_TIER } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
 import { bare, found, HttpError, list, now, optionalText, type Route } from "./strict.js";
-import type { FakeCluster, FakeObjectStorage, FakeTier } from "./types.js";
+import type { FakeObjectStorage, FakeTier } from "./types.js";
 
 export function objectStorageRoutes(ctx: FakeContext): Route[] {
   const { state, clusters, tiers } = ctx;
@@ -22,18 +24,17 @@ export function objectStorageRoutes(ctx: FakeContext): Route[] {
           q,
         ),
     ],
-    [
-      "GET",
-      /^\/v2\/object-storage\/tiers$/,
-      () => ({ status: 200, body: { tiers: tiers.map((t) => publicTier(t, clusters)) } }),
-    ],
+    ["GET", /^\/v2\/object-storage\/tiers$/, () => ({ status: 200, body: { tiers: tiers.map(publicTier) } })],
     [
       "GET",
       /^\/v2\/object-storage\/clusters\/(\d+)\/tiers$/,
-      ([id]) => ({
-        status: 200,
-        body: { tiers: tiers.filter((t) => t.clusterIds.includes(Number(id))).map((t) => publicTier(t, clusters)) },
-      }),
+      ([id]) => {
+        const cluster = found(
+          clusters.find((c) => c.id === Number(id)),
+          "Object storage cluster not found",
+        );
+        return { status: 200, body: { tiers: tiers.filter((t) => t.clusterIds.includes(cluster.id)).map(publicTier) } };
+      },
     ],
     [
       "GET",
@@ -44,7 +45,7 @@ export function objectStorageRoutes(ctx: FakeContext): Route[] {
           [...state.objectStorages.values()].map((s) => {
             const tier = tiers.find((t) => t.id === s.fake.tierId);
             // Only the list reports the tier, under its own id key (govultr ObjectStorageListTier).
-            return { ...bare(s), tier: tier ? { OBJSTORETIERID: tier.id, ...publicTier(tier, clusters) } : null };
+            return { ...bare(s), tier: tier ? listTier(tier) : null };
           }),
           q,
         ),
@@ -107,15 +108,24 @@ export function objectStorageRoutes(ctx: FakeContext): Route[] {
   ];
 }
 
-function publicTier(tier: FakeTier, clusters: FakeCluster[]) {
-  const { clusterIds, ...rest } = tier;
+// govultr ObjectStorageTier, without the omitempty `locations`.
+function publicTier({ id, sales_name, slug, price, is_default }: FakeTier) {
   return {
-    ...rest,
-    sales_desc: `${tier.sales_name} object storage`,
+    id,
+    sales_name,
+    sales_desc: `${sales_name} object storage`,
+    price,
     bw_gb_price: 0.01,
     disk_gb_price: 0.018,
     ratelimit_ops_secs: 400,
     ratelimit_ops_bytes: 800_000_000,
-    locations: clusters.filter((c) => clusterIds.includes(c.id)).map((c) => ({ ...c })),
+    is_default,
+    slug,
   };
+}
+
+// govultr ObjectStorageListTier: the list names the tier's id OBJSTORETIERID.
+function listTier(tier: FakeTier) {
+  const { id, ...rest } = publicTier(tier);
+  return { OBJSTORETIERID: id, ...rest };
 }

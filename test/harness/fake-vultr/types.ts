@@ -65,6 +65,8 @@ export interface RecordedRequest {
   authorization: string | undefined;
   /** The status the fake answered with. */
   status: number;
+  /** The body it answered with (parsed JSON), if any. */
+  response?: unknown;
 }
 
 export interface InjectedFailure {
