@@ -16,13 +16,15 @@ const MAJOR = read(".nvmrc").trim();
 const scratch = scratchDir("node-version");
 afterAll(() => scratch.remove());
 
+const npmDir = dirname(execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim());
+
 /** What scripts/setup/fetch-node.sh prints with `node` on PATH being the one in `nodeDir`. */
 function fetchNode(nodeDir: string): { code: number | null; dir: string; stderr: string } {
   const run = spawnSync("bash", [join(ROOT, "scripts/setup/fetch-node.sh")], {
     encoding: "utf8",
     env: {
       ...process.env,
-      PATH: `${nodeDir}:${dirname(execFileSync("sh", ["-c", "command -v npm"]).toString())}:/usr/bin:/bin`,
+      PATH: `${nodeDir}:${npmDir}:/usr/bin:/bin`,
     },
   });
   return { code: run.status, dir: run.stdout.trim(), stderr: run.stderr };
@@ -93,6 +95,17 @@ describe("scripts/setup/fetch-node.sh", () => {
     expect(result.dir).toMatch(/\/node\/\d+\.\d+\.\d+\/bin$/);
     expect(execFileSync(join(result.dir, "node"), ["-v"], { encoding: "utf8" })).toMatch(new RegExp(`^v${MAJOR}\\.`));
     pinned = result.dir;
+  });
+
+  it(`runs a command on Node ${MAJOR} with scripts/setup/with-node.sh, as npm run bench does`, () => {
+    const run = spawnSync("bash", [join(ROOT, "scripts/setup/with-node.sh"), "node", "-p", "process.version"], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${join(scratch.path, "node20")}:${npmDir}:/usr/bin:/bin` },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe(execFileSync(join(pinned, "node"), ["-v"], { encoding: "utf8" }).trim());
+    const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.bench).toMatch(/^bash scripts\/setup\/with-node\.sh /);
   });
 
   it(`keeps a node on PATH that is Node ${MAJOR}`, () => {
