@@ -6,6 +6,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p .tmp
 status=0
+# The suite runs on Node 24 whatever node npm runs on: the node on PATH if it
+# is 24, else the one scripts/setup/fetch-node.sh fetched into the cache.
+node_bin=$(bash scripts/setup/fetch-node.sh) || exit 1
+export PATH="$node_bin:$PATH"
+echo "the suite runs on Node $(node -v) ($node_bin/node)"
 # A report left by an earlier run must not stand in for a run that wrote none.
 # --passWithNoTests: a filter given to `npm test --` may match files of one
 # project only (the closing line still fails if nothing ran at all).

@@ -276,7 +276,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       jwtPreviousSecret: parsePreviousJwtSecret(raw),
       llmProvider,
       llmApiKey: secret(raw, "llmApiKey", 1, "pulumi config set --secret llmApiKey <your provider's API key>"),
-      apiImage: pinnedImage("apiImage", text("apiImage"), "node:20-bookworm-slim", flag("allowImageTags")),
+      apiImage: pinnedImage("apiImage", text("apiImage"), "node:24-bookworm-slim", flag("allowImageTags")),
       natsImage: pinnedImage("natsImage", text("natsImage"), "nats:2.10-alpine", flag("allowImageTags")),
       apiSettings: parseApiSettings(raw, llmProvider),
     },

@@ -19,11 +19,6 @@ import type { BackupSource } from "./backup.js";
 import { ENCRYPTED_SUFFIX, MANIFEST_FILE, pathInside, sortBackupNames, type IgnoredName } from "./layout.js";
 import { BackupError, backupsToDelete, type Manifest } from "./manifest.js";
 
-// The SDK warns on every run that its releases after January 2027 need Node
-// 22; this pinned one runs on Node 20, and the move to 22 is the whole
-// project's (docs/known-limits.md), not something an operator can act on.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-
 export interface BucketSettings {
   /** e.g. https://ewr1.vultrobjects.com */
   endpoint: string;

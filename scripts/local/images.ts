@@ -1,20 +1,22 @@
 // Minimal local images for the compose stack, for machines that cannot pull
-// from a registry: the machine's own node and nats-server binaries with
-// their libraries and busybox, imported with `docker import`. Rebuilt only
-// when a binary changes. Never used in production (image names are variables).
+// from a registry: Node 24 (the one the suite runs on, see
+// scripts/setup/fetch-node.sh) and the machine's nats-server, with their
+// libraries and busybox, imported with `docker import`. Rebuilt only when a
+// binary changes. Never used in production (image names are variables).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { BUSYBOX_APPLETS, parseLdd, rootfsEntries } from "./rootfs.js";
+import { nodeBinary } from "../setup/tools.js";
 
-export const LOCAL_API_IMAGE = "platform-local/node:20";
+export const LOCAL_API_IMAGE = "platform-local/node:24";
 export const LOCAL_NATS_IMAGE = "platform-local/nats:2.10";
 const BUSYBOX = "/bin/busybox";
 
 export function buildLocalImages(natsServer: string): { apiImage: string; natsImage: string } {
-  buildImage(LOCAL_API_IMAGE, { source: process.execPath, target: "/usr/local/bin/node" });
+  buildImage(LOCAL_API_IMAGE, { source: nodeBinary(), target: "/usr/local/bin/node" });
   buildImage(LOCAL_NATS_IMAGE, { source: natsServer, target: "/usr/local/bin/nats-server" }, [
     "/usr/local/bin/nats-server",
   ]);

@@ -67,7 +67,7 @@ export async function localStackUp(options: LocalStackOptions): Promise<LocalSta
   const bundlePath = join(ROOT, "dist/api.cjs");
   if (!existsSync(bundlePath)) throw new Error(`${bundlePath} is missing: run npm run build`);
   await ensureDockerEngine(log);
-  log("building local images from this machine's node and nats-server (no registry is needed)");
+  log("building local images from Node 24 and this machine's nats-server (no registry is needed)");
   const images = buildLocalImages(options.natsServer);
 
   // What the bootstrap prepares on a host.

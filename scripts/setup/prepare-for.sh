@@ -71,6 +71,7 @@ fi
 
 for build in $(builds_of "$command"); do
   case "$build" in
+    node) bash scripts/setup/fetch-node.sh >/dev/null ;;
     engine) bash scripts/setup/build-engine.sh >/dev/null ;;
     s3-fake) bash scripts/setup/build-s3-fake.sh >/dev/null ;;
     # On stderr: what the command prints (a bench's table) stays its own.

@@ -1,8 +1,10 @@
 // Where the servers that npm run dev, npm run local, the benchmarks and the
 // tests run are installed (scripts/setup/prepare-for.sh puts them there).
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { ROOT } from "../project-root.js";
 
 const toolsDir = process.env.PLATFORM_TOOLS_DIR ?? join(homedir(), ".cache/conversational-platform/bin");
 
@@ -16,3 +18,15 @@ export function natsServerBinary(): string {
 }
 
 export const caddyBinary = process.env.CADDY_BIN ?? "caddy";
+
+/**
+ * The Node 24 binary the local API image is built from: the `node` on PATH
+ * if it is Node 24, else the one scripts/setup/fetch-node.sh fetches once.
+ */
+export function nodeBinary(): string {
+  const dir = execFileSync("bash", [join(ROOT, "scripts/setup/fetch-node.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return join(dir.trim(), "node");
+}

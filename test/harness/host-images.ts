@@ -1,6 +1,6 @@
 // Images for the Docker engine inside a systemd test host. No registry is
-// reachable, from here or from the host: the local images (this machine's
-// node and nats-server binaries, see scripts/local/images.ts) are built with
+// reachable, from here or from the host: the local images (Node 24 and this
+// machine's nats-server, see scripts/local/images.ts) are built with
 // this machine's engine, saved into a file inside the host's root directory,
 // and loaded by the host's own engine.
 import { execFileSync } from "node:child_process";

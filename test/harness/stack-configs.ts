@@ -38,7 +38,7 @@ export const REALISTIC_CONFIG = {
   backupsBucket: "true",
   acmeEmail: "ops@example.com",
   // Production pins images by digest (a tag is refused).
-  apiImage: "node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0",
+  apiImage: "node:24-bookworm-slim@sha256:d6aa754f16b3197301076f047b5def2f02ea1dbbc2ca920407d46d7ec7f87b20",
   natsImage: "nats:2.10-alpine@sha256:b83efabe3e7def1e0a4a31ec6e078999bb17c80363f881df35edc70fcb6bb927",
 };
 

@@ -81,6 +81,17 @@ describe("pulumi up of an existing-server stack on a systemd test host", () => {
     }
   });
 
+  it("runs the API instances on the suite's Node (Node 24, the local image's)", async () => {
+    for (const instance of ["api-1", "api-2"]) {
+      const version = await run(
+        root,
+        `docker exec $(docker ps -q --filter label=com.docker.compose.service=${instance}) node -p process.version`,
+      );
+      expect(version.code, version.output).toBe(0);
+      expect(version.stdout.trim(), instance).toBe(process.version);
+    }
+  });
+
   it("keeps the private key and the stack's secrets encrypted in the state", async () => {
     const state = (await stack.ok(["stack", "export"])).stdout;
     expect(state).toContain("platform-host-stack");

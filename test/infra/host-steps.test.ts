@@ -21,7 +21,7 @@ const HOST: HostSettings = {
   tlsIssuer: "letsencrypt",
 };
 const STACK: StackSettings = {
-  apiImage: "node:20-bookworm-slim",
+  apiImage: "node:24-bookworm-slim",
   natsImage: "nats:2.10-alpine",
   natsToken: REALISTIC_SECRETS.natsToken,
   jwtSecret: REALISTIC_SECRETS.jwtSecret,

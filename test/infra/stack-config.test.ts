@@ -126,12 +126,12 @@ describe("parseStackConfig", () => {
     [{ generationLease: "10ms" }, /Config "generationLease": is invalid \("10ms"\); use a duration of at least 1s/],
     [{ apiImage: "Node 20" }, /Config "apiImage": "Node 20" is not a container image name/],
     [
-      { apiImage: "node:20-bookworm-slim" },
-      /Config "apiImage": "node:20-bookworm-slim" names a tag, not a digest: .*Pin the image you tested by its digest: docker buildx imagetools inspect node:20-bookworm-slim \(the "Digest:" line\), then pulumi config set apiImage node:20-bookworm-slim@sha256:<digest>\. For images built on the host or for tests only: pulumi config set allowImageTags true/,
+      { apiImage: "node:24-bookworm-slim" },
+      /Config "apiImage": "node:24-bookworm-slim" names a tag, not a digest: .*Pin the image you tested by its digest: docker buildx imagetools inspect node:24-bookworm-slim \(the "Digest:" line\), then pulumi config set apiImage node:24-bookworm-slim@sha256:<digest>\. For images built on the host or for tests only: pulumi config set allowImageTags true/,
     ],
     [
       { apiImage: undefined },
-      /Config "apiImage": is not set\. Pin the image you tested by its digest: docker buildx imagetools inspect node:20-bookworm-slim \(the "Digest:" line\), then pulumi config set apiImage node:20-bookworm-slim@sha256:<digest>/,
+      /Config "apiImage": is not set\. Pin the image you tested by its digest: docker buildx imagetools inspect node:24-bookworm-slim \(the "Digest:" line\), then pulumi config set apiImage node:24-bookworm-slim@sha256:<digest>/,
     ],
     [
       { natsImage: undefined },
@@ -146,9 +146,9 @@ describe("parseStackConfig", () => {
   it("takes images by digest, and by tag only with allowImageTags (images built on the host, tests)", () => {
     expect(parseStackConfig(raw()).app.apiImage).toBe(REALISTIC_CONFIG.apiImage);
     const local = parseStackConfig(
-      raw({ apiImage: "platform-local/node:20", natsImage: "platform-local/nats:2.10", allowImageTags: "true" }),
+      raw({ apiImage: "platform-local/node:24", natsImage: "platform-local/nats:2.10", allowImageTags: "true" }),
     );
-    expect([local.app.apiImage, local.app.natsImage]).toEqual(["platform-local/node:20", "platform-local/nats:2.10"]);
+    expect([local.app.apiImage, local.app.natsImage]).toEqual(["platform-local/node:24", "platform-local/nats:2.10"]);
   });
 
   it("refuses a private key that is not stored as a secret, without echoing it", () => {

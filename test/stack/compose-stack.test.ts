@@ -65,6 +65,12 @@ describe("the compose stack behind Caddy", () => {
     expect(deltas.at(-1)!.at - deltas[0]!.at).toBeGreaterThan(200);
   });
 
+  it("runs the API instances on the suite's Node (Node 24, the local image's)", () => {
+    for (const api of ["api-1", "api-2"]) {
+      expect(stack.compose("exec", "-T", api, "node", "-p", "process.version").trim(), api).toBe(process.version);
+    }
+  });
+
   it("loses no conversation when NATS restarts", async () => {
     const id = await client.createConversation("before the restart");
     for (const text of ["first", "second"]) await (await client.send(id, text)).ended;

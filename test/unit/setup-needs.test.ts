@@ -35,12 +35,12 @@ describe("what each command needs", () => {
 
   it("npm run local: Docker and Compose, NATS and busybox for its images, Caddy", () => {
     expect(lines("needs_of local")).toEqual(["nats-server", "dockerd", "docker-compose", "busybox", "caddy"]);
-    expect(lines("builds_of local")).toEqual(["bundles"]);
+    expect(lines("builds_of local")).toEqual(["node", "bundles"]);
   });
 
   it("npm run bench: NATS, Caddy, an sshd, and the local stack's for the deploy measure", () => {
     expect(lines("needs_of bench")).toEqual(["nats-server", "caddy", "sshd", "dockerd", "docker-compose", "busybox"]);
-    expect(lines("builds_of bench")).toEqual(["bundles"]);
+    expect(lines("builds_of bench")).toEqual(["node", "bundles"]);
   });
 
   it("npm test: every server and validator, the engine and the S3 fake too", () => {
@@ -49,12 +49,35 @@ describe("what each command needs", () => {
       ...["shellcheck", "debootstrap", "systemd-nspawn", "iptables", "modprobe", "bats", "visudo", "python3"],
       "chromium",
     ]);
-    expect(lines("builds_of test")).toEqual(["engine", "s3-fake", "bundles"]);
+    expect(lines("builds_of test")).toEqual(["node", "engine", "s3-fake", "bundles"]);
   });
 
   it("knows no other command", () => {
     expect(decide("needs_of deploy").code).toBe(1);
     expect(decide("builds_of deploy").code).toBe(1);
+  });
+});
+
+describe("which node runs the suite, the benchmarks and the local API image", () => {
+  it("pins Node 24's Linux build by version and integrity, cached outside the clone", () => {
+    expect(lines('echo "$node_version"; echo "$node_integrity"; echo "$node_dir"')).toEqual([
+      "24.22.3",
+      "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==",
+      join(scratch.path, ".cache/conversational-platform/node/24.22.3"),
+    ]);
+  });
+
+  it.each([
+    ["v24.22.3", 0],
+    ["v24.0.0", 0],
+    ["v20.20.2", 1],
+    ["v22.23.5", 1],
+    ["v2.4.0", 1],
+    ["v240.1.0", 1],
+    ["24.22.3", 1],
+    ["", 1],
+  ])("a node that says %j serves: %d is yes", (version, code) => {
+    expect(decide(`node_serves "${version}"`).code).toBe(code);
   });
 });
 
