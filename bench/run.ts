@@ -144,6 +144,7 @@ async function main(): Promise<void> {
       history_sizes: settings.growth.sizes,
       ttft_stages_p50_ms: stageTimes,
       backup_mb_per_s: backupSpeed.backupMBps,
+      backup_encrypted_mb_per_s: backupSpeed.encryptedBackupMBps,
       backup_copy_mb_per_s: backupSpeed.copyDownMBps,
       restore_mb_per_s: backupSpeed.restoreMBps,
       restore_copy_mb_per_s: backupSpeed.copyUpMBps,
@@ -203,6 +204,7 @@ async function main(): Promise<void> {
         `${speed}, ${copy} (${round(backupSpeed.bytes / 1e6, 1)} MB)`,
         `half the copy ${speed >= copy / 2 ? "met" : "MISSED"}`,
       ]);
+    rows.push(["  backup MB/s encrypted (age) as written", String(backupSpeed.encryptedBackupMBps), ""]);
     for (const [stage, ms] of Object.entries(stageTimes))
       rows.push([`  before a first token: ${stage}`, `${ms} ms`, ""]);
     if (deploy) {
