@@ -5,7 +5,8 @@
 // writes well-formed results. --profile DIR: a CPU profile of each API
 // instance, summarized at the end (bench/profile.ts); --heap DIR: heap
 // snapshots of one instance before and while streams are held, compared
-// (bench/heap.ts).
+// (bench/heap.ts). --backup-store-mb N: the backup measure's store size (1 GB in
+// the full run, 64 MB with --quick).
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cpus, totalmem } from "node:os";
