@@ -186,7 +186,7 @@ function refusal(stream: string, reply: Msg): BackupError {
   if (!error) return new BackupError(`the server refused a chunk of ${stream}: ${reply.string().slice(0, 300)}`);
   const room =
     error.err_code === 10023
-      ? ": its JetStream store has no room for the backup (max_file_store in nats-server.conf, or the disk); make room and restore again"
+      ? ": its JetStream store has no room for the backup (max_file_store in templates/stack/nats-server.conf, or the disk); make room and restore again"
       : "";
   return new BackupError(
     `the server stopped the restore of ${stream}: ${error.description} (error ${error.err_code ?? error.code})${room}`,
