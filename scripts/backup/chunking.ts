@@ -4,8 +4,21 @@
 // restore that waits for each chunk's answer before sending the next loses
 // about 40 ms a chunk, the host's sshd holding the small answer back (Nagle)
 // until this machine acknowledges the last packet, which it delays; 128 KiB
-// chunks moved 2.4 MB/s where a plain copy moved 50. Larger chunks, and the
-// next one sent while the server answers the last, remove those waits.
+// chunks moved 2.4 MB/s where a plain copy moved 50. Larger chunks, the
+// next one sent while the server answers the last, and PINGs meanwhile
+// remove those waits.
+
+/**
+ * While a restore's chunks are on the wire, a NATS PING this often. With
+ * nothing else to send while it waits for an answer, this machine delays
+ * its acknowledgement of the host's last packet, and the host's sshd holds
+ * the answer back until it comes (Nagle's algorithm: sshd sets no
+ * TCP_NODELAY on a session without a terminal). A PING carries the
+ * acknowledgement at once: measured through the tunnel, two chunks on the
+ * wire went from 60 to 93-114 MB/s, as fast as four without it. Six bytes
+ * each way per PING.
+ */
+export const RESTORE_PING_MS = 2;
 
 /** The largest chunk: nats-server's default max_payload, which the stack keeps. */
 export const MAX_CHUNK_BYTES = 1024 * 1024;

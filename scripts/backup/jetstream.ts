@@ -10,13 +10,13 @@
 // server giving up.
 // Restore: $JS.API.STREAM.RESTORE.<name> answers with a subject; each chunk
 // is a request to it answered by an empty message (two on the wire at once,
-// chunking.ts says why no more), and an empty request ends the upload and is
-// answered with the new stream's info.
+// with PINGs meanwhile: chunking.ts says why), and an empty request ends the
+// upload and is answered with the new stream's info.
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { createInbox, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { RESTORE_CHUNKS_IN_FLIGHT, chunkBytes } from "./chunking.js";
+import { RESTORE_CHUNKS_IN_FLIGHT, RESTORE_PING_MS, chunkBytes } from "./chunking.js";
 import { BackupError } from "./errors.js";
 
 const API_TIMEOUT_MS = 30_000;
@@ -151,6 +151,8 @@ export async function restoreStream(
     if (reply.data.length > 0) throw refusal(stream, reply);
   };
   const fd = openSync(path, "r");
+  // Keeps this side's acknowledgements flowing while it waits (chunking.ts says why).
+  const ping = setInterval(() => void nc.flush().catch(() => undefined), RESTORE_PING_MS);
   try {
     for (;;) {
       const chunk = Buffer.alloc(size);
@@ -164,6 +166,7 @@ export async function restoreStream(
     }
     for (const reply of pending.splice(0)) accepted(await reply);
   } finally {
+    clearInterval(ping);
     closeSync(fd);
   }
   const done = await nc.request(deliver, new Uint8Array(0), { timeout: RESTORE_FINISH_TIMEOUT_MS });
