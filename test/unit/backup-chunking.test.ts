@@ -1,6 +1,11 @@
 // The chunk size a snapshot and a restore use, from the server's max_payload.
 import { describe, expect, it } from "vitest";
-import { MAX_CHUNK_BYTES, RESTORE_CHUNKS_IN_FLIGHT, chunkBytes } from "../../scripts/backup/chunking.js";
+import {
+  MAX_CHUNK_BYTES,
+  RESTORE_CHUNKS_IN_FLIGHT,
+  RESTORE_PING_MS,
+  chunkBytes,
+} from "../../scripts/backup/chunking.js";
 
 describe("chunkBytes", () => {
   it("takes 1 MiB chunks from a server with the default max_payload of 1 MiB (not the old 128 KiB)", () => {
@@ -22,5 +27,10 @@ describe("chunkBytes", () => {
 
   it("keeps no more than two restore chunks on the wire, and more than one", () => {
     expect(RESTORE_CHUNKS_IN_FLIGHT).toBe(2);
+  });
+
+  it("pings while restore chunks are on the wire well within Linux's 40 ms delayed acknowledgement", () => {
+    expect(RESTORE_PING_MS).toBeGreaterThan(0);
+    expect(RESTORE_PING_MS).toBeLessThanOrEqual(5);
   });
 });
