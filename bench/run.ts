@@ -5,7 +5,8 @@
 // writes well-formed results. --profile DIR: a CPU profile of each API
 // instance, summarized at the end (bench/profile.ts); --heap DIR: heap
 // snapshots of one instance before and while streams are held, compared
-// (bench/heap.ts).
+// (bench/heap.ts). --backup-store-mb N: the backup measure's store size (1 GB in
+// the full run, 64 MB with --quick).
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cpus, totalmem } from "node:os";
@@ -34,6 +35,7 @@ const MODES = {
     hold: { streams: 400, openPerSecond: 200 },
     growth: { sizes: [10, 100], samples: 3, reads: 5 },
     stageSamples: 10,
+    backupStoreMB: 64,
     minutes: 2,
   },
   full: {
@@ -44,6 +46,7 @@ const MODES = {
     hold: { streams: 9000, openPerSecond: 250 },
     growth: { sizes: [10, 100, 1000], samples: 5, reads: 20 },
     stageSamples: 50,
+    backupStoreMB: 1024,
     minutes: 20,
   },
 };
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
       profile: { type: "string" },
       heap: { type: "string" },
       "skip-deploy": { type: "boolean" },
+      "backup-store-mb": { type: "string" },
     },
   });
   const profileDir = values.profile ? resolve(values.profile) : undefined;
@@ -91,8 +95,9 @@ async function main(): Promise<void> {
     const storedBefore = await jetStreamBytes(platform);
     const relayed = await relay(platform, { ...settings.relay, deadline: until(settings.minutes / 6) });
     const storedBytes = (await jetStreamBytes(platform)) - storedBefore;
-    log("backup through an SSH tunnel against a plain copy of the same bytes (a local sshd)");
-    const backupSpeed = await backupThroughput(platform);
+    const backupStoreMB = Number(values["backup-store-mb"] ?? settings.backupStoreMB);
+    log(`backup and restore of a ${backupStoreMB} MB store through an SSH tunnel, against plain copies (a local sshd)`);
+    const backupSpeed = await backupThroughput({ storeBytes: backupStoreMB * 1e6, log });
     log(`cost growth (conversations of ${settings.growth.sizes.join(", ")} messages)`);
     const grown = await growth(platform, { ...settings.growth, deadline: until(settings.minutes / 4) });
     log(`holding ${settings.hold.streams} slow streams through Caddy`);
@@ -140,7 +145,10 @@ async function main(): Promise<void> {
       history_sizes: settings.growth.sizes,
       ttft_stages_p50_ms: stageTimes,
       backup_mb_per_s: backupSpeed.backupMBps,
-      backup_copy_mb_per_s: backupSpeed.copyMBps,
+      backup_encrypted_mb_per_s: backupSpeed.encryptedBackupMBps,
+      backup_copy_mb_per_s: backupSpeed.copyDownMBps,
+      restore_mb_per_s: backupSpeed.restoreMBps,
+      restore_copy_mb_per_s: backupSpeed.copyUpMBps,
       backup_bytes: backupSpeed.bytes,
       ...(deploy
         ? {
@@ -188,11 +196,16 @@ async function main(): Promise<void> {
       "",
     ]);
     rows.push(["JetStream bytes per token", String(results.jetstream_bytes_per_token), ""]);
-    rows.push([
-      "backup MB/s: snapshot via SSH tunnel, plain copy",
-      `${backupSpeed.backupMBps}, ${backupSpeed.copyMBps} (${round(backupSpeed.bytes / 1e6, 1)} MB)`,
-      "",
-    ]);
+    for (const [what, speed, copy] of [
+      ["backup", backupSpeed.backupMBps, backupSpeed.copyDownMBps],
+      ["restore", backupSpeed.restoreMBps, backupSpeed.copyUpMBps],
+    ] as const)
+      rows.push([
+        `${what} MB/s: via SSH tunnel, plain copy`,
+        `${speed}, ${copy} (${round(backupSpeed.bytes / 1e6, 1)} MB)`,
+        `half the copy ${speed >= copy / 2 ? "met" : "MISSED"}`,
+      ]);
+    rows.push(["  backup MB/s encrypted (age) as written", String(backupSpeed.encryptedBackupMBps), ""]);
     for (const [stage, ms] of Object.entries(stageTimes))
       rows.push([`  before a first token: ${stage}`, `${ms} ms`, ""]);
     if (deploy) {

@@ -9,15 +9,16 @@
 // and stop at the empty message whose status is 204; any other status is the
 // server giving up.
 // Restore: $JS.API.STREAM.RESTORE.<name> answers with a subject; each chunk
-// is a request to it answered by an empty message, and an empty request ends
-// the upload and is answered with the new stream's info.
+// is a request to it answered by an empty message (two on the wire at once,
+// with PINGs meanwhile: chunking.ts says why), and an empty request ends the
+// upload and is answered with the new stream's info.
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { createInbox, type NatsConnection } from "@nats-io/transport-node";
+import { createInbox, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { RESTORE_CHUNKS_IN_FLIGHT, RESTORE_PING_MS, chunkBytes } from "./chunking.js";
 import { BackupError } from "./errors.js";
 
-const CHUNK_BYTES = 128 * 1024;
 const API_TIMEOUT_MS = 30_000;
 /** The server restores from its staged copy after the last chunk; a big stream takes a while. */
 const RESTORE_FINISH_TIMEOUT_MS = 3_600_000;
@@ -68,7 +69,7 @@ export async function snapshotStream(
     started = await api<{ state: StreamState }>(nc, `$JS.API.STREAM.SNAPSHOT.${stream}`, {
       deliver_subject: deliver,
       no_consumers: true,
-      chunk_size: CHUNK_BYTES,
+      chunk_size: chunkBytes(nc.info?.max_payload),
     });
   } catch (error) {
     sub.unsubscribe();
@@ -143,17 +144,29 @@ export async function restoreStream(
     config,
     state,
   });
+  const size = chunkBytes(nc.info?.max_payload);
+  // Answers come back in the order the chunks were sent: the oldest is awaited first.
+  const pending: Promise<Msg>[] = [];
+  const accepted = (reply: Msg) => {
+    if (reply.data.length > 0) throw refusal(stream, reply);
+  };
   const fd = openSync(path, "r");
+  // Keeps this side's acknowledgements flowing while it waits (chunking.ts says why).
+  const ping = setInterval(() => void nc.flush().catch(() => undefined), RESTORE_PING_MS);
   try {
-    const chunk = Buffer.alloc(CHUNK_BYTES);
     for (;;) {
-      const read = readSync(fd, chunk, 0, CHUNK_BYTES, null);
+      const chunk = Buffer.alloc(size);
+      const read = readSync(fd, chunk, 0, size, null);
       if (read === 0) break;
-      const reply = await nc.request(deliver, chunk.subarray(0, read), { timeout: API_TIMEOUT_MS });
-      if (reply.data.length > 0)
-        throw new BackupError(`the server refused a chunk of ${stream}: ${reply.string().slice(0, 300)}`);
+      const reply = nc.request(deliver, chunk.subarray(0, read), { timeout: API_TIMEOUT_MS });
+      // Handled when its turn comes; until then a failure must not go unhandled.
+      reply.catch(() => undefined);
+      pending.push(reply);
+      if (pending.length >= RESTORE_CHUNKS_IN_FLIGHT) accepted(await pending.shift()!);
     }
+    for (const reply of pending.splice(0)) accepted(await reply);
   } finally {
+    clearInterval(ping);
     closeSync(fd);
   }
   const done = await nc.request(deliver, new Uint8Array(0), { timeout: RESTORE_FINISH_TIMEOUT_MS });
@@ -163,6 +176,24 @@ export async function restoreStream(
       `the server could not restore ${stream}: ${info.error?.description ?? done.string().slice(0, 300)}`,
     );
   return info.state;
+}
+
+/** A chunk answered with anything but an empty message: the server's words, and the fix when it is room. */
+function refusal(stream: string, reply: Msg): BackupError {
+  let error: ApiError["error"];
+  try {
+    error = reply.json<ApiError>().error;
+  } catch {
+    error = undefined;
+  }
+  if (!error) return new BackupError(`the server refused a chunk of ${stream}: ${reply.string().slice(0, 300)}`);
+  const room =
+    error.err_code === 10023
+      ? ": its JetStream store has no room for the backup (max_file_store in templates/stack/nats-server.conf, or the disk); make room and restore again"
+      : "";
+  return new BackupError(
+    `the server stopped the restore of ${stream}: ${error.description} (error ${error.err_code ?? error.code})${room}`,
+  );
 }
 
 /** The streams the server holds, by name. */

@@ -72,6 +72,8 @@ export async function startNats(
     nodes?: 1 | 3;
     /** "users": the production users and permissions (templates/stack/nats-auth.conf) instead of one token. */
     auth?: "token" | "users";
+    /** JetStream's file store limit, in nats-server's units (a benchmark's large store needs more). */
+    maxFileStore?: string;
   } = {},
 ): Promise<NatsDeployment> {
   const count = options.nodes ?? 1;
@@ -84,7 +86,7 @@ export async function startNats(
     const lines = [
       `server_name: ${name}`,
       `listen: 127.0.0.1:${port}`,
-      `jetstream { store_dir: "${join(dir.path, name)}", max_memory_store: 64MB, max_file_store: 1GB }`,
+      `jetstream { store_dir: "${join(dir.path, name)}", max_memory_store: 64MB, max_file_store: ${options.maxFileStore ?? "1GB"} }`,
       users ? "include ./nats-auth.conf" : `authorization { token: "${TEST_NATS_TOKEN}" }`,
     ];
     if (count > 1) {
