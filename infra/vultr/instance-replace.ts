@@ -31,16 +31,18 @@ export function replaceAdvice(how: string): string {
  */
 export function replaceRefusal(
   id: string,
-  olds: Record<string, unknown>,
-  news: Record<string, unknown> & { allowReplace?: boolean },
+  olds: object,
+  news: { allowReplace?: boolean },
   replaces: readonly string[],
 ): string | undefined {
   if (replaces.length === 0 || news.allowReplace === true) return undefined;
+  const before = olds as Record<string, unknown>;
+  const after = news as Record<string, unknown>;
   const changes = replaces.map((input) => {
     const setting = REPLACING_SETTINGS[input] ?? { key: input, showValue: false };
     const value = (v: unknown) => (v === UNKNOWN ? "(not known yet)" : JSON.stringify(v ?? ""));
     return setting.showValue
-      ? `${setting.key} ${value(olds[input])} to ${value(news[input])}`
+      ? `${setting.key} ${value(before[input])} to ${value(after[input])}`
       : `${setting.key} changed`;
   });
   return (
