@@ -87,7 +87,11 @@ export class VultrEnvironment extends pulumi.ComponentResource {
     if (server.backupsBucket) {
       this.backups = new BackupBucket(
         `${name}-backups`,
-        { region: server.backupsRegion, label: `${server.hostname}-${args.stack}-backups`, protect: server.protectData },
+        {
+          region: server.backupsRegion,
+          label: `${server.hostname}-${args.stack}-backups`,
+          protect: server.protectData,
+        },
         { parent: this },
       );
     }

@@ -189,7 +189,9 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
         reservedAddress: reserved?.subnet,
         plan: changed.includes("plan") ? news.plan : undefined,
       }).catch((error: unknown) => {
-        throw error instanceof WaitTimeoutError && changed.includes("plan") ? stillResizing(id, news.plan, error) : error;
+        throw error instanceof WaitTimeoutError && changed.includes("plan")
+          ? stillResizing(id, news.plan, error)
+          : error;
       });
       return { outs: stateOf(news, ready) };
     },

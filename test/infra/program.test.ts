@@ -131,9 +131,12 @@ describe("pulumi preview of the production program", () => {
 
   it("protects the server, its IP, the zone and the backups bucket, and puts a protected resource first in any destroy", () => {
     const isProtected = (s: PreviewStep) => s.newState!.protect === true;
-    expect(plan.steps.filter(isProtected).map((s) => s.newState!.type).sort()).toEqual(
-      [T.instance, T.reserved, T.zone, T.storage, T.guard].sort(),
-    );
+    expect(
+      plan.steps
+        .filter(isProtected)
+        .map((s) => s.newState!.type)
+        .sort(),
+    ).toEqual([T.instance, T.reserved, T.zone, T.storage, T.guard].sort());
     expect(plan.one(T.instance).allowReplace).toBe(false);
     // The guard depends on every resource (the engine deletes dependents first),
     // so a destroy meets it before anything else; its name is the setting.
