@@ -58,9 +58,11 @@ export function replaceRefusal(
  * running server: recorded, and said, never a replacement.
  */
 export function sshKeysNote(id: string, olds: { sshKeyIds?: unknown }, news: { sshKeyIds?: unknown }): string {
+  // In a preview, a key still to be made has no id yet.
+  const ids = (v: unknown) => JSON.stringify(v ?? []).replaceAll(`"${UNKNOWN}"`, "(a new key)");
   return (
-    `Instance ${id}: its SSH key ids changed (${JSON.stringify(olds.sshKeyIds ?? [])} to ` +
-    `${JSON.stringify(news.sshKeyIds ?? [])}). Nothing changes on the server: Vultr installs an instance's keys ` +
+    `Instance ${id}: its SSH key ids changed (${ids(olds.sshKeyIds)} to ${ids(news.sshKeyIds)}). ` +
+    "Nothing changes on the server: Vultr installs an instance's keys " +
     "only when it creates it, so the new key is used only by a new instance (the deploy user's key is the " +
     "host steps' sshPublicKey)."
   );

@@ -220,6 +220,21 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     }
   }, 300_000);
 
+  it("keeps the server when its SSH key was deleted in the console and a refresh dropped it", async () => {
+    const [instanceId] = [...fake.state.instances.keys()];
+    fake.state.sshKeys.clear();
+    await stack.ok(["refresh", "--yes", "--skip-preview"]);
+    const preview = await stack.ok(["preview", "--json", "--policy-pack", POLICY_PACK]);
+    const steps = (JSON.parse(preview.stdout) as PreviewJson).steps;
+    const ops = Object.fromEntries(steps.map((s) => [urnName(s.urn), s.op]));
+    expect(ops["platform-server-key"]).toBe("create");
+    expect(ops["platform-server-instance"]).toBe("update");
+    expect(steps.filter((s) => /replace|delete/.test(s.op)).map((s) => urnName(s.urn))).toEqual([]);
+    const plain = await stack.ok(["preview", "--policy-pack", POLICY_PACK]);
+    expect(plain.stdout).toContain(`Instance ${instanceId}: its SSH key ids changed (["`);
+    expect(plain.stdout).toContain('to ["(a new key)"]). Nothing changes on the server');
+  }, 300_000);
+
   it("refuses a plan that would replace the server, saying what would be lost", async () => {
     await stack.ok(["config", "set", "osName", "Debian 12 x64 (bookworm)"]);
     try {
