@@ -232,7 +232,7 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     expect(steps.filter((s) => /replace|delete/.test(s.op)).map((s) => urnName(s.urn))).toEqual([]);
     const plain = await stack.ok(["preview", "--policy-pack", POLICY_PACK]);
     expect(plain.stdout).toContain(`Instance ${instanceId}: its SSH key ids changed (["`);
-    expect(plain.stdout).toContain('to ["(a new key)"]). Nothing changes on the server');
+    expect(plain.stdout).toContain("to [(a new key)]). Nothing changes on the server");
   }, 300_000);
 
   it("refuses a plan that would replace the server, saying what would be lost", async () => {
