@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfiguration, type LateStep } from "./components/host-configuration.js";
+import { DataProtection } from "./components/data-protection.js";
 import { InstalledHostKey } from "./components/installed-host-key.js";
 import { KnownHost } from "./components/known-host.js";
 import { VultrEnvironment } from "./components/vultr-environment.js";
@@ -50,9 +51,8 @@ const address = vultr
 // gives one; else, on the Vultr server the program made, a key it made that
 // replaced the first-boot key (which the user data keeps handing out); else
 // the key an existing server presents on the first up, learnt once (and said so).
-const hostKey: pulumi.Output<string> = config.sshHostKey
-  ? pulumi.output(config.sshHostKey)
-  : vultr
+const installedHostKey =
+  !config.sshHostKey && vultr
     ? new InstalledHostKey("platform-server-host-key", {
         host: address,
         port: config.sshPort,
@@ -63,7 +63,12 @@ const hostKey: pulumi.Output<string> = config.sshHostKey
         server: vultr.server.instanceId,
         templates: loadTemplates(),
         after: [vultr.firewall],
-      }).publicKey
+      })
+    : undefined;
+const hostKey: pulumi.Output<string> = config.sshHostKey
+  ? pulumi.output(config.sshHostKey)
+  : installedHostKey
+    ? installedHostKey.publicKey
     : new KnownHost("platform-known-host", {
         host: address,
         port: config.sshPort,
@@ -123,6 +128,20 @@ const host = new HostConfiguration("platform-host", {
   // A new sshPort is reachable through Vultr's firewall before the first step dials it.
   after: vultr ? [vultr.firewall] : [],
 });
+
+// On Vultr: a destroy (or a replacement) must not take the data by accident.
+if (config.server.kind === "vultr") {
+  new DataProtection({
+    protect: config.server.protectData,
+    everything: [vultr!, host, ...(installedHostKey ? [installedHostKey] : [])],
+  });
+  if (config.server.allowReplace) {
+    pulumi.log.warn(
+      "allowReplace is true: a plan that replaces the server, deleting its disk and the chat store on it, goes " +
+        "ahead. Restore a backup after it (npm run ops -- restore latest), then: pulumi config rm allowReplace",
+    );
+  }
+}
 
 // Outputs that do not apply to this stack are null (a Vultr-only value on an
 // existing server, the backup keys without backupsBucket).

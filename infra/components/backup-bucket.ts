@@ -6,6 +6,8 @@ export interface BackupBucketArgs {
   region: string;
   /** The subscription's label, also the bucket's name; kept from the first deploy. */
   label: string;
+  /** Protect the subscription, and the backups in it (config protectData): destroy refuses to delete it. */
+  protect: boolean;
 }
 
 /**
@@ -29,7 +31,12 @@ export class BackupBucket extends pulumi.ComponentResource {
       ["s3Hostname", "s3AccessKey", "s3SecretKey"],
       // The label names the bucket: fixed at creation, so renaming the host
       // does not send the next backups to a new, empty bucket.
-      { parent: this, additionalSecretOutputs: ["s3AccessKey", "s3SecretKey"], ignoreChanges: ["label"] },
+      {
+        parent: this,
+        additionalSecretOutputs: ["s3AccessKey", "s3SecretKey"],
+        ignoreChanges: ["label"],
+        protect: args.protect,
+      },
     );
     this.endpoint = pulumi.interpolate`https://${storage.output("s3Hostname")}`;
     this.accessKey = pulumi.secret(storage.output("s3AccessKey"));

@@ -6,6 +6,8 @@ export interface DnsArgs {
   domain: string;
   /** Create the zone in Vultr DNS, or add records to one that exists (config `createDnsZone`, true unless set). */
   createZone: boolean;
+  /** Protect the zone this stack creates (config protectData): destroy refuses to delete it. */
+  protectZone: boolean;
   apiSubdomain: string;
   ipv4: pulumi.Input<string>;
   ipv6: pulumi.Input<string>;
@@ -18,7 +20,10 @@ export class Dns extends pulumi.ComponentResource {
   constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("conversational-platform:network:Dns", name, {}, opts);
     const zone = args.createZone
-      ? new VultrResource("DnsDomain", `${name}-zone`, { domain: args.domain }, [], { parent: this })
+      ? new VultrResource("DnsDomain", `${name}-zone`, { domain: args.domain }, [], {
+          parent: this,
+          protect: args.protectZone,
+        })
       : undefined;
     for (const record of apiDnsRecords(args.apiSubdomain)) {
       this.records.push(

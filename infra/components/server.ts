@@ -14,6 +14,10 @@ export interface ServerArgs {
   tags: string[];
   /** Cloud-init user data, applied on the instance's first boot only. A secret: it holds the host key. */
   userData: pulumi.Input<string>;
+  /** Protect the instance and the reserved IP (config protectData): destroy and replace refuse them. */
+  protect: boolean;
+  /** Let a plan replace the instance (config allowReplace): its diff refuses one otherwise, and its protection is lifted. */
+  allowReplace: boolean;
 }
 
 /**
@@ -40,7 +44,7 @@ export class Server extends pulumi.ComponentResource {
           `${name}-ipv4`,
           { region: args.region, ipType: "v4", label: `${args.hostname}-ipv4` },
           ["subnet"],
-          { parent: this },
+          { parent: this, protect: args.protect },
         )
       : undefined;
     const instance = new VultrResource(
@@ -62,12 +66,14 @@ export class Server extends pulumi.ComponentResource {
         ...(reserved ? { reservedIpId: reserved.id } : {}),
         tags: args.tags,
         userData: args.userData,
+        allowReplace: args.allowReplace,
       },
       ["mainIp", "v6MainIp"],
       // Neither must rebuild the server (and lose its data): user data only
       // matters at first boot, and Vultr sets the host name only at creation
       // (a new one reaches the label at once, and the host name on a rebuild).
-      { parent: this, ignoreChanges: ["userData", "hostname"] },
+      // The engine refuses to replace a protected resource: allowReplace lifts it for that up.
+      { parent: this, ignoreChanges: ["userData", "hostname"], protect: args.protect && !args.allowReplace },
     );
     this.instanceId = instance.id;
     this.ipv4 = instance.output("mainIp");

@@ -59,6 +59,8 @@ export class VultrEnvironment extends pulumi.ComponentResource {
         firewallGroupId: firewall.groupId,
         reservedIp: server.reservedIp,
         tags: server.tags,
+        protect: server.protectData,
+        allowReplace: server.allowReplace,
         // Secret: it carries the host key's private half.
         userData: pulumi.secret(
           pulumi
@@ -75,6 +77,7 @@ export class VultrEnvironment extends pulumi.ComponentResource {
       {
         domain: args.domain,
         createZone: server.createDnsZone,
+        protectZone: server.protectData,
         apiSubdomain: args.apiSubdomain,
         ipv4: this.server.ipv4,
         ipv6: this.server.ipv6,
@@ -84,7 +87,11 @@ export class VultrEnvironment extends pulumi.ComponentResource {
     if (server.backupsBucket) {
       this.backups = new BackupBucket(
         `${name}-backups`,
-        { region: server.backupsRegion, label: `${server.hostname}-${args.stack}-backups` },
+        {
+          region: server.backupsRegion,
+          label: `${server.hostname}-${args.stack}-backups`,
+          protect: server.protectData,
+        },
         { parent: this },
       );
     }

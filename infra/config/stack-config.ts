@@ -33,6 +33,9 @@ const STACK_KEYS = {
   reservedIp: { type: "boolean", default: true },
   backupsBucket: { type: "boolean", default: false },
   backupsRegion: { type: "string", default: "" },
+  // Data that cannot be destroyed by accident (infra/components/data-protection.ts).
+  protectData: { type: "boolean", default: true },
+  allowReplace: { type: "boolean", default: false },
   backupSchedule: { type: "string", default: "hourly" },
   backupKeep: { type: "integer", default: 48 },
   backupS3Endpoint: { type: "string", default: "" },
@@ -86,6 +89,10 @@ export interface VultrServer {
   backupsBucket: boolean;
   backupsRegion: string;
   tags: string[];
+  /** The instance, reserved IP, DNS zone and Object Storage are `protect`ed: destroy and replace refuse them. */
+  protectData: boolean;
+  /** The operator allows a plan that replaces the instance (and loses its disk). */
+  allowReplace: boolean;
 }
 
 /** A server that exists already, anywhere: only the host steps run. */
@@ -233,6 +240,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       backupsBucket: flag("backupsBucket"),
       backupsRegion: text("backupsRegion") ?? region,
       tags: [PROJECT, `stack-${raw.stack}`],
+      protectData: flag("protectData"),
+      allowReplace: flag("allowReplace"),
     };
   }
 
@@ -295,6 +304,8 @@ const VULTR_ONLY_KEYS: ConfigKey[] = [
   "reservedIp",
   "backupsBucket",
   "backupsRegion",
+  "protectData",
+  "allowReplace",
 ];
 
 /** The API settings the stack sets, checked by the API's own reader. */

@@ -40,9 +40,9 @@ export class InputChecker {
     return this;
   }
 
-  flag(name: string): this {
+  flag(name: string, { optional = false } = {}): this {
     const value = this.inputs[name];
-    if (value === UNKNOWN || typeof value === "boolean") return this;
+    if (value === UNKNOWN || typeof value === "boolean" || (optional && value === undefined)) return this;
     return this.fail(name, "must be true or false");
   }
 

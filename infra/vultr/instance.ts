@@ -2,10 +2,12 @@
 // posts the instance and waits until it is active with its addresses; update
 // PATCHes what Vultr can change on a running server; the rest replaces.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ApiInstance, ApiInstanceCreate, ApiInstanceUpdate, ApiReservedIp, ApiUpgrades } from "./api-types.js";
+import type { ApiInstance, ApiInstanceCreate, ApiInstanceUpdate, ApiReservedIp } from "./api-types.js";
 import { InputChecker } from "./check.js";
 import { VultrApiError } from "./client.js";
 import { diffInputs, type DiffRules } from "../providers/diff.js";
+import { planToRequest, stillResizing } from "./instance-resize.js";
+import { replaceRefusal, sshKeysNote } from "./instance-replace.js";
 import { findOsId } from "./os.js";
 import {
   deleteIgnoringMissing,
@@ -16,7 +18,7 @@ import {
   type ProviderSettings,
   type SettingsSource,
 } from "./provider.js";
-import { formatDuration, pollUntil } from "./wait.js";
+import { formatDuration, pollUntil, WaitTimeoutError } from "./wait.js";
 
 export interface InstanceInputs {
   region: string;
@@ -37,6 +39,8 @@ export interface InstanceInputs {
   tags: string[];
   /** Cloud-init user data as plain text; sent base64-encoded. */
   userData: string;
+  /** The operator allows a plan that replaces this instance (stack config allowReplace); else such a diff is refused. */
+  allowReplace?: boolean;
 }
 
 export interface InstanceState extends InstanceInputs {
@@ -55,15 +59,27 @@ export interface InstanceState extends InstanceInputs {
  * - hostname: the API sets it only at creation or with a reinstall (terraform-provider-vultr forces new too).
  * - userData: cloud-init reads it on the first boot only, so a new value only means something on a new instance.
  * - reservedIpId: the main IPv4 is chosen at creation (reserved_ipv4); attaching later adds a second address.
- * - sshKeyIds: keys are copied in at creation; the update call has no field for them.
  * Updated in place (PATCH /v2/instances/{id}):
  * - plan (Vultr only resizes upwards; update explains a downgrade), label, tags, firewallGroupId,
  *   enableIpv6, backups, ddosProtection.
  * - activationEmail only matters at creation; a change is recorded, nothing is sent.
+ * - sshKeyIds likewise: Vultr copies keys in only at creation (the update call has no field for them),
+ *   so new ids (a deleted key made again) are recorded and said (sshKeysNote), and the server keeps its data.
+ * A replacement is refused unless allowReplace is set (instance-replace.ts): it loses the server's disk.
  */
 export const INSTANCE_DIFF_RULES: DiffRules<InstanceInputs> = {
-  replace: ["region", "osName", "hostname", "userData", "reservedIpId", "sshKeyIds"],
-  update: ["plan", "label", "tags", "firewallGroupId", "enableIpv6", "backups", "ddosProtection", "activationEmail"],
+  replace: ["region", "osName", "hostname", "userData", "reservedIpId"],
+  update: [
+    "plan",
+    "label",
+    "tags",
+    "firewallGroupId",
+    "enableIpv6",
+    "backups",
+    "ddosProtection",
+    "activationEmail",
+    "sshKeyIds",
+  ],
   unordered: ["tags", "sshKeyIds"],
 };
 
@@ -87,12 +103,17 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
         .text("reservedIpId", { optional: true, allowEmpty: true })
         .texts("tags")
         .text("userData", { allowEmpty: true })
+        .flag("allowReplace", { optional: true })
         .result(news);
     },
 
     // Pure: no API call, so a preview needs no key and no OS lookup.
-    async diff(_id, olds, news) {
-      const { changes, replaces } = diffInputs(olds, news, INSTANCE_DIFF_RULES);
+    async diff(id, olds, news) {
+      const { changes, changed, replaces } = diffInputs(olds, news, INSTANCE_DIFF_RULES);
+      const refusal = replaceRefusal(id, olds, news, replaces ?? []);
+      if (refusal) throw new Error(refusal);
+      // The engine shows a dynamic provider's standard output in the plan.
+      if (changed.includes("sshKeyIds")) console.log(sshKeysNote(id, olds, news));
       if (!replaces) return { changes };
       // A reserved IP is attached to one instance at a time: creating the
       // replacement first fails with "Floating IPv4 address is already attached
@@ -150,10 +171,9 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       const client = s.client();
       const { changed } = diffInputs(olds, news, INSTANCE_DIFF_RULES);
       const body: ApiInstanceUpdate = {};
-      if (changed.includes("plan")) {
-        await assertUpgrade(s, id, olds.plan, news.plan);
-        body.plan = news.plan;
-      }
+      // The instance's own plan and status, not the state's: a resize an earlier up gave up on may be done.
+      const plan = changed.includes("plan") ? await planToRequest(s, id, news.plan) : undefined;
+      if (plan) body.plan = plan;
       if (changed.includes("label")) body.label = news.label;
       if (changed.includes("tags")) body.tags = news.tags;
       if (changed.includes("firewallGroupId")) body.firewall_group_id = news.firewallGroupId;
@@ -167,7 +187,11 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       const ready = await waitUntilReady(s, id, {
         inputs: news,
         reservedAddress: reserved?.subnet,
-        plan: body.plan,
+        plan: changed.includes("plan") ? news.plan : undefined,
+      }).catch((error: unknown) => {
+        throw error instanceof WaitTimeoutError && changed.includes("plan")
+          ? stillResizing(id, news.plan, error)
+          : error;
       });
       return { outs: stateOf(news, ready) };
     },
@@ -289,18 +313,6 @@ async function waitUntilReady(s: ProviderSettings, id: string, want: Readiness):
       return missing.length === 0 ? { done: true, value: instance } : { done: false, state: missing.join(", ") };
     },
     { intervalMs: s.pollIntervalMs, timeoutMs: s.instanceReadyTimeoutMs },
-  );
-}
-
-/** Vultr resizes only to a plan in the instance's upgrade list; say so before trying. */
-async function assertUpgrade(s: ProviderSettings, id: string, from: string, to: string): Promise<void> {
-  const { upgrades } = await s.client().get<{ upgrades: ApiUpgrades }>(`/v2/instances/${id}/upgrades`);
-  const plans = upgrades.plans ?? [];
-  if (plans.includes(to)) return;
-  throw new Error(
-    `Plan "${from}" cannot change to "${to}" in place: Vultr only resizes an instance to a larger plan ` +
-      `(${plans.length > 0 ? `this one can go to ${plans.join(", ")}` : "none is available for this one"}). ` +
-      "To move to a smaller plan, replace the server: pulumi up --replace <the instance's URN>.",
   );
 }
 

@@ -134,7 +134,13 @@ function command(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 600_000): P
 export interface PreviewStep {
   op: string;
   urn: string;
-  newState?: { type: string; inputs: Record<string, any>; parent?: string; dependencies?: string[] };
+  newState?: {
+    type: string;
+    inputs: Record<string, any>;
+    parent?: string;
+    dependencies?: string[];
+    protect?: boolean;
+  };
 }
 
 export interface PreviewJson {

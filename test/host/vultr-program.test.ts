@@ -198,7 +198,7 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     const stuck = await startFakeVultr({ pendingPolls: 1_000_000 });
     const broken = await createStack({
       name: "stuck",
-      config: { ...offlineHostConfig(), reservedIp: "false", createDnsZone: "false" },
+      config: { ...offlineHostConfig(), reservedIp: "false", createDnsZone: "false", protectData: "false" },
       secrets: hostSecrets(),
       env: {
         VULTR_API_URL: stuck.url,
@@ -220,7 +220,65 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     }
   }, 300_000);
 
-  it("deletes every Vultr resource on destroy", async () => {
+  it("keeps the server when its SSH key was deleted in the console and a refresh dropped it", async () => {
+    const [instanceId] = [...fake.state.instances.keys()];
+    fake.state.sshKeys.clear();
+    await stack.ok(["refresh", "--yes", "--skip-preview"]);
+    const preview = await stack.ok(["preview", "--json", "--policy-pack", POLICY_PACK]);
+    const steps = (JSON.parse(preview.stdout) as PreviewJson).steps;
+    const ops = Object.fromEntries(steps.map((s) => [urnName(s.urn), s.op]));
+    expect(ops["platform-server-key"]).toBe("create");
+    expect(ops["platform-server-instance"]).toBe("update");
+    expect(steps.filter((s) => /replace|delete/.test(s.op)).map((s) => urnName(s.urn))).toEqual([]);
+    const plain = await stack.ok(["preview", "--policy-pack", POLICY_PACK]);
+    expect(plain.stdout).toContain(`Instance ${instanceId}: its SSH key ids changed (["`);
+    expect(plain.stdout).toContain("to [(a new key)]). Nothing changes on the server");
+  }, 300_000);
+
+  it("refuses a plan that would replace the server, saying what would be lost", async () => {
+    await stack.ok(["config", "set", "osName", "Debian 12 x64 (bookworm)"]);
+    try {
+      const refused = await stack.run(["preview", "--policy-pack", POLICY_PACK]);
+      expect(refused.code).not.toBe(0);
+      const said = refused.stdout + refused.stderr;
+      expect(said).toMatch(
+        /Refused: this plan would replace instance \S+ \(osName "Ubuntu 24\.04 LTS x64" to "Debian 12/,
+      );
+      expect(said).toContain("the chat store");
+      expect(said).toContain("npm run ops -- restore latest");
+    } finally {
+      await stack.ok(["config", "rm", "osName"]);
+    }
+  }, 300_000);
+
+  it("refuses destroy while protectData is on, deleting nothing, and names the setting", async () => {
+    const before = fakeCounts();
+    const refused = await stack.run(["destroy", "--yes", "--skip-preview"], { timeoutMs: 600_000 });
+    expect(refused.code).not.toBe(0);
+    const said = refused.stdout + refused.stderr;
+    expect(said).toMatch(/DataProtection::protectData" cannot be deleted\s+because it is protected/);
+    console.log(`pulumi destroy of a protected stack says:\n${said.slice(said.indexOf("error:"))}`);
+    // Not a record, not a firewall rule: the platform still answers at its name.
+    expect(fakeCounts()).toEqual(before);
+    expect(before.records).toBe(2);
+    expect(before.rules).toBe(5);
+  }, 600_000);
+
+  /** What the fake holds, kind by kind. */
+  const fakeCounts = () => ({
+    instances: fake.state.instances.size,
+    groups: fake.state.firewallGroups.size,
+    rules: [...fake.state.firewallRules.values()].reduce((n, group) => n + group.size, 0),
+    keys: fake.state.sshKeys.size,
+    reservedIps: fake.state.reservedIps.size,
+    domains: fake.state.domains.size,
+    records: [...fake.state.records.values()].reduce((n, zone) => n + zone.size, 0),
+    storages: fake.state.objectStorages.size,
+  });
+
+  it("deletes every Vultr resource on destroy once protectData is off", async () => {
+    await stack.ok(["config", "set", "protectData", "false"]);
+    await stack.ok(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK], { timeoutMs: 600_000 });
     await stack.ok(["destroy", "--yes", "--skip-preview"], { timeoutMs: 600_000 });
     expect(fake.state.instances.size).toBe(0);
     expect(fake.state.firewallGroups.size).toBe(0);

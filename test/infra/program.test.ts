@@ -23,6 +23,7 @@ const T = {
   zone: "pulumi-nodejs:dynamic/vultr:DnsDomain",
   record: "pulumi-nodejs:dynamic/vultr:DnsRecord",
   storage: "pulumi-nodejs:dynamic/vultr:ObjectStorage",
+  guard: "conversational-platform:safety:DataProtection",
   step: "pulumi-nodejs:dynamic/host:Step",
   hostKey: "pulumi-nodejs:dynamic/host:HostKey",
   hostKeyInstall: "pulumi-nodejs:dynamic/host:HostKeyInstall",
@@ -77,6 +78,7 @@ describe("pulumi preview of the production program", () => {
         "conversational-platform:storage:BackupBucket",
         "conversational-platform:host:HostConfiguration",
         "conversational-platform:host:InstalledHostKey",
+        T.guard,
         T.group,
         ...Array(6).fill(T.rule),
         T.key,
@@ -125,6 +127,24 @@ describe("pulumi preview of the production program", () => {
     expect(plan.one(T.key).sshKey).toBe(KEYS.publicKey);
     expect(plan.one(T.reserved)).toMatchObject({ region: "ewr", ipType: "v4" });
     expect(plan.one(T.storage)).toMatchObject({ region: "ewr", label: `chat-platform-${stack.name}-backups` });
+  });
+
+  it("protects the server, its IP, the zone and the backups bucket, and puts a protected resource first in any destroy", () => {
+    const isProtected = (s: PreviewStep) => s.newState!.protect === true;
+    expect(
+      plan.steps
+        .filter(isProtected)
+        .map((s) => s.newState!.type)
+        .sort(),
+    ).toEqual([T.instance, T.reserved, T.zone, T.storage, T.guard].sort());
+    expect(plan.one(T.instance).allowReplace).toBe(false);
+    // The guard depends on every resource (the engine deletes dependents first),
+    // so a destroy meets it before anything else; its name is the setting.
+    const guard = plan.steps.find((s) => s.newState!.type === T.guard)!;
+    expect(urnName(guard.urn)).toBe("protectData");
+    const custom = plan.steps.filter((s) => s.newState!.type.startsWith("pulumi-nodejs:dynamic/"));
+    expect(custom.length).toBeGreaterThan(20);
+    expect(guard.newState!.dependencies).toEqual(expect.arrayContaining(custom.map((s) => s.urn)));
   });
 
   it("makes the server's first-boot SSH host key, and gives the instance cloud-init only as a secret (it holds that key)", () => {
@@ -199,6 +219,22 @@ describe("pulumi preview of the production program", () => {
 });
 
 describe("pulumi preview of other shapes", () => {
+  it("protects nothing with protectData false, and lets the instance be replaced with allowReplace, warning", async () => {
+    const stack = await createStack({
+      name: "unprotected",
+      config: { ...REALISTIC_CONFIG, protectData: "false", allowReplace: "true" },
+      secrets: REALISTIC_SECRETS,
+    });
+    try {
+      const plan = await preview(stack);
+      expect(plan.steps.filter((s) => s.newState!.protect).map((s) => urnName(s.urn))).toEqual([]);
+      expect(plan.one(T.instance).allowReplace).toBe(true);
+      expect(plan.output).toContain("allowReplace is true: a plan that replaces the server");
+    } finally {
+      await stack.remove();
+    }
+  }, 600_000);
+
   it("adopts an existing zone, and leaves out the reserved IP and the bucket when turned off", async () => {
     const stack = await createStack({
       name: "lean",

@@ -39,6 +39,8 @@ describe("parseStackConfig", () => {
         createDnsZone: true,
         reservedIp: true,
         backupsRegion: "ewr",
+        protectData: true,
+        allowReplace: false,
       },
       apiHost: "api.example.com",
       sshPort: 22,
@@ -171,6 +173,20 @@ describe("parseStackConfig", () => {
       }),
     );
     expect(existing.server).toEqual({ kind: "existing", address: "server.example.net" });
+  });
+
+  it("lifts data protection and allows a replacement only when asked, and only for a Vultr server", () => {
+    expect(parseStackConfig(raw({ protectData: "false", allowReplace: "true" })).server).toMatchObject({
+      protectData: false,
+      allowReplace: true,
+    });
+    expect(errorOf({ allowReplace: "yes" }).message).toBe(
+      'Config "allowReplace": is "yes", not a boolean. Use: pulumi config set allowReplace true (or false)',
+    );
+    const existing = { existingServer: "203.0.113.10", plan: undefined, hostname: undefined, backupsBucket: "false" };
+    expect(errorOf({ ...existing, protectData: "false" }).message).toMatch(
+      /^Config "protectData": is set, but existingServer says this stack uses a server of its own/,
+    );
   });
 
   it("pins the server's host key from sshHostKey: one public key line, stored without its comment", () => {

@@ -1,9 +1,10 @@
 // The Instance provider against the fake Vultr API: create and wait, the
 // OS looked up by name, diff rules, updates, resizes, drift, a partial
 // create, and a reserved IP that cannot be attached twice.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { INSTANCE_DIFF_RULES, type InstanceInputs, type InstanceState } from "../../infra/vultr/instance.js";
 import { PartialCreateError, type ProviderSettings } from "../../infra/vultr/provider.js";
+import { createVultrProviders } from "../../infra/vultr/resources.js";
 import { ALREADY_ATTACHED, type FakeVultrOptions } from "../harness/fake-vultr.js";
 import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
@@ -90,13 +91,61 @@ describe("Instance", () => {
       hostname: "h2",
       userData: "#cloud-config\n",
       reservedIpId: "rip",
-      sshKeyIds: ["k2"],
     };
     for (const replaced of INSTANCE_DIFF_RULES.replace) {
-      const result = await p.diff("i", olds, { ...instanceInputs(), [replaced]: replacing[replaced] });
-      expect(result.replaces).toEqual([replaced]);
+      const news = { ...instanceInputs(), [replaced]: replacing[replaced], allowReplace: true };
+      expect((await p.diff("i", olds, news)).replaces).toEqual([replaced]);
     }
     expect(fake.requests).toHaveLength(0);
+  });
+
+  it("refuses a plan that replaces the instance unless allowReplace is set, saying what would be lost", async () => {
+    const { fake, providers } = await startProviders();
+    const { id, outs } = await providers.Instance.create(instanceInputs());
+    const message = await messageOf(providers.Instance.diff(id, outs, instanceInputs({ region: "ams" })));
+    expect(message).toContain(`Refused: this plan would replace instance ${id} (region "ewr" to "ams")`);
+    expect(message).toContain("the chat store");
+    expect(message).toContain("pulumi config set allowReplace true");
+    expect(message).toContain("npm run ops -- restore latest");
+    // The user data is a secret: named, never shown.
+    const secret = await messageOf(
+      providers.Instance.diff(id, outs, instanceInputs({ userData: "#cloud-config\n# HOSTKEY-SECRET\n" })),
+    );
+    expect(secret).toContain("the cloud-init user data changed");
+    expect(secret).not.toContain("HOSTKEY-SECRET");
+    expect(await providers.Instance.diff(id, outs, instanceInputs({ region: "ams", allowReplace: true }))).toEqual({
+      changes: true,
+      replaces: ["region"],
+    });
+    // In-place changes need no permission.
+    expect(await providers.Instance.diff(id, outs, instanceInputs({ label: "x" }))).toEqual({ changes: true });
+    expect(fake.state.instances.get(id)!.region).toBe("ewr");
+  });
+
+  it("keeps the server when its SSH key was deleted and made again: a new key id is recorded, not a replacement", async () => {
+    const { fake, providers } = await startProviders();
+    const key = await providers.SshKey.create({ name: "k", sshKey: "ssh-ed25519 AAAA k" });
+    const { id, outs } = await providers.Instance.create(instanceInputs({ sshKeyIds: [key.id] }));
+    // Deleted in the console; a refresh drops it from state and the next up makes a new one.
+    fake.state.sshKeys.delete(key.id);
+    expect((await providers.SshKey.read!(key.id, key.outs)).id).toBe("");
+    const again = await providers.SshKey.create({ name: "k", sshKey: "ssh-ed25519 AAAA k" });
+    const news = instanceInputs({ sshKeyIds: [again.id] });
+
+    const printed: string[] = [];
+    const log = vi.spyOn(console, "log").mockImplementation((line: string) => void printed.push(line));
+    try {
+      expect(await providers.Instance.diff(id, outs, news)).toEqual({ changes: true });
+    } finally {
+      log.mockRestore();
+    }
+    expect(printed.join("\n")).toContain(
+      `Instance ${id}: its SSH key ids changed (["${key.id}"] to ["${again.id}"]). Nothing changes on the server`,
+    );
+    const { outs: updated } = await providers.Instance.update!(id, outs, news);
+    expect(updated.sshKeyIds).toEqual([again.id]);
+    expect(fake.requestsTo("PATCH", `/v2/instances/${id}`)).toHaveLength(0);
+    expect([...fake.state.instances.keys()]).toEqual([id]);
   });
 
   it("updates label, tags and firewall group with one PATCH of only what changed", async () => {
@@ -120,8 +169,46 @@ describe("Instance", () => {
 
     const message = await messageOf(providers.Instance.update!(id, bigger, instanceInputs({ plan: "vhp-1c-2gb-amd" })));
     expect(message).toContain('Plan "vhp-4c-8gb-amd" cannot change to "vhp-1c-2gb-amd" in place');
-    expect(message).toContain("pulumi up --replace");
+    expect(message).toContain("pulumi config set allowReplace true; pulumi up --replace");
     expect(fake.requestsTo("PATCH", `/v2/instances/${id}`)).toHaveLength(1);
+  });
+
+  describe("a resize that outlasts the wait", () => {
+    async function resizeGivenUp() {
+      const env = await startProviders();
+      const { id, outs } = await env.providers.Instance.create(instanceInputs());
+      env.fake.setPendingPolls(1_000_000);
+      const impatient = createVultrProviders({ ...env.overrides, instanceReadyTimeoutMs: 50 });
+      const message = await messageOf(impatient.Instance.update!(id, outs, instanceInputs({ plan: "vhp-4c-8gb-amd" })));
+      return { ...env, id, outs, message, instance: env.fake.state.instances.get(id)! };
+    }
+
+    it("says the resize goes on and nothing is lost; the state keeps the old plan", async () => {
+      const { message, instance, id } = await resizeGivenUp();
+      expect(message).toContain(`Vultr is still resizing instance ${id} to plan "vhp-4c-8gb-amd"`);
+      expect(message).toContain("last seen: status resizing, plan vhp-2c-4gb-amd, resizing to vhp-4c-8gb-amd");
+      expect(message).not.toContain("--replace");
+      expect(instance).toMatchObject({ status: "resizing", plan: "vhp-2c-4gb-amd" });
+    });
+
+    it("is waited for by the next up, which records the new plan without asking Vultr again", async () => {
+      const { fake, providers, id, outs, instance } = await resizeGivenUp();
+      instance.fake.pollsLeft = 3;
+      const { outs: after } = await providers.Instance.update!(id, outs, instanceInputs({ plan: "vhp-4c-8gb-amd" }));
+      expect(after).toMatchObject({ plan: "vhp-4c-8gb-amd", status: "active" });
+      expect(fake.requestsTo("PATCH", `/v2/instances/${id}`)).toHaveLength(1);
+      expect(fake.requestsTo("GET", `/v2/instances/${id}/upgrades`)).toHaveLength(1);
+    });
+
+    it("is found done by the next up, which records the new plan", async () => {
+      const { fake, client, providers, id, outs, instance } = await resizeGivenUp();
+      instance.fake.pollsLeft = 1;
+      await client.get(`/v2/instances/${id}`); // Vultr finishes between two runs
+      expect(instance).toMatchObject({ status: "active", plan: "vhp-4c-8gb-amd" });
+      const { outs: after } = await providers.Instance.update!(id, outs, instanceInputs({ plan: "vhp-4c-8gb-amd" }));
+      expect(after.plan).toBe("vhp-4c-8gb-amd");
+      expect(fake.requestsTo("PATCH", `/v2/instances/${id}`)).toHaveLength(1);
+    });
   });
 
   it("reads drift, and reports a deleted instance as gone", async () => {
@@ -170,7 +257,7 @@ describe("Instance", () => {
     it("asks for delete-before-replace, since the IP cannot be attached twice", async () => {
       const { providers, inputs } = await withReservedIp();
       const { id, outs } = await providers.Instance.create(inputs);
-      expect(await providers.Instance.diff(id, outs, { ...inputs, hostname: "rebuilt" })).toEqual({
+      expect(await providers.Instance.diff(id, outs, { ...inputs, hostname: "rebuilt", allowReplace: true })).toEqual({
         changes: true,
         replaces: ["hostname"],
         deleteBeforeReplace: true,

@@ -1,6 +1,8 @@
 // Operating systems and instances (govultr os.go, instance.go): a new
 // instance is pending with main_ip 0.0.0.0 for a few GETs (and until its
-// first boot is over), a plan only grows within its family, and deleting an
+// first boot is over), a plan only grows within its family (a resize is
+// "resizing" on the old plan for as many GETs, or as long as a test keeps
+// its pollsLeft up, past any wait), and deleting an
 // instance frees its reserved IP, after an optional lag.
 import { randomUUID } from "node:crypto";
 import { ALREADY_ATTACHED } from "./catalogue.js";
@@ -121,6 +123,8 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
             throw new HttpError(400, "Invalid plan: an instance can only be upgraded to a larger plan");
           }
           if (plan !== found.plan) {
+            // Vultr reports "resizing", and the old plan, until the resize is over.
+            found.status = "resizing";
             found.fake.pendingPlan = plan;
             found.fake.pollsLeft = ctx.pendingPolls;
           }
@@ -199,6 +203,7 @@ function advanceInstance(inst: FakeInstance): void {
   if (inst.fake.pendingPlan) {
     inst.plan = inst.fake.pendingPlan;
     inst.fake.pendingPlan = "";
+    inst.status = "active";
   }
 }
 
