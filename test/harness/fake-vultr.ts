@@ -68,12 +68,17 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
         (f.method === undefined || f.method === method) &&
         (f.path === undefined || (typeof f.path === "string" ? f.path === url.pathname : f.path.test(url.pathname))),
     );
+    // An injected failure answers instead of the route, or (afterHandling) after it ran.
+    let override: Reply | undefined;
     if (failure) {
       failure.times -= 1;
       if (failure.times <= 0) injected.splice(injected.indexOf(failure), 1);
       const answer = failure.body === undefined ? errorReply(failure.status, defaultMessage(failure.status)) : failure;
-      reply({ status: failure.status, body: answer.body, headers: failure.headers });
-      return;
+      override = { status: failure.status, body: answer.body, headers: failure.headers };
+      if (!failure.afterHandling) {
+        reply(override);
+        return;
+      }
     }
 
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
@@ -86,10 +91,11 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
       if (!match || routeMethod !== method) continue;
       const body = isObject(record.body) ? record.body : {};
       try {
-        reply(handler(match.slice(1), body, record.query));
+        const handled = handler(match.slice(1), body, record.query);
+        reply(override ?? handled);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
-        reply(errorReply(error.status, error.message));
+        reply(override ?? errorReply(error.status, error.message));
       }
       return;
     }

@@ -1,10 +1,12 @@
 // Operating systems and instances (govultr os.go, instance.go): a new
 // instance is pending with main_ip 0.0.0.0 for a few GETs (and until its
-// first boot is over), a plan only grows within its family, and deleting an
-// instance frees its reserved IP, after an optional lag.
+// first boot is over), a plan only grows within its family, a new or resized
+// instance is locked for a while (options.instanceLockMs), and deleting an
+// instance frees its reserved IP some time later (options.reservedIpReleaseMs).
 import { randomUUID } from "node:crypto";
-import { ALREADY_ATTACHED } from "./catalogue.js";
+import { ALREADY_ATTACHED, SERVER_LOCKED } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
+import { settleReservedIp } from "./reserved-ips.js";
 import { bare, found, HttpError, list, now, optionalText, text, texts, type Route } from "./strict.js";
 import type { FakeInstance } from "./types.js";
 
@@ -47,10 +49,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
         if (reservedId && !reserved) throw new HttpError(400, "Invalid reserved IP");
         if (reserved) {
           if (reserved.region !== region) throw new HttpError(400, "Reserved IP is not in the instance's region");
-          if (reserved.instance_id !== "" || reserved.fake.releaseLagLeft > 0) {
-            reserved.fake.releaseLagLeft = Math.max(0, reserved.fake.releaseLagLeft - 1);
-            throw new HttpError(400, ALREADY_ATTACHED);
-          }
+          if (settleReservedIp(reserved).instance_id !== "") throw new HttpError(400, ALREADY_ATTACHED);
         }
         const enableIpv6 = body.enable_ipv6 === true;
         const id = randomUUID();
@@ -89,6 +88,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
             pendingPlan: "",
             booted: !options.firstBoot,
             bootError: "",
+            lockedUntil: Date.now() + (options.instanceLockMs ?? 0),
           },
         };
         if (reserved) reserved.instance_id = id;
@@ -115,6 +115,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
       /^\/v2\/instances\/([^/]+)$/,
       ([id], body) => {
         const found = instance(id);
+        refuseWhileLocked(found, "update");
         if ("plan" in body) {
           const plan = text(body, "plan");
           if (plan !== found.plan && !upgradesOf(ctx, found.plan).includes(plan)) {
@@ -123,6 +124,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
           if (plan !== found.plan) {
             found.fake.pendingPlan = plan;
             found.fake.pollsLeft = ctx.pendingPolls;
+            found.fake.lockedUntil = Date.now() + (options.instanceLockMs ?? 0);
           }
         }
         if ("label" in body) found.label = text(body, "label");
@@ -150,12 +152,11 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
       /^\/v2\/instances\/([^/]+)$/,
       ([id]) => {
         const found = instance(id);
+        refuseWhileLocked(found, "destroy");
         state.instances.delete(found.id);
+        // The reserved IP stays attached (to an instance gone) until Vultr has finished detaching it.
         for (const reserved of state.reservedIps.values()) {
-          if (reserved.instance_id === found.id) {
-            reserved.instance_id = "";
-            reserved.fake.releaseLagLeft = options.reservedIpReleaseLag ?? 0;
-          }
+          if (reserved.instance_id === found.id) reserved.fake.releaseAt = Date.now() + (options.reservedIpReleaseMs ?? 0);
         }
         return { status: 204 };
       },
@@ -169,6 +170,12 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
       }),
     ],
   ];
+}
+
+function refuseWhileLocked(inst: FakeInstance, doing: "destroy" | "update"): void {
+  if (Date.now() >= inst.fake.lockedUntil) return;
+  // Vultr's text for a DELETE; the one for other changes follows its pattern.
+  throw new HttpError(500, doing === "destroy" ? SERVER_LOCKED : "Unable to update server: Server is currently locked");
 }
 
 function publicInstance(inst: FakeInstance): Omit<FakeInstance, "fake"> {
