@@ -49,7 +49,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
         if (reservedId && !reserved) throw new HttpError(400, "Invalid reserved IP");
         if (reserved) {
           if (reserved.region !== region) throw new HttpError(400, "Reserved IP is not in the instance's region");
-          if (settleReservedIp(reserved).instance_id !== "") throw new HttpError(400, ALREADY_ATTACHED);
+          if (settleReservedIp(ctx, reserved).instance_id !== "") throw new HttpError(400, ALREADY_ATTACHED);
         }
         const enableIpv6 = body.enable_ipv6 === true;
         const id = randomUUID();
@@ -88,7 +88,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
             pendingPlan: "",
             booted: !options.firstBoot,
             bootError: "",
-            lockedUntil: Date.now() + (options.instanceLockMs ?? 0),
+            lockedUntil: ctx.now() + (options.instanceLockMs ?? 0),
           },
         };
         if (reserved) reserved.instance_id = id;
@@ -115,7 +115,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
       /^\/v2\/instances\/([^/]+)$/,
       ([id], body) => {
         const found = instance(id);
-        refuseWhileLocked(found, "update");
+        refuseWhileLocked(ctx, found, "update");
         if ("plan" in body) {
           const plan = text(body, "plan");
           if (plan !== found.plan && !upgradesOf(ctx, found.plan).includes(plan)) {
@@ -124,7 +124,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
           if (plan !== found.plan) {
             found.fake.pendingPlan = plan;
             found.fake.pollsLeft = ctx.pendingPolls;
-            found.fake.lockedUntil = Date.now() + (options.instanceLockMs ?? 0);
+            found.fake.lockedUntil = ctx.now() + (options.instanceLockMs ?? 0);
           }
         }
         if ("label" in body) found.label = text(body, "label");
@@ -152,11 +152,11 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
       /^\/v2\/instances\/([^/]+)$/,
       ([id]) => {
         const found = instance(id);
-        refuseWhileLocked(found, "destroy");
+        refuseWhileLocked(ctx, found, "destroy");
         state.instances.delete(found.id);
         // The reserved IP stays attached (to an instance gone) until Vultr has finished detaching it.
         for (const reserved of state.reservedIps.values()) {
-          if (reserved.instance_id === found.id) reserved.fake.releaseAt = Date.now() + (options.reservedIpReleaseMs ?? 0);
+          if (reserved.instance_id === found.id) reserved.fake.releaseAt = ctx.now() + (options.reservedIpReleaseMs ?? 0);
         }
         return { status: 204 };
       },
@@ -172,8 +172,8 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
   ];
 }
 
-function refuseWhileLocked(inst: FakeInstance, doing: "destroy" | "update"): void {
-  if (Date.now() >= inst.fake.lockedUntil) return;
+function refuseWhileLocked(ctx: FakeContext, inst: FakeInstance, doing: "destroy" | "update"): void {
+  if (ctx.now() >= inst.fake.lockedUntil) return;
   // Vultr's text for a DELETE; the one for other changes follows its pattern.
   throw new HttpError(500, doing === "destroy" ? SERVER_LOCKED : "Unable to update server: Server is currently locked");
 }

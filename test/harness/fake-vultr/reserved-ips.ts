@@ -9,8 +9,8 @@ import { bare, HttpError, list, optionalText, text, type Route } from "./strict.
 import type { FakeReservedIp } from "./types.js";
 
 /** Vultr finishes the detach it started when the instance holding the reserved IP was deleted. */
-export function settleReservedIp(reserved: FakeReservedIp): FakeReservedIp {
-  if (reserved.fake.releaseAt !== 0 && Date.now() >= reserved.fake.releaseAt) {
+export function settleReservedIp(ctx: FakeContext, reserved: FakeReservedIp): FakeReservedIp {
+  if (reserved.fake.releaseAt !== 0 && ctx.now() >= reserved.fake.releaseAt) {
     reserved.instance_id = "";
     reserved.fake.releaseAt = 0;
   }
@@ -22,9 +22,9 @@ export function reservedIpRoutes(ctx: FakeContext): Route[] {
   const reservedIp = (id: string | undefined) => {
     const found = state.reservedIps.get(id ?? "");
     if (!found) throw new HttpError(400, INVALID_RESERVED_IP);
-    return settleReservedIp(found);
+    return settleReservedIp(ctx, found);
   };
-  const all = () => [...state.reservedIps.values()].map((r) => bare(settleReservedIp(r)));
+  const all = () => [...state.reservedIps.values()].map((r) => bare(settleReservedIp(ctx, r)));
   return [
     ["GET", /^\/v2\/reserved-ips$/, (_p, _b, q) => list("reserved_ips", all(), q)],
     [

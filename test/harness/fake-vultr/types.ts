@@ -58,6 +58,8 @@ export interface FakeVultrOptions {
    * @default 0
    */
   instanceLockMs?: number;
+  /** The fake's clock for locks and releases, in ms; a test may drive it by hand. @default Date.now */
+  clock?: () => number;
   os?: FakeOs[];
   plans?: FakePlan[];
   regions?: string[];
