@@ -156,7 +156,13 @@ export class VultrClient {
       const text = await response.text();
       if (response.ok) return text.trim() === "" ? undefined : parseJson<T>(method, path, text);
 
-      const error = new VultrApiError(method, path, response.status, errorMessageOf(text, response.statusText), attempt);
+      const error = new VultrApiError(
+        method,
+        path,
+        response.status,
+        errorMessageOf(text, response.statusText),
+        attempt,
+      );
       if (mayRetry(method, error) && attempt <= this.maxRetries) {
         await sleep(this.backoff(attempt, response.headers.get("retry-after")));
         continue;

@@ -70,9 +70,9 @@ export function objectStorageProvider(settings: SettingsSource): Provider<Object
             })
           ).object_storage,
         lookalikes: async () =>
-          (await client.listAll<ApiObjectStorage>("/v2/object-storage", "object_storages", { perPage: s.perPage })).filter(
-            (o) => o.label === inputs.label && o.cluster_id === cluster.id,
-          ),
+          (
+            await client.listAll<ApiObjectStorage>("/v2/object-storage", "object_storages", { perPage: s.perPage })
+          ).filter((o) => o.label === inputs.label && o.cluster_id === cluster.id),
         idOf: (o) => o.id,
       });
       try {

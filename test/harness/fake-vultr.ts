@@ -2,9 +2,11 @@
 // Vultr's paths, JSON field names, status codes and {"error", "status"}
 // bodies (as in github.com/vultr/govultr/v3 and its tests), cursor
 // pagination, the bearer key, and the behaviours the providers must cope
-// with: instances pending with main_ip 0.0.0.0 before turning active, a
-// reserved IP held by one instance at a time, Object Storage refusing a
-// create without a tier, and injected 429/5xx answers. Messages Vultr's own
+// with: instances pending with main_ip 0.0.0.0 before turning active, then
+// locked for a while after a create or a resize, a reserved IP held by one
+// instance at a time and let go some time after that instance is deleted,
+// Object Storage refusing a create without a tier, Vultr's texts for missing
+// objects, and injected 429/5xx answers (also after carrying a request out). Messages Vultr's own
 // sources do not show are close approximations. Every request is recorded.
 //
 // This file is the server: recording, injected failures, the bearer key and

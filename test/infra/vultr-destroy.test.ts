@@ -19,9 +19,12 @@ afterEach(closeFakeVultrs);
 const LOCK_MS = 300;
 const REFUSALS = 6;
 
-/** A clock for the fake that stands still until it has seen more than `count` requests `method path`, then jumps. */
-function clockAfter(fake: () => FakeVultr, method: string, path: RegExp, count: number): () => number {
-  return () => (fake().requestsTo(method, path).length > count ? 1_000_000 : 0);
+/**
+ * A clock for the fake that stands still until the fake (set in `of.fake`
+ * once started) has seen more than `count` requests `method path`, then jumps.
+ */
+function clockAfter(of: { fake?: FakeVultr }, method: string, path: RegExp, count: number): () => number {
+  return () => ((of.fake?.requestsTo(method, path).length ?? 0) > count ? 1_000_000 : 0);
 }
 
 describe("backoff", () => {
@@ -48,13 +51,10 @@ describe("backoff", () => {
 
 describe("a reserved IP with its instance", () => {
   async function attached(releaseMs: number, settings = {}) {
-    let fake: FakeVultr | undefined;
-    const clock = clockAfter(() => fake!, "DELETE", /^\/v2\/reserved-ips\//, REFUSALS);
-    const env = await startProviders(
-      { reservedIpv4: "127.0.0.2", reservedIpReleaseMs: releaseMs, clock },
-      settings,
-    );
-    fake = env.fake;
+    const of: { fake?: FakeVultr } = {};
+    const clock = clockAfter(of, "DELETE", /^\/v2\/reserved-ips\//, REFUSALS);
+    const env = await startProviders({ reservedIpv4: "127.0.0.2", reservedIpReleaseMs: releaseMs, clock }, settings);
+    of.fake = env.fake;
     const reserved = await env.providers.ReservedIp.create({ region: "ewr", ipType: "v4", label: "ipv4" });
     const instance = await env.providers.Instance.create(instanceInputs({ reservedIpId: reserved.id }));
     return { ...env, reserved, instance };
@@ -110,10 +110,10 @@ describe("a reserved IP with its instance", () => {
 
 describe("an instance locked after its create or its resize", () => {
   async function lockedUntilTries(method: string) {
-    let fake: FakeVultr | undefined;
-    const clock = clockAfter(() => fake!, method, /^\/v2\/instances\/[^/]+$/, REFUSALS);
+    const of: { fake?: FakeVultr } = {};
+    const clock = clockAfter(of, method, /^\/v2\/instances\/[^/]+$/, REFUSALS);
     const env = await startProviders({ instanceLockMs: LOCK_MS, clock });
-    fake = env.fake;
+    of.fake = env.fake;
     return env;
   }
 

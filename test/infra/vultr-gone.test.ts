@@ -5,7 +5,13 @@
 // "deleted outside Pulumi". The fake answers missing objects with Vultr's texts.
 import { afterEach, describe, expect, it } from "vitest";
 import { classifyVultrError, isGone, VultrApiError, VultrUnreachableError } from "../../infra/vultr/errors.js";
-import { INVALID_DOMAIN, INVALID_RESERVED_IP, INVALID_SSH_KEY, SERVER_LOCKED, UNABLE_TO_DETACH } from "../harness/fake-vultr.js";
+import {
+  INVALID_DOMAIN,
+  INVALID_RESERVED_IP,
+  INVALID_SSH_KEY,
+  SERVER_LOCKED,
+  UNABLE_TO_DETACH,
+} from "../harness/fake-vultr.js";
 import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
 afterEach(closeFakeVultrs);
@@ -92,7 +98,9 @@ describe("providers", () => {
     const path = `/v2/reserved-ips/${reserved.id}`;
 
     fake.inject({ status: 400, path, body: { error: "Invalid label", status: 400 } });
-    expect(await messageOf(providers.ReservedIp.read!(reserved.id, reserved.outs))).toContain("HTTP 400: Invalid label");
+    expect(await messageOf(providers.ReservedIp.read!(reserved.id, reserved.outs))).toContain(
+      "HTTP 400: Invalid label",
+    );
     fake.inject({ status: 400, method: "DELETE", path, body: { error: "Invalid request", status: 400 } });
     expect(await messageOf(providers.ReservedIp.delete(reserved.id, reserved.outs))).toContain(
       "HTTP 400: Invalid request",

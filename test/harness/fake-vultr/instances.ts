@@ -156,7 +156,8 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
         state.instances.delete(found.id);
         // The reserved IP stays attached (to an instance gone) until Vultr has finished detaching it.
         for (const reserved of state.reservedIps.values()) {
-          if (reserved.instance_id === found.id) reserved.fake.releaseAt = ctx.now() + (options.reservedIpReleaseMs ?? 0);
+          if (reserved.instance_id === found.id)
+            reserved.fake.releaseAt = ctx.now() + (options.reservedIpReleaseMs ?? 0);
         }
         return { status: 204 };
       },

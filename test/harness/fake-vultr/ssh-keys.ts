@@ -24,11 +24,7 @@ export function sshKeyRoutes({ state }: FakeContext): Route[] {
         return { status: 201, body: { ssh_key: key } };
       },
     ],
-    [
-      "GET",
-      /^\/v2\/ssh-keys\/([^/]+)$/,
-      ([id]) => ({ status: 200, body: { ssh_key: existing(id) } }),
-    ],
+    ["GET", /^\/v2\/ssh-keys\/([^/]+)$/, ([id]) => ({ status: 200, body: { ssh_key: existing(id) } })],
     [
       "PATCH",
       /^\/v2\/ssh-keys\/([^/]+)$/,
