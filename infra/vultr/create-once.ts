@@ -16,9 +16,10 @@ export interface CreateOnce<T> {
   what: string;
   /** The POST itself. */
   post: () => Promise<T>;
-  /** Every object of the kind that looks like the one posted (label, region, ...). */
-  lookalikes: () => Promise<T[]>;
-  idOf: (item: T) => string;
+  /** The kind's list: its path and the key of the array in the answer. */
+  list: [path: string, key: string];
+  /** Whether a listed object looks like the one posted (label, region, ...). */
+  alike: (item: T) => boolean;
 }
 
 /** A create is sent at most this many times in all. */
@@ -51,8 +52,11 @@ export function afterUnknownCreate(newIds: readonly string[], lookup: number, at
   };
 }
 
-export async function createOnce<T>(s: ProviderSettings, spec: CreateOnce<T>): Promise<T> {
-  const before = new Set((await spec.lookalikes()).map(spec.idOf));
+export async function createOnce<T extends { id: string }>(s: ProviderSettings, spec: CreateOnce<T>): Promise<T> {
+  const client = s.client();
+  const lookalikes = async () =>
+    (await client.listAll<T>(spec.list[0], spec.list[1], { perPage: s.perPage })).filter(spec.alike);
+  const before = new Set((await lookalikes()).map((item) => item.id));
   const wait = { firstDelayMs: s.pollIntervalMs, maxDelayMs: s.maxBackoffMs, timeoutMs: 0 };
   for (let attempt = 1; ; attempt++) {
     let failure: unknown;
@@ -64,8 +68,12 @@ export async function createOnce<T>(s: ProviderSettings, spec: CreateOnce<T>): P
     }
     for (let lookup = 1; ; lookup++) {
       await sleep(backoffDelay(lookup, wait));
-      const fresh = (await spec.lookalikes()).filter((item) => !before.has(spec.idOf(item)));
-      const next = afterUnknownCreate(fresh.map(spec.idOf), lookup, attempt);
+      const fresh = (await lookalikes()).filter((item) => !before.has(item.id));
+      const next = afterUnknownCreate(
+        fresh.map((item) => item.id),
+        lookup,
+        attempt,
+      );
       if ("adopt" in next) return fresh[0] as T;
       if ("postAgain" in next) break;
       if ("fail" in next) {

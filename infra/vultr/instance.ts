@@ -111,11 +111,8 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       const created = await createOnce(s, {
         what: `Instance "${inputs.label}" in ${inputs.region}`,
         post: () => postInstance(s, body, reserved),
-        lookalikes: async () =>
-          (await s.client().listAll<ApiInstance>("/v2/instances", "instances", { perPage: s.perPage })).filter(
-            (i) => i.label === body.label && i.region === body.region && i.hostname === body.hostname,
-          ),
-        idOf: (i) => i.id,
+        list: ["/v2/instances", "instances"],
+        alike: (i) => i.label === body.label && i.region === body.region && i.hostname === body.hostname,
       });
       // From here on the instance exists: any failure must leave it in Pulumi's state.
       try {

@@ -58,22 +58,16 @@ export function objectStorageProvider(settings: SettingsSource): Provider<Object
     async create(inputs) {
       const s = settings();
       const { cluster, tier } = await chooseClusterAndTier(s, inputs);
-      const client = s.client();
+      const body = { cluster_id: cluster.id, tier_id: tier.id, label: inputs.label };
       const created = await createOnce(s, {
         what: `Object Storage "${inputs.label}" in ${inputs.region}`,
-        post: async () =>
-          (
-            await client.post<{ object_storage: ApiObjectStorage }>("/v2/object-storage", {
-              cluster_id: cluster.id,
-              tier_id: tier.id,
-              label: inputs.label,
-            })
-          ).object_storage,
-        lookalikes: async () =>
-          (
-            await client.listAll<ApiObjectStorage>("/v2/object-storage", "object_storages", { perPage: s.perPage })
-          ).filter((o) => o.label === inputs.label && o.cluster_id === cluster.id),
-        idOf: (o) => o.id,
+        post: () =>
+          s
+            .client()
+            .post<{ object_storage: ApiObjectStorage }>("/v2/object-storage", body)
+            .then((answer) => answer.object_storage),
+        list: ["/v2/object-storage", "object_storages"],
+        alike: (o) => o.label === inputs.label && o.cluster_id === cluster.id,
       });
       try {
         const active = await waitUntilActive(s, created.id);

@@ -49,22 +49,16 @@ export function reservedIpProvider(settings: SettingsSource): Provider<ReservedI
 
     async create(inputs) {
       const s = settings();
-      const client = s.client();
+      const body = { region: inputs.region, ip_type: inputs.ipType, label: inputs.label };
       const reserved_ip = await createOnce(s, {
         what: `Reserved IP "${inputs.label}" in ${inputs.region}`,
-        post: async () =>
-          (
-            await client.post<{ reserved_ip: ApiReservedIp }>("/v2/reserved-ips", {
-              region: inputs.region,
-              ip_type: inputs.ipType,
-              label: inputs.label,
-            })
-          ).reserved_ip,
-        lookalikes: async () =>
-          (await client.listAll<ApiReservedIp>("/v2/reserved-ips", "reserved_ips", { perPage: s.perPage })).filter(
-            (r) => r.label === inputs.label && r.region === inputs.region && r.ip_type === inputs.ipType,
-          ),
-        idOf: (r) => r.id,
+        post: () =>
+          s
+            .client()
+            .post<{ reserved_ip: ApiReservedIp }>("/v2/reserved-ips", body)
+            .then((answer) => answer.reserved_ip),
+        list: ["/v2/reserved-ips", "reserved_ips"],
+        alike: (r) => r.label === inputs.label && r.region === inputs.region && r.ip_type === inputs.ipType,
       });
       return { id: reserved_ip.id, outs: stateOf(inputs, reserved_ip) };
     },
