@@ -57,7 +57,7 @@ export async function createOnce<T extends { id: string }>(s: ProviderSettings, 
   const lookalikes = async () =>
     (await client.listAll<T>(spec.list[0], spec.list[1], { perPage: s.perPage })).filter(spec.alike);
   const before = new Set((await lookalikes()).map((item) => item.id));
-  const wait = { firstDelayMs: s.pollIntervalMs, maxDelayMs: s.maxBackoffMs, timeoutMs: 0 };
+  const wait = { firstDelayMs: s.pollIntervalMs, maxDelayMs: s.maxBackoffMs };
   for (let attempt = 1; ; attempt++) {
     let failure: unknown;
     try {
@@ -69,11 +69,8 @@ export async function createOnce<T extends { id: string }>(s: ProviderSettings, 
     for (let lookup = 1; ; lookup++) {
       await sleep(backoffDelay(lookup, wait));
       const fresh = (await lookalikes()).filter((item) => !before.has(item.id));
-      const next = afterUnknownCreate(
-        fresh.map((item) => item.id),
-        lookup,
-        attempt,
-      );
+      const ids = fresh.map((item) => item.id);
+      const next = afterUnknownCreate(ids, lookup, attempt);
       if ("adopt" in next) return fresh[0] as T;
       if ("postAgain" in next) break;
       if ("fail" in next) {

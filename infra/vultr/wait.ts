@@ -46,7 +46,10 @@ export interface Backoff {
 }
 
 /** The wait before try `attempt + 1` (attempt counts from 1): doubling, capped. */
-export function backoffDelay(attempt: number, { firstDelayMs, maxDelayMs }: Backoff): number {
+export function backoffDelay(
+  attempt: number,
+  { firstDelayMs, maxDelayMs }: Pick<Backoff, "firstDelayMs" | "maxDelayMs">,
+): number {
   return Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(attempt - 1, 30));
 }
 
