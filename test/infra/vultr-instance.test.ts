@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { INSTANCE_DIFF_RULES, type InstanceInputs, type InstanceState } from "../../infra/vultr/instance.js";
 import { PartialCreateError, type ProviderSettings } from "../../infra/vultr/provider.js";
-import { ALREADY_ATTACHED, type FakeVultrOptions } from "../harness/fake-vultr.js";
+import { ALREADY_ATTACHED, type FakeVultr, type FakeVultrOptions } from "../harness/fake-vultr.js";
 import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
 afterEach(closeFakeVultrs);
@@ -189,14 +189,15 @@ describe("Instance", () => {
     });
 
     it("replaces delete-first, retrying while Vultr still finishes the detach", async () => {
-      const { fake, providers, reserved, inputs } = await withReservedIp({ reservedIpReleaseMs: 100 });
+      // The fake's clock stands still until the third create, so Vultr "finishes the detach" then.
+      const of: { fake?: FakeVultr } = {};
+      const clock = () => ((of.fake?.requestsTo("POST", "/v2/instances").length ?? 0) > 3 ? 1_000_000 : 0);
+      const { fake, providers, reserved, inputs } = await withReservedIp({ reservedIpReleaseMs: 100, clock });
+      of.fake = fake;
       const first = await providers.Instance.create(inputs);
       await providers.Instance.delete(first.id, first.outs);
       const second = await providers.Instance.create({ ...inputs, hostname: "rebuilt" });
-      const statuses = fake.requestsTo("POST", "/v2/instances").map((r) => r.status);
-      expect(statuses[0]).toBe(201);
-      expect(statuses.slice(1, -1).every((status) => status === 400) && statuses.length > 2).toBe(true);
-      expect(statuses.at(-1)).toBe(201);
+      expect(fake.requestsTo("POST", "/v2/instances").map((r) => r.status)).toEqual([201, 400, 400, 201]);
       expect(second.outs.mainIp).toBe("127.0.0.2");
       expect(fake.state.reservedIps.get(reserved.id)!.instance_id).toBe(second.id);
     });
