@@ -15,9 +15,10 @@ export interface ProviderSettings {
   /** For an Object Storage subscription to be active. @default 15 min (VULTR_WAIT_TIMEOUT_MS) */
   objectStorageReadyTimeoutMs: number;
   /**
-   * How long an instance create keeps retrying while Vultr still reports the
-   * reserved IP attached to the instance just deleted: the detach finishes
-   * after the DELETE has answered (terraform-provider-vultr issue 77).
+   * How long an instance create, and a reserved IP's delete, keep retrying
+   * while Vultr still reports the reserved IP attached to the instance just
+   * deleted: the detach finishes after the DELETE has answered
+   * (terraform-provider-vultr issues 77 and 348).
    * @default 5 min
    */
   reservedIpReleaseTimeoutMs: number;
