@@ -4,6 +4,9 @@
 // Vultr answered. It never puts the key or a request body in an error, since
 // bodies carry user data and SSH keys.
 import { setTimeout as sleep } from "node:timers/promises";
+import { classifyVultrError, VultrApiError, VultrUnreachableError } from "./errors.js";
+
+export { VultrApiError, VultrUnreachableError } from "./errors.js";
 
 export const DEFAULT_VULTR_API_URL = "https://api.vultr.com";
 
@@ -13,7 +16,10 @@ export interface VultrClientOptions {
   apiKey: string;
   /** Scheme and host of the API; paths start with /v2. @default "https://api.vultr.com" */
   baseUrl?: string;
-  /** Extra attempts after a 429, a 5xx or (except POST) a network error. @default 3 */
+  /**
+   * Extra attempts after a 429, or after a 5xx or a network error except on
+   * POST (a create that may have been carried out: see create-once.ts). @default 3
+   */
   maxRetries?: number;
   /** First backoff; doubled on each retry. @default 500 */
   retryBaseDelayMs?: number;
@@ -21,33 +27,6 @@ export interface VultrClientOptions {
   retryMaxDelayMs?: number;
   /** One attempt's time limit. @default 60000 */
   requestTimeoutMs?: number;
-}
-
-/** The API answered with an error status; `vultrMessage` is its `error` field. */
-export class VultrApiError extends Error {
-  constructor(
-    readonly method: HttpMethod,
-    readonly path: string,
-    readonly status: number,
-    readonly vultrMessage: string,
-    attempts: number,
-  ) {
-    const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-    super(`Vultr API ${method} ${path} failed with HTTP ${status}${tries}: ${vultrMessage}${hintFor(status)}`);
-    this.name = "VultrApiError";
-  }
-}
-
-/** True for a VultrApiError with HTTP 404: the thing is gone (or never was). */
-export function isNotFound(error: unknown): boolean {
-  return error instanceof VultrApiError && error.status === 404;
-}
-
-function hintFor(status: number): string {
-  if (status === 401 || status === 403) {
-    return ". Check VULTR_API_KEY, and that this machine's address is allowed under Account, API, Access Control in the Vultr console";
-  }
-  return "";
 }
 
 /** The pagination block of Vultr's list answers (govultr meta.go). */
@@ -168,19 +147,27 @@ export class VultrClient {
           continue;
         }
         const reason = error instanceof Error ? error.message : String(error);
-        throw new Error(`Vultr API ${method} ${path} could not be reached at ${this.baseUrl}: ${reason}`, {
-          cause: error,
-        });
+        throw new VultrUnreachableError(
+          `Vultr API ${method} ${path} could not be reached at ${this.baseUrl}: ${reason}`,
+          error,
+        );
       }
 
       const text = await response.text();
       if (response.ok) return text.trim() === "" ? undefined : parseJson<T>(method, path, text);
 
-      if (isRetryable(response.status) && attempt <= this.maxRetries) {
+      const error = new VultrApiError(
+        method,
+        path,
+        response.status,
+        errorMessageOf(text, response.statusText),
+        attempt,
+      );
+      if (mayRetry(method, error) && attempt <= this.maxRetries) {
         await sleep(this.backoff(attempt, response.headers.get("retry-after")));
         continue;
       }
-      throw new VultrApiError(method, path, response.status, errorMessageOf(text, response.statusText), attempt);
+      throw error;
     }
   }
 
@@ -203,10 +190,13 @@ function normaliseBaseUrl(raw: string): string {
   return raw.replace(/\/+$/, "").replace(/\/v2$/, "");
 }
 
-// 429 is Vultr's rate limit; 5xx are its own failures. 501 means "never
-// going to work", so it is not retried.
-function isRetryable(status: number): boolean {
-  return status === 429 || (status >= 500 && status !== 501);
+// 429 is Vultr's rate limit and 5xx its own failures. Every create is a
+// POST: after a 5xx it may exist already, so only its 429 is sent again
+// here (Vultr turns those away before doing anything). A locked instance
+// stays locked for minutes: the provider waits that out, not these retries.
+function mayRetry(method: HttpMethod, error: VultrApiError): boolean {
+  if (classifyVultrError(error) !== "retryable") return false;
+  return method !== "POST" || error.status === 429;
 }
 
 // Vultr's error bodies are {"error": "...", "status": n} (govultr.go apiError);

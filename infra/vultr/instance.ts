@@ -5,9 +5,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ApiInstance, ApiInstanceCreate, ApiInstanceUpdate, ApiReservedIp } from "./api-types.js";
 import { InputChecker } from "./check.js";
 import { VultrApiError } from "./client.js";
+import { createOnce } from "./create-once.js";
 import { diffInputs, type DiffRules } from "../providers/diff.js";
 import { planToRequest, stillResizing } from "./instance-resize.js";
 import { replaceRefusal, sshKeysNote } from "./instance-replace.js";
+import { untilUnlocked } from "./instance-lock.js";
 import { findOsId } from "./os.js";
 import {
   deleteIgnoringMissing,
@@ -126,7 +128,13 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       const s = settings();
       const osId = await findOsId(s, inputs.osName);
       const reserved = inputs.reservedIpId ? await reservedIpFor(s, inputs) : undefined;
-      const created = await postInstance(s, instanceCreateBody(inputs, osId), reserved);
+      const body = instanceCreateBody(inputs, osId);
+      const created = await createOnce(s, {
+        what: `Instance "${inputs.label}" in ${inputs.region}`,
+        post: () => postInstance(s, body, reserved),
+        list: ["/v2/instances", "instances"],
+        alike: (i) => i.label === body.label && i.region === body.region && i.hostname === body.hostname,
+      });
       // From here on the instance exists: any failure must leave it in Pulumi's state.
       try {
         const ready = await waitUntilReady(s, created.id, { inputs, reservedAddress: reserved?.subnet });
@@ -180,7 +188,9 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       if (changed.includes("enableIpv6")) body.enable_ipv6 = news.enableIpv6;
       if (changed.includes("backups")) body.backups = news.backups;
       if (changed.includes("ddosProtection")) body.ddos_protection = news.ddosProtection;
-      if (Object.keys(body).length > 0) await client.patch(`/v2/instances/${id}`, body);
+      if (Object.keys(body).length > 0) {
+        await untilUnlocked(s, id, "update", () => client.patch(`/v2/instances/${id}`, body));
+      }
 
       // Also finishes an instance whose create timed out (Pulumi calls update on it).
       const reserved = news.reservedIpId ? await reservedIpFor(s, news) : undefined;
@@ -196,9 +206,10 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       return { outs: stateOf(news, ready) };
     },
 
-    // Returns on the API's answer: Vultr frees the addresses (and a reserved IP) on its own.
+    // Returns on the API's answer: Vultr frees the addresses (and a reserved IP)
+    // on its own, a little later (the reserved IP's delete waits for that).
     async delete(id) {
-      await deleteIgnoringMissing(settings, `/v2/instances/${id}`);
+      await untilUnlocked(settings(), id, "delete", () => deleteIgnoringMissing(settings, `/v2/instances/${id}`));
     },
   };
 }

@@ -5,6 +5,7 @@
 // region; the cluster and tier are found when the subscription is created.
 import type { ApiObjectStorage, ApiObjectStorageCluster, ApiObjectStorageTier } from "./api-types.js";
 import { InputChecker } from "./check.js";
+import { createOnce } from "./create-once.js";
 import { diffInputs } from "../providers/diff.js";
 import {
   deleteIgnoringMissing,
@@ -57,13 +58,17 @@ export function objectStorageProvider(settings: SettingsSource): Provider<Object
     async create(inputs) {
       const s = settings();
       const { cluster, tier } = await chooseClusterAndTier(s, inputs);
-      const { object_storage: created } = await s
-        .client()
-        .post<{ object_storage: ApiObjectStorage }>("/v2/object-storage", {
-          cluster_id: cluster.id,
-          tier_id: tier.id,
-          label: inputs.label,
-        });
+      const body = { cluster_id: cluster.id, tier_id: tier.id, label: inputs.label };
+      const created = await createOnce(s, {
+        what: `Object Storage "${inputs.label}" in ${inputs.region}`,
+        post: () =>
+          s
+            .client()
+            .post<{ object_storage: ApiObjectStorage }>("/v2/object-storage", body)
+            .then((answer) => answer.object_storage),
+        list: ["/v2/object-storage", "object_storages"],
+        alike: (o) => o.label === inputs.label && o.cluster_id === cluster.id,
+      });
       try {
         const active = await waitUntilActive(s, created.id);
         return { id: created.id, outs: stateOf(inputs, active, tier) };

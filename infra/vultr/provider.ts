@@ -1,6 +1,8 @@
 // What every Vultr kind shares: its settings (the client, the waits), the
 // partial-create error, and the idempotent read and delete helpers.
-import { VultrApiError, VultrClient } from "./client.js";
+import { VultrClient } from "./client.js";
+import { isGone } from "./errors.js";
+export { isGone } from "./errors.js";
 export type { AnyProvider, CheckFailure, CheckResult, DiffResult, Provider } from "../providers/provider.js";
 
 /** What the providers need from their surroundings; tests shorten the waits. */
@@ -13,12 +15,21 @@ export interface ProviderSettings {
   /** For an Object Storage subscription to be active. @default 15 min (VULTR_WAIT_TIMEOUT_MS) */
   objectStorageReadyTimeoutMs: number;
   /**
-   * How long an instance create keeps retrying while Vultr still reports the
-   * reserved IP attached to the instance just deleted: the detach finishes
-   * after the DELETE has answered (terraform-provider-vultr issue 77).
+   * How long an instance create, and a reserved IP's delete, keep retrying
+   * while Vultr still reports the reserved IP attached to the instance just
+   * deleted: the detach finishes after the DELETE has answered
+   * (terraform-provider-vultr issues 77 and 348).
    * @default 5 min
    */
   reservedIpReleaseTimeoutMs: number;
+  /**
+   * How long a DELETE or PATCH of an instance keeps waiting while Vultr
+   * answers "Server is currently locked" (after a create or a resize).
+   * @default 15 min (VULTR_WAIT_TIMEOUT_MS)
+   */
+  instanceLockTimeoutMs: number;
+  /** Longest single wait between two tries while waiting out a lock or a detach. @default 30000 */
+  maxBackoffMs: number;
   /** Page size of list calls. @default 100 */
   perPage: number;
 }
@@ -37,6 +48,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ProviderS
     instanceReadyTimeoutMs: waitMs,
     objectStorageReadyTimeoutMs: waitMs,
     reservedIpReleaseTimeoutMs: 5 * MINUTE,
+    instanceLockTimeoutMs: waitMs,
+    maxBackoffMs: 30_000,
     perPage: 100,
   };
 }
@@ -70,16 +83,6 @@ export class PartialCreateError extends Error {
     this.name = "PartialCreateError";
     this.reasons = [message];
   }
-}
-
-/**
- * The object does not exist (any more). Mostly a 404; terraform-provider-vultr
- * also matches messages such as "Firewall rule ID not found", so a 400 saying
- * "not found" counts too.
- */
-export function isGone(error: unknown): boolean {
-  if (!(error instanceof VultrApiError)) return false;
-  return error.status === 404 || (error.status === 400 && /not found/i.test(error.vultrMessage));
 }
 
 /** Deletes are idempotent: something already gone (deleted by hand, or with its parent) is not an error. */

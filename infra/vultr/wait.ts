@@ -35,3 +35,44 @@ export function formatDuration(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000} s`;
   return `${ms} ms`;
 }
+
+export interface Backoff {
+  /** The first wait; doubled after each try. */
+  firstDelayMs: number;
+  /** No single wait is longer. */
+  maxDelayMs: number;
+  /** Give up when the next wait would end after this long in all. */
+  timeoutMs: number;
+}
+
+/** The wait before try `attempt + 1` (attempt counts from 1): doubling, capped. */
+export function backoffDelay(
+  attempt: number,
+  { firstDelayMs, maxDelayMs }: Pick<Backoff, "firstDelayMs" | "maxDelayMs">,
+): number {
+  return Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(attempt - 1, 30));
+}
+
+/**
+ * Runs `call` until it succeeds, again (after a growing wait) while its
+ * error passes `worthWaiting`, and throws `giveUp(lastError)` when the time
+ * is up. For conditions Vultr clears by itself: a lock, a detach.
+ */
+export async function retryWhile<T>(
+  call: () => Promise<T>,
+  worthWaiting: (error: unknown) => boolean,
+  backoff: Backoff,
+  giveUp: (lastError: unknown) => Error | Promise<Error>,
+): Promise<T> {
+  const deadline = Date.now() + backoff.timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!worthWaiting(error)) throw error;
+      const delay = backoffDelay(attempt, backoff);
+      if (Date.now() + delay > deadline) throw await giveUp(error);
+      await sleep(delay);
+    }
+  }
+}

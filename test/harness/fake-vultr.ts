@@ -2,9 +2,11 @@
 // Vultr's paths, JSON field names, status codes and {"error", "status"}
 // bodies (as in github.com/vultr/govultr/v3 and its tests), cursor
 // pagination, the bearer key, and the behaviours the providers must cope
-// with: instances pending with main_ip 0.0.0.0 before turning active, a
-// reserved IP held by one instance at a time, Object Storage refusing a
-// create without a tier, and injected 429/5xx answers. Messages Vultr's own
+// with: instances pending with main_ip 0.0.0.0 before turning active, then
+// locked for a while after a create or a resize, a reserved IP held by one
+// instance at a time and let go some time after that instance is deleted,
+// Object Storage refusing a create without a tier, Vultr's texts for missing
+// objects, and injected 429/5xx answers (also after carrying a request out). Messages Vultr's own
 // sources do not show are close approximations. Every request is recorded.
 //
 // This file is the server: recording, injected failures, the bearer key and
@@ -77,12 +79,17 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
         (f.method === undefined || f.method === method) &&
         (f.path === undefined || (typeof f.path === "string" ? f.path === url.pathname : f.path.test(url.pathname))),
     );
+    // An injected failure answers instead of the route, or (afterHandling) after it ran.
+    let override: Reply | undefined;
     if (failure) {
       failure.times -= 1;
       if (failure.times <= 0) injected.splice(injected.indexOf(failure), 1);
       const answer = failure.body === undefined ? errorReply(failure.status, defaultMessage(failure.status)) : failure;
-      reply({ status: failure.status, body: answer.body, headers: failure.headers });
-      return;
+      override = { status: failure.status, body: answer.body, headers: failure.headers };
+      if (!failure.afterHandling) {
+        reply(override);
+        return;
+      }
     }
 
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
@@ -100,10 +107,11 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
       }
       const body = isObject(record.body) ? record.body : {};
       try {
-        reply(handler(match.slice(1), body, record.query));
+        const handled = handler(match.slice(1), body, record.query);
+        reply(override ?? handled);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
-        reply(errorReply(error.status, error.message));
+        reply(override ?? errorReply(error.status, error.message));
       }
       return;
     }

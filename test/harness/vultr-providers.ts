@@ -23,7 +23,9 @@ export async function startProviders(options: FakeVultrOptions = {}, settings: P
     pollIntervalMs: 5,
     instanceReadyTimeoutMs: 2000,
     objectStorageReadyTimeoutMs: 2000,
-    reservedIpReleaseTimeoutMs: 1000,
+    reservedIpReleaseTimeoutMs: 2000,
+    instanceLockTimeoutMs: 2000,
+    maxBackoffMs: 20,
     ...settings,
   };
   return { fake, client: client(), providers: createVultrProviders(overrides), overrides };

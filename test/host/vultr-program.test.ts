@@ -57,6 +57,8 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
       instanceIpv4: host.address,
       reservedIpv4: host.address,
       pendingPolls: 1,
+      // As Vultr does, the reserved IP stays attached a while after its instance's DELETE: destroy must wait.
+      reservedIpReleaseMs: 2000,
       // The new instance is the test host: its first boot installs the host key the user data carries.
       firstBoot: (userData) => applyFirstBootSshKeys(host.root, root, userData),
     });
@@ -280,6 +282,8 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
     await stack.ok(["config", "set", "protectData", "false"]);
     await stack.ok(["up", "--yes", "--skip-preview", "--policy-pack", POLICY_PACK], { timeoutMs: 600_000 });
     await stack.ok(["destroy", "--yes", "--skip-preview"], { timeoutMs: 600_000 });
+    const reservedIpDeletes = fake.requestsTo("DELETE", /^\/v2\/reserved-ips\//).map((r) => r.status);
+    expect(reservedIpDeletes.at(-1)).toBe(204);
     expect(fake.state.instances.size).toBe(0);
     expect(fake.state.firewallGroups.size).toBe(0);
     expect(fake.state.sshKeys.size).toBe(0);

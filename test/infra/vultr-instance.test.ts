@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { INSTANCE_DIFF_RULES, type InstanceInputs, type InstanceState } from "../../infra/vultr/instance.js";
 import { PartialCreateError, type ProviderSettings } from "../../infra/vultr/provider.js";
 import { createVultrProviders } from "../../infra/vultr/resources.js";
-import { ALREADY_ATTACHED, type FakeVultrOptions } from "../harness/fake-vultr.js";
+import { ALREADY_ATTACHED, type FakeVultr, type FakeVultrOptions } from "../harness/fake-vultr.js";
 import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
 afterEach(closeFakeVultrs);
@@ -276,7 +276,11 @@ describe("Instance", () => {
     });
 
     it("replaces delete-first, retrying while Vultr still finishes the detach", async () => {
-      const { fake, providers, reserved, inputs } = await withReservedIp({ reservedIpReleaseLag: 2 });
+      // The fake's clock stands still until the third create, so Vultr "finishes the detach" then.
+      const of: { fake?: FakeVultr } = {};
+      const clock = () => ((of.fake?.requestsTo("POST", "/v2/instances").length ?? 0) > 3 ? 1_000_000 : 0);
+      const { fake, providers, reserved, inputs } = await withReservedIp({ reservedIpReleaseMs: 100, clock });
+      of.fake = fake;
       const first = await providers.Instance.create(inputs);
       await providers.Instance.delete(first.id, first.outs);
       const second = await providers.Instance.create({ ...inputs, hostname: "rebuilt" });

@@ -41,3 +41,11 @@ export const DEFAULT_TIERS: FakeTier[] = [
 /** The message Vultr gives when a reserved IP is still held (terraform-provider-vultr issue 322). */
 export const ALREADY_ATTACHED = "Server add failed: Floating IPv4 address is already attached to another server";
 export const INVALID_TIER = "Invalid tier specified for this location";
+/** Deleting a reserved IP still attached (terraform-provider-vultr issue 348). */
+export const UNABLE_TO_DETACH = "Unable to detach subnet, please restart your server from the control panel";
+/** A DELETE of a locked instance, HTTP 500 (ansible-collection-vultr issue 113). */
+export const SERVER_LOCKED = "Unable to destroy server: Unable to remove VM: Server is currently locked";
+/** What Vultr says for a missing object of some kinds; the Terraform provider matches these texts. */
+export const INVALID_RESERVED_IP = "Invalid reserved-ip ID";
+export const INVALID_DOMAIN = "Invalid domain";
+export const INVALID_SSH_KEY = "Invalid ssh key";

@@ -15,6 +15,8 @@ export interface FakeContext {
   pendingPolls: number;
   nextIpv4: () => string;
   nextReservedIpv4: () => string;
+  /** The clock locks and releases are measured on (options.clock). */
+  now: () => number;
   /** Instances and reserved IPs draw their IPv6 networks from one counter, so none repeats. */
   counters: { v6: number; rule: number };
 }
@@ -41,6 +43,7 @@ export function createContext(options: FakeVultrOptions): FakeContext {
     nextIpv4: addressSource(options.instanceIpv4, "192.0.2.", 10),
     nextReservedIpv4: addressSource(options.reservedIpv4, "198.51.100.", 10),
     counters: { v6: 0, rule: 0 },
+    now: options.clock ?? Date.now,
   };
 }
 

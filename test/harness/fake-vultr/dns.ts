@@ -6,6 +6,7 @@
 // on them (infra/vultr/dns.ts asks for the zone instead).
 import { randomUUID } from "node:crypto";
 import { isIP } from "node:net";
+import { INVALID_DOMAIN } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
 import { found, HttpError, list, now, optionalText, text, type Route } from "./strict.js";
 import type { FakeRecord } from "./types.js";
@@ -13,7 +14,12 @@ import type { FakeRecord } from "./types.js";
 const RECORD_TYPES = ["A", "AAAA", "CNAME", "NS", "MX", "SRV", "TXT", "CAA", "SSHFP"];
 
 export function dnsRoutes({ state }: FakeContext): Route[] {
-  const zone = (name: string | undefined) => found(state.domains.get(name ?? ""), "Domain not found");
+  // Vultr answers a missing zone (and its records' paths) with 400 "Invalid domain".
+  const zone = (name: string | undefined) => {
+    const domain = state.domains.get(name ?? "");
+    if (!domain) throw new HttpError(400, INVALID_DOMAIN);
+    return domain;
+  };
 
   function recordsOf(name: string | undefined): Map<string, FakeRecord> {
     const domain = zone(name).domain;

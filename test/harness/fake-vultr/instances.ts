@@ -2,11 +2,13 @@
 // instance is pending with main_ip 0.0.0.0 for a few GETs (and until its
 // first boot is over), a plan only grows within its family (a resize is
 // "resizing" on the old plan for as many GETs, or as long as a test keeps
-// its pollsLeft up, past any wait), and deleting an
-// instance frees its reserved IP, after an optional lag.
+// its pollsLeft up, past any wait), a new or resized instance is locked for
+// a while (options.instanceLockMs), and deleting an instance frees its
+// reserved IP some time later (options.reservedIpReleaseMs).
 import { randomUUID } from "node:crypto";
-import { ALREADY_ATTACHED } from "./catalogue.js";
+import { ALREADY_ATTACHED, SERVER_LOCKED } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
+import { settleReservedIp } from "./reserved-ips.js";
 import { bare, found, HttpError, list, now, optionalText, text, texts, type Route } from "./strict.js";
 import type { FakeInstance } from "./types.js";
 
@@ -49,10 +51,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
         if (reservedId && !reserved) throw new HttpError(400, "Invalid reserved IP");
         if (reserved) {
           if (reserved.region !== region) throw new HttpError(400, "Reserved IP is not in the instance's region");
-          if (reserved.instance_id !== "" || reserved.fake.releaseLagLeft > 0) {
-            reserved.fake.releaseLagLeft = Math.max(0, reserved.fake.releaseLagLeft - 1);
-            throw new HttpError(400, ALREADY_ATTACHED);
-          }
+          if (settleReservedIp(ctx, reserved).instance_id !== "") throw new HttpError(400, ALREADY_ATTACHED);
         }
         const enableIpv6 = body.enable_ipv6 === true;
         const id = randomUUID();
@@ -91,6 +90,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
             pendingPlan: "",
             booted: !options.firstBoot,
             bootError: "",
+            lockedUntil: ctx.now() + (options.instanceLockMs ?? 0),
           },
         };
         if (reserved) reserved.instance_id = id;
@@ -117,6 +117,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
       /^\/v2\/instances\/([^/]+)$/,
       ([id], body) => {
         const found = instance(id);
+        refuseWhileLocked(ctx, found, "update");
         if ("plan" in body) {
           const plan = text(body, "plan");
           if (plan !== found.plan && !upgradesOf(ctx, found.plan).includes(plan)) {
@@ -127,6 +128,7 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
             found.status = "resizing";
             found.fake.pendingPlan = plan;
             found.fake.pollsLeft = ctx.pendingPolls;
+            found.fake.lockedUntil = ctx.now() + (options.instanceLockMs ?? 0);
           }
         }
         if ("label" in body) found.label = text(body, "label");
@@ -154,12 +156,12 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
       /^\/v2\/instances\/([^/]+)$/,
       ([id]) => {
         const found = instance(id);
+        refuseWhileLocked(ctx, found, "destroy");
         state.instances.delete(found.id);
+        // The reserved IP stays attached (to an instance gone) until Vultr has finished detaching it.
         for (const reserved of state.reservedIps.values()) {
-          if (reserved.instance_id === found.id) {
-            reserved.instance_id = "";
-            reserved.fake.releaseLagLeft = options.reservedIpReleaseLag ?? 0;
-          }
+          if (reserved.instance_id === found.id)
+            reserved.fake.releaseAt = ctx.now() + (options.reservedIpReleaseMs ?? 0);
         }
         return { status: 204 };
       },
@@ -173,6 +175,12 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
       }),
     ],
   ];
+}
+
+function refuseWhileLocked(ctx: FakeContext, inst: FakeInstance, doing: "destroy" | "update"): void {
+  if (ctx.now() >= inst.fake.lockedUntil) return;
+  // Vultr's text for a DELETE; the one for other changes follows its pattern.
+  throw new HttpError(500, doing === "destroy" ? SERVER_LOCKED : "Unable to update server: Server is currently locked");
 }
 
 function publicInstance(inst: FakeInstance): Omit<FakeInstance, "fake"> {

@@ -1,16 +1,32 @@
-// Reserved IPs (govultr reserved_ip.go): held by one instance at a time.
+// Reserved IPs (govultr reserved_ip.go): held by one instance at a time, let
+// go of some time after that instance's DELETE answered, and not deletable
+// while held. A missing one is Vultr's 400 "Invalid reserved-ip ID".
 import { randomUUID } from "node:crypto";
-import { ALREADY_ATTACHED } from "./catalogue.js";
+import { ALREADY_ATTACHED, INVALID_RESERVED_IP, UNABLE_TO_DETACH } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
 import { findInstance } from "./instances.js";
-import { bare, found, HttpError, list, optionalText, text, type Route } from "./strict.js";
+import { bare, HttpError, list, optionalText, text, type Route } from "./strict.js";
 import type { FakeReservedIp } from "./types.js";
+
+/** Vultr finishes the detach it started when the instance holding the reserved IP was deleted. */
+export function settleReservedIp(ctx: FakeContext, reserved: FakeReservedIp): FakeReservedIp {
+  if (reserved.fake.releaseAt !== 0 && ctx.now() >= reserved.fake.releaseAt) {
+    reserved.instance_id = "";
+    reserved.fake.releaseAt = 0;
+  }
+  return reserved;
+}
 
 export function reservedIpRoutes(ctx: FakeContext): Route[] {
   const { state } = ctx;
-  const reservedIp = (id: string | undefined) => found(state.reservedIps.get(id ?? ""), "Reserved IP not found");
+  const reservedIp = (id: string | undefined) => {
+    const found = state.reservedIps.get(id ?? "");
+    if (!found) throw new HttpError(400, INVALID_RESERVED_IP);
+    return settleReservedIp(ctx, found);
+  };
+  const all = () => [...state.reservedIps.values()].map((r) => bare(settleReservedIp(ctx, r)));
   return [
-    ["GET", /^\/v2\/reserved-ips$/, (_p, _b, q) => list("reserved_ips", [...state.reservedIps.values()].map(bare), q)],
+    ["GET", /^\/v2\/reserved-ips$/, (_p, _b, q) => list("reserved_ips", all(), q)],
     [
       "POST",
       /^\/v2\/reserved-ips$/,
@@ -27,7 +43,7 @@ export function reservedIpRoutes(ctx: FakeContext): Route[] {
           subnet_size: ipType === "v4" ? 32 : 64,
           label: optionalText(body, "label"),
           instance_id: "",
-          fake: { releaseLagLeft: 0 },
+          fake: { releaseAt: 0 },
         };
         state.reservedIps.set(reserved.id, reserved);
         return { status: 201, body: { reserved_ip: bare(reserved) } };
@@ -47,7 +63,9 @@ export function reservedIpRoutes(ctx: FakeContext): Route[] {
       "DELETE",
       /^\/v2\/reserved-ips\/([^/]+)$/,
       ([id]) => {
-        state.reservedIps.delete(reservedIp(id).id);
+        const reserved = reservedIp(id);
+        if (reserved.instance_id !== "") throw new HttpError(400, UNABLE_TO_DETACH);
+        state.reservedIps.delete(reserved.id);
         return { status: 204 };
       },
     ],
@@ -67,7 +85,9 @@ export function reservedIpRoutes(ctx: FakeContext): Route[] {
       "POST",
       /^\/v2\/reserved-ips\/([^/]+)\/detach$/,
       ([id]) => {
-        reservedIp(id).instance_id = "";
+        const reserved = reservedIp(id);
+        reserved.instance_id = "";
+        reserved.fake.releaseAt = 0;
         return { status: 204 };
       },
     ],

@@ -1,11 +1,18 @@
 // SSH keys (govultr ssh_key.go): the key must look like an OpenSSH public
 // key; an update ignores empty strings.
 import { randomUUID } from "node:crypto";
+import { INVALID_SSH_KEY } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
-import { found, HttpError, list, now, optionalText, text, type Route } from "./strict.js";
+import { HttpError, list, now, optionalText, text, type Route } from "./strict.js";
 import type { Json } from "./types.js";
 
 export function sshKeyRoutes({ state }: FakeContext): Route[] {
+  // Vultr's text for a missing key (the Terraform provider matches it).
+  const existing = (id: string | undefined) => {
+    const key = state.sshKeys.get(id ?? "");
+    if (!key) throw new HttpError(400, INVALID_SSH_KEY);
+    return key;
+  };
   return [
     ["GET", /^\/v2\/ssh-keys$/, (_p, _b, q) => list("ssh_keys", [...state.sshKeys.values()], q)],
     [
@@ -17,16 +24,12 @@ export function sshKeyRoutes({ state }: FakeContext): Route[] {
         return { status: 201, body: { ssh_key: key } };
       },
     ],
-    [
-      "GET",
-      /^\/v2\/ssh-keys\/([^/]+)$/,
-      ([id]) => ({ status: 200, body: { ssh_key: found(state.sshKeys.get(id ?? ""), "SSH key not found") } }),
-    ],
+    ["GET", /^\/v2\/ssh-keys\/([^/]+)$/, ([id]) => ({ status: 200, body: { ssh_key: existing(id) } })],
     [
       "PATCH",
       /^\/v2\/ssh-keys\/([^/]+)$/,
       ([id], body) => {
-        const key = found(state.sshKeys.get(id ?? ""), "SSH key not found");
+        const key = existing(id);
         // govultr: empty strings are ignored.
         if (optionalText(body, "name")) key.name = text(body, "name");
         if (optionalText(body, "ssh_key")) key.ssh_key = sshKeyText(body);
@@ -37,8 +40,7 @@ export function sshKeyRoutes({ state }: FakeContext): Route[] {
       "DELETE",
       /^\/v2\/ssh-keys\/([^/]+)$/,
       ([id]) => {
-        found(state.sshKeys.get(id ?? ""), "SSH key not found");
-        state.sshKeys.delete(id ?? "");
+        state.sshKeys.delete(existing(id).id);
         return { status: 204 };
       },
     ],

@@ -45,11 +45,21 @@ export interface FakeVultrOptions {
    */
   firstBoot?: (userData: string) => Promise<void>;
   /**
-   * After an instance holding a reserved IP is deleted, this many instance
-   * creates still find it attached (Vultr detaches after answering the DELETE).
+   * After an instance holding a reserved IP is deleted, the reserved IP stays
+   * attached (to the instance gone) this long: Vultr detaches it after
+   * answering the DELETE. Until then an instance create naming it is refused
+   * ("already attached") and so is deleting it ("Unable to detach subnet").
    * @default 0
    */
-  reservedIpReleaseLag?: number;
+  reservedIpReleaseMs?: number;
+  /**
+   * A new instance, and one whose plan changed, is locked this long: a
+   * DELETE or PATCH of it answers HTTP 500 "... Server is currently locked".
+   * @default 0
+   */
+  instanceLockMs?: number;
+  /** The fake's clock for locks and releases, in ms; a test may drive it by hand. @default Date.now */
+  clock?: () => number;
   os?: FakeOs[];
   plans?: FakePlan[];
   regions?: string[];
@@ -79,6 +89,11 @@ export interface InjectedFailure {
   /** @default Vultr-style {"error", "status"} */
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * Carry the request out first, then answer with this failure: Vultr's front
+   * end answering 502/504 after its back end took a create.
+   */
+  afterHandling?: boolean;
 }
 
 export type Json = Record<string, unknown>;
@@ -115,6 +130,8 @@ export interface FakeInstance {
     /** The first boot (options.firstBoot) is over; its failure, if it failed. */
     booted: boolean;
     bootError: string;
+    /** Date.now() until which the instance is locked (after create, after a resize). */
+    lockedUntil: number;
   };
 }
 
@@ -126,7 +143,8 @@ export interface FakeReservedIp {
   subnet_size: number;
   label: string;
   instance_id: string;
-  fake: { releaseLagLeft: number };
+  /** releaseAt: Date.now() at which Vultr lets go of it for the instance deleted; 0 when none pending. */
+  fake: { releaseAt: number };
 }
 
 export interface FakeObjectStorage {
