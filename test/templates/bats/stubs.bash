@@ -108,3 +108,26 @@ stops_with() {
   [ "$status" -eq 1 ] || return 1
   [ "$output" = "$LOG_PREFIX: ERROR: $1" ]
 }
+
+# hold_deploy_lock HOLDER: another process holds APP_DIR's deploy lock, its
+# holder file saying HOLDER, until free_deploy_lock (call it in teardown).
+hold_deploy_lock() {
+  echo "$1" >"$APP_DIR/.deploy.lock.holder"
+  # exec: $! is the process that holds the lock, so killing it frees the lock.
+  (exec 9>>"$APP_DIR/.deploy.lock" && flock 9 && exec sleep 60) >/dev/null 2>&1 3>&- &
+  LOCK_HOLDER=$!
+  until ! flock -n "$APP_DIR/.deploy.lock" true; do sleep 0.05; done
+}
+
+# free_deploy_lock: ends hold_deploy_lock's holder, if any.
+free_deploy_lock() {
+  if [ -n "${LOCK_HOLDER:-}" ]; then kill "$LOCK_HOLDER" 2>/dev/null || true; fi
+}
+
+# run_ops NAME [NAME=VALUE...]: templates/host/ops/NAME.sh as an ops command
+# runs it (bash, lib.sh in its staging folder), with APP_DIR and ACTOR=ops
+# and the inputs given.
+run_ops() {
+  run env PLATFORM_STAGE="$(stage)" APP_DIR="$APP_DIR" ACTOR=ops "${@:2}" \
+    bash "$BATS_TEST_DIRNAME/../../../templates/host/ops/$1.sh"
+}
