@@ -77,7 +77,9 @@ $compose up -d --no-deps --wait --wait-timeout 120 api-2" ]
 @test "the operator's channel closing mid-window: nothing it says can stop it, the instances come back, the log keeps it all" {
   printf 'restored 3 streams\n' >"$BATS_TEST_TMPDIR/input"
   # A channel whose reading end is gone: every write to it fails (EPIPE).
+  # Opened read-write first, so opening its write end does not wait for a reader.
   mkfifo "$BATS_TEST_TMPDIR/channel"
+  # shellcheck disable=SC2094 # one fifo, both ends on purpose
   exec 4<>"$BATS_TEST_TMPDIR/channel" 5>"$BATS_TEST_TMPDIR/channel" 4<&-
   local code=0
   env PLATFORM_STAGE="$(stage)" APP_DIR="$APP_DIR" ACTOR=ops ACTION=restore DETAIL=backup-20261207T010000Z \
