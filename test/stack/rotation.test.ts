@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
+import { jwtKeyId } from "../../app/src/auth/jwt-keys.js";
 import { natsKeyId } from "../../infra/host/nats-users.js";
 import type { StackSettings } from "../../infra/host/steps.js";
 import {
