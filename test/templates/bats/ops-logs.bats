@@ -11,10 +11,7 @@ bats_require_minimum_version 1.5.0
 setup() {
   # shellcheck source=test/templates/bats/stubs.bash
   . "$BATS_TEST_DIRNAME/stubs.bash"
-  use_stubs
-  export APP_DIR="$BATS_TEST_TMPDIR/app"
-  mkdir -p "$APP_DIR"
-  echo 0000000000a1 >"$APP_DIR/current-release"
+  ops_host
   # Compose erases each line first (ESC [2K), even into a pipe.
   stub docker 'printf "\033[2Kapi-1  | 2026-12-07T01:00:00Z GET /health\n\033[2Kapi-2  | 2026-12-07T01:00:01Z POST /v1/conversations\n"'
   stub tail 'echo "{\"request\":{\"uri\":\"/v1/conversations\"}}"'
@@ -22,8 +19,6 @@ setup() {
 
 # logs SERVICE FOLLOW SINCE GREP [ACCESS_LOG]: the command as ops logs runs it, 50 lines.
 logs() { run_ops logs SERVICE="$1" FOLLOW="$2" SINCE="$3" TAIL=50 GREP="$4" ACCESS_LOG="${5:-}"; }
-
-compose="docker compose --project-directory $BATS_TEST_TMPDIR/app -f $BATS_TEST_TMPDIR/app/docker-compose.prod.yml"
 
 @test "logs api: both instances' last lines, timestamped, plain text, no access log" {
   logs api no "" ""

@@ -10,21 +10,14 @@ bats_require_minimum_version 1.5.0
 setup() {
   # shellcheck source=test/templates/bats/stubs.bash
   . "$BATS_TEST_DIRNAME/stubs.bash"
-  use_stubs
-  export APP_DIR="$BATS_TEST_TMPDIR/app"
-  mkdir -p "$APP_DIR"
-  echo 0000000000a1 >"$APP_DIR/current-release"
-  # An instance named in $UNHEALTHY does not become healthy when started.
-  stub docker '[ -z "$UNHEALTHY" ] || [[ $* != *" up -d "*" $UNHEALTHY" ]]'
+  ops_host
+  stub_instances
   stub systemctl
 }
 
 teardown() { free_deploy_lock; }
 
 restart() { run_ops restart SERVICE="$1"; }
-
-compose="docker compose --project-directory $BATS_TEST_TMPDIR/app -f $BATS_TEST_TMPDIR/app/docker-compose.prod.yml"
-audited() { cut -f2- "$APP_DIR/audit.log"; }
 
 @test "restart api: each instance recreated in turn, healthy before the next, then audited" {
   restart api

@@ -12,12 +12,8 @@ bats_require_minimum_version 1.5.0
 setup() {
   # shellcheck source=test/templates/bats/stubs.bash
   . "$BATS_TEST_DIRNAME/stubs.bash"
-  use_stubs
-  export APP_DIR="$BATS_TEST_TMPDIR/app"
-  mkdir -p "$APP_DIR"
-  echo 0000000000a1 >"$APP_DIR/current-release"
-  # An instance named in $UNHEALTHY does not become healthy when started.
-  stub docker '[ -z "$UNHEALTHY" ] || [[ $* != *" up -d "*" $UNHEALTHY" ]]'
+  ops_host
+  stub_instances
 }
 
 teardown() { free_deploy_lock; }
@@ -28,9 +24,6 @@ window() {
   printf '%s' "$2" >"$BATS_TEST_TMPDIR/input"
   run_ops restore-window ACTION="$1" DETAIL="backup-20261207T010000Z" <"$BATS_TEST_TMPDIR/input"
 }
-
-compose="docker compose --project-directory $BATS_TEST_TMPDIR/app -f $BATS_TEST_TMPDIR/app/docker-compose.prod.yml"
-audited() { cut -f2- "$APP_DIR/audit.log"; }
 
 @test "a restore: the instances stopped, the outcome audited, then each instance back in turn, all in the log" {
   window restore $'restored 3 streams\n'

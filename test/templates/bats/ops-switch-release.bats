@@ -11,14 +11,11 @@ bats_require_minimum_version 1.5.0
 setup() {
   # shellcheck source=test/templates/bats/stubs.bash
   . "$BATS_TEST_DIRNAME/stubs.bash"
-  use_stubs
-  export APP_DIR="$BATS_TEST_TMPDIR/app"
-  mkdir -p "$APP_DIR/releases"
+  ops_host
   for id in 0000000000a1 0000000000b1; do
     mkdir -p "$APP_DIR/releases/$id"
     echo "bundle $id" >"$APP_DIR/releases/$id/api.cjs"
   done
-  echo 0000000000a1 >"$APP_DIR/current-release"
   # An API instance started on a release listed in $UNHEALTHY never becomes
   # healthy; each start records the release it was on.
   stub docker '
@@ -32,9 +29,6 @@ teardown() { free_deploy_lock; }
 
 # switch ACTION RELEASE_ID: the command as ops deploy or rollback runs it.
 switch() { run_ops switch-release ACTION="$1" RELEASE_ID="$2"; }
-
-compose="docker compose --project-directory $BATS_TEST_TMPDIR/app -f $BATS_TEST_TMPDIR/app/docker-compose.prod.yml"
-audited() { cut -f2- "$APP_DIR/audit.log"; }
 
 @test "a healthy release: each API instance in turn on it, audited as old -> new" {
   switch deploy 0000000000b1

@@ -131,3 +131,22 @@ run_ops() {
   run env PLATFORM_STAGE="$(stage)" APP_DIR="$APP_DIR" ACTOR=ops "${@:2}" \
     bash "$BATS_TEST_DIRNAME/../../../templates/host/ops/$1.sh"
 }
+
+# ops_host: the stubs in use, and a host's APP_DIR ($BATS_TEST_TMPDIR/app)
+# with release 0000000000a1 in service; $compose is how the ops scripts'
+# Compose commands start there, audited prints the audit log without its times.
+ops_host() {
+  use_stubs
+  export APP_DIR="$BATS_TEST_TMPDIR/app"
+  mkdir -p "$APP_DIR/releases"
+  echo 0000000000a1 >"$APP_DIR/current-release"
+  compose="docker compose --project-directory $APP_DIR -f $APP_DIR/docker-compose.prod.yml"
+}
+audited() { cut -f2- "$APP_DIR/audit.log"; }
+
+# stub_instances: a docker whose `up -d ... NAME` fails for the API instance
+# NAME in $UNHEALTHY (it never becomes healthy); every other call succeeds.
+stub_instances() {
+  # shellcheck disable=SC2016 # expanded by the stub when it runs
+  stub docker '[ -z "$UNHEALTHY" ] || [[ $* != *" up -d "*" $UNHEALTHY" ]]'
+}
