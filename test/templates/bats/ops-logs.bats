@@ -41,7 +41,7 @@ api-2  | 2026-12-07T01:00:01Z POST /v1/conversations" ]
   [ "$output" = 'caddy | {"request":{"uri":"/v1/conversations"}}' ]
 }
 
-@test "logs all --follow --grep: every container and the access log (the local stack's), followed, filtered" {
+@test "logs all --follow --grep: every container and the access log (the local stack's), followed, filtered; a grep matching nothing is no error" {
   logs all yes "" "/v1/conversations" "$BATS_TEST_TMPDIR/access.log"
   [ "$status" -eq 0 ]
   # Compose and tail run side by side: their calls and lines in any order.
@@ -49,9 +49,7 @@ api-2  | 2026-12-07T01:00:01Z POST /v1/conversations" ]
 tail -n 50 -F $BATS_TEST_TMPDIR/access.log" ]
   [ "$(sort <<<"$output")" = 'api-2  | 2026-12-07T01:00:01Z POST /v1/conversations
 caddy | {"request":{"uri":"/v1/conversations"}}' ]
-}
-
-@test "--grep that matches nothing: no lines, and no error" {
+  # A pattern that matches nothing: no lines, and no error.
   logs all no "" "no such line"
   [ "$status" -eq 0 ]
   [ "$output" = "" ]

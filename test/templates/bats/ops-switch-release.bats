@@ -79,27 +79,28 @@ $compose up -d --no-deps --wait --wait-timeout 120 api-2
   [ ! -e "$APP_DIR/audit.log" ]
 }
 
+# refused ACTION RELEASE_ID MESSAGE: the switch stops with MESSAGE before
+# Docker is asked anything, the release in service as it was.
+refused() {
+  local before
+  before=$(cat "$APP_DIR/current-release" 2>/dev/null || true)
+  switch "$1" "$2"
+  [ "$status" -eq 1 ] || return 1
+  [ "$output" = "$1: ERROR: $3" ] || return 1
+  [ "$(calls)" = "" ] || return 1
+  [ "$(cat "$APP_DIR/current-release" 2>/dev/null || true)" = "$before" ]
+}
+
 @test "a release not on this host stops before anything changes, naming the command that lists them" {
-  switch rollback 0000000000c1
-  [ "$status" -eq 1 ]
-  [ "$output" = "rollback: ERROR: release 0000000000c1 is not on this host (npm run ops -- releases lists those that are)" ]
-  [ "$(cat "$APP_DIR/current-release")" = 0000000000a1 ]
-  [ "$(calls)" = "" ]
+  refused rollback 0000000000c1 "release 0000000000c1 is not on this host (npm run ops -- releases lists those that are)"
 }
 
 @test "no release in service yet: the first deploy is pulumi up's" {
   rm "$APP_DIR/current-release"
-  switch deploy 0000000000b1
-  [ "$status" -eq 1 ]
-  [ "$output" = "deploy: ERROR: no release is in service yet: the first deploy is pulumi up's" ]
-  [ "$(calls)" = "" ]
+  refused deploy 0000000000b1 "no release is in service yet: the first deploy is pulumi up's"
 }
 
 @test "another deploy holding the lock: stops at once, saying who, changing nothing" {
   hold_deploy_lock "ci since 2026-12-07T01:00:00Z"
-  switch deploy 0000000000b1
-  [ "$status" -eq 1 ]
-  [ "$output" = "deploy: ERROR: another deploy is running here (ci since 2026-12-07T01:00:00Z); try again when it ends" ]
-  [ "$(cat "$APP_DIR/current-release")" = 0000000000a1 ]
-  [ "$(calls)" = "" ]
+  refused deploy 0000000000b1 "another deploy is running here (ci since 2026-12-07T01:00:00Z); try again when it ends"
 }
