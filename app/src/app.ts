@@ -9,7 +9,7 @@ import type { ResumeStreams } from "./chat/resume-streams.js";
 import type { Metrics } from "./observability/metrics.js";
 import { logRequests, RequestLogController } from "./observability/request-log.js";
 import { createAuthenticator } from "./http/auth.js";
-import { jwtKeySet } from "./http/jwt-keys.js";
+import { jwtKeySet } from "./auth/jwt-keys.js";
 import { registerErrorHandling } from "./http/errors.js";
 import { registerJsonBody } from "./http/json-body.js";
 import { answerFrameworkError, clientErrorHandler } from "./http/protocol-errors.js";

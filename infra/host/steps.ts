@@ -4,6 +4,7 @@
 // a file only after validating it on the host, and only if it changed.
 import { createHash } from "node:crypto";
 import { API_SETTINGS } from "../config/api-settings.js";
+import type { StackConfig } from "../config/stack-config.js";
 import { natsCredentials, renderNatsAuth } from "./nats-users.js";
 import { renderEnvFile } from "./render.js";
 import { asRoot, base64 as b64, hostScript, shellQuote as q } from "./runner/envelope.js";
@@ -35,21 +36,8 @@ export interface HostSettings {
   tlsIssuer: "letsencrypt" | "internal";
 }
 
-export interface StackSettings {
-  apiImage: string;
-  natsImage: string;
-  /** The secret the NATS users' passwords are derived from (infra/host/nats-users.ts). */
-  natsToken: string;
-  /** While a rotation moves the clients: the previous secret, whose users still work. */
-  natsPreviousToken?: string;
-  jwtSecret: string;
-  /** While a rotation's overlap lasts: the previous key, accepted until `until` (ISO 8601). */
-  jwtPreviousSecret?: { secret: string; until?: string };
-  llmProvider: "anthropic" | "openai" | "mock";
-  llmApiKey: string;
-  /** API settings by environment variable (infra/config/api-settings.ts); unset ones keep the API's default. */
-  apiSettings: Readonly<Record<string, string>>;
-}
+/** What the stack step deploys: the API's own settings from the stack's config (StackConfig's `app`). */
+export type StackSettings = StackConfig["app"];
 
 export type StepName = "wait" | "host-key" | "bootstrap" | "caddy" | "release" | "stack" | "backups" | "verify";
 

@@ -4,7 +4,7 @@
 // phase's secrets in the stack and applies them with the stack step, whose
 // rolling restart cuts no stream.
 import ms from "ms";
-import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
+import { jwtKeyId } from "../../app/src/auth/jwt-keys.js";
 import { natsKeyId } from "../../infra/host/nats-users.js";
 import type { StackSettings } from "../../infra/host/steps.js";
 import { OpsError } from "./ops-error.js";

@@ -3,7 +3,7 @@
 // local) expires: the API refuses one without `exp`, or one that lives
 // longer than JWT_MAX_LIFETIME.
 import { SignJWT } from "jose";
-import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
+import { jwtKeyId } from "../../app/src/auth/jwt-keys.js";
 
 export interface TokenClaims {
   subject: string;

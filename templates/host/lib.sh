@@ -131,6 +131,12 @@ certificate_pending() {
   ! grep -qxF "$resolved" <<<"$own"
 }
 
+# caddy_api_host FILE: the name Caddy serves the API under, from FILE (the
+# caddy step's platform.env, API_HOST=...); empty when FILE or the line is missing.
+caddy_api_host() {
+  sed -n 's/^API_HOST=//p' "$1" 2>/dev/null || true
+}
+
 # with_deploy_lock COMMAND...: one deploy, rollback or restart at a time on
 # this host; a second one stops at once, saying who holds the lock.
 with_deploy_lock() {

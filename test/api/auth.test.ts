@@ -5,7 +5,7 @@ import { requestJson } from "../../scripts/loopback/http-client.js";
 import { startStack, type Stack } from "../../scripts/loopback/stack.js";
 import { tokenFor, type TokenOptions } from "../../scripts/loopback/tokens.js";
 import { unsignedToken } from "../harness/forged-token.js";
-import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
+import { jwtKeyId } from "../../app/src/auth/jwt-keys.js";
 import { signToken } from "../../scripts/ops/sign-token.js";
 
 describe("authentication", () => {

@@ -7,18 +7,12 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  LOCAL_STACK_SETTINGS,
-  localStackDown,
-  localStackUp,
-  type LocalStack,
-} from "../../scripts/local/local-stack.js";
+import { LOCAL_STACK_SETTINGS, localStackDown, type LocalStack } from "../../scripts/local/local-stack.js";
 import { ROOT } from "../../scripts/project-root.js";
 import { ChatClient, textOf } from "../../scripts/loopback/chat-client.js";
 import { requestJson, waitUntilHealthy } from "../../scripts/loopback/http-client.js";
-import { freePort } from "../../scripts/loopback/ports.js";
 import { tokenFor } from "../../scripts/loopback/tokens.js";
-import { natsServerBinary } from "../../scripts/setup/tools.js";
+import { testStackDown, testStackUp } from "../harness/local-stack.js";
 import { runStep } from "../../infra/host/runner/run.js";
 import { stackStep, type StackSettings } from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
@@ -31,16 +25,7 @@ describe("the compose stack behind Caddy", () => {
   let client: ChatClient;
   let ca: Buffer;
   beforeAll(async () => {
-    localStackDown(DIR, () => undefined);
-    stack = await localStackUp({
-      dir: DIR,
-      natsServer: natsServerBinary(),
-      httpsPort: await freePort(),
-      httpPort: await freePort(),
-      adminPort: await freePort(),
-      llm: { llmProvider: "mock", llmApiKey: "", apiSettings: {} },
-      log: () => undefined,
-    });
+    stack = await testStackUp(DIR, { llmProvider: "mock", llmApiKey: "", apiSettings: {} });
     ca = readFileSync(stack.caCertificate);
     client = new ChatClient(stack.url, await tokenFor("stack-user", { secret: stack.jwtSecret }), {
       ca,
@@ -50,7 +35,7 @@ describe("the compose stack behind Caddy", () => {
     await waitUntilHealthy(stack.url, { ca });
   }, 180_000);
   // Containers get their stop grace period (an API instance up to 60 s with answers in flight).
-  afterAll(() => localStackDown(DIR, () => undefined), 180_000);
+  afterAll(() => testStackDown(DIR), 180_000);
 
   it("streams answers through Caddy event by event", async () => {
     const id = await client.createConversation();

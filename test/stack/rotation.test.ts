@@ -9,22 +9,17 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
+import { jwtKeyId } from "../../app/src/auth/jwt-keys.js";
 import { natsKeyId } from "../../infra/host/nats-users.js";
 import type { StackSettings } from "../../infra/host/steps.js";
-import {
-  LOCAL_STACK_SETTINGS,
-  localStackDown,
-  localStackUp,
-  type LocalStack,
-} from "../../scripts/local/local-stack.js";
+import { LOCAL_STACK_SETTINGS, type LocalStack } from "../../scripts/local/local-stack.js";
 import { ROOT } from "../../scripts/project-root.js";
-import { natsServerBinary } from "../../scripts/setup/tools.js";
 import { ChatClient, textOf } from "../../scripts/loopback/chat-client.js";
 import { startFakeAnthropic, type FakeLlm } from "../../scripts/loopback/fake-llm.js";
 import { requestJson, waitUntilHealthy } from "../../scripts/loopback/http-client.js";
 import { freePort } from "../../scripts/loopback/ports.js";
 import { tokenFor } from "../../scripts/loopback/tokens.js";
+import { testStackDown, testStackUp } from "../harness/local-stack.js";
 
 const DIR = join(ROOT, ".tmp/test-rotation");
 /** The compose network's gateway (templates/stack/docker-compose.prod.yml): this machine, as the containers reach it. */
@@ -130,20 +125,11 @@ describe("rotating each secret on the compose stack under load", () => {
     >;
 
   beforeAll(async () => {
-    localStackDown(DIR, () => undefined);
     const llmPort = await freePort();
-    stack = await localStackUp({
-      dir: DIR,
-      natsServer: natsServerBinary(),
-      httpsPort: await freePort(),
-      httpPort: await freePort(),
-      adminPort: await freePort(),
-      llm: {
-        llmProvider: "anthropic",
-        llmApiKey: FIRST_LLM_KEY,
-        apiSettings: { ANTHROPIC_BASE_URL: `http://${GATEWAY}:${llmPort}`, RATE_LIMIT_REQUESTS: "100000" },
-      },
-      log: () => undefined,
+    stack = await testStackUp(DIR, {
+      llmProvider: "anthropic",
+      llmApiKey: FIRST_LLM_KEY,
+      apiSettings: { ANTHROPIC_BASE_URL: `http://${GATEWAY}:${llmPort}`, RATE_LIMIT_REQUESTS: "100000" },
     });
     // The network exists now: the fake provider listens on its gateway, for the containers.
     llm = await startFakeAnthropic({ host: GATEWAY, port: llmPort });
@@ -155,7 +141,7 @@ describe("rotating each secret on the compose stack under load", () => {
   }, 240_000);
   afterAll(async () => {
     await llm?.close();
-    localStackDown(DIR, () => undefined);
+    testStackDown(DIR);
   }, 240_000);
 
   it("jwt: the new key signs, the old key's tokens work through the overlap and are refused after it", async () => {

@@ -2,8 +2,8 @@
 // against (by `kid`, and during a rotation's overlap), how long a token may
 // live, and which tokens a revocation refuses.
 import { describe, expect, it } from "vitest";
-import { jwtKeyId, jwtKeySet, keysForToken } from "../../app/src/http/jwt-keys.js";
-import { lifetimeProblem } from "../../app/src/http/token-lifetime.js";
+import { jwtKeyId, jwtKeySet, keysForToken } from "../../app/src/auth/jwt-keys.js";
+import { lifetimeProblem } from "../../app/src/auth/token-lifetime.js";
 import { isRevoked, revocationTime } from "../../app/src/store/revocations.js";
 
 const OLD = "old-secret-0123456789abcdef0123456789";

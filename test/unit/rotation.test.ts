@@ -7,7 +7,7 @@ import { loadTemplates } from "../../infra/host/templates.js";
 import { LocalTransport } from "../../infra/host/runner/local.js";
 import { auditCommand } from "../../scripts/ops/host-commands.js";
 import { scratchDir } from "../../scripts/loopback/tmp.js";
-import { jwtKeyId } from "../../app/src/http/jwt-keys.js";
+import { jwtKeyId } from "../../app/src/auth/jwt-keys.js";
 import { natsKeyId } from "../../infra/host/nats-users.js";
 import { connectedUsersOf } from "../../scripts/ops/commands/rotate.js";
 import { parseNatsLogin } from "../../scripts/ops/nats.js";

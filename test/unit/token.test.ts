@@ -4,7 +4,7 @@ import type { FastifyRequest } from "fastify";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { createAuthenticator } from "../../app/src/http/auth.js";
-import { jwtKeySet } from "../../app/src/http/jwt-keys.js";
+import { jwtKeySet } from "../../app/src/auth/jwt-keys.js";
 import { signToken } from "../../scripts/ops/sign-token.js";
 import { resolveTarget } from "../../scripts/ops/target.js";
 

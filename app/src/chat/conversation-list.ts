@@ -5,7 +5,8 @@ import type { ConversationRecord } from "../store/records.js";
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
-export interface ConversationPage {
+/** One page of a user's list of conversations. */
+export interface ConversationListPage {
   conversations: ConversationRecord[];
   /** Pass as `cursor` for the next page; null on the last one. */
   nextCursor: string | null;
@@ -16,7 +17,7 @@ const activity = (c: ConversationRecord) => c.updatedAt ?? c.createdAt;
 export function pageOfConversations(
   all: readonly ConversationRecord[],
   query: { limit?: number; cursor?: string },
-): ConversationPage | Error {
+): ConversationListPage | Error {
   const limit = query.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
     return new Error(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}.`);

@@ -2,7 +2,7 @@
 // Start-up stops on the first bad value with one line naming the variable and
 // the fix, so a typo in an .env file never becomes a half-working server.
 import { z } from "zod";
-import { MAX_TOKEN_LIFETIME_MS } from "../http/token-lifetime.js";
+import { MAX_TOKEN_LIFETIME_MS } from "../auth/token-lifetime.js";
 import {
   booleanFlag,
   ConfigError,

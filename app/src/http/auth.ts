@@ -2,13 +2,13 @@
 // by construction. `sub` names the user, and the user owns what they create.
 // Every token must expire, within JWT_MAX_LIFETIME: a leaked token without
 // `exp` (or with `exp` in 9999) would work forever. Keys are chosen by `kid`
-// (jwt-keys.ts), so a secret can be rotated without logging everyone out,
-// and a user's tokens can be revoked (revocations.ts).
+// (auth/jwt-keys.ts), so a secret can be rotated without logging everyone out,
+// and a user's tokens can be revoked (store/revocations.ts).
 import type { FastifyRequest } from "fastify";
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
 import { HttpError } from "./errors.js";
-import { keysForToken, type JwtKey } from "./jwt-keys.js";
-import { CLOCK_TOLERANCE_S, lifetimeProblem } from "./token-lifetime.js";
+import { keysForToken, type JwtKey } from "../auth/jwt-keys.js";
+import { CLOCK_TOLERANCE_S, lifetimeProblem } from "../auth/token-lifetime.js";
 
 declare module "fastify" {
   interface FastifyRequest {

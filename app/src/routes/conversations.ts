@@ -10,6 +10,7 @@ import { pageQuery } from "../chat/conversation-page.js";
 import { readConversation } from "../chat/read-conversation.js";
 import { storageQuotaExceeded } from "../http/quota-errors.js";
 import { HttpError } from "../http/errors.js";
+import { conversationNotFound } from "../http/not-found.js";
 import { conversationParams, conversationQuery, createConversationBody, listQuery } from "./schemas.js";
 
 export function conversationRoutes(app: FastifyInstance, deps: Pick<ChatDeps, "store" | "quota" | "config">) {
@@ -60,8 +61,4 @@ export function conversationRoutes(app: FastifyInstance, deps: Pick<ChatDeps, "s
       return reply.code(204).send();
     },
   );
-}
-
-export function conversationNotFound(): HttpError {
-  return new HttpError(404, "not_found", "No such conversation.");
 }

@@ -9,10 +9,10 @@ import { formatEvent, parseLastEventId, SSE_HEADERS } from "../chat/sse.js";
 import { QuotaRefused } from "../chat/message-quotas.js";
 import { startAnswer, type StartRefusal } from "../chat/start-answer.js";
 import { HttpError } from "../http/errors.js";
+import { conversationNotFound } from "../http/not-found.js";
 import { quotaHttpError } from "../http/quota-errors.js";
 import type { StreamEvent } from "../store/records.js";
 import { isTerminal } from "../store/records.js";
-import { conversationNotFound } from "./conversations.js";
 import { replyParams, conversationParams, sendMessageBody } from "./schemas.js";
 
 export function messageRoutes(app: FastifyInstance, deps: ChatDeps) {

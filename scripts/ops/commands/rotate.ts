@@ -5,7 +5,7 @@
 // restarts the API instances one at a time, each draining its streams first),
 // which writes the phase to the host's audit log.
 import { setTimeout as sleep } from "node:timers/promises";
-import { jwtKeyId } from "../../../app/src/http/jwt-keys.js";
+import { jwtKeyId } from "../../../app/src/auth/jwt-keys.js";
 import { stackStep } from "../../../infra/host/steps.js";
 import { loadTemplates } from "../../../infra/host/templates.js";
 import { natsConnectionsCommand, shippedReleaseCommand } from "../host-commands.js";

@@ -11,7 +11,7 @@
 # shellcheck source=templates/host/lib.sh
 . "$PLATFORM_STAGE/lib.sh"
 
-api_host=${API_HOST:-$(sed -n 's/^API_HOST=//p' /etc/caddy/platform.env 2>/dev/null || true)}
+api_host=${API_HOST:-$(caddy_api_host /etc/caddy/platform.env)}
 https_port=${HTTPS_PORT:-443}
 caddy_data=${CADDY_DATA:-/var/lib/caddy/.local/share/caddy}
 echo "== api_host"
@@ -35,10 +35,12 @@ echo "== jetstream"
 if [ -f "$APP_DIR/current-release" ]; then nats_monitor jsz || true; fi
 echo
 echo "== disk"
-du -sb "$DATA_DIR" 2>/dev/null | cut -f1
-df -B1 --output=avail "$DATA_DIR" 2>/dev/null | tail -n 1
+# Each section says what it can and the next ones still come (pipefail would end the script here).
+{ du -sb "$DATA_DIR" 2>/dev/null || true; } | cut -f1
+{ df -B1 --output=avail "$DATA_DIR" 2>/dev/null || true; } | tail -n 1
 echo "== certificate"
-cert=$(find "$caddy_data/certificates" -name "$api_host.crt" 2>/dev/null | head -n 1)
+# No certificates folder before Caddy has its first certificate (one pending, say).
+cert=$({ find "$caddy_data/certificates" -name "$api_host.crt" 2>/dev/null || true; } | head -n 1)
 if [ -n "$cert" ]; then
   openssl x509 -noout -enddate -issuer -in "$cert"
 fi

@@ -108,3 +108,45 @@ stops_with() {
   [ "$status" -eq 1 ] || return 1
   [ "$output" = "$LOG_PREFIX: ERROR: $1" ]
 }
+
+# hold_deploy_lock HOLDER: another process holds APP_DIR's deploy lock, its
+# holder file saying HOLDER, until free_deploy_lock (call it in teardown).
+hold_deploy_lock() {
+  echo "$1" >"$APP_DIR/.deploy.lock.holder"
+  # exec: $! is the process that holds the lock, so killing it frees the lock.
+  (exec 9>>"$APP_DIR/.deploy.lock" && flock 9 && exec sleep 60) >/dev/null 2>&1 3>&- &
+  LOCK_HOLDER=$!
+  until ! flock -n "$APP_DIR/.deploy.lock" true; do sleep 0.05; done
+}
+
+# free_deploy_lock: ends hold_deploy_lock's holder, if any.
+free_deploy_lock() {
+  if [ -n "${LOCK_HOLDER:-}" ]; then kill "$LOCK_HOLDER" 2>/dev/null || true; fi
+}
+
+# run_ops NAME [NAME=VALUE...]: templates/host/ops/NAME.sh as an ops command
+# runs it (bash, lib.sh in its staging folder), with APP_DIR and ACTOR=ops
+# and the inputs given.
+run_ops() {
+  run env PLATFORM_STAGE="$(stage)" APP_DIR="$APP_DIR" ACTOR=ops "${@:2}" \
+    bash "$BATS_TEST_DIRNAME/../../../templates/host/ops/$1.sh"
+}
+
+# ops_host: the stubs in use, and a host's APP_DIR ($BATS_TEST_TMPDIR/app)
+# with release 0000000000a1 in service; $compose is how the ops scripts'
+# Compose commands start there, audited prints the audit log without its times.
+ops_host() {
+  use_stubs
+  export APP_DIR="$BATS_TEST_TMPDIR/app"
+  mkdir -p "$APP_DIR/releases"
+  echo 0000000000a1 >"$APP_DIR/current-release"
+  compose="docker compose --project-directory $APP_DIR -f $APP_DIR/docker-compose.prod.yml"
+}
+audited() { cut -f2- "$APP_DIR/audit.log"; }
+
+# stub_instances: a docker whose `up -d ... NAME` fails for the API instance
+# NAME in $UNHEALTHY (it never becomes healthy); every other call succeeds.
+stub_instances() {
+  # shellcheck disable=SC2016 # expanded by the stub when it runs
+  stub docker '[ -z "$UNHEALTHY" ] || [[ $* != *" up -d "*" $UNHEALTHY" ]]'
+}
