@@ -15,7 +15,7 @@ import { growth } from "./measure/growth.js";
 import { latency } from "./measure/latency.js";
 import { relay } from "./measure/relay.js";
 import { stages } from "./measure/stages.js";
-import { deployCost } from "./measure/deploy.js";
+import { deployCost, deployCount } from "./measure/deploy.js";
 import { backupThroughput } from "./measure/backup-throughput.js";
 import { jetStreamBytes } from "./measure/storage.js";
 import { ROOT } from "../scripts/project-root.js";
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     // The deploy runs on the production compose stack (Docker): the full run only.
     const deploy =
       mode === "full" && !values["skip-deploy"]
-        ? await deployCost({ dir: join(ROOT, ".tmp/bench-local"), log })
+        ? await deployCost({ dir: join(ROOT, ".tmp/bench-local"), log, deploys: deployCount(process.env, 1) })
         : undefined;
 
     const headline: Headline = {
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
       const clean = deploy.failedRequests === 0 && deploy.cutStreams === 0;
       rows.push([
         "deploy: failed requests, cut streams",
-        `${deploy.failedRequests}, ${deploy.cutStreams} (of ${deploy.requestsDuring} requests, ${deploy.answersDuring} answers)`,
+        `${deploy.failedRequests}, ${deploy.cutStreams} (of ${deploy.requestsDuring} requests, ${deploy.answersDuring} answers, ${deploy.deploys} deploys)`,
         `0, 0 ${clean ? "met" : "MISSED"}`,
       ]);
       for (const how of deploy.cutHow) rows.push(["  a cut stream", how, ""]);
