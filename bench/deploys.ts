@@ -11,12 +11,13 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../scripts/project-root.js";
-import { deployCost, deployCount } from "./measure/deploy.js";
+import { deployCount } from "./deploy-count.js";
+import { deployCost } from "./measure/deploy.js";
 import { round, table } from "./stats.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { deploys: { type: "string" }, json: { type: "string" } } });
-  const deploys = deployCount({ BENCH_DEPLOYS: values.deploys ?? process.env.BENCH_DEPLOYS }, 20);
+  const deploys = deployCount(values.deploys ?? process.env.BENCH_DEPLOYS, 20);
   const log = (line: string) => console.error(`bench: ${line}`);
   const began = Date.now();
   const cost = await deployCost({ dir: join(ROOT, ".tmp/bench-local"), log, deploys });

@@ -15,7 +15,7 @@ import { growth } from "./measure/growth.js";
 import { latency } from "./measure/latency.js";
 import { relay } from "./measure/relay.js";
 import { stages } from "./measure/stages.js";
-import { deployCost, deployCount } from "./measure/deploy.js";
+import { deployCost } from "./measure/deploy.js";
 import { backupThroughput } from "./measure/backup-throughput.js";
 import { jetStreamBytes } from "./measure/storage.js";
 import { ROOT } from "../scripts/project-root.js";
@@ -23,6 +23,7 @@ import { BUNDLE } from "../scripts/loopback/api.js";
 import { startPlatform } from "./platform.js";
 import { heapGrowthPerStream } from "./heap.js";
 import { summarize } from "./profile.js";
+import { deployCount } from "./deploy-count.js";
 import { round, table, verdicts, type Headline } from "./stats.js";
 
 const MODES = {
@@ -107,7 +108,11 @@ async function main(): Promise<void> {
     // The deploy runs on the production compose stack (Docker): the full run only.
     const deploy =
       mode === "full" && !values["skip-deploy"]
-        ? await deployCost({ dir: join(ROOT, ".tmp/bench-local"), log, deploys: deployCount(process.env, 1) })
+        ? await deployCost({
+            dir: join(ROOT, ".tmp/bench-local"),
+            log,
+            deploys: deployCount(process.env.BENCH_DEPLOYS, 1),
+          })
         : undefined;
 
     const headline: Headline = {

@@ -39,16 +39,6 @@ export interface DeployCost {
 const SHORT_WORDS = 60;
 const LONG_WORDS = 330;
 
-/** How many app-only deploys a run makes: `BENCH_DEPLOYS`, else `fallback`. */
-export function deployCount(env: NodeJS.ProcessEnv, fallback: number): number {
-  const raw = env.BENCH_DEPLOYS;
-  if (raw === undefined || raw === "") return fallback;
-  const count = Number(raw);
-  if (!Number.isInteger(count) || count < 1 || count > 200)
-    throw new Error(`BENCH_DEPLOYS=${raw}: use a whole number of deploys from 1 to 200, e.g. BENCH_DEPLOYS=20`);
-  return count;
-}
-
 function run(command: string, args: string[]): Promise<number | null> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
