@@ -63,8 +63,11 @@ export async function deployCost(options: {
     llm: {
       llmProvider: "mock",
       llmApiKey: "",
+      // The load is one user's: neither the rate limit nor the cap on answers
+      // in progress (three loops of answers at once) is what is measured.
       apiSettings: {
         RATE_LIMIT_REQUESTS: "100000000",
+        MAX_ACTIVE_ANSWERS_PER_USER: "10",
         USER_INPUT_TOKENS_PER_WINDOW: "0",
         USER_OUTPUT_TOKENS_PER_WINDOW: "0",
         USER_MAX_STORED_BYTES: "0",
