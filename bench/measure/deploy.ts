@@ -93,7 +93,8 @@ export async function deployCost(options: {
       );
     const began = Date.now();
     let deploying = 0;
-    const when = () => `deploy ${deploying} at ${round((Date.now() - began) / 1000, 1)} s`;
+    const when = () =>
+      `deploy ${deploying} at ${round((Date.now() - began) / 1000, 1)} s (${new Date().toISOString().slice(11, 23)} UTC)`;
     // A bounded load while `during` runs: two loops of ~2 s answers, one of
     // ~10 s answers (they outlast the drain delay, so a deploy meets them in
     // every state), and one of short requests.
