@@ -24,6 +24,7 @@ import { BUNDLE } from "../scripts/loopback/api.js";
 import { startPlatform } from "./platform.js";
 import { heapGrowthPerStream } from "./heap.js";
 import { summarize } from "./profile.js";
+import { deployCount } from "./deploy-count.js";
 import { round, table, verdicts, type Headline } from "./stats.js";
 
 const MODES = {
@@ -112,7 +113,11 @@ async function main(): Promise<void> {
     // The deploy runs on the production compose stack (Docker): the full run only.
     const deploy =
       mode === "full" && !values["skip-deploy"]
-        ? await deployCost({ dir: join(ROOT, ".tmp/bench-local"), log })
+        ? await deployCost({
+            dir: join(ROOT, ".tmp/bench-local"),
+            log,
+            deploys: deployCount(process.env.BENCH_DEPLOYS, 1),
+          })
         : undefined;
 
     const headline: Headline = {
@@ -212,7 +217,7 @@ async function main(): Promise<void> {
       const clean = deploy.failedRequests === 0 && deploy.cutStreams === 0;
       rows.push([
         "deploy: failed requests, cut streams",
-        `${deploy.failedRequests}, ${deploy.cutStreams} (of ${deploy.requestsDuring} requests, ${deploy.answersDuring} answers)`,
+        `${deploy.failedRequests}, ${deploy.cutStreams} (of ${deploy.requestsDuring} requests, ${deploy.answersDuring} answers, ${deploy.deploys} deploys)`,
         `0, 0 ${clean ? "met" : "MISSED"}`,
       ]);
       for (const how of deploy.cutHow) rows.push(["  a cut stream", how, ""]);

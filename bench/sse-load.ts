@@ -82,8 +82,11 @@ export function openStream(target: StreamTarget, options: OpenOptions): Promise<
     req.on("response", (res) => {
       outcome.status = res.statusCode ?? 0;
       if (outcome.status !== 200) {
-        res.resume();
-        res.on("end", () => finish(`HTTP ${outcome.status}`));
+        // Its body says who refused (the API's error code, or nothing from the proxy).
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk.slice(0, 200)));
+        res.on("end", () => finish(`HTTP ${outcome.status} ${text.slice(0, 200) || "(no body)"}`));
         return;
       }
       const parser = createParser({
