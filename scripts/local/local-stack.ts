@@ -19,6 +19,7 @@ import { LocalTransport } from "../../infra/host/runner/local.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { newSecret } from "../ops/new-secret.js";
 import { ROOT } from "../project-root.js";
+import { caddyBinary } from "../setup/tools.js";
 import { ensureDockerEngine } from "./docker-engine.js";
 import { CADDYFILE, localCaCertificate, loopbackCaddyEnv } from "./caddy-env.js";
 import { buildLocalImages } from "./images.js";
@@ -207,7 +208,7 @@ function startCaddy(options: LocalStackOptions, log: (line: string) => void) {
   mkdirSync(caddyDir, { recursive: true });
   stopCaddy(options.dir);
   const out = openSync(join(options.dir, "caddy.log"), "a");
-  const caddy = spawn("caddy", ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
+  const caddy = spawn(caddyBinary(), ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
     detached: true,
     stdio: ["ignore", out, out],
     env: loopbackCaddyEnv({

@@ -38,7 +38,7 @@ export async function startCaddy(options: {
     accessLog,
     requestTimeout: options.requestTimeout,
   });
-  const caddy = new ManagedProcess("caddy", caddyBinary, ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
+  const caddy = new ManagedProcess("caddy", caddyBinary(), ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
     env,
   });
   await caddy.waitFor(/serving initial configuration/);

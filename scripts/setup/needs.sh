@@ -10,17 +10,17 @@ needs_of() {
     # The API from its source (tsx watch) and one NATS.
     dev) echo nats-server ;;
     # The production compose stack in Docker, its images built from this
-    # machine's nats-server and busybox, and Caddy in front.
-    local) printf '%s\n' nats-server dockerd docker-compose busybox caddy ;;
+    # machine's nats-server and busybox, and Caddy (built, see builds_of) in front.
+    local) printf '%s\n' nats-server dockerd docker-compose busybox ;;
     # NATS, the API and Caddy on loopback, a local sshd for the backup
     # measure, and npm run local's stack for the full run's deploy measure.
-    bench) printf '%s\n' nats-server caddy sshd dockerd docker-compose busybox ;;
+    bench) printf '%s\n' nats-server sshd dockerd docker-compose busybox ;;
     # Every real server and validator the suite runs: those, the host files'
     # validators, bats and python3 (the host scripts' functions), the
     # systemd test host (debootstrap, systemd-nspawn, iptables, kmod) and
     # chromium (the browser the CORS test drives).
     test)
-      printf '%s\n' nats-server dockerd docker-compose busybox caddy sshd fail2ban-client logrotate shellcheck \
+      printf '%s\n' nats-server dockerd docker-compose busybox sshd fail2ban-client logrotate shellcheck \
         debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium
       ;;
     *) return 1 ;;
@@ -28,12 +28,13 @@ needs_of() {
 }
 
 # What `npm run <command>` builds here first, one a line: Node 24 (fetched
-# once, see node_version), the Pulumi engine and the test S3 endpoint (from
-# Go modules), the bundles in dist/.
+# once, see node_version), from Go modules the Pulumi engine, Caddy (at the
+# version tools/caddy pins: Debian's 2.6.2 cut streams in the deploy
+# measure) and the test S3 endpoint, then the bundles in dist/.
 builds_of() {
   case "$1" in
-    test) printf '%s\n' node engine s3-fake bundles ;;
-    local | bench) printf '%s\n' node bundles ;;
+    test) printf '%s\n' node engine caddy s3-fake bundles ;;
+    local | bench) printf '%s\n' node caddy bundles ;;
     dev) ;;
     *) return 1 ;;
   esac

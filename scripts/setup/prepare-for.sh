@@ -73,7 +73,9 @@ for build in $(builds_of "$command"); do
   case "$build" in
     node) bash scripts/setup/fetch-node.sh >/dev/null ;;
     engine) bash scripts/setup/build-engine.sh >/dev/null ;;
-    s3-fake) bash scripts/setup/build-s3-fake.sh >/dev/null ;;
+    s3-fake) bash scripts/setup/build-go-tool.sh s3-fake >/dev/null ;;
+    # Linked where scripts/setup/tools.ts looks for it.
+    caddy) caddy=$(bash scripts/setup/build-go-tool.sh caddy) && mkdir -p "$tools_dir" && ln -sfn "$caddy" "$tools_dir/caddy" ;;
     # On stderr: what the command prints (a bench's table) stays its own.
     bundles) npm run -s build >&2 ;;
   esac

@@ -17,7 +17,20 @@ export function natsServerBinary(): string {
   return path;
 }
 
-export const caddyBinary = process.env.CADDY_BIN ?? "caddy";
+/**
+ * Caddy at the version tools/caddy pins, built from Go modules by
+ * prepare-for.sh (npm run local, bench and test build it first); CADDY_BIN
+ * names another one.
+ */
+export function caddyBinary(): string {
+  if (process.env.CADDY_BIN) return process.env.CADDY_BIN;
+  const path = join(toolsDir, "caddy");
+  if (!existsSync(path))
+    throw new Error(
+      `Caddy is missing at ${path}; npm run local, bench and test build it first, or: bash scripts/setup/prepare-for.sh local`,
+    );
+  return path;
+}
 
 /**
  * The Node 24 binary the local API image is built from: the `node` on PATH

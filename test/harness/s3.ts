@@ -1,5 +1,5 @@
 // A local S3 endpoint (tools/s3-fake: rclone's gofakes3 in memory), built
-// from Go modules by scripts/setup/build-s3-fake.sh, standing in for the
+// from Go modules by scripts/setup/build-go-tool.sh s3-fake, standing in for the
 // stack's Vultr Object Storage. It checks every request's signature against
 // the one key pair it was given.
 import { execFileSync } from "node:child_process";
@@ -15,7 +15,7 @@ export interface FakeS3 extends BucketSettings {
 
 /** `listen`: 127.0.0.1:0 by default; a test host reaches the fake on the host side of its link. */
 export async function startFakeS3(options: { listen?: string; bucket?: string } = {}): Promise<FakeS3> {
-  const binary = execFileSync("bash", [join(ROOT, "scripts/setup/build-s3-fake.sh")], { encoding: "utf8" })
+  const binary = execFileSync("bash", [join(ROOT, "scripts/setup/build-go-tool.sh"), "s3-fake"], { encoding: "utf8" })
     .trim()
     .split("\n")
     .at(-1)!;

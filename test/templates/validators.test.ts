@@ -7,7 +7,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { natsServerBinary } from "../../scripts/setup/tools.js";
+import { caddyBinary, natsServerBinary } from "../../scripts/setup/tools.js";
 import { scratchDir } from "../../scripts/loopback/tmp.js";
 
 const TEMPLATES = join(import.meta.dirname, "../../templates");
@@ -58,14 +58,23 @@ describe("Caddyfile (caddy validate, caddy adapt)", () => {
   };
   const caddyfile = read("host/caddy/Caddyfile");
 
+  it("is checked by the Caddy tools/caddy pins, not the distribution's 2.6", async () => {
+    const pinned = /github\.com\/caddyserver\/caddy\/v2 (v\S+)/.exec(
+      readFileSync(join(TEMPLATES, "../tools/caddy/go.mod"), "utf8"),
+    )?.[1];
+    const { output } = await run(caddyBinary(), ["version"]);
+    expect(pinned).toMatch(/^v2\.(1\d|[7-9])\./);
+    expect(output.split(" ")[0]).toBe(pinned);
+  });
+
   it("validates, and refuses a broken copy", async () => {
     const good = await run(
-      "caddy",
+      caddyBinary(),
       ["validate", "--config", file("Caddyfile", caddyfile), "--adapter", "caddyfile"],
       env,
     );
     const bad = await run(
-      "caddy",
+      caddyBinary(),
       [
         "validate",
         "--config",
@@ -80,7 +89,7 @@ describe("Caddyfile (caddy validate, caddy adapt)", () => {
 
   it("flushes every event and never compresses event streams", async () => {
     const { output } = await run(
-      "caddy",
+      caddyBinary(),
       ["adapt", "--config", file("Caddyfile", caddyfile), "--adapter", "caddyfile"],
       env,
     );
@@ -95,7 +104,7 @@ describe("Caddyfile (caddy validate, caddy adapt)", () => {
 
   it("limits the time to receive a request to 30 s, and sets no write timeout that would cut a stream", async () => {
     const { output } = await run(
-      "caddy",
+      caddyBinary(),
       ["adapt", "--config", file("Caddyfile", caddyfile), "--adapter", "caddyfile"],
       env,
     );

@@ -33,23 +33,23 @@ describe("what each command needs", () => {
     expect(lines("builds_of dev")).toEqual([]);
   });
 
-  it("npm run local: Docker and Compose, NATS and busybox for its images, Caddy", () => {
-    expect(lines("needs_of local")).toEqual(["nats-server", "dockerd", "docker-compose", "busybox", "caddy"]);
-    expect(lines("builds_of local")).toEqual(["node", "bundles"]);
+  it("npm run local: Docker and Compose, NATS and busybox for its images, Caddy built from Go modules", () => {
+    expect(lines("needs_of local")).toEqual(["nats-server", "dockerd", "docker-compose", "busybox"]);
+    expect(lines("builds_of local")).toEqual(["node", "caddy", "bundles"]);
   });
 
-  it("npm run bench: NATS, Caddy, an sshd, and the local stack's for the deploy measure", () => {
-    expect(lines("needs_of bench")).toEqual(["nats-server", "caddy", "sshd", "dockerd", "docker-compose", "busybox"]);
-    expect(lines("builds_of bench")).toEqual(["node", "bundles"]);
+  it("npm run bench: NATS, an sshd, the local stack's for the deploy measure, and the built Caddy", () => {
+    expect(lines("needs_of bench")).toEqual(["nats-server", "sshd", "dockerd", "docker-compose", "busybox"]);
+    expect(lines("builds_of bench")).toEqual(["node", "caddy", "bundles"]);
   });
 
-  it("npm test: every server and validator, the engine and the S3 fake too", () => {
+  it("npm test: every server and validator, the engine, Caddy and the S3 fake too", () => {
     expect(lines("needs_of test")).toEqual([
-      ...["nats-server", "dockerd", "docker-compose", "busybox", "caddy", "sshd", "fail2ban-client", "logrotate"],
+      ...["nats-server", "dockerd", "docker-compose", "busybox", "sshd", "fail2ban-client", "logrotate"],
       ...["shellcheck", "debootstrap", "systemd-nspawn", "iptables", "modprobe", "bats", "visudo", "python3"],
       "chromium",
     ]);
-    expect(lines("builds_of test")).toEqual(["node", "engine", "s3-fake", "bundles"]);
+    expect(lines("builds_of test")).toEqual(["node", "engine", "caddy", "s3-fake", "bundles"]);
   });
 
   it("knows no other command", () => {
@@ -83,17 +83,16 @@ describe("which node runs the suite, the benchmarks and the local API image", ()
 
 describe("what is missing", () => {
   it("asks for the package of each program that is not here, in order", () => {
-    expect(lines("missing_for local", ["dockerd", "caddy"])).toEqual([
+    expect(lines("missing_for local", ["dockerd"])).toEqual([
       "nats-server-2.10",
       "docker-compose-v2",
       "busybox-static",
     ]);
     expect(lines("missing_for bench", ["nats-server", "docker-compose", "busybox"])).toEqual([
-      "caddy",
       "openssh-server",
       "docker.io",
     ]);
-    expect(lines("missing_for test", ["nats-server", "dockerd", "docker-compose", "busybox", "caddy", "sshd"])).toEqual(
+    expect(lines("missing_for test", ["nats-server", "dockerd", "docker-compose", "busybox", "sshd"])).toEqual(
       [
         "fail2ban",
         "logrotate",
@@ -110,7 +109,7 @@ describe("what is missing", () => {
 
   it("asks for nothing when everything is here, and never for what another command needs", () => {
     expect(lines("missing_for dev", ["nats-server"])).toEqual([]);
-    expect(lines("missing_for local", ["nats-server", "dockerd", "docker-compose", "busybox", "caddy"])).toEqual([]);
+    expect(lines("missing_for local", ["nats-server", "dockerd", "docker-compose", "busybox"])).toEqual([]);
   });
 
   it("sends nats-server and Compose to trixie's packages, everything else to apt-get", () => {
@@ -118,13 +117,13 @@ describe("what is missing", () => {
       "nats-server",
       "docker-compose",
     ]);
-    expect(decide("from_trixie caddy").code).toBe(1);
+    expect(decide("from_trixie busybox-static").code).toBe(1);
   });
 
   it("tells someone who is not root which Debian packages are missing and the command that installs them", () => {
-    expect(decide("report_missing bench caddy openssh-server").stdout).toBe(
-      "npm run bench needs Debian packages that are not installed here: caddy openssh-server.\n" +
-        "Install them as root: sudo apt-get install -y caddy openssh-server\n",
+    expect(decide("report_missing bench docker.io openssh-server").stdout).toBe(
+      "npm run bench needs Debian packages that are not installed here: docker.io openssh-server.\n" +
+        "Install them as root: sudo apt-get install -y docker.io openssh-server\n",
     );
   });
 });
@@ -158,12 +157,12 @@ describe("scripts/setup/prepare-for.sh", () => {
     expect(prepare("dev")).toEqual({ code: 0, stderr: "", stdout: "" });
   });
 
-  it("for npm run local without Caddy and busybox, not as root: names them and stops", () => {
+  it("for npm run local without busybox, not as root: names it and stops", () => {
     expect(prepare("local")).toEqual({
       code: 1,
       stderr:
-        "npm run local needs Debian packages that are not installed here: busybox-static caddy.\n" +
-        "Install them as root: sudo apt-get install -y busybox-static caddy\n",
+        "npm run local needs Debian packages that are not installed here: busybox-static.\n" +
+        "Install them as root: sudo apt-get install -y busybox-static\n",
       stdout: "",
     });
   });
