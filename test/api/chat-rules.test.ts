@@ -7,13 +7,14 @@ import { randomUUID } from "node:crypto";
 import { trace } from "@opentelemetry/api";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ChatDeps } from "../../app/src/chat/chat-deps.js";
 import { GenerationRegistry } from "../../app/src/chat/registry.js";
 import { ResumeStreams } from "../../app/src/chat/resume-streams.js";
 import { registerErrorHandling } from "../../app/src/http/errors.js";
 import { createMetrics } from "../../app/src/observability/metrics.js";
 import { mockProvider } from "../../app/src/providers/mock.js";
+import type { LlmProvider } from "../../app/src/providers/types.js";
 import { conversationRoutes } from "../../app/src/routes/conversations.js";
 import { messageRoutes } from "../../app/src/routes/messages.js";
 import type { ConversationRecord, LogRecord, UserMessageRecord } from "../../app/src/store/records.js";
@@ -38,7 +39,10 @@ afterEach(async () => {
   }
 });
 
-function chatApp(config: Partial<ChatDeps["config"]> = {}): Built {
+function chatApp(
+  config: Partial<ChatDeps["config"]> = {},
+  provider: LlmProvider = mockProvider({ delayMs: 1 }),
+): Built {
   const store = new ChatStoreDouble();
   const quota = new QuotaDouble(1024 * 1024);
   const metrics = createMetrics();
@@ -59,7 +63,7 @@ function chatApp(config: Partial<ChatDeps["config"]> = {}): Built {
   };
   const generations = new GenerationRegistry({
     store,
-    provider: mockProvider({ delayMs: 1 }),
+    provider,
     metrics,
     tracer: trace.getTracer("chat-rules"),
     log,
@@ -263,6 +267,53 @@ describe("starting an answer", () => {
     expect(large.json().error.message).toContain("about 11 tokens");
     expect(store.calls).toEqual([]);
     expect(store.leases.size).toBe(0);
+  });
+});
+
+describe("shutting down", () => {
+  /** A provider whose answer to each message waits until the test lets it end. */
+  function gatedProvider() {
+    const gates = new Map<string, () => void>();
+    const provider: LlmProvider = {
+      name: "mock",
+      async *stream(request) {
+        const text = request.messages.at(-1)!.content;
+        await new Promise<void>((resolve, reject) => {
+          gates.set(text, resolve);
+          request.signal.addEventListener("abort", () => reject(request.signal.reason as Error));
+        });
+        yield { type: "delta", text: `answer to ${text}` };
+        yield { type: "stop", reason: "end_turn" };
+      },
+    };
+    const started = (text: string) => vi.waitFor(() => expect(gates.has(text)).toBe(true));
+    return { provider, gates, started };
+  }
+
+  it("waits for an answer that started after the drain began, not only for the ones it found", async () => {
+    const { provider, gates, started } = gatedProvider();
+    const { app, store, generations } = chatApp({}, provider);
+    const [early, late] = [conversation(), conversation()];
+    store.seedConversation(OWNER, early);
+    store.seedConversation(OWNER, late);
+
+    const earlyReply = send(app, early.id, { content: "early" });
+    await started("early");
+    const drained = generations.drain(60_000);
+    // Its request passed the door before the drain; its answer starts now.
+    const lateReply = send(app, late.id, { content: "late" });
+    await started("late");
+    gates.get("early")!();
+    expect(eventTypes((await earlyReply).body).at(-1)).toBe("done");
+    // Once the early answer and every reaction to its end are done, the
+    // late one still runs: the drain waits for it rather than stopping it.
+    await vi.waitFor(() => expect(generations.size).toBeLessThan(2));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(generations.size, "answers still running after the early one ended").toBe(1);
+    gates.get("late")!();
+
+    expect(await drained).toEqual({ finished: 2, stopped: 0 });
+    expect(eventTypes((await lateReply).body).at(-1)).toBe("done");
   });
 });
 

@@ -25,16 +25,29 @@ export class GenerationRegistry {
     for (const g of this.running) if (g.input.conversationId === conversationId) g.cancel("deleted");
   }
 
-  /** Waits up to `graceMs` for running answers, then stops the rest. */
+  /**
+   * Waits up to `graceMs` for running answers, then stops the rest. An answer
+   * may start after the drain began (its request passed the door while the
+   * instance was only leaving, then waited on the store): it is waited for
+   * like the others, not stopped the moment the earlier ones end.
+   */
   async drain(graceMs: number): Promise<{ finished: number; stopped: number }> {
-    const all = [...this.running];
+    const seen = new Set<Generation>();
     const timeout = new AbortController();
-    const settled = Promise.all(all.map((g) => g.finished));
-    await Promise.race([settled, sleep(graceMs, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+    const graceOver = sleep(graceMs, true, { signal: timeout.signal }).catch(() => true);
+    while (this.running.size > 0) {
+      const now = [...this.running];
+      for (const g of now) seen.add(g);
+      const allEnded = Promise.all(now.map((g) => g.finished)).then(() => false);
+      if (await Promise.race([allEnded, graceOver])) break;
+    }
     timeout.abort();
     const left = [...this.running];
-    for (const g of left) g.cancel("shutdown");
+    for (const g of left) {
+      seen.add(g);
+      g.cancel("shutdown");
+    }
     await Promise.all(left.map((g) => g.finished));
-    return { finished: all.length - left.length, stopped: left.length };
+    return { finished: seen.size - left.length, stopped: left.length };
   }
 }
