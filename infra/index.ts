@@ -11,6 +11,7 @@ import { InstalledHostKey } from "./components/installed-host-key.js";
 import { KnownHost } from "./components/known-host.js";
 import { VultrEnvironment } from "./components/vultr-environment.js";
 import { readStackConfig } from "./config/read.js";
+import { stackWarnings } from "./config/warnings.js";
 import { backupsStep, hostSteps, type HostStep } from "./host/steps.js";
 import { loadTemplates } from "./host/templates.js";
 import { POLICY_PACK_ENV, policyPackRefusal } from "./policies/pack-required.js";
@@ -135,13 +136,8 @@ if (config.server.kind === "vultr") {
     protect: config.server.protectData,
     everything: [vultr!, host, ...(installedHostKey ? [installedHostKey] : [])],
   });
-  if (config.server.allowReplace) {
-    pulumi.log.warn(
-      "allowReplace is true: a plan that replaces the server, deleting its disk and the chat store on it, goes " +
-        "ahead. Restore a backup after it (npm run ops -- restore latest), then: pulumi config rm allowReplace",
-    );
-  }
 }
+for (const warning of stackWarnings(config)) pulumi.log.warn(warning);
 
 // Outputs that do not apply to this stack are null (a Vultr-only value on an
 // existing server, the backup keys without backupsBucket).

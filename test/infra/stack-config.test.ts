@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { parseCidr } from "../../infra/config/cidr.js";
 import { StackConfigError } from "../../infra/config/errors.js";
 import { CONFIG_SCHEMA, parseStackConfig } from "../../infra/config/stack-config.js";
+import { stackWarnings } from "../../infra/config/warnings.js";
 import { generateKeyPair, KEYS, REALISTIC_CONFIG, REALISTIC_SECRETS, SECRET_KEYS } from "../harness/stack-configs.js";
 
 const raw = (overrides: Record<string, unknown> = {}, secretKeys = SECRET_KEYS) => {
@@ -367,5 +368,23 @@ describe("Pulumi.prod.yaml", () => {
     const config = parseStackConfig({ values, secretKeys: new Set(SECRET_KEYS), stack: "prod" });
     expect(config.apiHost).toBe("api.example.com");
     expect(stack.config).not.toHaveProperty("conversational-platform:sshPrivateKey");
+  });
+});
+
+describe("stackWarnings", () => {
+  it("warns of nothing for a stack on the defaults", () => {
+    expect(stackWarnings(parseStackConfig(raw()))).toEqual([]);
+  });
+
+  it("warns that allowReplace lets a replacement delete the chat store, and how to restore", () => {
+    const [warning, ...rest] = stackWarnings(parseStackConfig(raw({ allowReplace: "true" })));
+    expect(rest).toEqual([]);
+    expect(warning).toMatch(/^allowReplace is true: .*chat store.*npm run ops -- restore latest.*pulumi config rm/);
+  });
+
+  it("warns that the OS's Caddy may cut streams in a deploy, and names the fix", () => {
+    const [warning, ...rest] = stackWarnings(parseStackConfig(raw({ packageSource: "distro" })));
+    expect(rest).toEqual([]);
+    expect(warning).toMatch(/^packageSource is "distro": .*Caddy.*cut .*pulumi config rm packageSource$/);
   });
 });
