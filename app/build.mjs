@@ -3,6 +3,7 @@
 // - dist/api.cjs, the API: the same file goes into the container image, the
 //   release directories on the host, and the tests;
 // - dist/backup.cjs, the scheduled backup (scripts/backup/scheduled.ts).
+// Both run on the API image's Node 24 (apiImage), hence esbuild's target.
 import { build } from "esbuild";
 
 await build({
@@ -10,7 +11,7 @@ await build({
   outfile: "dist/backup.cjs",
   bundle: true,
   platform: "node",
-  target: "node20",
+  target: "node24",
   format: "cjs",
   logLevel: "warning",
 });
@@ -20,7 +21,7 @@ const result = await build({
   outfile: "dist/api.cjs",
   bundle: true,
   platform: "node",
-  target: "node20",
+  target: "node24",
   format: "cjs",
   sourcemap: "linked",
   legalComments: "linked",

@@ -5,13 +5,14 @@
 //   with the package.json (name, version) and PulumiPolicy.yaml that
 //   @pulumi/policy and the engine read.
 // Packages stay external: node resolves them from the project's node_modules.
+// The target is the oldest Node the toolkit runs on (engines: 22).
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const common = {
   bundle: true,
   platform: "node",
-  target: "node20",
+  target: "node22",
   format: "cjs",
   packages: "external",
   logLevel: "warning",

@@ -90,7 +90,7 @@ export function mayHaveCreated(error: unknown): boolean {
   return error instanceof VultrApiError && error.status >= 500 && error.status !== 501;
 }
 
-export function goneTextsFor(path: string): readonly string[] {
+function goneTextsFor(path: string): readonly string[] {
   const kind = /^\/v2\/([^/?]+)/.exec(path)?.[1] ?? "";
   return GONE_TEXTS[kind] ?? [];
 }
