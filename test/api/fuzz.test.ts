@@ -90,8 +90,14 @@ const DOCUMENTED_ANSWERS: readonly DocumentedAnswer[] = [
     codes: ["rate_limited", "too_many_answers", "token_budget_exceeded"],
     headers: ["retry-after"],
   },
-  // Headers over Node's 16 KB (Caddy takes up to 1 MB).
+  // Headers over Node's 16 KB, and Caddy's own past its limit (16 KB, and Go's 4 KB of slack).
   { status: 431, from: "api", codes: ["headers_too_large"] },
+  {
+    status: 431,
+    from: "caddy",
+    when: (wire) => headerBytes(wire) > 16 * 1024,
+    body: /^431 Request Header Fields Too Large$/,
+  },
   { status: 503, from: "api", codes: ["store_unavailable", "store_full", "draining"], unhealthyOnly: true },
   { status: 507, from: "api", codes: ["storage_quota_exceeded"] },
   // No site for that Host: Caddy's empty answer.
@@ -100,6 +106,12 @@ const DOCUMENTED_ANSWERS: readonly DocumentedAnswer[] = [
   { status: 400, from: "caddy", when: (wire) => caddyCannotParse(wire), body: /^400 Bad Request/ },
 ];
 
+/** The request line's and header fields' size as sent, which both limits count. */
+function headerBytes(wire: WireRequest): number {
+  const requestLine = `${wire.method} ${wire.path} HTTP/1.1\r\n`.length;
+  return Object.entries(wire.headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, requestLine);
+}
+
 /** A request target that is not a path or has a bad percent-escape, or a Host that is not a host name. */
 function caddyCannotParse(wire: WireRequest): boolean {
   return !wire.path.startsWith("/") || /%(?![0-9a-f]{2})/i.test(wire.path) || !wire.site;
@@ -107,11 +119,15 @@ function caddyCannotParse(wire: WireRequest): boolean {
 
 /**
  * Requests whose answer the client cannot read, by design: Caddy's HTTP
- * server answers a HEAD it cannot parse with a body, which Node's client
- * takes for a broken response.
+ * server answers a HEAD it cannot parse, or whose headers are over its
+ * limit, with a body, which Node's client takes for a broken response.
  */
 function unreadableByDesign(wire: WireRequest, error: string): boolean {
-  return wire.method === "HEAD" && caddyCannotParse(wire) && error.includes("HPE_CLOSED_CONNECTION");
+  return (
+    wire.method === "HEAD" &&
+    (caddyCannotParse(wire) || headerBytes(wire) > 16 * 1024) &&
+    error.includes("HPE_CLOSED_CONNECTION")
+  );
 }
 
 /**
