@@ -83,12 +83,20 @@ describe("requests refused before any route", () => {
   });
 
   it("answers headers over Node's 16 KB with a JSON 431 through Caddy, never a 502, even with a body on its way", async () => {
-    const headers = { "content-type": "application/json", "x-padding": "p".repeat(20_000) };
+    // Over Node's 16 KB, within Caddy's 16 KB and the 4 KB Go reads past it.
+    const headers = { "content-type": "application/json", "x-padding": "p".repeat(17_000) };
     const body = Buffer.from(JSON.stringify({ title: "t".repeat(2000) }));
     const send = () => throughCaddy(caddy, "POST", "/v1/conversations", headers, body);
     expect(await tally(send)).toEqual({ "431 headers_too_large": 160 });
     const answer = (await send()) as Answer;
     expect(JSON.parse(answer.body)).toEqual(errorBody("headers_too_large", /over 16 KB; send fewer or shorter/));
+  });
+
+  it("answers headers past Caddy's own limit with Caddy's plain 431, never reaching the API", async () => {
+    const headers = { "content-type": "application/json", "x-padding": "p".repeat(24_000) };
+    const answer = (await throughCaddy(caddy, "POST", "/v1/conversations", headers, Buffer.from("{}"))) as Answer;
+    expect(answer.status).toBe(431);
+    expect(answer.body).toBe("431 Request Header Fields Too Large");
   });
 
   it("answers a method Node cannot parse with a JSON 400 through Caddy, never a 502", async () => {
