@@ -43,7 +43,9 @@ export function renderPrometheusConfig(template: string, input: PrometheusConfig
   millis("evaluation", intervals.evaluation);
   // Prometheus refuses a timeout longer than the interval; say so here, not on the host.
   if (millis("timeout", intervals.timeout) > scrape)
-    throw new Error(`prometheus.yml: the scrape timeout ${intervals.timeout} is longer than the interval ${intervals.scrape}`);
+    throw new Error(
+      `prometheus.yml: the scrape timeout ${intervals.timeout} is longer than the interval ${intervals.scrape}`,
+    );
   if (!HOST_NAME.test(input.apiHost)) throw new Error(`prometheus.yml: "${input.apiHost}" is not a host name`);
   return renderTemplate("host/monitoring/prometheus.yml", template, {
     SCRAPE_INTERVAL: intervals.scrape,
