@@ -24,10 +24,10 @@ SKIPPED=75
 # only *.prom, so the temporary file (same folder, so the rename is atomic)
 # is never read.
 write_metrics() {
-  local tmp
-  tmp=$(mktemp "$TEXTFILE_DIR/.$1.XXXXXX")
-  if ! cat >"$tmp" || ! chmod 0644 "$tmp" || ! mv -f "$tmp" "$TEXTFILE_DIR/$1.prom"; then
-    rm -f "$tmp"
+  local tmp=""
+  if ! tmp=$(mktemp "$TEXTFILE_DIR/.$1.XXXXXX") || ! cat >"$tmp" || ! chmod 0644 "$tmp" ||
+    ! mv -f "$tmp" "$TEXTFILE_DIR/$1.prom"; then
+    if [ -n "$tmp" ]; then rm -f "$tmp"; fi
     echo "platform-textfile-metrics: could not write $TEXTFILE_DIR/$1.prom" >&2
     return 1
   fi
