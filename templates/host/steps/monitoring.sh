@@ -25,9 +25,16 @@ SERVICES=(
   prometheus-blackbox-exporter:BLACKBOX_DROPIN_B64
 )
 TEXTFILE_DIR=/var/lib/prometheus/node-exporter
-RULES_DIR=/etc/prometheus/rules
+# Prometheus reads every *.yml here (prometheus.yml's rule_files); tests point it elsewhere.
+RULES_DIR=${RULES_DIR:-/etc/prometheus/rules}
 # Services to restart (their command line or limits changed) or reload (their files did).
 declare -A restart=() reload=()
+
+# 0. The rule files' names, before anything changes: each becomes a path.
+for entry in $RULE_FILES; do
+  name=${entry%%:*}
+  [[ "$name" =~ ^[a-z0-9-]+\.yml$ ]] || fail "rule file \"$name\": names are lower case, digits and -, then .yml"
+done
 
 # 1. The drop-ins and the metrics timer's units, so systemd knows them before any start.
 units=0
@@ -69,7 +76,6 @@ install -d -m 0755 "$RULES_DIR"
 kept=()
 for entry in $RULE_FILES; do
   name=${entry%%:*}
-  [[ "$name" =~ ^[a-z0-9-]+\.yml$ ]] || fail "rule file \"$name\": names are lower case, digits and -, then .yml"
   printf '%s' "${entry#*:}" | base64 -d >"$PLATFORM_STAGE/$name"
   install_file "$PLATFORM_STAGE/$name" "$RULES_DIR/$name" 0644 root:root promtool check rules && reload[prometheus]=1
   kept+=("$name")
