@@ -91,7 +91,7 @@ describe("pulumi preview of the production program", () => {
         T.hostKey,
         T.hostKey,
         T.hostKeyInstall,
-        ...Array(7).fill(T.step),
+        ...Array(8).fill(T.step),
       ].sort(),
     );
   });
