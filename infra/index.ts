@@ -123,6 +123,7 @@ const host = new HostConfiguration("platform-host", {
     readFileSync(BUNDLE),
     BUNDLE,
     backups,
+    config.monitoring,
   ),
   // The certificate check at the end needs the API's name to point here.
   verifyAfter: vultr ? [vultr.dns] : [],

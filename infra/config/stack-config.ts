@@ -8,6 +8,7 @@ import { StackConfigError } from "./errors.js";
 import { ENV_SAFE } from "../host/render.js";
 import { parseSshHostKey } from "./ssh-host-key.js";
 import { parseBackupRecipients, parseOwnBucket, type BackupSettings } from "./backup-settings.js";
+import { MONITORING_DEFAULTS, parseMonitoringSettings, type MonitoringSettings } from "./monitoring-settings.js";
 import { pinnedImage } from "./pinned-image.js";
 import { optionalSecret, parsePreviousJwtSecret, parsePrivateKey, secret } from "./secrets.js";
 
@@ -61,6 +62,8 @@ const STACK_KEYS = {
   apiImage: { type: "string" },
   natsImage: { type: "string" },
   allowImageTags: { type: "boolean", default: false },
+  monitoringRetention: { type: "string", default: MONITORING_DEFAULTS.retention },
+  monitoringRetentionSize: { type: "string", default: MONITORING_DEFAULTS.retentionSize },
 } as const;
 
 export type ConfigKey = keyof typeof STACK_KEYS;
@@ -126,6 +129,8 @@ export interface StackConfig {
   /** "official": Docker's and Caddy's apt repositories; "distro": the OS's own packages. */
   packageSource: "official" | "distro";
   backups: BackupSettings;
+  /** How much history the host's Prometheus keeps (monitoring-settings.ts). */
+  monitoring: MonitoringSettings;
   /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
   app: {
     natsToken: string;
@@ -278,6 +283,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       ownBucket: parseOwnBucket(raw, server),
       recipients: parseBackupRecipients(raw),
     },
+    monitoring: parseMonitoringSettings(raw),
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
       natsPreviousToken: optionalSecret(raw, "natsPreviousToken", 16),

@@ -4,9 +4,11 @@
 // a file only after validating it on the host, and only if it changed.
 import { createHash } from "node:crypto";
 import { API_SETTINGS } from "../config/api-settings.js";
+import type { MonitoringSettings } from "../config/monitoring-settings.js";
 import type { StackConfig } from "../config/stack-config.js";
+import { renderPrometheusConfig, type ScrapeIntervals } from "../monitoring/prometheus-config.js";
 import { natsCredentials, renderNatsAuth } from "./nats-users.js";
-import { renderEnvFile } from "./render.js";
+import { renderEnvFile, renderTemplate } from "./render.js";
 import { asRoot, base64 as b64, hostScript, shellQuote as q } from "./runner/envelope.js";
 import { BOOTSTRAP_FILES, type Templates } from "./templates.js";
 
@@ -39,7 +41,8 @@ export interface HostSettings {
 /** What the stack step deploys: the API's own settings from the stack's config (StackConfig's `app`). */
 export type StackSettings = StackConfig["app"];
 
-export type StepName = "wait" | "host-key" | "bootstrap" | "caddy" | "release" | "stack" | "backups" | "verify";
+export type StepName =
+  "wait" | "host-key" | "bootstrap" | "caddy" | "release" | "stack" | "backups" | "monitoring" | "verify";
 
 export interface HostStep {
   name: StepName;
@@ -290,6 +293,62 @@ export function backupsStep(
   };
 }
 
+export interface MonitoringStepSettings extends MonitoringSettings {
+  /** How often Prometheus reads its targets and evaluates the rules; production's by default, tests shorten them. */
+  intervals?: ScrapeIntervals;
+  /** Prometheus rule files by name ("host.yml"), installed in /etc/prometheus/rules/; any other there is removed. */
+  rules?: Readonly<Record<string, string>>;
+  /** /etc/prometheus/alertmanager.yml; by default a placeholder that delivers nothing (templates/host/monitoring/alertmanager.yml). */
+  alertmanagerConfig?: string;
+}
+
+/**
+ * The host's monitoring (templates/host/steps/monitoring.sh): Debian's
+ * Prometheus, Alertmanager, node_exporter and blackbox exporter on loopback,
+ * bounded, with their configuration, the alert rules and the textfile
+ * metrics' timer.
+ */
+export function monitoringStep(templates: Templates, host: HostSettings, settings: MonitoringStepSettings): HostStep {
+  const files = templates.monitoring;
+  const rules = Object.entries(settings.rules ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  for (const [name] of rules) {
+    if (!/^[a-z0-9-]+\.yml$/.test(name))
+      throw new Error(`rule file "${name}": names are lower case, digits and -, then .yml`);
+  }
+  return step(
+    "monitoring",
+    `Run Prometheus, Alertmanager and the exporters on loopback, keeping metrics ${settings.retention} or ${settings.retentionSize}` +
+      (rules.length > 0 ? `, with ${rules.length} rule file(s)` : ", with no alert rules"),
+    asRoot("monitoring"),
+    hostScript(templates, templates.steps.monitoring, {
+      PROMETHEUS_DROPIN_B64: b64(
+        renderTemplate("host/monitoring/prometheus.conf", files["prometheus.conf"], {
+          RETENTION: settings.retention,
+          RETENTION_SIZE: settings.retentionSize,
+        }),
+      ),
+      ALERTMANAGER_DROPIN_B64: b64(files["alertmanager.conf"]),
+      NODE_EXPORTER_DROPIN_B64: b64(files["node-exporter.conf"]),
+      BLACKBOX_DROPIN_B64: b64(files["blackbox-exporter.conf"]),
+      PROMETHEUS_YML_B64: b64(
+        renderPrometheusConfig(files["prometheus.yml"], {
+          apiHost: host.apiHost,
+          tlsIssuer: host.tlsIssuer,
+          intervals: settings.intervals,
+        }),
+      ),
+      ALERTMANAGER_YML_B64: b64(settings.alertmanagerConfig ?? files["alertmanager.yml"]),
+      BLACKBOX_YML_B64: b64(files["blackbox.yml"]),
+      METRICS_SCRIPT_B64: b64(files["textfile-metrics.sh"]),
+      METRICS_SERVICE_B64: b64(files["platform-textfile-metrics.service"]),
+      METRICS_TIMER_B64: b64(files["platform-textfile-metrics.timer"]),
+      RULE_FILES: rules.map(([name, text]) => `${name}:${b64(text)}`).join(" "),
+    }),
+    // Receivers' passwords and webhook URLs are in Alertmanager's configuration; the placeholder holds none.
+    settings.alertmanagerConfig !== undefined,
+  );
+}
+
 /** How the verify step's output starts while Let's Encrypt cannot issue yet (templates/host/steps/verify.sh). */
 export const CERTIFICATE_PENDING = "certificate pending";
 
@@ -323,6 +382,7 @@ export function hostSteps<Backups = HostStep>(
   bundle: Buffer,
   bundlePath: string,
   backups: Backups,
+  monitoring: MonitoringStepSettings,
 ): Array<HostStep | Backups> {
   return [
     waitStep(templates),
@@ -331,6 +391,7 @@ export function hostSteps<Backups = HostStep>(
     releaseStep(templates, bundle, bundlePath, stack.apiImage),
     stackStep(templates, stack, releaseId(bundle)),
     backups,
+    monitoringStep(templates, host, monitoring),
     verifyStep(templates, host),
   ];
 }

@@ -34,7 +34,16 @@ export const BOOTSTRAP_FILES = [
 ] as const;
 
 /** The deploy steps' scripts, under templates/host/steps/. */
-export const STEP_SCRIPTS = ["wait", "host-key", "caddy", "release", "stack", "backups", "verify"] as const;
+export const STEP_SCRIPTS = [
+  "wait",
+  "host-key",
+  "caddy",
+  "release",
+  "stack",
+  "backups",
+  "monitoring",
+  "verify",
+] as const;
 
 /** The day-2 commands' host scripts, under templates/host/ops/. */
 export const OPS_SCRIPTS = [
@@ -45,6 +54,20 @@ export const OPS_SCRIPTS = [
   "logs",
   "restore-window",
   "record-backup",
+] as const;
+
+/** The monitoring step's files, under templates/host/monitoring/. */
+export const MONITORING_FILES = [
+  "prometheus.yml",
+  "blackbox.yml",
+  "alertmanager.yml",
+  "prometheus.conf",
+  "alertmanager.conf",
+  "node-exporter.conf",
+  "blackbox-exporter.conf",
+  "textfile-metrics.sh",
+  "platform-textfile-metrics.service",
+  "platform-textfile-metrics.timer",
 ] as const;
 
 export interface Templates {
@@ -67,6 +90,8 @@ export interface Templates {
   /** Who may connect to NATS and what each may do; the users are rendered in (infra/host/nats-users.ts). */
   natsAuth: string;
   stackEnv: string;
+  /** The host's monitoring (templates/host/monitoring/): configuration, systemd drop-ins, the textfile metrics' writer. */
+  monitoring: Record<(typeof MONITORING_FILES)[number], string>;
 }
 
 export function loadTemplates(dir = TEMPLATES_DIR): Templates {
@@ -88,5 +113,8 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
     natsConf: read("stack/nats-server.conf"),
     natsAuth: read("stack/nats-auth.conf"),
     stackEnv: read("stack/stack.env"),
+    monitoring: Object.fromEntries(
+      MONITORING_FILES.map((f) => [f, read(`host/monitoring/${f}`)]),
+    ) as Templates["monitoring"],
   };
 }

@@ -29,8 +29,15 @@ const INTERNAL_PORTS: Record<number, string> = {
   8081: "an API instance",
   8082: "an API instance",
   8222: "NATS monitoring",
+  9090: "Prometheus",
+  9093: "Alertmanager",
+  9094: "Alertmanager's cluster port",
   9100: "node_exporter",
+  9115: "the blackbox exporter",
 };
+
+/** The host's monitoring (templates/host/monitoring/): loopback only, reached through an SSH tunnel. */
+const MONITORING_PORTS = [9090, 9093, 9094, 9100, 9115];
 
 /** A rule's port field as a range: "" or missing means every port. */
 export function portRange(port: unknown): [number, number] {
@@ -119,6 +126,26 @@ export const sshOnlyFromAdmins: StackValidationPolicy = {
         );
       }
     }
+  },
+};
+
+export const noMonitoringPorts: ResourceValidationPolicy = {
+  name: "firewall-no-monitoring-ports",
+  description:
+    "No firewall rule opens Prometheus, Alertmanager or an exporter, to anyone: they have no login, and are reached through an SSH tunnel.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    if (args.type !== FIREWALL_RULE) return;
+    const exposed = MONITORING_PORTS.filter((port) => reachesTcp(args.props, port));
+    if (exposed.length === 0) return;
+    const from = isWorld(args.props)
+      ? "the whole internet"
+      : `${String(readKnown(args.props, "subnet", "?"))}/${String(readKnown(args.props, "subnetSize", "?"))}`;
+    report(
+      `Firewall rule "${args.name}" opens ${exposed.map((p) => `${p} (${INTERNAL_PORTS[p]})`).join(", ")} to ${from}. ` +
+        "The monitoring has no login of its own and listens on the host's loopback only: reach it through an SSH tunnel " +
+        "(docs/host.md), and open only the ports the rule needs.",
+    );
   },
 };
 
@@ -215,4 +242,10 @@ function readKnown(object: Record<string, unknown>, key: string, ifUnknown?: unk
   }
 }
 
-export const policies: Policies = [noWorldOpenPorts, sshOnlyFromAdmins, instanceHasFirewall, noPlaintextCredentials];
+export const policies: Policies = [
+  noWorldOpenPorts,
+  sshOnlyFromAdmins,
+  noMonitoringPorts,
+  instanceHasFirewall,
+  noPlaintextCredentials,
+];

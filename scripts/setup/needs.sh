@@ -17,11 +17,13 @@ needs_of() {
     bench) printf '%s\n' nats-server sshd dockerd docker-compose busybox ;;
     # Every real server and validator the suite runs: those, the host files'
     # validators, bats and python3 (the host scripts' functions), the
-    # systemd test host (debootstrap, systemd-nspawn, iptables, kmod) and
-    # chromium (the browser the CORS test drives).
+    # systemd test host (debootstrap, systemd-nspawn, iptables, kmod),
+    # chromium (the browser the CORS test drives) and the monitoring
+    # configuration's own checkers.
     test)
       printf '%s\n' nats-server dockerd docker-compose busybox sshd fail2ban-client logrotate shellcheck \
-        debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium
+        debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium promtool amtool \
+        prometheus-blackbox-exporter
       ;;
     *) return 1 ;;
   esac
@@ -73,6 +75,8 @@ package_of() {
     systemd-nspawn) echo systemd-container ;;
     modprobe) echo kmod ;;
     visudo) echo sudo ;;
+    promtool) echo prometheus ;;
+    amtool) echo prometheus-alertmanager ;;
     *) echo "$1" ;;
   esac
 }

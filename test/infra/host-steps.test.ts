@@ -6,7 +6,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderEnvFile, renderTemplate } from "../../infra/host/render.js";
-import { backupsStep, hostSteps, releaseId, type HostSettings, type StackSettings } from "../../infra/host/steps.js";
+import {
+  backupsStep,
+  hostSteps,
+  monitoringStep,
+  releaseId,
+  type HostSettings,
+  type MonitoringStepSettings,
+  type StackSettings,
+} from "../../infra/host/steps.js";
 import { loadTemplates } from "../../infra/host/templates.js";
 import { KEYS, REALISTIC_SECRETS } from "../harness/stack-configs.js";
 
@@ -30,7 +38,8 @@ const STACK: StackSettings = {
   apiSettings: { LOG_LEVEL: "info" },
 };
 const BUNDLE = Buffer.from("console.log('bundle v1')\n");
-const steps = (templates = loadTemplates(), bundle = BUNDLE, stack = STACK) =>
+const MONITORING: MonitoringStepSettings = { retention: "15d", retentionSize: "1GB" };
+const steps = (templates = loadTemplates(), bundle = BUNDLE, stack = STACK, monitoring = MONITORING) =>
   hostSteps(
     templates,
     HOST,
@@ -38,14 +47,24 @@ const steps = (templates = loadTemplates(), bundle = BUNDLE, stack = STACK) =>
     bundle,
     "/tmp/api.cjs",
     backupsStep(templates, { schedule: "hourly", keep: 48 }, Buffer.from("backup"), "/tmp/backup.cjs"),
+    monitoring,
   );
 const hashes = (list: ReturnType<typeof steps>) => Object.fromEntries(list.map((s) => [s.name, s.hash]));
 const changedSteps = (a: ReturnType<typeof steps>, b: ReturnType<typeof steps>) =>
   a.filter((s, i) => s.hash !== b[i]!.hash).map((s) => s.name);
 
 describe("host steps", () => {
-  it("run in order: wait for the host, bootstrap, Caddy, release, stack, backups, verify", () => {
-    expect(steps().map((s) => s.name)).toEqual(["wait", "bootstrap", "caddy", "release", "stack", "backups", "verify"]);
+  it("run in order: wait for the host, bootstrap, Caddy, release, stack, backups, monitoring, verify", () => {
+    expect(steps().map((s) => s.name)).toEqual([
+      "wait",
+      "bootstrap",
+      "caddy",
+      "release",
+      "stack",
+      "backups",
+      "monitoring",
+      "verify",
+    ]);
   });
 
   it("are scripts that pass shellcheck", () => {
@@ -99,6 +118,18 @@ describe("host steps", () => {
       },
     };
     expect(changedSteps(steps(templates), steps(changed))).toEqual(["bootstrap"]);
+  });
+
+  it("re-run only the monitoring step when the retention or a monitoring file changes", () => {
+    expect(changedSteps(steps(), steps(undefined, undefined, undefined, { ...MONITORING, retention: "30d" }))).toEqual([
+      "monitoring",
+    ]);
+    const templates = loadTemplates();
+    const changed = {
+      ...templates,
+      monitoring: { ...templates.monitoring, "blackbox.yml": templates.monitoring["blackbox.yml"] + "# note\n" },
+    };
+    expect(changedSteps(steps(templates), steps(changed))).toEqual(["monitoring"]);
   });
 
   it("are stable: the same inputs give the same hashes", () => {
@@ -199,5 +230,54 @@ describe("the strict renderer", () => {
     expect(rendered).not.toContain("API_RELEASE");
     expect(stackStep.script).toContain(`RELEASE_ID='${releaseId(BUNDLE)}'`);
     expect(env.match(/\{\{[A-Z_]+\}\}/g)!.length).toBeGreaterThan(10);
+  });
+});
+
+describe("the monitoring step", () => {
+  /** The step's inputs, decoded: NAME -> text. */
+  const inputs = (settings: MonitoringStepSettings, host = HOST) => {
+    const { script } = monitoringStep(loadTemplates(), host, settings);
+    return Object.fromEntries(
+      [...script.matchAll(/^([A-Z_]+)_B64='([A-Za-z0-9+/=]*)'$/gm)].map((m) => [
+        m[1]!,
+        Buffer.from(m[2]!, "base64").toString(),
+      ]),
+    );
+  };
+
+  it("gives Prometheus the stack's retention on its command line, on loopback", () => {
+    const dropIn = inputs({ retention: "4w", retentionSize: "512MB" }).PROMETHEUS_DROPIN!;
+    expect(dropIn).toContain("--storage.tsdb.retention.time=4w");
+    expect(dropIn).toContain("--storage.tsdb.retention.size=512MB");
+    expect(dropIn).toContain("--web.listen-address=127.0.0.1:9090");
+    expect(dropIn).toMatch(/^MemoryMax=/m);
+  });
+
+  it("probes the site's certificate, its chain unchecked only with Caddy's internal CA", () => {
+    expect(inputs(MONITORING).PROMETHEUS_YML).toMatch(/module: \[tls_certificate\][\s\S]*"api\.example\.com:443"/);
+    expect(inputs(MONITORING, { ...HOST, tlsIssuer: "internal" }).PROMETHEUS_YML).toContain(
+      "module: [tls_certificate_internal]",
+    );
+  });
+
+  it("installs the placeholder Alertmanager configuration, and is no secret, until receivers are given", () => {
+    const placeholder = monitoringStep(loadTemplates(), HOST, MONITORING);
+    expect(inputs(MONITORING).ALERTMANAGER_YML).toBe(loadTemplates().monitoring["alertmanager.yml"]);
+    expect(placeholder.secret).toBe(false);
+    const given = { ...MONITORING, alertmanagerConfig: "route:\n  receiver: team\n" };
+    expect(inputs(given).ALERTMANAGER_YML).toBe(given.alertmanagerConfig);
+    expect(monitoringStep(loadTemplates(), HOST, given).secret).toBe(true);
+  });
+
+  it("carries the rule files by name, in a stable order, and refuses a name that is not a plain .yml", () => {
+    const rules = { "host.yml": "groups: []\n", "api.yml": "groups: []\n" };
+    const { script } = monitoringStep(loadTemplates(), HOST, { ...MONITORING, rules });
+    const line = /^RULE_FILES='(.*)'$/m.exec(script)![1]!;
+    expect(line.split(" ").map((entry) => entry.split(":")[0])).toEqual(["api.yml", "host.yml"]);
+    expect(Buffer.from(line.split(" ")[0]!.split(":")[1]!, "base64").toString()).toBe("groups: []\n");
+    expect(/^RULE_FILES='(.*)'$/m.exec(monitoringStep(loadTemplates(), HOST, MONITORING).script)![1]).toBe("");
+    expect(() => monitoringStep(loadTemplates(), HOST, { ...MONITORING, rules: { "../x.yml": "" } })).toThrow(
+      /rule file "\.\.\/x\.yml"/,
+    );
   });
 });

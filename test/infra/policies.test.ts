@@ -10,6 +10,7 @@ import type {
 import { describe, expect, it } from "vitest";
 import {
   instanceHasFirewall,
+  noMonitoringPorts,
   noPlaintextCredentials,
   noWorldOpenPorts,
   sshOnlyFromAdmins,
@@ -68,6 +69,42 @@ describe("firewall policies", () => {
     expect(violations(noWorldOpenPorts, RULE, world("80"))).toEqual([]);
     expect(violations(noWorldOpenPorts, RULE, world("443", "tcp", "v6"))).toEqual([]);
     expect(violations(noWorldOpenPorts, RULE, { ...world("4222"), subnet: "10.0.0.0", subnetSize: 8 })).toEqual([]);
+  });
+});
+
+describe("the monitoring ports policy", () => {
+  const admins = (port: string | undefined, protocol = "tcp") => ({
+    ...world(port, protocol),
+    subnet: "203.0.113.7",
+    subnetSize: 32,
+  });
+
+  it.each([
+    ["9090", /opens 9090 \(Prometheus\) to 203\.0\.113\.7\/32/],
+    ["9093", /9093 \(Alertmanager\)/],
+    ["9094", /9094 \(Alertmanager's cluster port\)/],
+    ["9100", /9100 \(node_exporter\)/],
+    ["9115", /9115 \(the blackbox exporter\)/],
+    ["9000:9200", /9090 \(Prometheus\), 9093 .*9115/],
+    [undefined, /9090 .*9115/],
+  ])("refuses port %s even to the admins, pointing at the SSH tunnel", (port, message) => {
+    const found = violations(noMonitoringPorts, RULE, admins(port));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+    expect(found[0]).toMatch(/SSH tunnel/);
+  });
+
+  it("refuses them to the world too, where the world policy also names them", () => {
+    expect(violations(noMonitoringPorts, RULE, world("9090"))[0]).toMatch(/to the whole internet/);
+    expect(violations(noWorldOpenPorts, RULE, world("9115"))[0]).toMatch(/9115 \(the blackbox exporter\)/);
+  });
+
+  it("lets the stack's own rules through: SSH from the admins, 80 and 443, and UDP or ICMP", () => {
+    expect(violations(noMonitoringPorts, RULE, admins("22"))).toEqual([]);
+    expect(violations(noMonitoringPorts, RULE, world("443"))).toEqual([]);
+    expect(violations(noMonitoringPorts, RULE, admins("9090", "udp"))).toEqual([]);
+    expect(violations(noMonitoringPorts, RULE, admins(undefined, "icmp"))).toEqual([]);
+    expect(violations(noMonitoringPorts, INSTANCE, { port: "9090" })).toEqual([]);
   });
 });
 

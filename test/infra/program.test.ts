@@ -91,7 +91,7 @@ describe("pulumi preview of the production program", () => {
         T.hostKey,
         T.hostKey,
         T.hostKeyInstall,
-        ...Array(7).fill(T.step),
+        ...Array(8).fill(T.step),
       ].sort(),
     );
   });
@@ -199,7 +199,9 @@ describe("pulumi preview of the production program", () => {
   it("runs the host steps in order, and keeps the SSH key and the stack's secrets secret", () => {
     const steps = plan.ofType(T.step).map((s) => urnName(s.urn));
     expect(steps).toEqual(
-      ["wait", "bootstrap", "caddy", "release", "stack", "backups", "verify"].map((s) => `platform-host-${s}`),
+      ["wait", "bootstrap", "caddy", "release", "stack", "backups", "monitoring", "verify"].map(
+        (s) => `platform-host-${s}`,
+      ),
     );
     for (const step of plan.ofType(T.step)) {
       const inputs = step.newState!.inputs;

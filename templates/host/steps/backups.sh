@@ -40,7 +40,7 @@ systemd-analyze calendar "$SCHEDULE" >/dev/null 2>&1 ||
   fail "backupSchedule \"$SCHEDULE\" is not a calendar expression systemd knows (e.g. hourly, daily, *:0/30): pulumi config set backupSchedule hourly"
 decode SERVICE_B64 "$PLATFORM_STAGE/service.template"
 decode TIMER_B64 "$PLATFORM_STAGE/timer.template"
-render "$PLATFORM_STAGE/service.template" "APP_DIR=$APP_DIR" >"$PLATFORM_STAGE/platform-backup.service"
+render "$PLATFORM_STAGE/service.template" "APP_DIR=$APP_DIR" "SCHEDULE=$SCHEDULE" >"$PLATFORM_STAGE/platform-backup.service"
 render "$PLATFORM_STAGE/timer.template" "SCHEDULE=$SCHEDULE" >"$PLATFORM_STAGE/platform-backup.timer"
 units=0
 install_file "$PLATFORM_STAGE/platform-backup.service" /etc/systemd/system/platform-backup.service 0644 root:root && units=1
