@@ -74,6 +74,7 @@ describe("observability", () => {
     expect(text).toMatch(
       /http_request_duration_seconds_count\{method="POST",route="\/v1\/conversations\/:id\/messages"\} 1/,
     );
+    expect(text).toMatch(/llm_requests_total\{provider="anthropic",model="claude-sonnet-4-6"\} 1/);
     expect(text).toMatch(/chat_time_to_first_token_seconds_count\{provider="anthropic",model="claude-sonnet-4-6"\} 1/);
     expect(text).toMatch(/llm_tokens_total\{provider="anthropic",model="claude-sonnet-4-6",direction="input"\} 11/);
     expect(text).toMatch(/llm_tokens_total\{provider="anthropic",model="claude-sonnet-4-6",direction="output"\} 2/);

@@ -50,6 +50,14 @@ export function createMetrics() {
       labelNames: ["scope"] as const,
       registers,
     }),
+    // The denominator of the upstream error ratio an alert watches: every
+    // call counts here once, whether it ends well or in llm_upstream_errors_total.
+    upstreamRequests: new Counter({
+      name: "llm_requests_total",
+      help: "Model calls started, by provider and model.",
+      labelNames: ["provider", "model"] as const,
+      registers,
+    }),
     upstreamErrors: new Counter({
       name: "llm_upstream_errors_total",
       help: "Failed model calls by provider and error code.",
