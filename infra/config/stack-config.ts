@@ -8,6 +8,7 @@ import { StackConfigError } from "./errors.js";
 import { ENV_SAFE } from "../host/render.js";
 import { parseSshHostKey } from "./ssh-host-key.js";
 import { parseBackupRecipients, parseOwnBucket, type BackupSettings } from "./backup-settings.js";
+import { parseAlertThresholds, type AlertThresholds } from "./alert-thresholds.js";
 import { pinnedImage } from "./pinned-image.js";
 import { optionalSecret, parsePreviousJwtSecret, parsePrivateKey, secret } from "./secrets.js";
 
@@ -61,13 +62,15 @@ const STACK_KEYS = {
   apiImage: { type: "string" },
   natsImage: { type: "string" },
   allowImageTags: { type: "boolean", default: false },
+  // The alert rules' thresholds, each key optional (alert-thresholds.ts).
+  alertThresholds: { type: "object", default: {} },
 } as const;
 
 export type ConfigKey = keyof typeof STACK_KEYS;
 
 interface KeySpec {
-  type: "string" | "integer" | "boolean" | "array";
-  default?: string | number | boolean;
+  type: "string" | "integer" | "boolean" | "array" | "object";
+  default?: string | number | boolean | Record<string, never>;
   secret?: boolean;
 }
 
@@ -126,6 +129,8 @@ export interface StackConfig {
   /** "official": Docker's and Caddy's apt repositories; "distro": the OS's own packages. */
   packageSource: "official" | "distro";
   backups: BackupSettings;
+  /** Where the alert rules fire (templates/host/monitoring/rules). */
+  alertThresholds: AlertThresholds;
   /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
   app: {
     natsToken: string;
@@ -278,6 +283,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       ownBucket: parseOwnBucket(raw, server),
       recipients: parseBackupRecipients(raw),
     },
+    alertThresholds: parseAlertThresholds(raw),
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
       natsPreviousToken: optionalSecret(raw, "natsPreviousToken", 16),

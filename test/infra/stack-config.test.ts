@@ -338,7 +338,9 @@ describe("Pulumi.yaml", () => {
       .filter(([, spec]) => spec.default !== undefined)
       .filter(([key, spec]) => {
         try {
-          parseStackConfig(raw({ [key]: String(spec.default) }));
+          // An object default reaches the program as JSON, as Pulumi stores objects.
+          const value = typeof spec.default === "object" ? JSON.stringify(spec.default) : String(spec.default);
+          parseStackConfig(raw({ [key]: value }));
           return false;
         } catch (error) {
           return error instanceof StackConfigError;
