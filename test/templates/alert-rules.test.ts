@@ -100,7 +100,7 @@ describe("the alert rules through promtool", () => {
 
   it("promtool check rules refuses a broken expression", async () => {
     const dir = renderInto(DEFAULT_ALERT_THRESHOLDS, [], (text) =>
-      text.replace("expr: up{job=\"node\"} == 0", "expr: up{job=\"node\"} == (0"),
+      text.replace('expr: up{job="node"} == 0', 'expr: up{job="node"} == (0'),
     );
     const check = await promtool(dir, "check", "rules", "host.yml");
     expect(check.ok).toBe(false);
