@@ -18,10 +18,10 @@ needs_of() {
     # Every real server and validator the suite runs: those, the host files'
     # validators, bats and python3 (the host scripts' functions), the
     # systemd test host (debootstrap, systemd-nspawn, iptables, kmod) and
-    # chromium (the browser the CORS test drives).
+    # chromium (the browser the CORS test drives), promtool (the alert rules' tests).
     test)
       printf '%s\n' nats-server dockerd docker-compose busybox caddy sshd fail2ban-client logrotate shellcheck \
-        debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium
+        debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium promtool
       ;;
     *) return 1 ;;
   esac
@@ -72,6 +72,7 @@ package_of() {
     systemd-nspawn) echo systemd-container ;;
     modprobe) echo kmod ;;
     visudo) echo sudo ;;
+    promtool) echo prometheus ;;
     *) echo "$1" ;;
   esac
 }
