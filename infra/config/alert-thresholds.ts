@@ -5,9 +5,9 @@ import { StackConfigError } from "./errors.js";
 import type { RawConfig } from "./stack-config.js";
 
 export interface AlertThresholds {
-  /** Used space of a file system, in %, that warns (HostDiskFilling). */
+  /** Used space of a file system, in %, that warns (HostDiskFilling, warning). */
   diskWarningPercent: number;
-  /** Used space, in %, that pages (HostDiskFull). */
+  /** Used space, in %, that pages (HostDiskFilling, critical). */
   diskCriticalPercent: number;
   /** Available memory, in %, below which the host is under memory pressure. */
   memoryAvailablePercent: number;

@@ -86,9 +86,16 @@ describe("renderAlertRules", () => {
 });
 
 describe("every alert rule", () => {
-  it("has a unique name, a severity Alertmanager routes on, a summary and a description", () => {
-    const names = allRules.map((r) => r.alert);
+  it("has a unique name and severity, a severity Alertmanager routes on, a summary and a description", () => {
+    // A name has two rules only as a warning and a critical, which Alertmanager's
+    // inhibition pairs by name (the warning waits while the critical fires).
+    const names = allRules.map((r) => `${r.alert} ${r.labels.severity}`);
     expect(new Set(names).size).toBe(names.length);
+    expect(
+      allRules
+        .filter((r) => r.labels.severity === "critical" && names.includes(`${r.alert} warning`))
+        .map((r) => r.alert),
+    ).toEqual(["HostDiskFilling", "ChatStoreFilling"]);
     for (const rule of allRules) {
       expect(["critical", "warning", "heartbeat"], rule.alert).toContain(rule.labels.severity);
       expect(rule.annotations.summary, rule.alert).toMatch(/\S/);

@@ -77,7 +77,7 @@ describe("the alert rules through promtool", () => {
     const defaults = renderInto(DEFAULT_ALERT_THRESHOLDS, ["custom-thresholds.test.yml"]);
     const refused = await promtool(defaults, "test", "rules", "custom-thresholds.test.yml");
     expect(refused.ok).toBe(false);
-    for (const alert of ["HostDiskFilling", "ChatStoreNearlyFull", "BackupTooOld", "CertificateExpiringSoon"])
+    for (const alert of ["HostDiskFilling", "ChatStoreFilling", "BackupTooOld", "CertificateExpiringSoon"])
       expect(refused.output).toContain(`alertname: ${alert}`);
   });
 
