@@ -9,6 +9,7 @@ import { ENV_SAFE } from "../host/render.js";
 import { parseSshHostKey } from "./ssh-host-key.js";
 import { parseBackupRecipients, parseOwnBucket, type BackupSettings } from "./backup-settings.js";
 import { MONITORING_DEFAULTS, parseMonitoringSettings, type MonitoringSettings } from "./monitoring-settings.js";
+import { parseAlertThresholds, type AlertThresholds } from "./alert-thresholds.js";
 import { pinnedImage } from "./pinned-image.js";
 import { optionalSecret, parsePreviousJwtSecret, parsePrivateKey, secret } from "./secrets.js";
 
@@ -64,13 +65,15 @@ const STACK_KEYS = {
   allowImageTags: { type: "boolean", default: false },
   monitoringRetention: { type: "string", default: MONITORING_DEFAULTS.retention },
   monitoringRetentionSize: { type: "string", default: MONITORING_DEFAULTS.retentionSize },
+  // The alert rules' thresholds, each key optional (alert-thresholds.ts).
+  alertThresholds: { type: "object", default: {} },
 } as const;
 
 export type ConfigKey = keyof typeof STACK_KEYS;
 
 interface KeySpec {
-  type: "string" | "integer" | "boolean" | "array";
-  default?: string | number | boolean;
+  type: "string" | "integer" | "boolean" | "array" | "object";
+  default?: string | number | boolean | Record<string, never>;
   secret?: boolean;
 }
 
@@ -131,6 +134,8 @@ export interface StackConfig {
   backups: BackupSettings;
   /** How much history the host's Prometheus keeps (monitoring-settings.ts). */
   monitoring: MonitoringSettings;
+  /** Where the alert rules fire (templates/host/monitoring/rules). */
+  alertThresholds: AlertThresholds;
   /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
   app: {
     natsToken: string;
@@ -284,6 +289,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       recipients: parseBackupRecipients(raw),
     },
     monitoring: parseMonitoringSettings(raw),
+    alertThresholds: parseAlertThresholds(raw),
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
       natsPreviousToken: optionalSecret(raw, "natsPreviousToken", 16),

@@ -74,11 +74,17 @@ describe("observability", () => {
     expect(text).toMatch(
       /http_request_duration_seconds_count\{method="POST",route="\/v1\/conversations\/:id\/messages"\} 1/,
     );
+    expect(text).toMatch(/llm_requests_total\{provider="anthropic",model="claude-sonnet-4-6"\} 1/);
     expect(text).toMatch(/chat_time_to_first_token_seconds_count\{provider="anthropic",model="claude-sonnet-4-6"\} 1/);
     expect(text).toMatch(/llm_tokens_total\{provider="anthropic",model="claude-sonnet-4-6",direction="input"\} 11/);
     expect(text).toMatch(/llm_tokens_total\{provider="anthropic",model="claude-sonnet-4-6",direction="output"\} 2/);
     expect(text).toMatch(/^chat_active_streams 0$/m);
     expect(text).toMatch(/^nats_connected 1$/m);
+    // One server: each stream's one copy, caught up and leading, read from JetStream at this scrape.
+    expect(text).toMatch(/^nats_jetstream_stream_replicas\{stream="CONVERSATIONS"\} 1$/m);
+    expect(text).toMatch(/^nats_jetstream_stream_replicas_current\{stream="CONVERSATIONS"\} 1$/m);
+    expect(text).toMatch(/^nats_jetstream_stream_has_leader\{stream="KV_conversations"\} 1$/m);
+    expect(text).toMatch(/^nats_jetstream_available 1$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
   });
 

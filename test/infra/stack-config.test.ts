@@ -214,6 +214,13 @@ describe("parseStackConfig", () => {
     expect(error.message).not.toContain("BEGIN OPENSSH");
   });
 
+  it("reads alertThresholds as Pulumi stores the object, the defaults for keys left out, and stops on a bad one", () => {
+    expect(parseStackConfig(raw()).alertThresholds).toMatchObject({ diskWarningPercent: 80, certificateDays: 14 });
+    const config = parseStackConfig(raw({ alertThresholds: { diskWarningPercent: 85 } }));
+    expect(config.alertThresholds).toMatchObject({ diskWarningPercent: 85, diskCriticalPercent: 90 });
+    expect(errorOf({ alertThresholds: { diskWarningPercent: 95 } }).key).toBe("alertThresholds.diskWarningPercent");
+  });
+
   it("accepts a bare address as a single host", () => {
     expect(parseCidr("203.0.113.9")).toEqual({ version: 4, address: "203.0.113.9", prefix: 32 });
     expect(parseCidr("2001:db8::1")).toEqual({ version: 6, address: "2001:db8::1", prefix: 128 });
@@ -339,7 +346,9 @@ describe("Pulumi.yaml", () => {
       .filter(([, spec]) => spec.default !== undefined)
       .filter(([key, spec]) => {
         try {
-          parseStackConfig(raw({ [key]: String(spec.default) }));
+          // An object default reaches the program as JSON, as Pulumi stores objects.
+          const value = typeof spec.default === "object" ? JSON.stringify(spec.default) : String(spec.default);
+          parseStackConfig(raw({ [key]: value }));
           return false;
         } catch (error) {
           return error instanceof StackConfigError;

@@ -140,6 +140,7 @@ export class Generation {
     };
 
     try {
+      metrics.upstreamRequests.inc(labels);
       const events = provider.stream({
         model: input.model,
         messages: input.messages,

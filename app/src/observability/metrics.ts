@@ -50,6 +50,14 @@ export function createMetrics() {
       labelNames: ["scope"] as const,
       registers,
     }),
+    // The denominator of the upstream error ratio an alert watches: every
+    // call counts here once, whether it ends well or in llm_upstream_errors_total.
+    upstreamRequests: new Counter({
+      name: "llm_requests_total",
+      help: "Model calls started, by provider and model.",
+      labelNames: ["provider", "model"] as const,
+      registers,
+    }),
     upstreamErrors: new Counter({
       name: "llm_upstream_errors_total",
       help: "Failed model calls by provider and error code.",
@@ -78,6 +86,31 @@ export function createMetrics() {
       name: "chat_store_limit_bytes",
       help: "Each stream's max_bytes (0: no limit); writes are refused past it.",
       labelNames: ["stream"] as const,
+      registers,
+    }),
+    // Each stream's copies, from JetStream's stream info (read with the sizes
+    // above): alerts on a stream without a leader or a replica behind.
+    streamReplicas: new Gauge({
+      name: "nats_jetstream_stream_replicas",
+      help: "Copies each chat store stream is configured with (num_replicas).",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
+    streamReplicasCurrent: new Gauge({
+      name: "nats_jetstream_stream_replicas_current",
+      help: "Copies of each chat store stream that are caught up: the leader and the replicas JetStream reports current.",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
+    streamHasLeader: new Gauge({
+      name: "nats_jetstream_stream_has_leader",
+      help: "1 while a server leads the stream, 0 while none does (no quorum: it takes no writes).",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
+    jetstreamAvailable: new Gauge({
+      name: "nats_jetstream_available",
+      help: "1 when the last scrape read the chat store's streams from JetStream, 0 when JetStream did not answer (the values above are then the last read).",
       registers,
     }),
     natsConnected: new Gauge({
