@@ -9,6 +9,7 @@ import { ENV_SAFE } from "../host/render.js";
 import { parseSshHostKey } from "./ssh-host-key.js";
 import { parseBackupRecipients, parseOwnBucket, type BackupSettings } from "./backup-settings.js";
 import { pinnedImage } from "./pinned-image.js";
+import { ALERT_RECEIVER_KEYS, parseAlertReceivers, type AlertReceivers } from "./alert-receivers.js";
 import { optionalSecret, parsePreviousJwtSecret, parsePrivateKey, secret } from "./secrets.js";
 
 export const PROJECT = "conversational-platform";
@@ -61,6 +62,8 @@ const STACK_KEYS = {
   apiImage: { type: "string" },
   natsImage: { type: "string" },
   allowImageTags: { type: "boolean", default: false },
+  // Where alerts go (alert-receivers.ts).
+  ...ALERT_RECEIVER_KEYS,
 } as const;
 
 export type ConfigKey = keyof typeof STACK_KEYS;
@@ -126,6 +129,8 @@ export interface StackConfig {
   /** "official": Docker's and Caddy's apt repositories; "distro": the OS's own packages. */
   packageSource: "official" | "distro";
   backups: BackupSettings;
+  /** Where Alertmanager sends the alerts, and the heartbeat's URL. Secrets in plaintext here (see sshPrivateKey). */
+  alertReceivers: AlertReceivers;
   /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
   app: {
     natsToken: string;
@@ -278,6 +283,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
       ownBucket: parseOwnBucket(raw, server),
       recipients: parseBackupRecipients(raw),
     },
+    alertReceivers: parseAlertReceivers(raw),
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
       natsPreviousToken: optionalSecret(raw, "natsPreviousToken", 16),
