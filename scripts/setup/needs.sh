@@ -18,10 +18,11 @@ needs_of() {
     # Every real server and validator the suite runs: those, the host files'
     # validators, bats and python3 (the host scripts' functions), the
     # systemd test host (debootstrap, systemd-nspawn, iptables, kmod) and
-    # chromium (the browser the CORS test drives).
+    # chromium (the browser the CORS test drives), and Alertmanager (its
+    # amtool comes in the same package).
     test)
       printf '%s\n' nats-server dockerd docker-compose busybox caddy sshd fail2ban-client logrotate shellcheck \
-        debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium
+        debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium prometheus-alertmanager
       ;;
     *) return 1 ;;
   esac

@@ -47,7 +47,7 @@ describe("what each command needs", () => {
     expect(lines("needs_of test")).toEqual([
       ...["nats-server", "dockerd", "docker-compose", "busybox", "caddy", "sshd", "fail2ban-client", "logrotate"],
       ...["shellcheck", "debootstrap", "systemd-nspawn", "iptables", "modprobe", "bats", "visudo", "python3"],
-      "chromium",
+      ...["chromium", "prometheus-alertmanager"],
     ]);
     expect(lines("builds_of test")).toEqual(["node", "engine", "s3-fake", "bundles"]);
   });
@@ -104,7 +104,7 @@ describe("what is missing", () => {
         "kmod",
         "bats",
         "sudo",
-      ].concat(["python3", "chromium"]),
+      ].concat(["python3", "chromium", "prometheus-alertmanager"]),
     );
   });
 
