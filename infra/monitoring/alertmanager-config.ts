@@ -1,6 +1,7 @@
 // alertmanager.yml from the stack's receivers, as data: who gets which alert,
 // how alerts are grouped and repeated, and which secrets go in files of their
 // own. Pure: the host step only writes what this returns.
+import ms from "ms";
 import { stringify } from "yaml";
 import type { AlertReceivers } from "../config/alert-receivers.js";
 
@@ -87,7 +88,10 @@ export function renderAlertmanagerConfig(receivers: AlertReceivers, options: Ren
           receiver: receivers.heartbeatUrl ? RECEIVERS.heartbeat : RECEIVERS.nobody,
           group_by: ["alertname"],
           group_wait: "0s",
-          group_interval: timings.heartbeatInterval,
+          // The repeat is only sent at a group's flush: flushing often keeps
+          // the ping's period close to heartbeatInterval (equal, it comes
+          // every second interval). Flushing an unchanged group sends nothing.
+          group_interval: tenthOf(timings.heartbeatInterval),
           repeat_interval: timings.heartbeatInterval,
         },
       ],
@@ -128,6 +132,11 @@ export function renderAlertmanagerConfig(receivers: AlertReceivers, options: Ren
     },
     secrets,
   };
+}
+
+/** A tenth of an Alertmanager duration, in whole seconds, at least 1s. */
+function tenthOf(duration: string): string {
+  return `${Math.max(1, Math.floor(ms(duration as ms.StringValue) / 10_000))}s`;
 }
 
 function teamIntegrations(receivers: AlertReceivers, inFile: (name: string, content: string) => string) {

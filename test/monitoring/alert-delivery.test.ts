@@ -296,12 +296,13 @@ describe("alert delivery through the real Alertmanager", () => {
 
   it("ops alerts lists what fires: severity, since, summary, runbook; silenced and inhibited marked", async () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    let text: string;
     try {
       expect(await alertsCommand(target, false, am.port)).toBe(0);
+      text = String(log.mock.calls[0]?.[0]);
     } finally {
       log.mockRestore();
     }
-    const text = String(log.mock.calls[0]?.[0]);
     expect(text).toMatch(/^the test's Alertmanager\nSEVERITY {2}SINCE +ALERT +SUMMARY\n/);
     expect(text).toMatch(/critical {2}\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+[sm] ago\) +BackupFailed \[silenced\]/);
     expect(text).toMatch(/warning .* ChatStoreFull \[inhibited\]/);

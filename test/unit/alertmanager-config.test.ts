@@ -67,7 +67,8 @@ describe("alertmanager.yml", () => {
       expect.objectContaining({
         matchers: ['severity="heartbeat"'],
         receiver: "heartbeat",
-        group_interval: "5m",
+        // Flushed every 30 s, so the 5-minute repeat goes out within 30 s of being due.
+        group_interval: "30s",
         repeat_interval: "5m",
       }),
     ]);
@@ -132,7 +133,7 @@ describe("alertmanager.yml", () => {
     const timings = { groupWait: "1s", groupInterval: "2s", repeatInterval: "1h", heartbeatInterval: "3s" };
     const { config } = render(ALL, { timings });
     expect(config.route).toMatchObject({ group_wait: "1s", group_interval: "2s", repeat_interval: "1h" });
-    expect(config.route.routes[0]).toMatchObject({ group_interval: "3s", repeat_interval: "3s" });
+    expect(config.route.routes[0]).toMatchObject({ group_interval: "1s", repeat_interval: "3s" });
     expect(() => render(ALL, { timings: { ...timings, groupWait: "soon" } })).toThrow(
       'alert timing groupWait: "soon" is not a duration',
     );
