@@ -11,6 +11,7 @@ import { InstalledHostKey } from "./components/installed-host-key.js";
 import { KnownHost } from "./components/known-host.js";
 import { VultrEnvironment } from "./components/vultr-environment.js";
 import { readStackConfig } from "./config/read.js";
+import { alertReceiverWarnings } from "./config/alert-receivers.js";
 import { backupsStep, hostSteps, type HostStep } from "./host/steps.js";
 import { loadTemplates } from "./host/templates.js";
 import { POLICY_PACK_ENV, policyPackRefusal } from "./policies/pack-required.js";
@@ -28,6 +29,8 @@ for (const file of [BUNDLE, BACKUP_BUNDLE, join(ROOT, PROVIDERS_BUNDLE)]) {
 }
 
 const config = readStackConfig();
+// Alerts that reach nobody are worth a line at every preview and up (docs/alert-delivery.md).
+for (const warning of alertReceiverWarnings(config.alertReceivers)) pulumi.log.warn(warning);
 // Logical names are fixed: renaming the host (config hostname) must not
 // rename, and so replace, every resource.
 const vultr =
