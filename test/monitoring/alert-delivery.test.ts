@@ -178,6 +178,10 @@ describe("alert delivery through the real Alertmanager", () => {
     expect(statSync(config).mode & 0o777).toBe(0o600);
     expect(statSync(`${am.dir}/secrets/smtp-password`).mode & 0o777).toBe(0o600);
     expect(readFileSync(config, "utf8")).not.toContain(SMTP_PASSWORD);
+    // Nor does Alertmanager's own API show it (the config it holds names the file).
+    const status = await (await fetch(`${am.url}/api/v2/status`)).text();
+    expect(status).toContain("smtp-password");
+    expect(status).not.toContain(SMTP_PASSWORD);
   });
 
   it("pings the heartbeat URL with the Watchdog, again and again", async () => {

@@ -1,5 +1,8 @@
 // The decisions of `ops alerts`, `ops silence` and status's alerts line:
 // Alertmanager's answer read, the table, the silence's body, bad input refused.
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   ago,
@@ -145,5 +148,40 @@ describe("ops silence", () => {
       createdBy: "ana@laptop",
       comment: "silenced with npm run ops -- silence by ana@laptop",
     });
+  });
+});
+
+describe("npm run ops -- silence, from the command line", () => {
+  // The ops entry as npm runs it, with no stack, server or .env to find:
+  // a bad silence is refused before any of them is looked for.
+  const ops = (args: string[]) => {
+    const root = join(import.meta.dirname, "../..");
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(PULUMI_|OPS_)/.test(key)));
+    const run = spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "scripts/ops.ts"), ...args], {
+      cwd: tmpdir(),
+      env: { ...env, NO_COLOR: "1" },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    return { code: run.status, stderr: run.stderr.trim() };
+  };
+
+  it("refuses a bad duration or a missing name, saying what to give", () => {
+    expect(ops(["silence", "DiskFull", "--for", "soon"])).toEqual({
+      code: 1,
+      stderr: "ops: --for soon: give a duration with its unit, e.g. 30m, 2h or 1d",
+    });
+    expect(ops(["silence", "--for", "2h"]).stderr).toMatch(/^ops: silence which alert\?/);
+  });
+
+  it("lists alerts and silence in its help", () => {
+    expect(ops(["silence", "--help"]).code).toBe(0);
+    const help = spawnSync(
+      join(import.meta.dirname, "../../node_modules/.bin/tsx"),
+      [join(import.meta.dirname, "../../scripts/ops.ts"), "help"],
+      { encoding: "utf8" },
+    ).stdout;
+    expect(help).toContain("alerts [--json]");
+    expect(help).toContain("silence ALERTNAME --for 2h [--comment TEXT]");
   });
 });
