@@ -333,3 +333,71 @@ describe("alert delivery through the real Alertmanager", () => {
     expect(mails.map(subject).join("\n")).not.toContain("Watchdog");
   });
 });
+
+describe("the chat formats, through the real Alertmanager's Slack and Discord integrations", () => {
+  it("sends Slack's message (URL read from its 0600 file) and Discord's, each with the summary and runbook", async () => {
+    const bodies: { path: string; body: string }[] = [];
+    const chat = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk) => (text += String(chunk)));
+      request.on("end", () => {
+        bodies.push({ path: request.url ?? "", body: text });
+        response.end("ok");
+      });
+    });
+    const port = await listen(chat, () => chat.address());
+    const scratch = alertmanagerScratch();
+    const webhook = (format: string, path: string) =>
+      parseAlertReceivers({
+        values: { alertWebhookUrl: `http://127.0.0.1:${port}${path}`, alertWebhookFormat: format },
+        secretKeys: new Set(["alertWebhookUrl"]),
+        stack: "test",
+      }).webhook!;
+    const files = renderAlertmanagerConfig(
+      { webhook: webhook("slack", "/slack") },
+      { timings: TIMINGS, secretsDir: scratch.secretsDir },
+    );
+    // Both integrations in one receiver: Discord's added beside Slack's.
+    const discord = renderAlertmanagerConfig({ webhook: webhook("discord", "/discord") }, { timings: TIMINGS });
+    const discordConfig = /( {4}discord_configs:\n(?: {6}.*\n)+)/.exec(discord.config.content)![1]!;
+    files.config.content = files.config.content.replace("    slack_configs:\n", `${discordConfig}    slack_configs:\n`);
+    const chatAm = await startAlertmanager(files, scratch);
+    try {
+      expect(statSync(`${scratch.secretsDir}/slack-webhook-url`).mode & 0o777).toBe(0o600);
+      const now = Date.now();
+      const response = await fetch(`${chatAm.url}/api/v2/alerts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify([
+          {
+            labels: { alertname: "NatsDown", severity: "critical" },
+            annotations: { summary: "NATS is not answering", runbook: "docs/operations.md#nats-down" },
+            startsAt: new Date(now).toISOString(),
+            endsAt: new Date(now + 3_600_000).toISOString(),
+          },
+        ]),
+      });
+      expect(response.status).toBe(200);
+      const deadline = Date.now() + DELIVERY_BOUND_MS;
+      while (bodies.length < 2 && Date.now() < deadline) await sleep(100);
+      expect(bodies.map((b) => b.path).sort(), chatAm.output.slice(-10).join("\n")).toEqual(["/discord", "/slack"]);
+      const slack = JSON.parse(bodies.find((b) => b.path === "/slack")!.body) as {
+        attachments: { title: string; text: string }[];
+      };
+      expect(slack.attachments[0]).toMatchObject({
+        title: "[FIRING] NatsDown (critical)",
+        text: "NATS is not answering (runbook: docs/operations.md#nats-down)\n",
+      });
+      const discordBody = JSON.parse(bodies.find((b) => b.path === "/discord")!.body) as {
+        embeds: { title: string; description: string }[];
+      };
+      expect(discordBody.embeds[0]).toMatchObject({
+        title: "[FIRING] NatsDown (critical)",
+        description: "NATS is not answering (runbook: docs/operations.md#nats-down)\n",
+      });
+    } finally {
+      await chatAm.stop();
+      await new Promise((resolve) => chat.close(resolve));
+    }
+  }, 60_000);
+});
