@@ -23,9 +23,10 @@ export default defineConfig({
         extends: true,
         test: {
           name: "system",
-          // A Docker engine and a systemd test host: heavy, one at a time,
+          // A Docker engine, a systemd test host, real monitoring servers
+          // (monitoring/): heavy, one at a time,
           // after the fast ones so they do not starve their timing.
-          include: ["test/{stack,host,bench}/**/*.test.ts"],
+          include: ["test/{stack,host,bench,monitoring}/**/*.test.ts"],
           fileParallelism: false,
           // One worker runs every file, keeping modules between them: the
           // deployed test host (test/harness/deployed-host.ts) is built by

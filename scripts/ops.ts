@@ -11,6 +11,8 @@ import { ROOT } from "./project-root.js";
 import { backup, backupKey, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";
 import { logs } from "./ops/commands/logs.js";
+import { alerts, silence } from "./ops/commands/alerts.js";
+import { parseSilence } from "./ops/alerts.js";
 import { releases } from "./ops/commands/releases.js";
 import { restart } from "./ops/commands/restart.js";
 import { ssh } from "./ops/commands/ssh.js";
@@ -39,7 +41,14 @@ const HELP: Record<string, string> = {
   status: `status [--json]
   The API through Caddy, the containers, the release in service, JetStream's
   usage and limits, the data directory's disk use, the certificate, the last
-  backup. Exits 2 when the API does not answer through Caddy.`,
+  backup, the alerts firing. Exits 2 when the API does not answer through Caddy.`,
+  alerts: `alerts [--json]
+  The alerts firing on the host (Alertmanager, through the tunnel): severity,
+  since when, summary and runbook, most severe first; silenced and inhibited
+  ones marked; whether the heartbeat still pings the outside check.`,
+  silence: `silence ALERTNAME --for 2h [--comment TEXT]
+  No notices for ALERTNAME (every instance of it) for that long (at most 30d);
+  it still shows in alerts, marked silenced. Recorded in Alertmanager with your name.`,
   logs: `logs [api|nats|caddy|all] [--follow] [--since 10m] [--tail 100] [--grep PATTERN]
   The instances' logs, each line labelled, and Caddy's access log.`,
   releases: `releases [--json]
@@ -140,6 +149,8 @@ async function main(): Promise<number> {
       "keep",
       "identity",
       "overlap",
+      "for",
+      "comment",
     ],
     default: { backup: true },
     alias: { h: "help" },
@@ -156,6 +167,8 @@ async function main(): Promise<number> {
   }
   // Needs no server: a key pair made here.
   if (command === "backup-key") return backupKey(argv.out);
+  // Bad input is refused before any server is reached.
+  const silenceRequest = command === "silence" ? parseSilence(rest, argv.for, argv.comment) : undefined;
   const target = resolveTarget({
     local: argv.local,
     localDir: argv["local-dir"],
@@ -170,6 +183,10 @@ async function main(): Promise<number> {
   switch (command) {
     case "status":
       return status(target, argv.json);
+    case "alerts":
+      return alerts(target, argv.json);
+    case "silence":
+      return silence(target, silenceRequest!, actor);
     case "logs": {
       const service = rest[0] ?? "all";
       if (service !== "all" && !SERVICES.includes(service as Service))

@@ -11,6 +11,7 @@ import { parseBackupRecipients, parseOwnBucket, type BackupSettings } from "./ba
 import { MONITORING_DEFAULTS, parseMonitoringSettings, type MonitoringSettings } from "./monitoring-settings.js";
 import { parseAlertThresholds, type AlertThresholds } from "./alert-thresholds.js";
 import { pinnedImage } from "./pinned-image.js";
+import { ALERT_RECEIVER_KEYS, parseAlertReceivers, type AlertReceivers } from "./alert-receivers.js";
 import { optionalSecret, parsePreviousJwtSecret, parsePrivateKey, secret } from "./secrets.js";
 
 export const PROJECT = "conversational-platform";
@@ -67,6 +68,8 @@ const STACK_KEYS = {
   monitoringRetentionSize: { type: "string", default: MONITORING_DEFAULTS.retentionSize },
   // The alert rules' thresholds, each key optional (alert-thresholds.ts).
   alertThresholds: { type: "object", default: {} },
+  // Where alerts go (alert-receivers.ts).
+  ...ALERT_RECEIVER_KEYS,
 } as const;
 
 export type ConfigKey = keyof typeof STACK_KEYS;
@@ -136,6 +139,8 @@ export interface StackConfig {
   monitoring: MonitoringSettings;
   /** Where the alert rules fire (templates/host/monitoring/rules). */
   alertThresholds: AlertThresholds;
+  /** Where Alertmanager sends the alerts, and the heartbeat's URL. Secrets in plaintext here (see sshPrivateKey). */
+  alertReceivers: AlertReceivers;
   /** The API's own settings, pushed to the host in its .env. Secrets in plaintext here (see sshPrivateKey). */
   app: {
     natsToken: string;
@@ -290,6 +295,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     },
     monitoring: parseMonitoringSettings(raw),
     alertThresholds: parseAlertThresholds(raw),
+    alertReceivers: parseAlertReceivers(raw),
     app: {
       natsToken: secret(raw, "natsToken", 16, "openssl rand -base64 32 | pulumi config set --secret natsToken"),
       natsPreviousToken: optionalSecret(raw, "natsPreviousToken", 16),

@@ -1,6 +1,8 @@
 // What a stack's settings allow that an operator should hear about at every
 // preview and up: not errors (each is a choice someone may make on purpose),
-// but each can cost data or cut streams. infra/index.ts logs them.
+// but each can cost data, cut streams or leave alerts unheard.
+// infra/index.ts logs them.
+import { alertReceiverWarnings } from "./alert-receivers.js";
 import type { StackConfig } from "./stack-config.js";
 
 export function stackWarnings(config: StackConfig): string[] {
@@ -16,5 +18,7 @@ export function stackWarnings(config: StackConfig): string[] {
         "than the Caddy the deploy measure ran without a cut stream; 2.6.2 cut 7 of 1,169 streams " +
         "in three deploy runs (docs/benchmarks.md). For deploys that keep every stream: pulumi config rm packageSource",
     );
+  // Alerts that reach nobody (docs/alert-delivery.md).
+  warnings.push(...alertReceiverWarnings(config.alertReceivers));
   return warnings;
 }

@@ -196,6 +196,11 @@ describe("pulumi preview of the production program", () => {
     expect(names.filter((n) => n.includes("chat-platform"))).toEqual([]);
   });
 
+  it("warns that alerts reach nobody: the stack sets no alert receiver and no heartbeat URL", () => {
+    expect(plan.output).toContain("No alert receiver is set (alertEmailTo, alertWebhookUrl)");
+    expect(plan.output).toContain("alertHeartbeatUrl is not set");
+  });
+
   it("runs the host steps in order, and keeps the SSH key and the stack's secrets secret", () => {
     const steps = plan.ofType(T.step).map((s) => urnName(s.urn));
     expect(steps).toEqual(

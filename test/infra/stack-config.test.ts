@@ -381,18 +381,34 @@ describe("Pulumi.prod.yaml", () => {
 });
 
 describe("stackWarnings", () => {
-  it("warns of nothing for a stack on the defaults", () => {
-    expect(stackWarnings(parseStackConfig(raw()))).toEqual([]);
+  /** A stack whose alerts reach someone, so that only the warning under test is left. */
+  const heard = {
+    alertWebhookUrl: "https://hooks.example.com/alerts",
+    alertHeartbeatUrl: "https://hc.example.com/ping/1",
+  };
+  const heardSecrets = [...SECRET_KEYS, "alertWebhookUrl", "alertHeartbeatUrl"];
+
+  it("warns of nothing for a stack on the defaults whose alerts reach someone", () => {
+    expect(stackWarnings(parseStackConfig(raw(heard, heardSecrets)))).toEqual([]);
+  });
+
+  it("warns that alerts reach nobody without a receiver or a heartbeat", () => {
+    expect(stackWarnings(parseStackConfig(raw()))).toEqual([
+      expect.stringMatching(/^No alert receiver is set/),
+      expect.stringMatching(/^alertHeartbeatUrl is not set/),
+    ]);
   });
 
   it("warns that allowReplace lets a replacement delete the chat store, and how to restore", () => {
-    const [warning, ...rest] = stackWarnings(parseStackConfig(raw({ allowReplace: "true" })));
+    const [warning, ...rest] = stackWarnings(parseStackConfig(raw({ ...heard, allowReplace: "true" }, heardSecrets)));
     expect(rest).toEqual([]);
     expect(warning).toMatch(/^allowReplace is true: .*chat store.*npm run ops -- restore latest.*pulumi config rm/);
   });
 
   it("warns that the OS's Caddy may cut streams in a deploy, and names the fix", () => {
-    const [warning, ...rest] = stackWarnings(parseStackConfig(raw({ packageSource: "distro" })));
+    const [warning, ...rest] = stackWarnings(
+      parseStackConfig(raw({ ...heard, packageSource: "distro" }, heardSecrets)),
+    );
     expect(rest).toEqual([]);
     expect(warning).toMatch(/^packageSource is "distro": .*Caddy.*cut .*pulumi config rm packageSource$/);
   });
