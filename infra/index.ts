@@ -14,6 +14,8 @@ import { readStackConfig } from "./config/read.js";
 import { stackWarnings } from "./config/warnings.js";
 import { backupsStep, hostSteps, type HostStep } from "./host/steps.js";
 import { loadTemplates } from "./host/templates.js";
+import { renderAlertmanagerConfig } from "./monitoring/alertmanager-config.js";
+import { renderAlertRules } from "./monitoring/alert-rules.js";
 import { POLICY_PACK_ENV, policyPackRefusal } from "./policies/pack-required.js";
 import { PROVIDERS_BUNDLE } from "./providers/dynamic.js";
 
@@ -29,6 +31,7 @@ for (const file of [BUNDLE, BACKUP_BUNDLE, join(ROOT, PROVIDERS_BUNDLE)]) {
 }
 
 const config = readStackConfig();
+const templates = loadTemplates();
 // Logical names are fixed: renaming the host (config hostname) must not
 // rename, and so replace, every resource.
 const vultr =
@@ -62,7 +65,7 @@ const installedHostKey =
         dialTimeoutSeconds: config.sshDialTimeout,
         firstBootKey: vultr.firstBootKey,
         server: vultr.server.instanceId,
-        templates: loadTemplates(),
+        templates,
         after: [vultr.firewall],
       })
     : undefined;
@@ -89,14 +92,14 @@ const backups: HostStep | LateStep = vultrBucket
         .all([vultrBucket.endpoint, vultrBucket.bucketName, vultrBucket.accessKey, vultrBucket.secretKey])
         .apply(([endpoint, bucket, accessKey, secretKey]) =>
           backupsStep(
-            loadTemplates(),
+            templates,
             { schedule, keep, recipients, bucket: { endpoint, bucket, accessKey, secretKey } },
             backupBundle,
             BACKUP_BUNDLE,
           ),
         ),
     }
-  : backupsStep(loadTemplates(), { schedule, keep, recipients, bucket: ownBucket }, backupBundle, BACKUP_BUNDLE);
+  : backupsStep(templates, { schedule, keep, recipients, bucket: ownBucket }, backupBundle, BACKUP_BUNDLE);
 
 const host = new HostConfiguration("platform-host", {
   host: address,
@@ -108,7 +111,7 @@ const host = new HostConfiguration("platform-host", {
   // A replaced instance gets a new id: every step runs again on it.
   triggers: [vultr ? vultr.server.instanceId : address],
   steps: hostSteps(
-    loadTemplates(),
+    templates,
     {
       deployUser: config.deployUser,
       deploySshKey: config.sshPublicKey,
@@ -123,7 +126,11 @@ const host = new HostConfiguration("platform-host", {
     readFileSync(BUNDLE),
     BUNDLE,
     backups,
-    config.monitoring,
+    {
+      ...config.monitoring,
+      rules: renderAlertRules(templates.alertRules, config.alertThresholds),
+      alertmanager: renderAlertmanagerConfig(config.alertReceivers),
+    },
   ),
   // The certificate check at the end needs the API's name to point here.
   verifyAfter: vultr ? [vultr.dns] : [],

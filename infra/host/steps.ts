@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { API_SETTINGS } from "../config/api-settings.js";
 import type { MonitoringSettings } from "../config/monitoring-settings.js";
 import type { StackConfig } from "../config/stack-config.js";
+import { ALERTMANAGER_SECRETS_DIR, type AlertmanagerFiles } from "../monitoring/alertmanager-config.js";
 import { renderPrometheusConfig, type ScrapeIntervals } from "../monitoring/prometheus-config.js";
 import { natsCredentials, renderNatsAuth } from "./nats-users.js";
 import { renderEnvFile, renderTemplate } from "./render.js";
@@ -298,8 +299,12 @@ export interface MonitoringStepSettings extends MonitoringSettings {
   intervals?: ScrapeIntervals;
   /** Prometheus rule files by name ("host.yml"), installed in /etc/prometheus/rules/; any other there is removed. */
   rules?: Readonly<Record<string, string>>;
-  /** /etc/prometheus/alertmanager.yml; by default a placeholder that delivers nothing (templates/host/monitoring/alertmanager.yml). */
-  alertmanagerConfig?: string;
+  /**
+   * alertmanager.yml and the secrets it reads from files of their own
+   * (infra/monitoring/alertmanager-config.ts); by default a placeholder that
+   * delivers nothing (templates/host/monitoring/alertmanager.yml).
+   */
+  alertmanager?: AlertmanagerFiles;
 }
 
 /**
@@ -315,6 +320,13 @@ export function monitoringStep(templates: Templates, host: HostSettings, setting
     if (!/^[a-z0-9-]+\.yml$/.test(name))
       throw new Error(`rule file "${name}": names are lower case, digits and -, then .yml`);
   }
+  // The script installs each secret by its name in the one folder Alertmanager's configuration names.
+  const secrets = (settings.alertmanager?.secrets ?? []).map((file) => {
+    const name = file.path.slice(ALERTMANAGER_SECRETS_DIR.length + 1);
+    if (!file.path.startsWith(`${ALERTMANAGER_SECRETS_DIR}/`) || !/^[a-z0-9-]+$/.test(name))
+      throw new Error(`alertmanager secret "${file.path}": not a file name in ${ALERTMANAGER_SECRETS_DIR}`);
+    return `${name}:${b64(file.content)}`;
+  });
   return step(
     "monitoring",
     `Run Prometheus, Alertmanager and the exporters on loopback, keeping metrics ${settings.retention} or ${settings.retentionSize}` +
@@ -337,7 +349,8 @@ export function monitoringStep(templates: Templates, host: HostSettings, setting
           intervals: settings.intervals,
         }),
       ),
-      ALERTMANAGER_YML_B64: b64(settings.alertmanagerConfig ?? files["alertmanager.yml"]),
+      ALERTMANAGER_YML_B64: b64(settings.alertmanager?.config.content ?? files["alertmanager.yml"]),
+      ALERTMANAGER_SECRET_FILES: secrets.join(" "),
       BLACKBOX_YML_B64: b64(files["blackbox.yml"]),
       METRICS_SCRIPT_B64: b64(files["textfile-metrics.sh"]),
       METRICS_SERVICE_B64: b64(files["platform-textfile-metrics.service"]),
@@ -345,7 +358,7 @@ export function monitoringStep(templates: Templates, host: HostSettings, setting
       RULE_FILES: rules.map(([name, text]) => `${name}:${b64(text)}`).join(" "),
     }),
     // Receivers' passwords and webhook URLs are in Alertmanager's configuration; the placeholder holds none.
-    settings.alertmanagerConfig !== undefined,
+    settings.alertmanager !== undefined,
   );
 }
 

@@ -2,6 +2,7 @@
 // host layer, so everything else works on plain strings.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ALERT_RULE_FILES, type AlertRuleFile } from "../monitoring/alert-rules.js";
 
 export const TEMPLATES_DIR = join(import.meta.dirname, "../../templates");
 
@@ -92,6 +93,8 @@ export interface Templates {
   stackEnv: string;
   /** The host's monitoring (templates/host/monitoring/): configuration, systemd drop-ins, the textfile metrics' writer. */
   monitoring: Record<(typeof MONITORING_FILES)[number], string>;
+  /** The alert rules with their threshold placeholders (templates/host/monitoring/rules/, infra/monitoring/alert-rules.ts). */
+  alertRules: Record<AlertRuleFile, string>;
 }
 
 export function loadTemplates(dir = TEMPLATES_DIR): Templates {
@@ -116,5 +119,8 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
     monitoring: Object.fromEntries(
       MONITORING_FILES.map((f) => [f, read(`host/monitoring/${f}`)]),
     ) as Templates["monitoring"],
+    alertRules: Object.fromEntries(
+      ALERT_RULE_FILES.map((f) => [f, read(`host/monitoring/rules/${f}`)]),
+    ) as Templates["alertRules"],
   };
 }

@@ -190,7 +190,8 @@ function secretCarryingPaths(type: string, props: Record<string, unknown>): Set<
   if (type !== HOST_STEP) return new Set();
   const step = readKnown(props, "step");
   const name = step && typeof step === "object" ? readKnown(step as Record<string, unknown>, "name") : undefined;
-  return new Set(["target.privateKey", ...(name === "stack" ? ["step.script"] : [])]);
+  // The stack's secrets and the alert receivers' go in these steps' scripts, which are secret inputs.
+  return new Set(["target.privateKey", ...(name === "stack" || name === "monitoring" ? ["step.script"] : [])]);
 }
 
 export const noPlaintextCredentials: ResourceValidationPolicy = {

@@ -1,5 +1,6 @@
 // The host steps as data: their order, what re-runs when one file changes,
 // and how secrets travel. The engine runs them in test/host/existing-server-up.test.ts.
+import { renderAlertmanagerConfig } from "../../infra/monitoring/alertmanager-config.js";
 import { natsCredentials } from "../../infra/host/nats-users.js";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -264,9 +265,38 @@ describe("the monitoring step", () => {
     const placeholder = monitoringStep(loadTemplates(), HOST, MONITORING);
     expect(inputs(MONITORING).ALERTMANAGER_YML).toBe(loadTemplates().monitoring["alertmanager.yml"]);
     expect(placeholder.secret).toBe(false);
-    const given = { ...MONITORING, alertmanagerConfig: "route:\n  receiver: team\n" };
-    expect(inputs(given).ALERTMANAGER_YML).toBe(given.alertmanagerConfig);
+    const alertmanager = renderAlertmanagerConfig({
+      email: undefined,
+      webhook: undefined,
+      heartbeatUrl: "https://hc.example.com/ping/1",
+    });
+    const given = { ...MONITORING, alertmanager };
+    expect(inputs(given).ALERTMANAGER_YML).toBe(alertmanager.config.content);
     expect(monitoringStep(loadTemplates(), HOST, given).secret).toBe(true);
+  });
+
+  it("carries Alertmanager's secret files by name, and refuses one outside its folder", () => {
+    const files = (secrets: Array<{ path: string; content: string }>) => ({
+      ...MONITORING,
+      alertmanager: {
+        config: { path: "/etc/prometheus/alertmanager.yml", content: "x", mode: 0o600 as const },
+        secrets: secrets.map((f) => ({ ...f, mode: 0o600 as const })),
+      },
+    });
+    const { script } = monitoringStep(
+      loadTemplates(),
+      HOST,
+      files([{ path: "/etc/prometheus/alertmanager-secrets/smtp-password", content: "hunter2" }]),
+    );
+    const line = /^ALERTMANAGER_SECRET_FILES='(.*)'$/m.exec(script)![1]!;
+    expect(line.split(":")[0]).toBe("smtp-password");
+    expect(Buffer.from(line.split(":")[1]!, "base64").toString()).toBe("hunter2");
+    expect(
+      /^ALERTMANAGER_SECRET_FILES='(.*)'$/m.exec(monitoringStep(loadTemplates(), HOST, MONITORING).script)![1],
+    ).toBe("");
+    expect(() => monitoringStep(loadTemplates(), HOST, files([{ path: "/etc/passwd", content: "x" }]))).toThrow(
+      /alertmanager secret "\/etc\/passwd"/,
+    );
   });
 
   it("carries the rule files by name, in a stable order, and refuses a name that is not a plain .yml", () => {

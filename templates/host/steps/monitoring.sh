@@ -10,7 +10,8 @@
 # NODE_EXPORTER_DROPIN_B64, BLACKBOX_DROPIN_B64, PROMETHEUS_YML_B64,
 # ALERTMANAGER_YML_B64, BLACKBOX_YML_B64, METRICS_SCRIPT_B64,
 # METRICS_SERVICE_B64, METRICS_TIMER_B64; RULE_FILES: "NAME.yml:BASE64 ..."
-# (empty: no rules).
+# (empty: no rules); ALERTMANAGER_SECRET_FILES: "NAME:BASE64 ..." (the
+# receivers' secrets that alertmanager.yml reads from files; may be empty).
 # shellcheck source=templates/host/lib.sh
 . "$PLATFORM_STAGE/lib.sh"
 LOG_PREFIX=monitoring
@@ -98,7 +99,28 @@ decode PROMETHEUS_YML_B64 "$PLATFORM_STAGE/prometheus.yml"
 decode ALERTMANAGER_YML_B64 "$PLATFORM_STAGE/alertmanager.yml"
 decode BLACKBOX_YML_B64 "$PLATFORM_STAGE/blackbox.yml"
 install_file "$PLATFORM_STAGE/prometheus.yml" /etc/prometheus/prometheus.yml 0644 root:root promtool check config && reload[prometheus]=1
-# Receivers' passwords may be in it: prometheus (Alertmanager's user) reads, nobody else.
+# The receivers' secrets first, so the configuration that names them finds
+# them: prometheus (Alertmanager's user) alone reads them.
+SECRETS_DIR=/etc/prometheus/alertmanager-secrets
+install -d -m 0700 -o prometheus -g prometheus "$SECRETS_DIR"
+kept_secrets=()
+for entry in ${ALERTMANAGER_SECRET_FILES:-}; do
+  name=${entry%%:*}
+  [[ "$name" =~ ^[a-z0-9-]+$ ]] || fail "alertmanager secret \"$name\": names are lower case, digits and -"
+  printf '%s' "${entry#*:}" | base64 -d >"$PLATFORM_STAGE/secret-$name"
+  install_file "$PLATFORM_STAGE/secret-$name" "$SECRETS_DIR/$name" 0600 prometheus:prometheus &&
+    reload[prometheus-alertmanager]=1
+  rm -f "$PLATFORM_STAGE/secret-$name"
+  kept_secrets+=("$name")
+done
+for file in "$SECRETS_DIR"/*; do
+  [ -e "$file" ] || continue
+  case " ${kept_secrets[*]} " in *" $(basename "$file") "*) continue ;; esac
+  rm -f "$file"
+  log "removed $file"
+  reload[prometheus-alertmanager]=1
+done
+# Receivers' webhook URLs may be in it: prometheus (Alertmanager's user) reads, nobody else.
 install_file "$PLATFORM_STAGE/alertmanager.yml" /etc/prometheus/alertmanager.yml 0640 root:prometheus amtool check-config && reload[prometheus-alertmanager]=1
 install_file "$PLATFORM_STAGE/blackbox.yml" /etc/prometheus/blackbox.yml 0644 root:root blackbox_valid && reload[prometheus-blackbox-exporter]=1
 
