@@ -8,6 +8,8 @@ import { config as loadDotenv } from "dotenv";
 import { $, chalk, minimist, spinner } from "zx";
 import { terminalSafe } from "../infra/host/runner/terminal-safe.js";
 import { ROOT } from "./project-root.js";
+import { dashboard } from "./ops/commands/dashboard.js";
+import { parseLocalPort } from "./ops/dashboard.js";
 import { backup, backupKey, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";
 import { logs } from "./ops/commands/logs.js";
@@ -40,6 +42,12 @@ const HELP: Record<string, string> = {
   The API through Caddy, the containers, the release in service, JetStream's
   usage and limits, the data directory's disk use, the certificate, the last
   backup. Exits 2 when the API does not answer through Caddy.`,
+  dashboard: `dashboard [--local-port N]
+  An SSH tunnel to the host's Prometheus (127.0.0.1:9090 there) and the
+  address of its dashboard here (http://127.0.0.1:N/consoles/dashboard.html):
+  requests, errors, time to first token, streams, store, disk, backups and
+  firing alerts. Open it in a browser; Ctrl-C closes the tunnel. Without
+  --local-port, any free port (--port is the host's SSH port).`,
   logs: `logs [api|nats|caddy|all] [--follow] [--since 10m] [--tail 100] [--grep PATTERN]
   The instances' logs, each line labelled, and Caddy's access log.`,
   releases: `releases [--json]
@@ -140,6 +148,7 @@ async function main(): Promise<number> {
       "keep",
       "identity",
       "overlap",
+      "local-port",
     ],
     default: { backup: true },
     alias: { h: "help" },
@@ -156,6 +165,8 @@ async function main(): Promise<number> {
   }
   // Needs no server: a key pair made here.
   if (command === "backup-key") return backupKey(argv.out);
+  // Checked before the host is looked up: a bad flag is said at once.
+  const localPort = command === "dashboard" ? parseLocalPort(argv["local-port"]) : undefined;
   const target = resolveTarget({
     local: argv.local,
     localDir: argv["local-dir"],
@@ -185,6 +196,8 @@ async function main(): Promise<number> {
         grep: argv.grep ?? "",
       });
     }
+    case "dashboard":
+      return dashboard(target, { localPort });
     case "releases":
       return releases(target, argv.json);
     case "deploy": {
