@@ -67,7 +67,7 @@ describe("ops dashboard through a tunnel", () => {
     return (server.address() as AddressInfo).port;
   }
 
-  const target = { description: "the test host", transport: new LocalTransport("the test host") } as Target;
+  const target = { description: "the test host", transport: new LocalTransport("the test host") } as unknown as Target;
 
   it("prints the address, which leads to the dashboard while the tunnel lasts, and closes it when told", async () => {
     const remotePort = await prometheus(200);
