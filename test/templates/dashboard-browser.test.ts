@@ -260,7 +260,7 @@ describe("the dashboard in a browser, through ops dashboard's tunnel to a real P
     // are averages over 5 minutes, which this Prometheus has not been up for.)
     expect(value("requests")).toMatch(/^[0-9.]+ \/s$/);
     expect(parseFloat(value("requests"))).toBeGreaterThan(0);
-    expect(value("errors")).toBe("9.1 %");
+    expect(value("errors")).toBe("9.09 %");
     expect(value("upstream")).toMatch(/^[0-9.]+ \/min$/);
     expect(parseFloat(value("upstream"))).toBeGreaterThan(0);
     expect(value("ttft")).toMatch(/^p50\s*625 ms p99\s*3\.80 s$/);
