@@ -282,9 +282,10 @@ describe("the dashboard in a browser, through ops dashboard's tunnel to a real P
 
   it("turns the backup panel red when the last run failed", async () => {
     state.backupOk = 0;
+    // Every sample of the last 3 s says so: the page's query, a moment later, sees it too.
     await waitUntil(
       "the failed run",
-      () => scalar("platform_backup_last_run_success"),
+      () => scalar("max_over_time(platform_backup_last_run_success[3s])"),
       (v) => v === 0,
       10_000,
     );
