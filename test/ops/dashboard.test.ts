@@ -9,6 +9,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { LocalTransport } from "../../infra/host/runner/local.js";
+import { loadTemplates } from "../../infra/host/templates.js";
+import { MONITORING_PORTS } from "../../infra/monitoring/prometheus-config.js";
 import { dashboard } from "../../scripts/ops/commands/dashboard.js";
 import {
   DASHBOARD_PATH,
@@ -47,6 +49,14 @@ describe("the dashboard's decisions", () => {
     const denied = Object.assign(new Error("listen EACCES"), { code: "EACCES" });
     expect(listenError(denied, 80).message).toMatch(/port 80 needs privileges here: choose one above 1023/);
     expect(listenError(new Error("odd"), 5).message).toMatch(/could not listen on 127\.0\.0\.1:5: odd/);
+  });
+});
+
+describe("the host lets the deploy user tunnel to Prometheus", () => {
+  it("names Prometheus's port in sshd's PermitOpen, beside NATS's (templates/host/ssh/00-platform-hardening.conf)", () => {
+    const conf = loadTemplates().bootstrap["ssh/00-platform-hardening.conf"];
+    const permitted = /^PermitOpen (.+)$/m.exec(conf)![1]!.split(" ");
+    expect(permitted).toEqual(["127.0.0.1:4222", `127.0.0.1:${MONITORING_PORTS.prometheus}`]);
   });
 });
 
