@@ -5,7 +5,10 @@
 // where nothing answers and a Prometheus without the dashboard each give
 // their own error, and the tunnel closes when told. Through a real sshd to a
 // real Prometheus: test/templates/dashboard-browser.test.ts.
+import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { LocalTransport } from "../../infra/host/runner/local.js";
@@ -22,6 +25,7 @@ import {
 import { OpsError } from "../../scripts/ops/ops-error.js";
 import type { Target } from "../../scripts/ops/target.js";
 import { freePort } from "../../scripts/loopback/ports.js";
+import { ROOT } from "../../scripts/project-root.js";
 
 describe("the dashboard's decisions", () => {
   it("takes --local-port as a port number, or none for any free port, and refuses anything else by name", () => {
@@ -49,6 +53,29 @@ describe("the dashboard's decisions", () => {
     const denied = Object.assign(new Error("listen EACCES"), { code: "EACCES" });
     expect(listenError(denied, 80).message).toMatch(/port 80 needs privileges here: choose one above 1023/);
     expect(listenError(new Error("odd"), 5).message).toMatch(/could not listen on 127\.0\.0\.1:5: odd/);
+  });
+});
+
+describe("npm run ops -- dashboard, the command line", () => {
+  const ops = (args: string[]) =>
+    spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "scripts/ops.ts"), ...args], {
+      encoding: "utf8",
+      timeout: 60_000,
+      // No stack, no .env: a bad flag must be said before either is read.
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    });
+
+  it("refuses a bad --local-port by name before looking for the host", () => {
+    const run = ops(["dashboard", "--local-port", "http"]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("ops: --local-port http: give a port number from 1 to 65535");
+  });
+
+  it("is in the help, with its flag", () => {
+    const run = ops(["dashboard", "--help"]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^npm run ops -- dashboard \[--local-port N\]/);
   });
 });
 
