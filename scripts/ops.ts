@@ -8,6 +8,8 @@ import { config as loadDotenv } from "dotenv";
 import { $, chalk, minimist, spinner } from "zx";
 import { terminalSafe } from "../infra/host/runner/terminal-safe.js";
 import { ROOT } from "./project-root.js";
+import { dashboard } from "./ops/commands/dashboard.js";
+import { parseLocalPort } from "./ops/dashboard.js";
 import { backup, backupKey, listBackups, purge, restore } from "./ops/commands/backup.js";
 import { deploy, rollback } from "./ops/commands/deploy.js";
 import { logs } from "./ops/commands/logs.js";
@@ -49,6 +51,12 @@ const HELP: Record<string, string> = {
   silence: `silence ALERTNAME --for 2h [--comment TEXT]
   No notices for ALERTNAME (every instance of it) for that long (at most 30d);
   it still shows in alerts, marked silenced. Recorded in Alertmanager with your name.`,
+  dashboard: `dashboard [--local-port N]
+  An SSH tunnel to the host's Prometheus (127.0.0.1:9090 there) and the
+  address of its dashboard here (http://127.0.0.1:N/consoles/dashboard.html):
+  requests, errors, time to first token, streams, store, disk, backups and
+  firing alerts. Open it in a browser; Ctrl-C closes the tunnel. Without
+  --local-port, any free port (--port is the host's SSH port).`,
   logs: `logs [api|nats|caddy|all] [--follow] [--since 10m] [--tail 100] [--grep PATTERN]
   The instances' logs, each line labelled, and Caddy's access log.`,
   releases: `releases [--json]
@@ -151,6 +159,7 @@ async function main(): Promise<number> {
       "overlap",
       "for",
       "comment",
+      "local-port",
     ],
     default: { backup: true },
     alias: { h: "help" },
@@ -169,6 +178,7 @@ async function main(): Promise<number> {
   if (command === "backup-key") return backupKey(argv.out);
   // Bad input is refused before any server is reached.
   const silenceRequest = command === "silence" ? parseSilence(rest, argv.for, argv.comment) : undefined;
+  const localPort = command === "dashboard" ? parseLocalPort(argv["local-port"]) : undefined;
   const target = resolveTarget({
     local: argv.local,
     localDir: argv["local-dir"],
@@ -202,6 +212,8 @@ async function main(): Promise<number> {
         grep: argv.grep ?? "",
       });
     }
+    case "dashboard":
+      return dashboard(target, { localPort });
     case "releases":
       return releases(target, argv.json);
     case "deploy": {

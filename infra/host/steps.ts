@@ -355,6 +355,7 @@ export function monitoringStep(templates: Templates, host: HostSettings, setting
       METRICS_SCRIPT_B64: b64(files["textfile-metrics.sh"]),
       METRICS_SERVICE_B64: b64(files["platform-textfile-metrics.service"]),
       METRICS_TIMER_B64: b64(files["platform-textfile-metrics.timer"]),
+      DASHBOARD_B64: b64(files["dashboard.html"]),
       RULE_FILES: rules.map(([name, text]) => `${name}:${b64(text)}`).join(" "),
     }),
     // Receivers' passwords and webhook URLs are in Alertmanager's configuration; the placeholder holds none.

@@ -69,6 +69,7 @@ export const MONITORING_FILES = [
   "textfile-metrics.sh",
   "platform-textfile-metrics.service",
   "platform-textfile-metrics.timer",
+  "dashboard.html",
 ] as const;
 
 export interface Templates {

@@ -1,6 +1,7 @@
 // A port on this machine's loopback that leads to a port on the host's
 // loopback, through the target's transport (an SSH tunnel for a server): how
-// the backup commands reach NATS, whose port the host keeps private.
+// the backup commands reach NATS, and `dashboard` Prometheus, whose ports
+// the host keeps private.
 import { createServer, type Socket } from "node:net";
 import { pipeline } from "node:stream";
 import type { Transport } from "../../infra/host/runner/transport.js";
@@ -11,7 +12,8 @@ export interface Tunnel {
   close(): Promise<void>;
 }
 
-export async function openTunnel(transport: Transport, remotePort: number): Promise<Tunnel> {
+/** `localPort` 0: any free port. Rejects with the listen error (EADDRINUSE: taken). */
+export async function openTunnel(transport: Transport, remotePort: number, localPort = 0): Promise<Tunnel> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -24,7 +26,7 @@ export async function openTunnel(transport: Transport, remotePort: number): Prom
       },
     );
   });
-  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(localPort, "127.0.0.1", resolve));
   const address = server.address();
   if (!address || typeof address === "string") throw new Error("the tunnel did not get a local port");
   return {

@@ -254,6 +254,13 @@ describe("the monitoring step", () => {
     expect(dropIn).toMatch(/^MemoryMax=/m);
   });
 
+  it("carries the dashboard as it is in templates/, and tells Prometheus where its consoles are", () => {
+    const given = inputs(MONITORING);
+    expect(given.DASHBOARD).toBe(loadTemplates().monitoring["dashboard.html"]);
+    expect(given.PROMETHEUS_DROPIN).toContain("--web.console.templates=/etc/prometheus/consoles");
+    expect(given.PROMETHEUS_DROPIN).toContain("--web.console.libraries=/etc/prometheus/console_libraries");
+  });
+
   it("probes the site's certificate, its chain unchecked only with Caddy's internal CA", () => {
     expect(inputs(MONITORING).PROMETHEUS_YML).toMatch(/module: \[tls_certificate\][\s\S]*"api\.example\.com:443"/);
     expect(inputs(MONITORING, { ...HOST, tlsIssuer: "internal" }).PROMETHEUS_YML).toContain(

@@ -9,9 +9,10 @@
 # Inputs (base64): PROMETHEUS_DROPIN_B64, ALERTMANAGER_DROPIN_B64,
 # NODE_EXPORTER_DROPIN_B64, BLACKBOX_DROPIN_B64, PROMETHEUS_YML_B64,
 # ALERTMANAGER_YML_B64, BLACKBOX_YML_B64, METRICS_SCRIPT_B64,
-# METRICS_SERVICE_B64, METRICS_TIMER_B64; RULE_FILES: "NAME.yml:BASE64 ..."
-# (empty: no rules); ALERTMANAGER_SECRET_FILES: "NAME:BASE64 ..." (the
-# receivers' secrets that alertmanager.yml reads from files; may be empty).
+# METRICS_SERVICE_B64, METRICS_TIMER_B64, DASHBOARD_B64; RULE_FILES:
+# "NAME.yml:BASE64 ..." (empty: no rules); ALERTMANAGER_SECRET_FILES:
+# "NAME:BASE64 ..." (the receivers' secrets that alertmanager.yml reads from
+# files; may be empty).
 # shellcheck source=templates/host/lib.sh
 . "$PLATFORM_STAGE/lib.sh"
 LOG_PREFIX=monitoring
@@ -28,6 +29,8 @@ SERVICES=(
 TEXTFILE_DIR=/var/lib/prometheus/node-exporter
 # Prometheus reads every *.yml here (prometheus.yml's rule_files); tests point it elsewhere.
 RULES_DIR=${RULES_DIR:-/etc/prometheus/rules}
+# Prometheus's console folder (--web.console.templates in its drop-in), where the dashboard goes.
+CONSOLES_DIR=/etc/prometheus/consoles
 # Services to restart (their command line or limits changed) or reload (their files did).
 declare -A restart=() reload=()
 
@@ -123,6 +126,9 @@ done
 # Receivers' webhook URLs may be in it: prometheus (Alertmanager's user) reads, nobody else.
 install_file "$PLATFORM_STAGE/alertmanager.yml" /etc/prometheus/alertmanager.yml 0640 root:prometheus amtool check-config && reload[prometheus-alertmanager]=1
 install_file "$PLATFORM_STAGE/blackbox.yml" /etc/prometheus/blackbox.yml 0644 root:root blackbox_valid && reload[prometheus-blackbox-exporter]=1
+# The dashboard: Prometheus reads a console at each request, so nothing restarts for it.
+decode DASHBOARD_B64 "$PLATFORM_STAGE/dashboard.html"
+install_file "$PLATFORM_STAGE/dashboard.html" "$CONSOLES_DIR/dashboard.html" 0644 root:root || true
 
 # 5. Each service on what was just installed.
 for pair in "${SERVICES[@]}"; do

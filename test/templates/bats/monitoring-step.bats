@@ -36,7 +36,7 @@ monitoring_step() {
     PROMETHEUS_YML_B64="$(echo 'global: {}' | base64 -w0)" ALERTMANAGER_YML_B64="$(echo 'route: {}' | base64 -w0)" \
     BLACKBOX_YML_B64="$(echo 'modules: {}' | base64 -w0)" METRICS_SCRIPT_B64="$(echo 'exit 0' | base64 -w0)" \
     METRICS_SERVICE_B64="$(echo '[Service]' | base64 -w0)" METRICS_TIMER_B64="$(echo '[Timer]' | base64 -w0)" \
-    RULE_FILES="" "$@" bash "$STEP"
+    DASHBOARD_B64="$(echo '<html></html>' | base64 -w0)" RULE_FILES="" "$@" bash "$STEP"
 }
 
 # line_of TEXT: the number of the first call that starts with TEXT.
@@ -84,6 +84,14 @@ http://127.0.0.1:9115/metrics" ]
   monitoring_step ACTIVE=1 INSTALLED=/etc/prometheus/alertmanager.yml
   [ "$status" -eq 0 ]
   [ "$(grep -E '^systemctl (restart|reload) prometheus' "$CALLS")" = "systemctl reload prometheus-alertmanager" ]
+}
+
+@test "a changed dashboard: installed as Prometheus's console, no service restarted or reloaded (it is read at each request)" {
+  monitoring_step ACTIVE=1 INSTALLED=/etc/prometheus/consoles/dashboard.html
+  [ "$status" -eq 0 ]
+  grep -qxF "install_file /etc/prometheus/consoles/dashboard.html 0644 root:root" "$CALLS"
+  [ "$(installed dashboard.html)" = "<html></html>" ]
+  [ "$(grep -cE '^systemctl (restart|reload) prometheus' "$CALLS")" -eq 0 ]
 }
 
 @test "the rules: each given file checked by promtool and installed; one no longer given removed; Prometheus reloaded" {
