@@ -136,7 +136,7 @@ describe("prometheus.yml (renderPrometheusConfig, promtool check config)", () =>
   });
 
   it("loads the rule files promtool is given, and refuses a broken one", async () => {
-    // The rules helper's files land in /etc/prometheus/rules; here a folder of the test's own.
+    // The alert rules land in /etc/prometheus/rules on the host; here in a folder of the test's own.
     const rules = join(dir.path, "rules");
     mkdirSync(rules);
     writeFileSync(
