@@ -358,8 +358,8 @@ export function monitoringStep(templates: Templates, host: HostSettings, setting
       DASHBOARD_B64: b64(files["dashboard.html"]),
       RULE_FILES: rules.map(([name, text]) => `${name}:${b64(text)}`).join(" "),
     }),
-    // Receivers' passwords and webhook URLs are in Alertmanager's configuration; the placeholder holds none.
-    settings.alertmanager !== undefined,
+    // Receivers' passwords and webhook URLs are in Alertmanager's configuration once one is set.
+    settings.alertmanager?.holdsReceivers === true,
   );
 }
 

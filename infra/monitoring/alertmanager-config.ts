@@ -44,6 +44,8 @@ export interface AlertmanagerFiles {
   config: SecretFile;
   /** The SMTP password and Slack URL, which the config names by path. */
   secrets: SecretFile[];
+  /** Whether any receiver is set: its addresses and URLs are then in these files, which must stay secret. */
+  holdsReceivers: boolean;
 }
 
 export interface RenderOptions {
@@ -131,6 +133,7 @@ export function renderAlertmanagerConfig(receivers: AlertReceivers, options: Ren
       mode: 0o600,
     },
     secrets,
+    holdsReceivers: Boolean(receivers.email || receivers.webhook || receivers.heartbeatUrl),
   };
 }
 

@@ -280,6 +280,8 @@ describe("the monitoring step", () => {
     const given = { ...MONITORING, alertmanager };
     expect(inputs(given).ALERTMANAGER_YML).toBe(alertmanager.config.content);
     expect(monitoringStep(loadTemplates(), HOST, given).secret).toBe(true);
+    const nobody = { ...MONITORING, alertmanager: renderAlertmanagerConfig({}) };
+    expect(monitoringStep(loadTemplates(), HOST, nobody).secret).toBe(false);
   });
 
   it("carries Alertmanager's secret files by name, and refuses one outside its folder", () => {
@@ -288,6 +290,7 @@ describe("the monitoring step", () => {
       alertmanager: {
         config: { path: "/etc/prometheus/alertmanager.yml", content: "x", mode: 0o600 as const },
         secrets: secrets.map((f) => ({ ...f, mode: 0o600 as const })),
+        holdsReceivers: true,
       },
     });
     const { script } = monitoringStep(
