@@ -130,7 +130,9 @@ describe("monitoring on the deployed test host", () => {
     // A backup now, as the timer starts it; its ExecStopPost= writes the metrics.
     const before = Math.floor(Date.now() / 1000) - 5;
     const started = await run(root, "systemctl start platform-backup.service");
-    expect(started.code, started.output).toBe(0);
+    const journal =
+      started.code === 0 ? undefined : await run(root, "journalctl -u platform-backup --no-pager -o cat | tail -n 40");
+    expect(started.code, `${started.output}\n${journal?.output ?? ""}`).toBe(0);
     const backup = await poll(
       () => query('{__name__=~"platform_backup_.*", job="node"}'),
       (r) => r.result.length === 3,
