@@ -21,6 +21,7 @@ import { jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstre
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { API_INBOX_PREFIX } from "../../app/src/store/nats-connection.js";
 import type { SshTransport } from "../../infra/host/runner/ssh.js";
 import { resolveTarget, type Target } from "../../scripts/ops/target.js";
 import { openTunnel, type Tunnel } from "../../scripts/ops/tunnel.js";
@@ -129,6 +130,30 @@ async function ready() {
   );
 }
 
+/**
+ * `use` with a connection to the host's NATS as the API's own user, through
+ * the deploy user's SSH tunnel to its loopback port (as ops backup reaches it).
+ */
+async function withNats(use: (nc: NatsConnection) => Promise<void>) {
+  const env = await ok(`grep -E '^NATS_API_(USER|PASSWORD)=' ${APP_DIR}/.env`);
+  const value = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(env)?.[1]?.replace(/^["']|["']$/g, "") ?? "";
+  const tunnel: Tunnel = await openTunnel(target!.transport, 4222);
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connect({
+      servers: `127.0.0.1:${tunnel.port}`,
+      user: value("NATS_API_USER"),
+      pass: value("NATS_API_PASSWORD"),
+      // The API user may read replies on its own inboxes only (nats-auth.conf).
+      inboxPrefix: API_INBOX_PREFIX,
+    });
+    await use(nc);
+  } finally {
+    await nc?.close();
+    await tunnel.close();
+  }
+}
+
 describe("alerts from the deployed test host reach its receivers", () => {
   beforeAll(async () => {
     const deployed = await deployedHost();
@@ -196,32 +221,38 @@ describe("alerts from the deployed test host reach its receivers", () => {
   it("tells the team when the scheduled backup fails, and when it succeeds again", async () => {
     const bucket = `${APP_DIR}/backup/bucket.env`;
     const good = await ok(`cat ${bucket}`);
+    // A store with no message is kept on the host, not uploaded (scripts/backup/scheduled.ts):
+    // one record of a conversation of the test's own, so the run needs the bucket.
+    const conversation = randomUUID();
+    await withNats(async (nc) => {
+      await jetstream(nc).publish(`conv.${conversation}.fill`, "a record for the backup to upload");
+    });
     // The bucket refuses the key: the S3 endpoint checks every request's signature.
     await write(bucket, good.replace(/^BACKUP_S3_SECRET_KEY=.*$/m, "BACKUP_S3_SECRET_KEY=not-the-bucket-key"));
     const failed = await run(root, "systemctl start platform-backup.service");
-    expect(failed.code, failed.output).not.toBe(0);
+    const journal = async () =>
+      (
+        await run(
+          root,
+          "journalctl -u platform-backup --no-pager -n 40; cat /opt/conversational-platform/.deploy.lock.holder; systemctl list-timers --all | grep backup",
+        )
+      ).output;
+    expect(failed.code, await journal()).not.toBe(0);
     const faultAt = Date.now();
     const fired = await firing("BackupFailed", faultAt);
 
     await write(bucket, good);
     const again = await run(root, "systemctl start platform-backup.service");
-    expect(again.code, again.output).toBe(0);
+    expect(again.code, await journal()).toBe(0);
     const fixedAt = Date.now();
     record("backup failed (BackupFailed)", fired, await resolved("BackupFailed", fixedAt));
+    await withNats(async (nc) => {
+      await (await jetstreamManager(nc)).streams.purge("CONVERSATIONS", { filter: `conv.${conversation}.>` });
+    });
   }, 300_000);
 
   it("tells the team when the chat store passes 90 % of its limit, and when room is made", async () => {
-    // NATS's client port through the deploy user's tunnel, as ops backup reaches it; the API's own NATS user.
-    const env = await ok(`grep -E '^NATS_API_(USER|PASSWORD)=' ${APP_DIR}/.env`);
-    const value = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(env)?.[1]?.replace(/^["']|["']$/g, "") ?? "";
-    const tunnel: Tunnel = await openTunnel(target!.transport, 4222);
-    let nc: NatsConnection | undefined;
-    try {
-      nc = await connect({
-        servers: `127.0.0.1:${tunnel.port}`,
-        user: value("NATS_API_USER"),
-        pass: value("NATS_API_PASSWORD"),
-      });
+    await withNats(async (nc) => {
       const jsm = await jetstreamManager(nc);
       const info = await jsm.streams.info("CONVERSATIONS");
       const original: StreamConfig = info.config;
@@ -249,10 +280,7 @@ describe("alerts from the deployed test host reach its receivers", () => {
       const fixedAt = Date.now();
       record("chat store over 90 % (ChatStoreFilling critical)", fired, await resolved("ChatStoreFilling", fixedAt));
       expect((await jsm.streams.info("CONVERSATIONS")).config.max_bytes).toBe(original.max_bytes);
-    } finally {
-      await nc?.close();
-      await tunnel.close();
-    }
+    });
   }, 300_000);
 
   it("tells the team when NATS is stopped, and when it is back", async () => {
