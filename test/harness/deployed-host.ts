@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { hostKeyLine, hostKeyOf } from "../../infra/host/host-keys.js";
 import type { SshTransport } from "../../infra/host/runner/ssh.js";
 import { generateKeyPair } from "../../scripts/backup/encryption.js";
+import { startAlertSink, type AlertSink } from "./alert-sink.js";
 import { run } from "./host-exec.js";
 import { loadLocalImages } from "./host-images.js";
 import {
@@ -43,6 +44,8 @@ export interface DeployedHost {
   root: SshTransport;
   /** The stack's backup bucket: an S3 endpoint on this machine, where the test host reaches it. */
   s3: FakeS3;
+  /** Where the stack sends its alerts (webhook, e-mail, heartbeat): receivers on this machine, as s3. */
+  alerts: AlertSink;
   images: { apiImage: string; natsImage: string };
   /** The existing-server stack deployed on the host. */
   byo: EngineStack;
@@ -79,12 +82,15 @@ async function deploy(): Promise<DeployedHost> {
   atWorkerEnd(() => s3.stop());
   const root = host.transport("root");
   atWorkerEnd(() => root.endSession());
+  const alerts = await startAlertSink(host.gatewayAddress);
+  atWorkerEnd(() => alerts.stop());
+  await alerts.installCa(root);
   const images = await loadLocalImages(host, root);
   // What cloud-init does on a Vultr instance, with the script users run on their own server.
   const script = readFileSync(join(ROOT, "templates/host/create-deploy-user.sh"), "utf8");
   const created = await root.exec(`DEPLOY_USER=deploy DEPLOY_SSH_KEY='${host.publicKey}' bash -s`, script);
   if (created.code !== 0) throw new Error(`create-deploy-user.sh: ${created.stdout}\n${created.stderr}`);
-  current = { host, root, s3, images } as DeployedHost;
+  current = { host, root, s3, alerts, images } as DeployedHost;
 
   const byo = await createStack({
     name: "byo",
@@ -99,6 +105,11 @@ async function deploy(): Promise<DeployedHost> {
       // Backups to a bucket of the stack's own (any S3 endpoint).
       backupS3Endpoint: s3.endpoint,
       backupS3Bucket: s3.bucket,
+      // Alerts by e-mail too, to the sink (no login, so no TLS needed).
+      alertEmailTo: "ops@example.com",
+      alertEmailFrom: "alerts@example.com",
+      alertSmtpHost: alerts.smtp,
+      alertSmtpRequireTls: "false",
     },
     secrets: {
       ...hostSecrets(),
@@ -106,6 +117,9 @@ async function deploy(): Promise<DeployedHost> {
       backupS3SecretKey: s3.secretKey,
       // Every scheduled backup encrypted on the host, to the operator.
       backupRecipients: BACKUP_KEY.recipient,
+      // The team's webhook and the dead man's switch, both to this machine.
+      alertWebhookUrl: `${alerts.url}/team`,
+      alertHeartbeatUrl: `${alerts.url}/heartbeat`,
     },
   });
   atWorkerEnd(() => byo.remove());
@@ -117,7 +131,7 @@ async function deploy(): Promise<DeployedHost> {
   console.log(
     `pulumi up on the test host: first ${(first.ms / 1000).toFixed(0)} s, second (no change) ${(second.ms / 1000).toFixed(1)} s`,
   );
-  current = { host, root, s3, images, byo, first, second, logins };
+  current = { host, root, s3, alerts, images, byo, first, second, logins };
   return current;
 }
 

@@ -135,7 +135,12 @@ describe("monitoring on the deployed test host", () => {
     expect(started.code, `${started.output}\n${journal?.output ?? ""}`).toBe(0);
     const backup = await poll(
       () => query('{__name__=~"platform_backup_.*", job="node"}'),
-      (r) => r.result.length === 3,
+      // This run's reading, not an earlier run's (another file may have run backups on this host).
+      (r) =>
+        r.result.length === 3 &&
+        r.result.some(
+          (s) => s.metric.__name__ === "platform_backup_last_success_timestamp_seconds" && Number(s.value[1]) >= before,
+        ),
       60,
     );
     const backupBy = Object.fromEntries(backup.result.map((s) => [s.metric.__name__, Number(s.value[1])]));
