@@ -47,11 +47,19 @@ describe("pulumi up of the Vultr program, against a local fake of the Vultr API,
   beforeAll(async () => {
     ({ host, root } = await deployedHost());
     // The first boot and the program change the host's SSH key, and this
-    // stack's settings replace the byo stack's: the next file gets both back.
+    // stack's settings replace the byo stack's (its bucket, whose fake is
+    // gone after this file, and its alert receivers among them): the next
+    // file gets all of them back.
     const restoreHostKeys = savedHostKeys();
     resetBeforeNextFile(async () => {
       await restoreHostKeys();
-      await redeployByoSteps(["platform-host-caddy", "platform-host-release", "platform-host-stack"]);
+      await redeployByoSteps([
+        "platform-host-caddy",
+        "platform-host-release",
+        "platform-host-stack",
+        "platform-host-backups",
+        "platform-host-monitoring",
+      ]);
     });
     fake = await startFakeVultr({
       instanceIpv4: host.address,
