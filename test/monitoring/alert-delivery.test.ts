@@ -26,6 +26,7 @@ import {
   startAlertmanager,
   type LoopbackAlertmanager,
 } from "../../scripts/loopback/alertmanager.js";
+import type { Mail as SinkMail, Notice } from "../harness/alert-sink.js";
 
 const TIMINGS: AlertTimings = { groupWait: "1s", groupInterval: "2s", repeatInterval: "1h", heartbeatInterval: "2s" };
 /** Generous: group_wait plus a few group intervals, on a busy two-core machine. */
@@ -33,21 +34,9 @@ const DELIVERY_BOUND_MS = 20_000;
 const SMTP_USER = "alerts";
 const SMTP_PASSWORD = "smtp-Pa55word-from-a-file";
 
-interface Notice {
-  path: string;
-  at: number;
-  body: {
-    receiver: string;
-    status: "firing" | "resolved";
-    alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
-  };
-}
-interface Mail {
-  at: number;
+/** What the test's own SMTP sink records: the sink's fields, and who logged in. */
+interface Mail extends SinkMail {
   user: string | undefined;
-  from: string;
-  to: string[];
-  raw: string;
 }
 
 const notices: Notice[] = [];
