@@ -9,6 +9,8 @@ import type { Transport } from "../../infra/host/runner/transport.js";
 export interface Tunnel {
   /** The local end: 127.0.0.1:port. */
   port: number;
+  /** Local clients connected now (a client counts until its socket has closed). */
+  readonly clients: number;
   close(): Promise<void>;
 }
 
@@ -19,7 +21,15 @@ export async function openTunnel(transport: Transport, remotePort: number, local
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     transport.connect(remotePort).then(
-      (remote) => pipeline(socket, remote, socket, () => socket.destroy()),
+      (remote) => {
+        // The local client may hang up while the remote end is being opened
+        // (a browser cancels a request): piping a destroyed socket throws.
+        if (socket.destroyed) {
+          remote.destroy();
+          return;
+        }
+        pipeline(socket, remote, socket, () => socket.destroy());
+      },
       (error: unknown) => {
         console.error(error instanceof Error ? error.message : String(error));
         socket.destroy();
@@ -31,6 +41,9 @@ export async function openTunnel(transport: Transport, remotePort: number, local
   if (!address || typeof address === "string") throw new Error("the tunnel did not get a local port");
   return {
     port: address.port,
+    get clients() {
+      return sockets.size;
+    },
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
