@@ -18,12 +18,12 @@ needs_of() {
     # Every real server and validator the suite runs: those, the host files'
     # validators, bats and python3 (the host scripts' functions), the
     # systemd test host (debootstrap, systemd-nspawn, iptables, kmod),
-    # chromium (the browser the CORS test drives) and the monitoring
-    # configuration's own checkers.
+    # chromium (the browser the CORS test drives), the monitoring
+    # configuration's own checkers, and openssl (the alert sink's own CA).
     test)
       printf '%s\n' nats-server dockerd docker-compose busybox sshd fail2ban-client logrotate shellcheck \
         debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium promtool amtool \
-        prometheus-blackbox-exporter
+        prometheus-blackbox-exporter openssl
       ;;
     *) return 1 ;;
   esac
