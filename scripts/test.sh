@@ -16,9 +16,11 @@ echo "the suite runs on Node $(node -v) ($node_bin/node)"
 # project only (the closing line still fails if nothing ran at all).
 codes=()
 for project in fast system; do
-  rm -f ".tmp/vitest-$project.json"
-  npx vitest run --project "$project" --passWithNoTests --reporter=default --reporter=json --outputFile.json=".tmp/vitest-$project.json" "$@"
-  code=$?
+  rm -f ".tmp/vitest-$project.json" ".tmp/vitest-$project.log"
+  # The output is kept too: an error outside the tests is quoted again in the
+  # closing lines, where a CI log cut to its tail still shows it.
+  npx vitest run --project "$project" --passWithNoTests --reporter=default --reporter=json --outputFile.json=".tmp/vitest-$project.json" "$@" 2>&1 | tee ".tmp/vitest-$project.log"
+  code=${PIPESTATUS[0]}
   codes+=("$code")
   [ "$code" -eq 0 ] || status=1
 done
@@ -55,7 +57,13 @@ node -e '
       outside++;
     }
     if ((codes[p] !== 0 || !r.success) && r.numFailedTests === 0 && outside === 0) {
-      console.log(`FAILED ${p}: vitest exited with ${codes[p]}, for an error outside the tests (see above)`);
+      console.log(`FAILED ${p}: vitest exited with ${codes[p]}, for an error outside the tests:`);
+      // What vitest printed of it: from its "Unhandled" banner on, colours removed.
+      const log = fs.readFileSync(`.tmp/vitest-${p}.log`, "utf8").replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+      const from = log.findIndex((line) => /Unhandled (Rejection|Exception|Error\b)/.test(line));
+      const where = log.filter((line) => line.includes("This error originated in"));
+      const quoted = from < 0 ? ["(no Unhandled section in its output: see above)"] : log.slice(from, from + 6);
+      for (const line of [...quoted, ...where]) console.log(`  ${p}| ${line}`);
       outside++;
     }
     failed += outside;
