@@ -4,9 +4,10 @@
 // put that in Alertmanager's configuration. Real faults, each fixed again:
 // the scheduled backup failing (the bucket refuses its key), NATS stopped,
 // the chat store past 90 % of its limit; each alert must reach the webhook
-// and the mailbox, then its resolve notice. (That the heartbeat stops when
-// Prometheus stops is not asserted yet: a first version of that check, timed
-// on ping gaps, failed once under load.)
+// and the mailbox, then its resolve notice. The heartbeat pings its URL, stops
+// once Alertmanager has let go of the last Watchdog Prometheus sent before it
+// stopped (at that alert's `endsAt`, read from Alertmanager, not guessed), and
+// pings again when Prometheus is back.
 //
 // Test settings, written on the host after the `up` and undone before the
 // next file: production waits minutes on purpose (scrape and evaluation 15 s,
@@ -44,6 +45,7 @@ const measured: string[] = [];
 const subject = (mail: Mail) => /^Subject: (.*)$/m.exec(mail.raw)?.[1] ?? "";
 const names = (notice: Notice) => notice.body.alerts.map((a) => a.labels.alertname);
 const team = (since: number) => sink.notices.filter((n) => n.path === "/team" && n.at >= since);
+const pings = (since: number) => sink.notices.filter((n) => n.path === "/heartbeat" && n.at >= since);
 
 /** Waits for `check` to return a value, at most `boundMs`; fails saying what never came and what did. */
 async function until<T>(what: string, check: () => T | undefined | false, boundMs = DELIVERY_BOUND_MS): Promise<T> {
@@ -61,6 +63,17 @@ async function until<T>(what: string, check: () => T | undefined | false, boundM
     }
     await sleep(250);
   }
+}
+
+/** The Watchdog alerts Alertmanager still holds (it lists an alert until its `endsAt`). */
+async function heldWatchdogs(): Promise<{ endsAt: string }[]> {
+  const filter = encodeURIComponent('alertname="Watchdog"');
+  const result = await run(root, `curl -fsS --max-time 5 'http://127.0.0.1:9093/api/v2/alerts?filter=${filter}'`);
+  // Alertmanager's answer is what counts: once, its whole JSON came with a
+  // non-zero status and nothing on stderr (logged, to find out why).
+  if (result.code !== 0)
+    console.log(`heldWatchdogs: exit status ${result.code}, output ${result.output.slice(0, 200)}`);
+  return JSON.parse(result.stdout) as { endsAt: string }[];
 }
 
 /** The team's firing notice and e-mail of `alert` after `since`, then returns when they came. */
@@ -119,7 +132,7 @@ async function write(path: string, content: string) {
 
 async function ok(command: string) {
   const result = await run(root, command);
-  if (result.code !== 0) throw new Error(`${command}: ${result.output}`);
+  if (result.code !== 0) throw new Error(`${command}: exit status ${result.code}: ${result.output}`);
   return result.stdout;
 }
 
@@ -300,4 +313,50 @@ describe("alerts from the deployed test host reach its receivers", () => {
     record("NATS stopped (NatsDown)", fired, await resolved("NatsDown", fixedAt));
     record("NATS stopped (ApiNatsDisconnected)", apiFired, await resolved("ApiNatsDisconnected", fixedAt));
   }, 300_000);
+
+  it("pings the heartbeat URL, stops once Alertmanager lets the last Watchdog go when Prometheus stops, and pings again once it is back", async () => {
+    const start = Date.now();
+    const first = await until("a heartbeat ping", () => pings(start)[0]);
+    expect(first.body).toMatchObject({ receiver: "heartbeat", status: "firing" });
+    expect(names(first)).toEqual(["Watchdog"]);
+
+    await ok("systemctl stop prometheus");
+    const stoppedAt = Date.now();
+    try {
+      // Alertmanager keeps the Watchdog Prometheus last sent until its
+      // `endsAt`: 4 resend delays after it was sent, which may be one from
+      // before this file shortened that delay (up to 4 min). It is read, so
+      // the wait is bounded by the alert actually held, not a guess.
+      const held = await heldWatchdogs();
+      expect(held.length).toBeGreaterThan(0);
+      const endsAt = Math.max(...held.map((a) => Date.parse(a.endsAt)));
+      const deadline = Math.max(endsAt, Date.now()) + 60_000;
+      let goneAt: number | undefined;
+      while (goneAt === undefined) {
+        if ((await heldWatchdogs()).length === 0) goneAt = Date.now();
+        else if (Date.now() > deadline)
+          throw new Error(
+            `Alertmanager still holds the Watchdog 60 s past its endsAt ${new Date(endsAt).toISOString()}`,
+          );
+        else await sleep(500);
+      }
+      // A ping already on its way when the alert went may still land; none
+      // may come after that, over ten times the heartbeat's period.
+      const IN_FLIGHT_MS = 10_000;
+      const QUIET_MS = 20_000;
+      await sleep(IN_FLIGHT_MS + QUIET_MS);
+      expect(pings(goneAt + IN_FLIGHT_MS).map((p) => p.at - goneAt!)).toEqual([]);
+      const last = pings(start).at(-1)!;
+      measured.push(
+        `heartbeat: last ping ${last.at - stoppedAt} ms after Prometheus stopped; ` +
+          `Alertmanager let the Watchdog go ${goneAt - stoppedAt} ms after (its endsAt: ${endsAt - stoppedAt} ms)`,
+      );
+    } finally {
+      await ok("systemctl start prometheus");
+    }
+    const startedAt = Date.now();
+    const back = await until("a heartbeat ping after Prometheus started again", () => pings(startedAt)[0], 120_000);
+    measured.push(`heartbeat: back ${back.at - startedAt} ms after Prometheus started`);
+    console.log(measured.slice(-2).join("\n"));
+  }, 600_000);
 });
