@@ -8,6 +8,7 @@ import { objectStorageProvider } from "./object-storage.js";
 import { settingsFromEnv, type AnyProvider, type ProviderSettings, type SettingsSource } from "./provider.js";
 import { reservedIpProvider } from "./reserved-ip.js";
 import { sshKeyProvider } from "./ssh-key.js";
+import { vpcProvider } from "./vpc.js";
 
 export type { DnsDomainInputs, DnsDomainState, DnsRecordInputs, DnsRecordState } from "./dns.js";
 export type { FirewallGroupInputs, FirewallGroupState, FirewallRuleInputs, FirewallRuleState } from "./firewall.js";
@@ -16,10 +17,19 @@ export type { ObjectStorageInputs, ObjectStorageState } from "./object-storage.j
 export type { AnyProvider, CheckFailure, DiffResult, Provider, ProviderSettings } from "./provider.js";
 export type { ReservedIpInputs, ReservedIpState } from "./reserved-ip.js";
 export type { SshKeyInputs, SshKeyState } from "./ssh-key.js";
+export type { VpcInputs, VpcState } from "./vpc.js";
 export { PartialCreateError } from "./provider.js";
 
 export type VultrResourceKind =
-  "FirewallGroup" | "FirewallRule" | "SshKey" | "ReservedIp" | "Instance" | "DnsDomain" | "DnsRecord" | "ObjectStorage";
+  | "FirewallGroup"
+  | "FirewallRule"
+  | "SshKey"
+  | "ReservedIp"
+  | "Instance"
+  | "DnsDomain"
+  | "DnsRecord"
+  | "ObjectStorage"
+  | "Vpc";
 
 /**
  * Providers with the environment's settings (VULTR_API_KEY, VULTR_API_URL,
@@ -39,6 +49,7 @@ export function createVultrProviders(
     DnsDomain: dnsDomainProvider(settings),
     DnsRecord: dnsRecordProvider(settings),
     ObjectStorage: objectStorageProvider(settings),
+    Vpc: vpcProvider(settings),
   };
 }
 

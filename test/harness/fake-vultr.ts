@@ -24,6 +24,7 @@ import { instanceRoutes } from "./fake-vultr/instances.js";
 import { objectStorageRoutes } from "./fake-vultr/object-storage.js";
 import { reservedIpRoutes } from "./fake-vultr/reserved-ips.js";
 import { sshKeyRoutes } from "./fake-vultr/ssh-keys.js";
+import { vpcRoutes } from "./fake-vultr/vpcs.js";
 import { errorReply, HttpError, isObject, type Reply, type Route } from "./fake-vultr/strict.js";
 import type { FakeVultr, FakeVultrOptions, InjectedFailure, RecordedRequest } from "./fake-vultr/types.js";
 
@@ -39,6 +40,7 @@ export function fakeRoutes(ctx: FakeContext): Route[] {
     ...reservedIpRoutes(ctx),
     ...dnsRoutes(ctx),
     ...objectStorageRoutes(ctx),
+    ...vpcRoutes(ctx),
   ];
 }
 

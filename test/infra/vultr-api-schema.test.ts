@@ -40,10 +40,22 @@ async function everyProviderOperation(providers: Providers): Promise<void> {
   const reserved = await providers.ReservedIp.create({ region: "ewr", ipType: "v4", label: "chat" });
   await providers.ReservedIp.update!(reserved.id, reserved.outs, { ...reserved.outs, label: "chat-ipv4" });
 
-  const inputs = instanceInputs({ firewallGroupId: group.id, sshKeyIds: [key.id], reservedIpId: reserved.id });
+  const vpcInputs = { region: "ewr", description: "nodes", v4Subnet: "10.20.0.0", v4SubnetMask: 24 };
+  const vpc = await providers.Vpc.create(vpcInputs);
+  await providers.Vpc.read!(vpc.id, vpc.outs);
+  await providers.Vpc.update!(vpc.id, vpc.outs, { ...vpcInputs, description: "chat nodes" });
+  const otherVpc = await providers.Vpc.create({ ...vpcInputs, v4Subnet: "10.30.0.0" });
+
+  const inputs = instanceInputs({
+    firewallGroupId: group.id,
+    sshKeyIds: [key.id],
+    reservedIpId: reserved.id,
+    vpcId: vpc.id,
+  });
   const server = await providers.Instance.create(inputs);
   await providers.Instance.read!(server.id, server.outs);
-  await providers.Instance.update!(server.id, server.outs, { ...inputs, plan: "vhp-4c-8gb-amd", label: "chat-2" });
+  const resized = { ...inputs, plan: "vhp-4c-8gb-amd", label: "chat-2", vpcId: otherVpc.id };
+  await providers.Instance.update!(server.id, server.outs, resized);
   await providers.ReservedIp.read!(reserved.id, reserved.outs);
 
   const zone = await providers.DnsDomain.create({ domain: "example.com" });
@@ -62,6 +74,9 @@ async function everyProviderOperation(providers: Providers): Promise<void> {
   await providers.DnsRecord.delete(record.id, record.outs);
   await providers.DnsDomain.delete(zone.id, zone.outs);
   await providers.Instance.delete(server.id, server.outs);
+  await providers.Vpc.delete(vpc.id, vpc.outs);
+  await providers.Vpc.delete(otherVpc.id, otherVpc.outs);
+  await providers.Vpc.read!(vpc.id, vpc.outs);
   await providers.ReservedIp.delete(reserved.id, reserved.outs);
   await providers.SshKey.delete(key.id, key.outs);
   await providers.FirewallRule.delete(rule.id, rule.outs);
@@ -103,6 +118,7 @@ async function everyOtherRoute(client: VultrClient): Promise<void> {
     ["/v2/domains", "domains"],
     ["/v2/domains/example.net/records", "records"],
     ["/v2/object-storage", "object_storages"],
+    ["/v2/vpcs", "vpcs"],
   ] as const) {
     await client.listAll(path, key, { perPage: 1 });
   }

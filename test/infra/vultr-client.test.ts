@@ -100,6 +100,7 @@ describe("registry", () => {
         "ObjectStorage",
         "ReservedIp",
         "SshKey",
+        "Vpc",
       ].sort(),
     );
     const olds = {

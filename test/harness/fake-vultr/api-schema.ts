@@ -306,6 +306,16 @@ function resource(r: Resource): ApiOperation[] {
 
 const tierList = one("tiers", { type: "array", items: tier });
 
+// The VPC's fields are the same in both sources (govultr VPC).
+const vpc = obj({ id: str, region: str, description: str, v4_subnet: str, v4_subnet_mask: int, date_created: str }, [
+  "id",
+  "region",
+  "description",
+  "v4_subnet",
+  "v4_subnet_mask",
+  "date_created",
+]);
+
 export const API_OPERATIONS: ApiOperation[] = [
   ...resource({ collection: "/v2/os", param: "os-id", key: "os", schema: os, listKey: "os", members: false }),
   ...resource({
@@ -419,6 +429,31 @@ export const API_OPERATIONS: ApiOperation[] = [
     create: { request: obj({ cluster_id: int, tier_id: int, label: str }, ["cluster_id"]), status: 202 },
     update: { method: "PUT", request: obj({ label: str }, ["label"]), status: 204 },
   }),
+  ...resource({
+    collection: "/v2/vpcs",
+    param: "vpc-id",
+    key: "vpc",
+    schema: vpc,
+    listKey: "vpcs",
+    create: {
+      request: obj({ region: str, description: str, v4_subnet: str, v4_subnet_mask: int }, ["region"]),
+      status: 201,
+    },
+    update: { method: "PUT", request: obj({ description: str }, ["description"]), status: 204 },
+  }),
+  // govultr AttachVPC and DetachVPC; answers 204 without a body.
+  {
+    method: "POST",
+    path: "/v2/instances/{instance-id}/vpcs/attach",
+    request: obj({ vpc_id: str }, ["vpc_id"]),
+    success: { status: 204 },
+  },
+  {
+    method: "POST",
+    path: "/v2/instances/{instance-id}/vpcs/detach",
+    request: obj({ vpc_id: str }, ["vpc_id"]),
+    success: { status: 204 },
+  },
 ];
 
 /**
