@@ -4,6 +4,7 @@
 import { dnsDomainProvider, dnsRecordProvider } from "./dns.js";
 import { firewallGroupProvider, firewallRuleProvider } from "./firewall.js";
 import { instanceProvider } from "./instance.js";
+import { loadBalancerProvider } from "./load-balancer.js";
 import { objectStorageProvider } from "./object-storage.js";
 import { settingsFromEnv, type AnyProvider, type ProviderSettings, type SettingsSource } from "./provider.js";
 import { reservedIpProvider } from "./reserved-ip.js";
@@ -13,6 +14,7 @@ import { vpcProvider } from "./vpc.js";
 export type { DnsDomainInputs, DnsDomainState, DnsRecordInputs, DnsRecordState } from "./dns.js";
 export type { FirewallGroupInputs, FirewallGroupState, FirewallRuleInputs, FirewallRuleState } from "./firewall.js";
 export type { InstanceInputs, InstanceState } from "./instance.js";
+export type { LoadBalancerInputs, LoadBalancerState } from "./load-balancer.js";
 export type { ObjectStorageInputs, ObjectStorageState } from "./object-storage.js";
 export type { AnyProvider, CheckFailure, DiffResult, Provider, ProviderSettings } from "./provider.js";
 export type { ReservedIpInputs, ReservedIpState } from "./reserved-ip.js";
@@ -29,7 +31,8 @@ export type VultrResourceKind =
   | "DnsDomain"
   | "DnsRecord"
   | "ObjectStorage"
-  | "Vpc";
+  | "Vpc"
+  | "LoadBalancer";
 
 /**
  * Providers with the environment's settings (VULTR_API_KEY, VULTR_API_URL,
@@ -50,6 +53,7 @@ export function createVultrProviders(
     DnsRecord: dnsRecordProvider(settings),
     ObjectStorage: objectStorageProvider(settings),
     Vpc: vpcProvider(settings),
+    LoadBalancer: loadBalancerProvider(settings),
   };
 }
 

@@ -21,6 +21,7 @@ import { createContext, type FakeContext } from "./fake-vultr/context.js";
 import { dnsRoutes } from "./fake-vultr/dns.js";
 import { firewallRoutes } from "./fake-vultr/firewalls.js";
 import { instanceRoutes } from "./fake-vultr/instances.js";
+import { loadBalancerRoutes } from "./fake-vultr/load-balancers.js";
 import { objectStorageRoutes } from "./fake-vultr/object-storage.js";
 import { reservedIpRoutes } from "./fake-vultr/reserved-ips.js";
 import { sshKeyRoutes } from "./fake-vultr/ssh-keys.js";
@@ -41,6 +42,7 @@ export function fakeRoutes(ctx: FakeContext): Route[] {
     ...dnsRoutes(ctx),
     ...objectStorageRoutes(ctx),
     ...vpcRoutes(ctx),
+    ...loadBalancerRoutes(ctx),
   ];
 }
 

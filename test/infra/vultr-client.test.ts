@@ -97,6 +97,7 @@ describe("registry", () => {
         "FirewallGroup",
         "FirewallRule",
         "Instance",
+        "LoadBalancer",
         "ObjectStorage",
         "ReservedIp",
         "SshKey",

@@ -163,7 +163,8 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
         const found = instance(id);
         refuseWhileLocked(ctx, found, "destroy");
         state.instances.delete(found.id);
-        // Its VPCs count it as attached until Vultr has finished letting go.
+        // Load balancers stop sending to it; its VPCs count it as attached until Vultr has finished letting go.
+        for (const lb of state.loadBalancers.values()) lb.instances = lb.instances.filter((i) => i !== found.id);
         for (const vpcId of found.fake.vpcs.keys()) {
           state.vpcs.get(vpcId)?.fake.leaving.set(found.id, ctx.now() + (options.vpcReleaseMs ?? 0));
         }
