@@ -5,7 +5,9 @@
 // with: instances pending with main_ip 0.0.0.0 before turning active, then
 // locked for a while after a create or a resize, a reserved IP held by one
 // instance at a time and let go some time after that instance is deleted,
-// Object Storage refusing a create without a tier, Vultr's texts for missing
+// Object Storage refusing a create without a tier, VPCs that give their
+// instances private addresses and cannot be deleted while in use, load
+// balancers pending before they turn active, Vultr's texts for missing
 // objects, and injected 429/5xx answers (also after carrying a request out). Messages Vultr's own
 // sources do not show are close approximations. Every request is recorded.
 //

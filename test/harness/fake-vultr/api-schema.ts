@@ -12,6 +12,10 @@
 // from Vultr's Go client github.com/vultr/govultr v3.32.0 (20 July 2026) and
 // are marked "govultr" below: the per-cluster tier routes, tier_id, the flat
 // v6_* instance fields, an Object Storage's location and tier.
+// VPCs and load balancers: the same document as shipped with
+// vultr-python-client (openapi-client/swagger.json, commit 8cd1eaf3a4ec of
+// 13 August 2025) and govultr v3.32.0; where they differ, see the comments
+// by loadBalancer below and infra/vultr/README.md.
 //
 // Responses: `required` lists the fields our client reads (infra/vultr/
 // api-types.ts), so an answer without them fails; any field neither source
