@@ -25,19 +25,33 @@ export function diffInputs<I extends object>(olds: Partial<I>, news: I, rules: D
 
 /**
  * Pulumi leaves an optional input out of state when it is undefined, so a
- * missing value equals "" (or [] for a list); anything else compares by value.
+ * missing value equals "" (or [] for a list); anything else compares by value,
+ * objects (a health check, a list of rules) by their fields, whatever their order.
  */
 export function sameInput(a: unknown, b: unknown, unordered = false): boolean {
   if (Array.isArray(a) || Array.isArray(b)) {
-    const left = (Array.isArray(a) ? a : []).map(String);
-    const right = (Array.isArray(b) ? b : []).map(String);
+    const left = (Array.isArray(a) ? a : []).map(comparable);
+    const right = (Array.isArray(b) ? b : []).map(comparable);
     if (unordered) {
       left.sort();
       right.sort();
     }
     return left.length === right.length && left.every((item, i) => item === right[i]);
   }
+  if (isPlainObject(a) || isPlainObject(b)) return comparable(a ?? {}) === comparable(b ?? {});
   return (a ?? "") === (b ?? "");
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A value as text, an object's fields sorted by name, so equal objects give equal text. */
+function comparable(value: unknown): string {
+  if (!isPlainObject(value) && !Array.isArray(value)) return String(value);
+  return JSON.stringify(value, (_key, v: unknown) =>
+    isPlainObject(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y))) : v,
+  );
 }
 
 /** Two spellings of one IP address (e.g. "2001:db8:0::1" and "2001:db8::1") are the same. */

@@ -19,6 +19,8 @@ export interface ApiInstance {
   /** "0.0.0.0" until an address is assigned. */
   main_ip: string;
   v6_main_ip: string;
+  /** The private address in its VPC; "" without one (and until it is assigned). */
+  internal_ip?: string;
   v6_network: string;
   firewall_group_id: string;
   features: string[];
@@ -46,6 +48,8 @@ export interface ApiInstanceCreate {
   reserved_ipv4?: string;
   /** Base64 of the cloud-init document. */
   user_data?: string;
+  /** The VPCs to attach at creation (older clients sent `enable_vpc`). */
+  attach_vpc?: string[];
 }
 
 /** instance.go `InstanceUpdateReq`: only the fields that changed are sent. */
@@ -164,4 +168,85 @@ export interface ApiObjectStorage {
   s3_hostname: string;
   s3_access_key: string;
   s3_secret_key: string;
+}
+
+/** vpc.go `VPC`; the subnet is the network address, the mask its prefix length. */
+export interface ApiVpc {
+  id: string;
+  region: string;
+  description: string;
+  v4_subnet: string;
+  v4_subnet_mask: number;
+  date_created: string;
+}
+
+/** load_balancer.go `HealthCheck`. */
+export interface ApiHealthCheck {
+  protocol: string;
+  port: number;
+  path?: string;
+  check_interval: number;
+  response_timeout: number;
+  unhealthy_threshold: number;
+  healthy_threshold: number;
+}
+
+/** load_balancer.go `ForwardingRule`; `id` only in answers. */
+export interface ApiForwardingRule {
+  id?: string;
+  frontend_protocol: string;
+  frontend_port: number;
+  backend_protocol: string;
+  backend_port: number;
+}
+
+/** load_balancer.go `LBFirewallRule`; `source` is a network in CIDR form (or "cloudflare"). */
+export interface ApiLoadBalancerFirewallRule {
+  id?: string;
+  port: number;
+  source: string;
+  ip_type: string;
+}
+
+/** load_balancer.go `LoadBalancer`: the settings of the create request come back under generic_info. */
+export interface ApiLoadBalancer {
+  id: string;
+  date_created: string;
+  region: string;
+  label: string;
+  /** "pending" while it is set up, then "active". */
+  status: string;
+  ipv4: string;
+  ipv6: string;
+  nodes?: number;
+  instances?: string[];
+  http2?: boolean;
+  health_check?: ApiHealthCheck;
+  generic_info?: {
+    balancing_algorithm?: string;
+    ssl_redirect?: boolean;
+    proxy_protocol?: boolean;
+    timeout?: number;
+    vpc?: string;
+  };
+  forwarding_rules?: ApiForwardingRule[];
+  firewall_rules?: ApiLoadBalancerFirewallRule[];
+}
+
+/** load_balancer.go `LoadBalancerReq`: the fields this provider sends (a PATCH only those that changed). */
+export interface ApiLoadBalancerRequest {
+  region?: string;
+  label?: string;
+  balancing_algorithm?: string;
+  proxy_protocol?: boolean;
+  ssl_redirect?: boolean;
+  http2?: boolean;
+  nodes?: number;
+  timeout?: number;
+  health_check?: ApiHealthCheck;
+  forwarding_rules?: ApiForwardingRule[];
+  firewall_rules?: ApiLoadBalancerFirewallRule[];
+  instances?: string[];
+  /** "" takes it off the VPC (back to the public network). */
+  vpc?: string;
 }

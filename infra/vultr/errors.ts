@@ -37,11 +37,13 @@ function hintFor(status: number): string {
 /**
  * - gone: the object does not exist (any more).
  * - locked: the instance is busy after a create or a resize; the same call works later.
- * - attached: a reserved IP is still held by an instance (Vultr detaches after the instance's DELETE answered).
+ * - attached: something still holds it: a reserved IP its instance, a VPC its instances or load balancer
+ *   (Vultr lets go some time after the holder's DELETE answered).
+ * - notReady: a load balancer still being set up refuses to be deleted; the same call works once it is active.
  * - retryable: Vultr's rate limit or its own failure; the same call may simply be sent again.
  * - fatal: an answer for the user (a validation error, a refused key, ...).
  */
-export type VultrErrorClass = "gone" | "locked" | "attached" | "retryable" | "fatal";
+export type VultrErrorClass = "gone" | "locked" | "attached" | "notReady" | "retryable" | "fatal";
 
 /**
  * Texts with which Vultr says "no such object" for some kinds, often with
@@ -53,12 +55,19 @@ export const GONE_TEXTS: Readonly<Record<string, readonly string[]>> = {
   "reserved-ips": ["Invalid reserved-ip ID"],
   domains: ["Invalid domain"],
   "ssh-keys": ["Invalid ssh key"],
+  vpcs: ["Invalid VPC ID"],
 };
 
 /** Vultr's 500 while an instance is locked ("... Server is currently locked", ansible-collection-vultr issue 113). */
 const LOCKED = /currently locked/i;
-/** Deleting a reserved IP its instance still holds (terraform-provider-vultr issue 348). */
-const STILL_ATTACHED = /Unable to detach subnet/i;
+/**
+ * Deleting a reserved IP its instance still holds (terraform-provider-vultr
+ * issue 348), or a VPC something is still attached to (the text
+ * terraform-provider-vultr's VPC delete waits on).
+ */
+const STILL_ATTACHED = /Unable to detach subnet|attached to this VPC network/i;
+/** Deleting a load balancer that is not set up yet (the text terraform-provider-vultr's delete waits on). */
+const NOT_READY = /Load balancer is not ready/i;
 
 export function classifyVultrError(error: unknown): VultrErrorClass {
   if (error instanceof VultrUnreachableError) return "retryable";
@@ -70,6 +79,7 @@ export function classifyVultrError(error: unknown): VultrErrorClass {
   }
   if (status === 500 && LOCKED.test(text)) return "locked";
   if (status === 400 && STILL_ATTACHED.test(text)) return "attached";
+  if (status === 400 && NOT_READY.test(text)) return "notReady";
   // 501 means "never going to work", so it is not retried.
   if (status === 429 || (status >= 500 && status !== 501)) return "retryable";
   return "fatal";

@@ -2,7 +2,7 @@
 // posts the instance and waits until it is active with its addresses; update
 // PATCHes what Vultr can change on a running server; the rest replaces.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ApiInstance, ApiInstanceCreate, ApiInstanceUpdate, ApiReservedIp } from "./api-types.js";
+import type { ApiInstance, ApiInstanceCreate, ApiInstanceUpdate, ApiReservedIp, ApiVpc } from "./api-types.js";
 import { InputChecker } from "./check.js";
 import { VultrApiError } from "./client.js";
 import { createOnce } from "./create-once.js";
@@ -11,6 +11,7 @@ import { planToRequest, stillResizing } from "./instance-resize.js";
 import { replaceRefusal, sshKeysNote } from "./instance-replace.js";
 import { untilUnlocked } from "./instance-lock.js";
 import { findOsId } from "./os.js";
+import { ipv4InNetwork } from "./vpc-subnet.js";
 import {
   deleteIgnoringMissing,
   getUnlessGone,
@@ -38,6 +39,8 @@ export interface InstanceInputs {
   sshKeyIds: string[];
   /** A reserved IPv4 to use as the main address; it survives a rebuild. */
   reservedIpId?: string;
+  /** A VPC (same region) to attach: the instance gets a private address in its subnet. "" or none for no VPC. */
+  vpcId?: string;
   tags: string[];
   /** Cloud-init user data as plain text; sent base64-encoded. */
   userData: string;
@@ -50,6 +53,8 @@ export interface InstanceState extends InstanceInputs {
   /** The public IPv4: the reserved IP's address when reservedIpId is set. */
   mainIp: string;
   v6MainIp: string;
+  /** The private address in the VPC (vpcId); "" without one. */
+  internalIp: string;
   status: string;
   dateCreated: string;
 }
@@ -62,6 +67,8 @@ export interface InstanceState extends InstanceInputs {
  * - userData: cloud-init reads it on the first boot only, so a new value only means something on a new instance.
  * - reservedIpId: the main IPv4 is chosen at creation (reserved_ipv4); attaching later adds a second address.
  * Updated in place (PATCH /v2/instances/{id}):
+ * - vpcId: by detaching the old VPC and attaching the new one (POST /v2/instances/{id}/vpcs/detach, /attach),
+ *   which keeps the disk; the private address changes with it.
  * - plan (Vultr only resizes upwards; update explains a downgrade), label, tags, firewallGroupId,
  *   enableIpv6, backups, ddosProtection.
  * - activationEmail only matters at creation; a change is recorded, nothing is sent.
@@ -72,6 +79,7 @@ export interface InstanceState extends InstanceInputs {
 export const INSTANCE_DIFF_RULES: DiffRules<InstanceInputs> = {
   replace: ["region", "osName", "hostname", "userData", "reservedIpId"],
   update: [
+    "vpcId",
     "plan",
     "label",
     "tags",
@@ -103,6 +111,7 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
         .text("firewallGroupId", { allowEmpty: true })
         .texts("sshKeyIds")
         .text("reservedIpId", { optional: true, allowEmpty: true })
+        .text("vpcId", { optional: true, allowEmpty: true })
         .texts("tags")
         .text("userData", { allowEmpty: true })
         .flag("allowReplace", { optional: true })
@@ -128,6 +137,7 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       const s = settings();
       const osId = await findOsId(s, inputs.osName);
       const reserved = inputs.reservedIpId ? await reservedIpFor(s, inputs) : undefined;
+      const vpc = inputs.vpcId ? await vpcFor(s, inputs) : undefined;
       const body = instanceCreateBody(inputs, osId);
       const created = await createOnce(s, {
         what: `Instance "${inputs.label}" in ${inputs.region}`,
@@ -137,7 +147,7 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       });
       // From here on the instance exists: any failure must leave it in Pulumi's state.
       try {
-        const ready = await waitUntilReady(s, created.id, { inputs, reservedAddress: reserved?.subnet });
+        const ready = await waitUntilReady(s, created.id, { inputs, reservedAddress: reserved?.subnet, vpc });
         return { id: created.id, outs: stateOf(inputs, ready) };
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -168,6 +178,7 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
           osId: instance.os_id,
           mainIp: instance.main_ip,
           v6MainIp: instance.v6_main_ip,
+          internalIp: instance.internal_ip ?? "",
           status: instance.status,
           dateCreated: instance.date_created,
         },
@@ -191,12 +202,15 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       if (Object.keys(body).length > 0) {
         await untilUnlocked(s, id, "update", () => client.patch(`/v2/instances/${id}`, body));
       }
+      const vpc = news.vpcId ? await vpcFor(s, news) : undefined;
+      if (changed.includes("vpcId")) await moveVpc(s, id, olds.vpcId ?? "", news.vpcId ?? "");
 
       // Also finishes an instance whose create timed out (Pulumi calls update on it).
       const reserved = news.reservedIpId ? await reservedIpFor(s, news) : undefined;
       const ready = await waitUntilReady(s, id, {
         inputs: news,
         reservedAddress: reserved?.subnet,
+        vpc,
         plan: changed.includes("plan") ? news.plan : undefined,
       }).catch((error: unknown) => {
         throw error instanceof WaitTimeoutError && changed.includes("plan")
@@ -230,6 +244,7 @@ export function instanceCreateBody(inputs: InstanceInputs, osId: number): ApiIns
     sshkey_id: inputs.sshKeyIds,
     ...(inputs.firewallGroupId ? { firewall_group_id: inputs.firewallGroupId } : {}),
     ...(inputs.reservedIpId ? { reserved_ipv4: inputs.reservedIpId } : {}),
+    ...(inputs.vpcId ? { attach_vpc: [inputs.vpcId] } : {}),
     ...(inputs.userData ? { user_data: Buffer.from(inputs.userData, "utf8").toString("base64") } : {}),
   };
 }
@@ -255,6 +270,40 @@ async function reservedIpFor(s: ProviderSettings, inputs: InstanceInputs): Promi
     );
   }
   return reserved;
+}
+
+/** The VPC named by the inputs, checked before anything is created or attached. */
+async function vpcFor(s: ProviderSettings, inputs: InstanceInputs): Promise<ApiVpc> {
+  const id = inputs.vpcId ?? "";
+  let vpc: ApiVpc;
+  try {
+    ({ vpc } = await s.client().get<{ vpc: ApiVpc }>(`/v2/vpcs/${id}`));
+  } catch (error) {
+    if (isGone(error)) throw new Error(`vpcId "${id}" is not a VPC in this Vultr account`, { cause: error });
+    throw error;
+  }
+  if (vpc.region !== inputs.region) {
+    throw new Error(
+      `vpcId "${id}" (${vpc.v4_subnet}/${vpc.v4_subnet_mask}) is in region "${vpc.region}", the instance in ` +
+        `"${inputs.region}"; an instance can only join a VPC of its own region`,
+    );
+  }
+  return vpc;
+}
+
+/** Takes the instance off its old VPC and onto the new one; the disk stays. */
+async function moveVpc(s: ProviderSettings, id: string, from: string, to: string): Promise<void> {
+  const client = s.client();
+  if (from) {
+    await untilUnlocked(s, id, "update", () =>
+      client.request("POST", `/v2/instances/${id}/vpcs/detach`, { body: { vpc_id: from } }),
+    );
+  }
+  if (to) {
+    await untilUnlocked(s, id, "update", () =>
+      client.request("POST", `/v2/instances/${id}/vpcs/attach`, { body: { vpc_id: to } }),
+    );
+  }
 }
 
 const ALREADY_ATTACHED = /already attached/i;
@@ -300,6 +349,8 @@ interface Readiness {
   reservedAddress?: string;
   /** After a resize: the plan the instance must report. */
   plan?: string;
+  /** The VPC whose subnet the private address must be in. */
+  vpc?: ApiVpc;
 }
 
 /**
@@ -321,10 +372,25 @@ async function waitUntilReady(s: ProviderSettings, id: string, want: Readiness):
       }
       if (want.inputs.enableIpv6 && !instance.v6_main_ip) missing.push("no IPv6 address yet");
       if (want.plan && instance.plan !== want.plan) missing.push(`plan ${instance.plan}, resizing to ${want.plan}`);
+      const vpcProblem = want.vpc ? privateAddressProblem(instance.internal_ip ?? "", want.vpc) : undefined;
+      if (vpcProblem) missing.push(vpcProblem);
       return missing.length === 0 ? { done: true, value: instance } : { done: false, state: missing.join(", ") };
     },
     { intervalMs: s.pollIntervalMs, timeoutMs: s.instanceReadyTimeoutMs },
   );
+}
+
+/** Why the instance's private address is not (yet) one of the VPC's; undefined once it is. */
+export function privateAddressProblem(
+  internalIp: string,
+  vpc: Pick<ApiVpc, "v4_subnet" | "v4_subnet_mask">,
+): string | undefined {
+  const network = `${vpc.v4_subnet}/${vpc.v4_subnet_mask}`;
+  if (!internalIp) return `no private address in VPC ${network} yet`;
+  if (!ipv4InNetwork(internalIp, vpc.v4_subnet, vpc.v4_subnet_mask)) {
+    return `private address ${internalIp}, not yet one of VPC ${network}`;
+  }
+  return undefined;
 }
 
 function stateOf(inputs: InstanceInputs, instance: ApiInstance): InstanceState {
@@ -333,6 +399,7 @@ function stateOf(inputs: InstanceInputs, instance: ApiInstance): InstanceState {
     osId: instance.os_id,
     mainIp: instance.main_ip,
     v6MainIp: instance.v6_main_ip,
+    internalIp: instance.internal_ip ?? "",
     status: instance.status,
     dateCreated: instance.date_created,
   };
@@ -352,6 +419,7 @@ function pickInputs(from: InstanceInputs): InstanceInputs {
     firewallGroupId: from.firewallGroupId,
     sshKeyIds: from.sshKeyIds,
     ...(from.reservedIpId ? { reservedIpId: from.reservedIpId } : {}),
+    ...(from.vpcId ? { vpcId: from.vpcId } : {}),
     tags: from.tags,
     userData: from.userData,
   };

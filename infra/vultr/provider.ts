@@ -14,6 +14,15 @@ export interface ProviderSettings {
   instanceReadyTimeoutMs: number;
   /** For an Object Storage subscription to be active. @default 15 min (VULTR_WAIT_TIMEOUT_MS) */
   objectStorageReadyTimeoutMs: number;
+  /** For a load balancer to be active with its addresses. @default 15 min (VULTR_WAIT_TIMEOUT_MS) */
+  loadBalancerReadyTimeoutMs: number;
+  /**
+   * How long a VPC's delete keeps retrying while Vultr still counts an
+   * instance or load balancer as attached: the stack deletes those first, and
+   * Vultr lets go of them after their DELETE answered.
+   * @default 5 min
+   */
+  vpcReleaseTimeoutMs: number;
   /**
    * How long an instance create, and a reserved IP's delete, keep retrying
    * while Vultr still reports the reserved IP attached to the instance just
@@ -47,6 +56,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ProviderS
     pollIntervalMs: positiveInt(env, "VULTR_POLL_INTERVAL_MS", 5000),
     instanceReadyTimeoutMs: waitMs,
     objectStorageReadyTimeoutMs: waitMs,
+    loadBalancerReadyTimeoutMs: waitMs,
+    vpcReleaseTimeoutMs: 5 * MINUTE,
     reservedIpReleaseTimeoutMs: 5 * MINUTE,
     instanceLockTimeoutMs: waitMs,
     maxBackoffMs: 30_000,

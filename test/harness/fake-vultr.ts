@@ -5,7 +5,9 @@
 // with: instances pending with main_ip 0.0.0.0 before turning active, then
 // locked for a while after a create or a resize, a reserved IP held by one
 // instance at a time and let go some time after that instance is deleted,
-// Object Storage refusing a create without a tier, Vultr's texts for missing
+// Object Storage refusing a create without a tier, VPCs that give their
+// instances private addresses and cannot be deleted while in use, load
+// balancers pending before they turn active, Vultr's texts for missing
 // objects, and injected 429/5xx answers (also after carrying a request out). Messages Vultr's own
 // sources do not show are close approximations. Every request is recorded.
 //
@@ -21,9 +23,11 @@ import { createContext, type FakeContext } from "./fake-vultr/context.js";
 import { dnsRoutes } from "./fake-vultr/dns.js";
 import { firewallRoutes } from "./fake-vultr/firewalls.js";
 import { instanceRoutes } from "./fake-vultr/instances.js";
+import { loadBalancerRoutes } from "./fake-vultr/load-balancers.js";
 import { objectStorageRoutes } from "./fake-vultr/object-storage.js";
 import { reservedIpRoutes } from "./fake-vultr/reserved-ips.js";
 import { sshKeyRoutes } from "./fake-vultr/ssh-keys.js";
+import { vpcRoutes } from "./fake-vultr/vpcs.js";
 import { errorReply, HttpError, isObject, type Reply, type Route } from "./fake-vultr/strict.js";
 import type { FakeVultr, FakeVultrOptions, InjectedFailure, RecordedRequest } from "./fake-vultr/types.js";
 
@@ -39,6 +43,8 @@ export function fakeRoutes(ctx: FakeContext): Route[] {
     ...reservedIpRoutes(ctx),
     ...dnsRoutes(ctx),
     ...objectStorageRoutes(ctx),
+    ...vpcRoutes(ctx),
+    ...loadBalancerRoutes(ctx),
   ];
 }
 

@@ -23,6 +23,8 @@ export async function startProviders(options: FakeVultrOptions = {}, settings: P
     pollIntervalMs: 5,
     instanceReadyTimeoutMs: 2000,
     objectStorageReadyTimeoutMs: 2000,
+    loadBalancerReadyTimeoutMs: 2000,
+    vpcReleaseTimeoutMs: 2000,
     reservedIpReleaseTimeoutMs: 2000,
     instanceLockTimeoutMs: 2000,
     maxBackoffMs: 20,

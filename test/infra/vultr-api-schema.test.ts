@@ -40,11 +40,47 @@ async function everyProviderOperation(providers: Providers): Promise<void> {
   const reserved = await providers.ReservedIp.create({ region: "ewr", ipType: "v4", label: "chat" });
   await providers.ReservedIp.update!(reserved.id, reserved.outs, { ...reserved.outs, label: "chat-ipv4" });
 
-  const inputs = instanceInputs({ firewallGroupId: group.id, sshKeyIds: [key.id], reservedIpId: reserved.id });
+  const vpcInputs = { region: "ewr", description: "nodes", v4Subnet: "10.20.0.0", v4SubnetMask: 24 };
+  const vpc = await providers.Vpc.create(vpcInputs);
+  await providers.Vpc.read!(vpc.id, vpc.outs);
+  await providers.Vpc.update!(vpc.id, vpc.outs, { ...vpcInputs, description: "chat nodes" });
+  const otherVpc = await providers.Vpc.create({ ...vpcInputs, v4Subnet: "10.30.0.0" });
+
+  const inputs = instanceInputs({
+    firewallGroupId: group.id,
+    sshKeyIds: [key.id],
+    reservedIpId: reserved.id,
+    vpcId: vpc.id,
+  });
   const server = await providers.Instance.create(inputs);
   await providers.Instance.read!(server.id, server.outs);
-  await providers.Instance.update!(server.id, server.outs, { ...inputs, plan: "vhp-4c-8gb-amd", label: "chat-2" });
+  const resized = { ...inputs, plan: "vhp-4c-8gb-amd", label: "chat-2", vpcId: otherVpc.id };
+  await providers.Instance.update!(server.id, server.outs, resized);
   await providers.ReservedIp.read!(reserved.id, reserved.outs);
+
+  const lbInputs = {
+    region: "ewr",
+    label: "chat-lb",
+    balancingAlgorithm: "leastconn",
+    proxyProtocol: true,
+    timeout: 3600,
+    healthCheck: {
+      protocol: "http",
+      port: 80,
+      path: "/healthz",
+      checkInterval: 5,
+      responseTimeout: 3,
+      unhealthyThreshold: 2,
+      healthyThreshold: 2,
+    },
+    forwardingRules: [{ frontendProtocol: "tcp", frontendPort: 443, backendProtocol: "tcp", backendPort: 443 }],
+    firewallRules: [{ port: 443, source: "0.0.0.0/0", ipType: "v4" }],
+    instanceIds: [server.id],
+    vpcId: otherVpc.id,
+  };
+  const lb = await providers.LoadBalancer.create(lbInputs);
+  await providers.LoadBalancer.read!(lb.id, lb.outs);
+  await providers.LoadBalancer.update!(lb.id, lb.outs, { ...lbInputs, timeout: 1800, vpcId: "", instanceIds: [] });
 
   const zone = await providers.DnsDomain.create({ domain: "example.com" });
   await providers.DnsDomain.read!(zone.id, zone.outs);
@@ -61,7 +97,12 @@ async function everyProviderOperation(providers: Providers): Promise<void> {
   await providers.ObjectStorage.delete(storage.id, storage.outs);
   await providers.DnsRecord.delete(record.id, record.outs);
   await providers.DnsDomain.delete(zone.id, zone.outs);
+  await providers.LoadBalancer.delete(lb.id, lb.outs);
+  await providers.LoadBalancer.read!(lb.id, lb.outs);
   await providers.Instance.delete(server.id, server.outs);
+  await providers.Vpc.delete(vpc.id, vpc.outs);
+  await providers.Vpc.delete(otherVpc.id, otherVpc.outs);
+  await providers.Vpc.read!(vpc.id, vpc.outs);
   await providers.ReservedIp.delete(reserved.id, reserved.outs);
   await providers.SshKey.delete(key.id, key.outs);
   await providers.FirewallRule.delete(rule.id, rule.outs);
@@ -94,6 +135,7 @@ async function everyOtherRoute(client: VultrClient): Promise<void> {
   await client.post("/v2/object-storage", { cluster_id: 2, tier_id: 2, label: "listed" });
   const group = await client.post<{ firewall_group: { id: string } }>("/v2/firewalls", {});
   await client.post("/v2/domains", { domain: "example.net" });
+  await client.post("/v2/load-balancers", { region: "ewr", label: "listed" });
   for (const [path, key] of [
     ["/v2/instances", "instances"],
     ["/v2/firewalls", "firewall_groups"],
@@ -103,6 +145,8 @@ async function everyOtherRoute(client: VultrClient): Promise<void> {
     ["/v2/domains", "domains"],
     ["/v2/domains/example.net/records", "records"],
     ["/v2/object-storage", "object_storages"],
+    ["/v2/vpcs", "vpcs"],
+    ["/v2/load-balancers", "load_balancers"],
   ] as const) {
     await client.listAll(path, key, { perPage: 1 });
   }

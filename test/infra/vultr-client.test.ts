@@ -97,9 +97,11 @@ describe("registry", () => {
         "FirewallGroup",
         "FirewallRule",
         "Instance",
+        "LoadBalancer",
         "ObjectStorage",
         "ReservedIp",
         "SshKey",
+        "Vpc",
       ].sort(),
     );
     const olds = {

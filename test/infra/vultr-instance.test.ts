@@ -76,6 +76,7 @@ describe("Instance", () => {
       osId: 2284,
       mainIp: "192.0.2.9",
       v6MainIp: "2001:db8::1",
+      internalIp: "",
       status: "active",
       dateCreated: "",
     };

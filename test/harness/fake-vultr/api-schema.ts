@@ -12,6 +12,10 @@
 // from Vultr's Go client github.com/vultr/govultr v3.32.0 (20 July 2026) and
 // are marked "govultr" below: the per-cluster tier routes, tier_id, the flat
 // v6_* instance fields, an Object Storage's location and tier.
+// VPCs and load balancers: the same document as shipped with
+// vultr-python-client (openapi-client/swagger.json, commit 8cd1eaf3a4ec of
+// 13 August 2025) and govultr v3.32.0; where they differ, see the comments
+// by loadBalancer below and infra/vultr/README.md.
 //
 // Responses: `required` lists the fields our client reads (infra/vultr/
 // api-types.ts), so an answer without them fails; any field neither source
@@ -264,6 +268,100 @@ const listedObjectStorage = obj(
   objectStorageRequired,
 );
 
+// Load balancers. The request takes the union of the document's fields and
+// govultr's LoadBalancerReq (govultr adds nodes, http3, timeout, auto_ssl,
+// global_regions and, on a PATCH, region; the document keeps the deprecated
+// private_network). The document types the PATCH's health check counts as
+// strings; govultr and terraform-provider-vultr send integers, as here.
+const healthCheck = obj({
+  protocol: str,
+  port: int,
+  path: str,
+  check_interval: int,
+  response_timeout: int,
+  unhealthy_threshold: int,
+  healthy_threshold: int,
+});
+const forwardingRule = obj({
+  id: str,
+  frontend_protocol: str,
+  frontend_port: int,
+  backend_protocol: str,
+  backend_port: int,
+});
+const lbFirewallRule = obj({ id: str, port: int, source: str, ip_type: str });
+const autoSsl = obj({ domain_zone: str, domain_sub: str, domain: str });
+
+function loadBalancerRequest(required: string[]): JsonSchema {
+  return obj(
+    {
+      region: str,
+      label: str,
+      balancing_algorithm: str,
+      ssl_redirect: bool,
+      http2: bool,
+      http3: bool,
+      nodes: int,
+      proxy_protocol: bool,
+      timeout: int,
+      health_check: healthCheck,
+      forwarding_rules: { type: "array", items: forwardingRule },
+      sticky_session: obj({ cookie_name: str }),
+      ssl: obj({
+        private_key: str,
+        certificate: str,
+        chain: str,
+        private_key_b64: str,
+        certificate_b64: str,
+        chain_b64: str,
+      }),
+      auto_ssl: autoSsl,
+      instances: strs,
+      firewall_rules: { type: "array", items: lbFirewallRule },
+      private_network: str,
+      vpc: str,
+      global_regions: strs,
+    },
+    required,
+  );
+}
+
+// The answer: the document's fields and govultr's LoadBalancer. The document
+// names the rule list forward_rules; govultr and terraform-provider-vultr
+// read forwarding_rules, which the fake sends.
+const loadBalancer = obj(
+  {
+    id: str,
+    date_created: str,
+    region: str,
+    label: str,
+    status: str,
+    ipv4: str,
+    ipv6: str,
+    generic_info: obj({
+      balancing_algorithm: str,
+      ssl_redirect: bool,
+      sticky_sessions: obj({ cookie_name: str }),
+      proxy_protocol: bool,
+      timeout: int,
+      private_network: str,
+      vpc: str,
+    }),
+    health_check: healthCheck,
+    has_ssl: bool,
+    http2: bool,
+    http3: bool,
+    nodes: int,
+    instances: strs,
+    forwarding_rules: { type: "array", items: forwardingRule },
+    forward_rules: { type: "array", items: forwardingRule },
+    firewall_rules: { type: "array", items: lbFirewallRule },
+    auto_ssl: autoSsl,
+    global_regions: strs,
+  },
+  ["id", "date_created", "region", "label", "status", "ipv4", "ipv6", "generic_info", "health_check", "instances"],
+);
+
 interface Resource {
   /** The collection's path; its members are at `${collection}/{${param}}`. */
   collection: string;
@@ -305,6 +403,16 @@ function resource(r: Resource): ApiOperation[] {
 }
 
 const tierList = one("tiers", { type: "array", items: tier });
+
+// The VPC's fields are the same in both sources (govultr VPC).
+const vpc = obj({ id: str, region: str, description: str, v4_subnet: str, v4_subnet_mask: int, date_created: str }, [
+  "id",
+  "region",
+  "description",
+  "v4_subnet",
+  "v4_subnet_mask",
+  "date_created",
+]);
 
 export const API_OPERATIONS: ApiOperation[] = [
   ...resource({ collection: "/v2/os", param: "os-id", key: "os", schema: os, listKey: "os", members: false }),
@@ -419,6 +527,40 @@ export const API_OPERATIONS: ApiOperation[] = [
     create: { request: obj({ cluster_id: int, tier_id: int, label: str }, ["cluster_id"]), status: 202 },
     update: { method: "PUT", request: obj({ label: str }, ["label"]), status: 204 },
   }),
+  ...resource({
+    collection: "/v2/vpcs",
+    param: "vpc-id",
+    key: "vpc",
+    schema: vpc,
+    listKey: "vpcs",
+    create: {
+      request: obj({ region: str, description: str, v4_subnet: str, v4_subnet_mask: int }, ["region"]),
+      status: 201,
+    },
+    update: { method: "PUT", request: obj({ description: str }, ["description"]), status: 204 },
+  }),
+  ...resource({
+    collection: "/v2/load-balancers",
+    param: "load-balancer-id",
+    key: "load_balancer",
+    schema: loadBalancer,
+    listKey: "load_balancers",
+    create: { request: loadBalancerRequest(["region"]), status: 202 },
+    update: { method: "PATCH", request: loadBalancerRequest([]), status: 204 },
+  }),
+  // govultr AttachVPC and DetachVPC; answers 204 without a body.
+  {
+    method: "POST",
+    path: "/v2/instances/{instance-id}/vpcs/attach",
+    request: obj({ vpc_id: str }, ["vpc_id"]),
+    success: { status: 204 },
+  },
+  {
+    method: "POST",
+    path: "/v2/instances/{instance-id}/vpcs/detach",
+    request: obj({ vpc_id: str }, ["vpc_id"]),
+    success: { status: 204 },
+  },
 ];
 
 /**

@@ -49,3 +49,12 @@ export const SERVER_LOCKED = "Unable to destroy server: Unable to remove VM: Ser
 export const INVALID_RESERVED_IP = "Invalid reserved-ip ID";
 export const INVALID_DOMAIN = "Invalid domain";
 export const INVALID_SSH_KEY = "Invalid ssh key";
+/** A missing VPC: the text terraform-provider-vultr's read matches. */
+export const INVALID_VPC = "Invalid VPC ID";
+/**
+ * Deleting a VPC still in use. The Terraform provider waits while the text
+ * contains "attached to this VPC network"; the rest is ours.
+ */
+export const VPC_IN_USE = "Unable to delete VPC: there are still resources attached to this VPC network";
+/** Deleting a load balancer still being set up (the text terraform-provider-vultr's delete waits on). */
+export const LOAD_BALANCER_NOT_READY = "Load balancer is not ready.";

@@ -18,7 +18,7 @@ export interface FakeContext {
   /** The clock locks and releases are measured on (options.clock). */
   now: () => number;
   /** Instances and reserved IPs draw their IPv6 networks from one counter, so none repeats. */
-  counters: { v6: number; rule: number };
+  counters: { v6: number; rule: number; vpc: number; loadBalancer: number };
 }
 
 export function createContext(options: FakeVultrOptions): FakeContext {
@@ -33,6 +33,8 @@ export function createContext(options: FakeVultrOptions): FakeContext {
       domains: new Map(),
       records: new Map(),
       objectStorages: new Map(),
+      vpcs: new Map(),
+      loadBalancers: new Map(),
     },
     os: options.os ?? DEFAULT_OS,
     plans: options.plans ?? DEFAULT_PLANS,
@@ -42,7 +44,7 @@ export function createContext(options: FakeVultrOptions): FakeContext {
     pendingPolls: options.pendingPolls ?? 2,
     nextIpv4: addressSource(options.instanceIpv4, "192.0.2.", 10),
     nextReservedIpv4: addressSource(options.reservedIpv4, "198.51.100.", 10),
-    counters: { v6: 0, rule: 0 },
+    counters: { v6: 0, rule: 0, vpc: 0, loadBalancer: 0 },
     now: options.clock ?? Date.now,
   };
 }

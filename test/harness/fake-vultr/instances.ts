@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { ALREADY_ATTACHED, SERVER_LOCKED } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
 import { settleReservedIp } from "./reserved-ips.js";
+import { findVpc, nextVpcAddress } from "./vpcs.js";
 import { bare, found, HttpError, list, now, optionalText, text, texts, type Route } from "./strict.js";
 import type { FakeInstance } from "./types.js";
 
@@ -53,6 +54,8 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
           if (reserved.region !== region) throw new HttpError(400, "Reserved IP is not in the instance's region");
           if (settleReservedIp(ctx, reserved).instance_id !== "") throw new HttpError(400, ALREADY_ATTACHED);
         }
+        const vpcs = texts(body, "attach_vpc").map((vpcId) => findVpc(ctx, vpcId));
+        if (vpcs.some((vpc) => vpc.region !== region)) throw new HttpError(400, "VPC is not in the instance's region");
         const enableIpv6 = body.enable_ipv6 === true;
         const id = randomUUID();
         ctx.counters.v6++;
@@ -79,7 +82,9 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
           ],
           tags: texts(body, "tags"),
           date_created: now(),
+          internal_ip: "",
           fake: {
+            vpcs: new Map(vpcs.map((vpc) => [vpc.id, nextVpcAddress(vpc)])),
             pollsLeft: ctx.pendingPolls,
             futureIpv4: reserved ? reserved.subnet : ctx.nextIpv4(),
             futureIpv6: enableIpv6 ? `2001:db8:${(0x1000 + ctx.counters.v6).toString(16)}::1` : "",
@@ -158,11 +163,39 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
         const found = instance(id);
         refuseWhileLocked(ctx, found, "destroy");
         state.instances.delete(found.id);
+        // Load balancers stop sending to it; its VPCs count it as attached until Vultr has finished letting go.
+        for (const lb of state.loadBalancers.values()) lb.instances = lb.instances.filter((i) => i !== found.id);
+        for (const vpcId of found.fake.vpcs.keys()) {
+          state.vpcs.get(vpcId)?.fake.leaving.set(found.id, ctx.now() + (options.vpcReleaseMs ?? 0));
+        }
         // The reserved IP stays attached (to an instance gone) until Vultr has finished detaching it.
         for (const reserved of state.reservedIps.values()) {
           if (reserved.instance_id === found.id)
             reserved.fake.releaseAt = ctx.now() + (options.reservedIpReleaseMs ?? 0);
         }
+        return { status: 204 };
+      },
+    ],
+    [
+      "POST",
+      /^\/v2\/instances\/([^/]+)\/vpcs\/attach$/,
+      ([id], body) => {
+        const found = instance(id);
+        const vpc = findVpc(ctx, text(body, "vpc_id"));
+        if (vpc.region !== found.region) throw new HttpError(400, "VPC is not in the instance's region");
+        if (!found.fake.vpcs.has(vpc.id)) found.fake.vpcs.set(vpc.id, nextVpcAddress(vpc));
+        showInternalIp(found);
+        return { status: 204 };
+      },
+    ],
+    [
+      "POST",
+      /^\/v2\/instances\/([^/]+)\/vpcs\/detach$/,
+      ([id], body) => {
+        const found = instance(id);
+        const vpc = findVpc(ctx, text(body, "vpc_id"));
+        if (!found.fake.vpcs.delete(vpc.id)) throw new HttpError(400, "VPC is not attached to this instance");
+        showInternalIp(found);
         return { status: 204 };
       },
     ],
@@ -207,12 +240,19 @@ function advanceInstance(inst: FakeInstance): void {
     inst.server_status = "ok";
     inst.main_ip = inst.fake.futureIpv4;
     if (inst.fake.enableIpv6) assignIpv6(inst);
+    showInternalIp(inst);
   }
   if (inst.fake.pendingPlan) {
     inst.plan = inst.fake.pendingPlan;
     inst.fake.pendingPlan = "";
     inst.status = "active";
   }
+}
+
+// internal_ip shows the address of the first VPC attached, once the instance is active.
+function showInternalIp(inst: FakeInstance): void {
+  if (inst.status === "pending") return;
+  inst.internal_ip = [...inst.fake.vpcs.values()][0] ?? "";
 }
 
 function assignIpv6(inst: FakeInstance): void {

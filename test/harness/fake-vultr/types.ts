@@ -58,6 +58,14 @@ export interface FakeVultrOptions {
    * @default 0
    */
   instanceLockMs?: number;
+  /**
+   * After an instance in a VPC is deleted, the VPC still counts it as attached
+   * this long (Vultr lets go after answering the DELETE): deleting the VPC is
+   * refused until then. @default 0
+   */
+  vpcReleaseMs?: number;
+  /** How many GETs a new load balancer stays "pending" (setPendingPolls changes it too). @default pendingPolls */
+  loadBalancerPendingPolls?: number;
   /** The fake's clock for locks and releases, in ms; a test may drive it by hand. @default Date.now */
   clock?: () => number;
   os?: FakeOs[];
@@ -117,8 +125,12 @@ export interface FakeInstance {
   features: string[];
   tags: string[];
   date_created: string;
+  /** The private address in its VPC: "" until the instance is active, and without a VPC. */
+  internal_ip: string;
   /** Not in Vultr's answers: fake bookkeeping. */
   fake: {
+    /** The VPCs attached, and the private address each gave it. */
+    vpcs: Map<string, string>;
     pollsLeft: number;
     futureIpv4: string;
     futureIpv6: string;
@@ -190,6 +202,37 @@ export interface FakeRecord {
   ttl: number;
 }
 
+export interface FakeVpc {
+  id: string;
+  region: string;
+  description: string;
+  v4_subnet: string;
+  v4_subnet_mask: number;
+  date_created: string;
+  /** nextHost: the host number the next attached instance gets; leaving: holder id -> when Vultr lets go of it. */
+  fake: { nextHost: number; leaving: Map<string, number> };
+}
+
+export interface FakeLoadBalancer {
+  id: string;
+  date_created: string;
+  region: string;
+  label: string;
+  status: string;
+  ipv4: string;
+  ipv6: string;
+  nodes: number;
+  instances: string[];
+  has_ssl: boolean;
+  http2: boolean;
+  http3: boolean;
+  health_check: Json;
+  generic_info: Json;
+  forwarding_rules: Json[];
+  firewall_rules: Json[];
+  fake: { pollsLeft: number; futureIpv4: string; futureIpv6: string };
+}
+
 export interface FakeState {
   instances: Map<string, FakeInstance>;
   firewallGroups: Map<string, FakeFirewallGroup>;
@@ -199,6 +242,8 @@ export interface FakeState {
   domains: Map<string, FakeDomain>;
   records: Map<string, Map<string, FakeRecord>>;
   objectStorages: Map<string, FakeObjectStorage>;
+  vpcs: Map<string, FakeVpc>;
+  loadBalancers: Map<string, FakeLoadBalancer>;
 }
 
 export interface FakeVultr {
