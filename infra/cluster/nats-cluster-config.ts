@@ -1,6 +1,6 @@
 // Each node's templates/stack/nats-cluster.conf: its stable server name, the
 // cluster's name, the route listener on its private address, the routes to
-// the other nodes with the route credentials, and the hash incoming routes
+// every node with the route credentials, and the hash incoming routes
 // are checked against. Pure, so every file can be checked by nats-server -t
 // and started on loopback without a host.
 import { isIPv4 } from "node:net";
@@ -109,8 +109,12 @@ export function renderNatsClusterConfigs(template: string, input: NatsClusterInp
   return [...input.nodes]
     .sort((a, b) => a.index - b.index)
     .map((node) => {
-      const routes = input.nodes
-        .filter((other) => other.index !== node.index)
+      // Every node, itself too (nats-server skips a route to itself): a
+      // new cluster's JetStream takes the number of routes as the size of
+      // its meta group, and with only the others listed, 3 nodes bootstrap
+      // as a group of 2, which can elect a leader without the third and
+      // leave it out (seen on nats-server 2.10.27, test/infra/nats-cluster.test.ts).
+      const routes = [...input.nodes]
         .sort((a, b) => a.index - b.index)
         .map((other) => quote("route", `nats-route://${user}:${password}@${endpoint(other)}`));
       const serverName = natsServerName(node.index);

@@ -34,7 +34,7 @@ describe("the rendered nats-cluster.conf", () => {
     expect(render({ nodes: vpc(1) })).toEqual([]);
   });
 
-  it("gives each of 3 nodes its name, its private listener, the others as routes and the route user's hash", () => {
+  it("gives each of 3 nodes its name, its private listener, every node as a route and the route user's hash", () => {
     const files = render({ nodes: vpc(3) });
     expect(files.map((f) => [f.index, f.serverName])).toEqual([
       [1, "platform-nats-1"],
@@ -55,21 +55,21 @@ describe("the rendered nats-cluster.conf", () => {
         "    timeout: 2",
         "  }",
         "  routes: [",
-        `    "nats-route://route:${ROUTE.password}@10.1.96.3:6222", "nats-route://route:${ROUTE.password}@10.1.96.5:6222"`,
+        `    "nats-route://route:${ROUTE.password}@10.1.96.3:6222", "nats-route://route:${ROUTE.password}@10.1.96.4:6222", "nats-route://route:${ROUTE.password}@10.1.96.5:6222"`,
         "  ]",
         "}",
       ].join("\n"),
     );
     // Only the routes hold the secret itself.
-    expect(files[1]!.config.split(ROUTE.password)).toHaveLength(3);
+    expect(files[1]!.config.split(ROUTE.password)).toHaveLength(4);
   });
 
-  it("gives each of 5 nodes the four others, in index order whatever order the nodes come in", () => {
+  it("gives each of 5 nodes all five as routes (itself too), in index order whatever order the nodes come in", () => {
     const files = render({ nodes: vpc(5).reverse(), clusterName: "team-a" });
     expect(files.map((f) => f.serverName)).toEqual([1, 2, 3, 4, 5].map((i) => `platform-nats-${i}`));
     for (const file of files) {
       const routes = [...file.config.matchAll(/@10\.1\.96\.(\d+):6222"/g)].map((m) => Number(m[1]) - 2);
-      expect(routes).toEqual([1, 2, 3, 4, 5].filter((i) => i !== file.index));
+      expect(routes).toEqual([1, 2, 3, 4, 5]);
       expect(file.config).toContain(`listen: "10.1.96.${file.index + 2}:6222"`);
       expect(file.config).toContain('name: "team-a"');
     }
