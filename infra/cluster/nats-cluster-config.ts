@@ -106,26 +106,23 @@ export function renderNatsClusterConfigs(template: string, input: NatsClusterInp
   const endpoint = (node: ClusterNode) => `${node.privateAddress}:${node.clusterPort ?? NATS_CLUSTER_PORT}`;
   const { user, password } = input.route;
   const passwordHash = natsPasswordHash(password);
-  return [...input.nodes]
-    .sort((a, b) => a.index - b.index)
-    .map((node) => {
-      // Every node, itself too (nats-server skips a route to itself): a
-      // new cluster's JetStream takes the number of routes as the size of
-      // its meta group, and with only the others listed, 3 nodes bootstrap
-      // as a group of 2, which can elect a leader without the third and
-      // leave it out (seen on nats-server 2.10.27, test/infra/nats-cluster.test.ts).
-      const routes = [...input.nodes]
-        .sort((a, b) => a.index - b.index)
-        .map((other) => quote("route", `nats-route://${user}:${password}@${endpoint(other)}`));
-      const serverName = natsServerName(node.index);
-      const config = renderTemplate(TEMPLATE, template, {
-        SERVER_NAME: quote("server name", serverName),
-        CLUSTER_NAME: quote("cluster name", clusterName),
-        LISTEN: quote("listen address", endpoint(node)),
-        ROUTE_USER: quote("route user", user),
-        ROUTE_PASSWORD_HASH: quote("route password hash", passwordHash),
-        ROUTES: routes.join(", "),
-      });
-      return { index: node.index, serverName, config };
+  // Every node, itself too (nats-server skips a route to itself): a new
+  // cluster's JetStream takes the number of routes as the size of its meta
+  // group, and with only the others listed, 3 nodes bootstrap as a group of
+  // 2, which can elect a leader without the third and leave it out (seen on
+  // nats-server 2.10.27, test/infra/nats-cluster.test.ts).
+  const byIndex = [...input.nodes].sort((a, b) => a.index - b.index);
+  const routes = byIndex.map((node) => quote("route", `nats-route://${user}:${password}@${endpoint(node)}`));
+  return byIndex.map((node) => {
+    const serverName = natsServerName(node.index);
+    const config = renderTemplate(TEMPLATE, template, {
+      SERVER_NAME: quote("server name", serverName),
+      CLUSTER_NAME: quote("cluster name", clusterName),
+      LISTEN: quote("listen address", endpoint(node)),
+      ROUTE_USER: quote("route user", user),
+      ROUTE_PASSWORD_HASH: quote("route password hash", passwordHash),
+      ROUTES: routes.join(", "),
     });
+    return { index: node.index, serverName, config };
+  });
 }
