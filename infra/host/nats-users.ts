@@ -8,6 +8,7 @@
 // password while the old one still works.
 import { createHash, createHmac } from "node:crypto";
 import bcrypt from "bcryptjs";
+import { natsConfigString } from "./nats-config-string.js";
 import { renderTemplate, TemplateError } from "./render.js";
 
 export const NATS_ROLES = ["api", "backup", "ops"] as const;
@@ -81,7 +82,8 @@ export function renderNatsAuth(template: string, natsTokens: readonly string[]):
   const users = natsTokens.flatMap((token) =>
     NATS_ROLES.map((role) => {
       const { user, password } = natsCredential(token, role);
-      return `{user: "${user}", password: "${natsPasswordHash(password)}", permissions: ${PERMISSIONS[role]}}`;
+      const quote = (name: string, value: string) => natsConfigString("stack/nats-auth.conf", name, value);
+      return `{user: ${quote("user", user)}, password: ${quote("password hash", natsPasswordHash(password))}, permissions: ${PERMISSIONS[role]}}`;
     }),
   );
   return renderTemplate("stack/nats-auth.conf", template, { NATS_USERS: users.join(", ") });

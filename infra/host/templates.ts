@@ -91,6 +91,8 @@ export interface Templates {
   natsConf: string;
   /** Who may connect to NATS and what each may do; the users are rendered in (infra/host/nats-users.ts). */
   natsAuth: string;
+  /** A clustered node's place in the NATS cluster; rendered per node by infra/cluster/nats-cluster-config.ts. */
+  natsCluster: string;
   stackEnv: string;
   /** The host's monitoring (templates/host/monitoring/): configuration, systemd drop-ins, the textfile metrics' writer. */
   monitoring: Record<(typeof MONITORING_FILES)[number], string>;
@@ -116,6 +118,7 @@ export function loadTemplates(dir = TEMPLATES_DIR): Templates {
     compose: read("stack/docker-compose.prod.yml"),
     natsConf: read("stack/nats-server.conf"),
     natsAuth: read("stack/nats-auth.conf"),
+    natsCluster: read("stack/nats-cluster.conf"),
     stackEnv: read("stack/stack.env"),
     monitoring: Object.fromEntries(
       MONITORING_FILES.map((f) => [f, read(`host/monitoring/${f}`)]),
