@@ -113,7 +113,7 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
       }
       const body = isObject(record.body) ? record.body : {};
       try {
-        const handled = handler(match.slice(1), body, record.query);
+        const handled = await handler(match.slice(1), body, record.query);
         reply(override ?? handled);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
@@ -142,11 +142,14 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
     inject: (failure) => void injected.push({ ...failure, times: failure.times ?? 1 }),
     setInstanceIpv4: (address) => void (ctx.nextIpv4 = () => address),
     setPendingPolls: (polls) => void (ctx.pendingPolls = polls),
-    close: () =>
-      new Promise((resolve) => {
+    loadBalancerProxy: (id) => ctx.proxies?.get(id),
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await ctx.proxies?.stopAll();
+    },
   };
 }
 
