@@ -66,14 +66,16 @@ export async function startLoadBalancerNode(name: string): Promise<LoadBalancerN
   // Only the load balancer closes an idle connection within a test's bounds.
   http.keepAliveTimeout = 120_000;
 
-  const tcp: Server = createTcpServer((socket) =>
+  const tcp: Server = createTcpServer((socket) => {
+    // HAProxy ends its checks with a reset (and a stopped proxy resets what it held): normal here.
+    socket.on("error", () => socket.destroy());
     readProxyHeader(socket, (rest) => {
       if (rest.length > 0) socket.unshift(rest);
       http.emit("connection", socket);
-    // Paused while the header was read; the HTTP parser reads the rest once it flows again.
-    socket.resume();
-    }),
-  );
+      // Paused while the header was read; the HTTP parser reads the rest once it flows again.
+      socket.resume();
+    });
+  });
   const host = "127.0.0.1";
   const port = await freePort();
   await new Promise<void>((resolve) => tcp.listen(port, host, resolve));
