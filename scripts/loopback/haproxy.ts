@@ -74,13 +74,19 @@ export interface LoopbackHaproxy {
 const LOADED = /Loading success\./;
 const NOT_LOADED = /Loading failure!/;
 
+/** Starts HAProxy on the config once `haproxy -c` passes it; on any failure the scratch folder is removed. */
 export async function startHaproxy(
   config: string,
   scratch: HaproxyScratch,
   options: { name?: string; timeoutMs?: number } = {},
 ): Promise<LoopbackHaproxy> {
   const timeoutMs = options.timeoutMs ?? 15_000;
-  writeConfig(scratch.configPath, config);
+  try {
+    writeConfig(scratch.configPath, config);
+  } catch (error) {
+    scratch.remove();
+    throw error;
+  }
   const master = new ManagedProcess(options.name ?? "haproxy", HAPROXY, ["-W", "-db", "-f", scratch.configPath]);
   const loads = () => master.output.filter((line) => LOADED.test(line) || NOT_LOADED.test(line));
   try {

@@ -10,7 +10,7 @@
 // it. Every wait polls for a state with a bound.
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -243,6 +243,7 @@ describe("the haproxy.cfg of a load balancer", () => {
 
     const files = haproxyScratch();
     await expect(startHaproxy(broken, files)).rejects.toThrow(/balance only supports 'roundrobin'/);
+    expect(existsSync(files.dir)).toBe(false);
   });
 });
 
