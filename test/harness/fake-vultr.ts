@@ -10,6 +10,8 @@
 // balancers pending before they turn active, Vultr's texts for missing
 // objects, and injected 429/5xx answers (also after carrying a request out). Messages Vultr's own
 // sources do not show are close approximations. Every request is recorded.
+// With options.loadBalancerProxies, each load balancer is also a real
+// HAProxy on loopback, configured from it (fake-vultr/load-balancer-proxies.ts).
 //
 // This file is the server: recording, injected failures, the bearer key and
 // dispatch. Each resource kind's routes are in fake-vultr/, the request
