@@ -92,6 +92,9 @@ export function renderHaproxyConfig(templates: HaproxyTemplates, input: HaproxyC
   });
   const blocks = rules.map((rule, i) => {
     tcpOnly(fail, rule, i);
+    if (rules.findIndex((r) => r.frontend_port === rule.frontend_port) !== i) {
+      throw fail(`forwarding rule ${i + 1}: frontend port ${rule.frontend_port} has a rule already: one rule per port`);
+    }
     const listenPort = input.frontendPorts[rule.frontend_port];
     if (!isPort(listenPort)) {
       throw fail(

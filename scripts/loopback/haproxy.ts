@@ -123,8 +123,11 @@ export async function startHaproxy(
     },
     command: (line) => runtimeCommand(scratch.adminSocket, line),
     async stop() {
-      // SIGTERM to the master stops every worker at once, old ones included.
+      // SIGTERM to the master stops every worker, old ones included; a
+      // worker may still hold its ports for a moment after the master is gone.
+      const workers = master.output.flatMap((line) => /New worker \((\d+)\) forked/.exec(line)?.[1] ?? []);
       await master.stop();
+      await waitForExit(workers.map(Number), timeoutMs);
       scratch.remove();
     },
   };
@@ -136,6 +139,23 @@ function writeConfig(path: string, config: string): void {
   writeFileSync(candidate, config, { mode: 0o600 });
   checkHaproxyConfig(candidate);
   renameSync(candidate, path);
+}
+
+/** Waits until none of `pids` runs, SIGKILLing those still there after `timeoutMs`. */
+async function waitForExit(pids: number[], timeoutMs: number): Promise<void> {
+  const alive = () => pids.filter((pid) => isRunning(pid));
+  const deadline = Date.now() + timeoutMs;
+  while (alive().length > 0 && Date.now() < deadline) await sleep(20);
+  for (const pid of alive()) process.kill(pid, "SIGKILL");
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function runtimeCommand(socket: string, line: string): Promise<string> {

@@ -208,6 +208,10 @@ describe("the haproxy.cfg of a load balancer", () => {
     expect(refusal({ nodes: { ...configInput().nodes, "node-b": { host: "127.0.0.1", ports: {} } } })).toBe(
       `load balancer ${id}: instance node-b has no port here for its backend port 80 (nodes["node-b"].ports[80])`,
     );
+    const rule = { frontend_protocol: "tcp", frontend_port: 80, backend_protocol: "tcp", backend_port: 80 };
+    expect(
+      refusal({ loadBalancer: apiLoadBalancer({ forwarding_rules: [rule, { ...rule, backend_port: 8080 }] }) }),
+    ).toBe(`load balancer ${id}: forwarding rule 2: frontend port 80 has a rule already: one rule per port`);
     expect(refusal({ frontendPorts: {} })).toBe(
       `load balancer ${id}: forwarding rule 1: frontend port 80 has no port to listen on here (frontendPorts)`,
     );
