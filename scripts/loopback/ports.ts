@@ -1,12 +1,12 @@
 import { createServer } from "node:net";
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
-export async function freePort(): Promise<number> {
+/** A TCP port free on `host` (127.0.0.1 unless another loopback address is named) right now (the OS picks it). */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(0, host, () => {
       const address = server.address();
       server.close(() =>
         typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),

@@ -19,11 +19,12 @@ needs_of() {
     # validators, bats and python3 (the host scripts' functions), the
     # systemd test host (debootstrap, systemd-nspawn, iptables, kmod),
     # chromium (the browser the CORS test drives), the monitoring
-    # configuration's own checkers, and openssl (the alert sink's own CA).
+    # configuration's own checkers, openssl (the alert sink's own CA), and
+    # haproxy (the fake Vultr API's load balancers as real proxies).
     test)
       printf '%s\n' nats-server dockerd docker-compose busybox sshd fail2ban-client logrotate shellcheck \
         debootstrap systemd-nspawn iptables modprobe bats visudo python3 chromium promtool amtool \
-        prometheus-blackbox-exporter openssl
+        prometheus-blackbox-exporter openssl haproxy
       ;;
     *) return 1 ;;
   esac

@@ -10,6 +10,8 @@
 // balancers pending before they turn active, Vultr's texts for missing
 // objects, and injected 429/5xx answers (also after carrying a request out). Messages Vultr's own
 // sources do not show are close approximations. Every request is recorded.
+// With options.loadBalancerProxies, each load balancer is also a real
+// HAProxy on loopback, configured from it (fake-vultr/load-balancer-proxies.ts).
 //
 // This file is the server: recording, injected failures, the bearer key and
 // dispatch. Each resource kind's routes are in fake-vultr/, the request
@@ -113,7 +115,7 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
       }
       const body = isObject(record.body) ? record.body : {};
       try {
-        const handled = handler(match.slice(1), body, record.query);
+        const handled = await handler(match.slice(1), body, record.query);
         reply(override ?? handled);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
@@ -142,11 +144,14 @@ export async function startFakeVultr(options: FakeVultrOptions = {}): Promise<Fa
     inject: (failure) => void injected.push({ ...failure, times: failure.times ?? 1 }),
     setInstanceIpv4: (address) => void (ctx.nextIpv4 = () => address),
     setPendingPolls: (polls) => void (ctx.pendingPolls = polls),
-    close: () =>
-      new Promise((resolve) => {
+    loadBalancerProxy: (id) => ctx.proxies?.get(id),
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await ctx.proxies?.stopAll();
+    },
   };
 }
 

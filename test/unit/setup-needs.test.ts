@@ -47,7 +47,7 @@ describe("what each command needs", () => {
     expect(lines("needs_of test")).toEqual([
       ...["nats-server", "dockerd", "docker-compose", "busybox", "sshd", "fail2ban-client", "logrotate"],
       ...["shellcheck", "debootstrap", "systemd-nspawn", "iptables", "modprobe", "bats", "visudo", "python3"],
-      ...["chromium", "promtool", "amtool", "prometheus-blackbox-exporter", "openssl"],
+      ...["chromium", "promtool", "amtool", "prometheus-blackbox-exporter", "openssl", "haproxy"],
     ]);
     expect(lines("builds_of test")).toEqual(["node", "engine", "caddy", "s3-fake", "bundles"]);
   });
@@ -110,6 +110,7 @@ describe("what is missing", () => {
         "prometheus-alertmanager",
         "prometheus-blackbox-exporter",
         "openssl",
+        "haproxy",
       ]),
     );
   });

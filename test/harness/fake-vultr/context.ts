@@ -1,6 +1,7 @@
 // What every resource kind's routes share: the state, the catalogues and the
 // settings a test may change while the fake runs.
 import { DEFAULT_CLUSTERS, DEFAULT_OS, DEFAULT_PLANS, DEFAULT_REGIONS, DEFAULT_TIERS } from "./catalogue.js";
+import { LoadBalancerProxies } from "./load-balancer-proxies.js";
 import type { FakeCluster, FakeOs, FakePlan, FakeState, FakeTier, FakeVultrOptions } from "./types.js";
 
 export interface FakeContext {
@@ -19,23 +20,27 @@ export interface FakeContext {
   now: () => number;
   /** Instances and reserved IPs draw their IPv6 networks from one counter, so none repeats. */
   counters: { v6: number; rule: number; vpc: number; loadBalancer: number };
+  /** The load balancers' proxies, when options.loadBalancerProxies asks for them. */
+  proxies?: LoadBalancerProxies;
 }
 
 export function createContext(options: FakeVultrOptions): FakeContext {
+  const state: FakeState = {
+    instances: new Map(),
+    firewallGroups: new Map(),
+    firewallRules: new Map(),
+    sshKeys: new Map(),
+    reservedIps: new Map(),
+    domains: new Map(),
+    records: new Map(),
+    objectStorages: new Map(),
+    vpcs: new Map(),
+    loadBalancers: new Map(),
+  };
   return {
     options,
-    state: {
-      instances: new Map(),
-      firewallGroups: new Map(),
-      firewallRules: new Map(),
-      sshKeys: new Map(),
-      reservedIps: new Map(),
-      domains: new Map(),
-      records: new Map(),
-      objectStorages: new Map(),
-      vpcs: new Map(),
-      loadBalancers: new Map(),
-    },
+    state,
+    proxies: options.loadBalancerProxies && new LoadBalancerProxies(options.loadBalancerProxies, state.instances),
     os: options.os ?? DEFAULT_OS,
     plans: options.plans ?? DEFAULT_PLANS,
     regions: new Set(options.regions ?? DEFAULT_REGIONS),

@@ -159,12 +159,17 @@ export function instanceRoutes(ctx: FakeContext): Route[] {
     [
       "DELETE",
       /^\/v2\/instances\/([^/]+)$/,
-      ([id]) => {
+      async ([id]) => {
         const found = instance(id);
         refuseWhileLocked(ctx, found, "destroy");
         state.instances.delete(found.id);
-        // Load balancers stop sending to it; its VPCs count it as attached until Vultr has finished letting go.
-        for (const lb of state.loadBalancers.values()) lb.instances = lb.instances.filter((i) => i !== found.id);
+        // Load balancers stop sending to it (their proxies too, when running); its VPCs count it as attached
+        // until Vultr has finished letting go.
+        for (const lb of state.loadBalancers.values()) {
+          if (!lb.instances.includes(found.id)) continue;
+          lb.instances = lb.instances.filter((i) => i !== found.id);
+          await ctx.proxies?.apply(lb);
+        }
         for (const vpcId of found.fake.vpcs.keys()) {
           state.vpcs.get(vpcId)?.fake.leaving.set(found.id, ctx.now() + (options.vpcReleaseMs ?? 0));
         }

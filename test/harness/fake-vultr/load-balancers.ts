@@ -6,9 +6,15 @@
 // no public source shows Vultr's own): unknown protocols and algorithms,
 // ports out of range, an even node count, https or http2 or an SSL redirect
 // without a certificate, instances and VPCs missing or in another region.
+// With options.loadBalancerProxies each balancer is also a real proxy on a
+// loopback address, its ipv4 (load-balancer-proxies.ts): the create starts
+// it, a PATCH reloads it, the DELETE stops it; what it cannot run (an http
+// rule, say) is refused with a 400 that says it is the stand-in's limit.
 import { randomBytes, randomUUID } from "node:crypto";
 import { LOAD_BALANCER_NOT_READY } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
+import { LoadBalancerProxyError } from "../../../scripts/loopback/haproxy-config.js";
+import { proxyAddress, type LoadBalancerProxies } from "./load-balancer-proxies.js";
 import { findVpc } from "./vpcs.js";
 import { bare, found, HttpError, isObject, list, now, optionalText, text, type Route } from "./strict.js";
 import type { FakeLoadBalancer, Json } from "./types.js";
@@ -24,7 +30,7 @@ export function loadBalancerRoutes(ctx: FakeContext): Route[] {
     [
       "POST",
       /^\/v2\/load-balancers$/,
-      (_p, body) => {
+      async (_p, body) => {
         const region = text(body, "region");
         if (!ctx.regions.has(region)) throw new HttpError(400, "Invalid region");
         ctx.counters.loadBalancer++;
@@ -62,11 +68,14 @@ export function loadBalancerRoutes(ctx: FakeContext): Route[] {
           firewall_rules: [],
           fake: {
             pollsLeft: ctx.options.loadBalancerPendingPolls ?? ctx.pendingPolls,
-            futureIpv4: `203.0.113.${9 + ctx.counters.loadBalancer}`,
+            futureIpv4: ctx.proxies
+              ? proxyAddress(ctx.counters.loadBalancer)
+              : `203.0.113.${9 + ctx.counters.loadBalancer}`,
             futureIpv6: `2001:db8:1b::${(9 + ctx.counters.loadBalancer).toString(16)}`,
           },
         };
         configure(ctx, lb, body);
+        if (ctx.proxies) await runProxy(ctx.proxies, lb);
         state.loadBalancers.set(lb.id, lb);
         return { status: 202, body: { load_balancer: bare(lb) } };
       },
@@ -88,22 +97,44 @@ export function loadBalancerRoutes(ctx: FakeContext): Route[] {
     [
       "PATCH",
       /^\/v2\/load-balancers\/([^/]+)$/,
-      ([id], body) => {
-        configure(ctx, balancer(id), body);
+      async ([id], body) => {
+        const lb = balancer(id);
+        const before = structuredClone(lb);
+        configure(ctx, lb, body);
+        if (ctx.proxies) {
+          try {
+            await runProxy(ctx.proxies, lb);
+          } catch (error) {
+            Object.assign(lb, before);
+            throw error;
+          }
+        }
         return { status: 204 };
       },
     ],
     [
       "DELETE",
       /^\/v2\/load-balancers\/([^/]+)$/,
-      ([id]) => {
+      async ([id]) => {
         const lb = balancer(id);
         if (lb.status !== "active") throw new HttpError(400, LOAD_BALANCER_NOT_READY);
         state.loadBalancers.delete(lb.id);
+        await ctx.proxies?.remove(lb.id);
         return { status: 204 };
       },
     ],
   ];
+}
+
+/** Starts or reloads the balancer's proxy; what the stand-in cannot run is a 400 naming why. */
+async function runProxy(proxies: LoadBalancerProxies, lb: FakeLoadBalancer): Promise<void> {
+  try {
+    await proxies.apply(lb);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const status = error instanceof LoadBalancerProxyError ? 400 : 500;
+    throw new HttpError(status, `fake-vultr's load balancer stand-in (HAProxy) cannot run this: ${reason}`);
+  }
 }
 
 /** Applies the fields a create or PATCH names, after checking all of them (nothing changes on a refusal). */

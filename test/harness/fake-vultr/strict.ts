@@ -19,7 +19,8 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-export type Handler = (params: string[], body: Json, query: Record<string, string>) => Reply;
+/** What answers one route; the load balancer routes wait for their proxy (fake-vultr/load-balancer-proxies.ts). */
+export type Handler = (params: string[], body: Json, query: Record<string, string>) => Reply | Promise<Reply>;
 
 /** Method, path pattern (its groups are the handler's params), handler. */
 export type Route = [string, RegExp, Handler];

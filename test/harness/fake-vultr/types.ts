@@ -1,5 +1,7 @@
 // The fake Vultr API's public shapes: its options, what it records, and its
 // state (Vultr's own fields, plus a `fake` part for its bookkeeping).
+import type { ProxyNode } from "../../../scripts/loopback/haproxy-config.js";
+import type { RunningLoadBalancerProxy } from "./load-balancer-proxies.js";
 
 export interface FakeOs {
   id: number;
@@ -66,6 +68,13 @@ export interface FakeVultrOptions {
   vpcReleaseMs?: number;
   /** How many GETs a new load balancer stays "pending" (setPendingPolls changes it too). @default pendingPolls */
   loadBalancerPendingPolls?: number;
+  /**
+   * Run each load balancer as a real proxy (HAProxy) on a loopback address
+   * of its own, which becomes its ipv4: created, reconfigured by a PATCH,
+   * stopped by a DELETE (fake-vultr/load-balancer-proxies.ts). Without it a
+   * load balancer is data only, with a documentation address.
+   */
+  loadBalancerProxies?: LoadBalancerProxyOptions;
   /** The fake's clock for locks and releases, in ms; a test may drive it by hand. @default Date.now */
   clock?: () => number;
   os?: FakeOs[];
@@ -73,6 +82,11 @@ export interface FakeVultrOptions {
   regions?: string[];
   clusters?: FakeCluster[];
   tiers?: FakeTier[];
+}
+
+export interface LoadBalancerProxyOptions {
+  /** Where an instance a load balancer names is reached on this machine: the node stand-in's host and its ports. */
+  node(instance: FakeInstance): ProxyNode;
 }
 
 export interface RecordedRequest {
@@ -256,5 +270,8 @@ export interface FakeVultr {
   inject(failure: InjectedFailure): void;
   setInstanceIpv4(address: string): void;
   setPendingPolls(polls: number): void;
+  /** The running proxy of a load balancer (with options.loadBalancerProxies), or undefined. */
+  loadBalancerProxy(id: string): RunningLoadBalancerProxy | undefined;
+  /** Closes the API and stops every load balancer proxy. */
   close(): Promise<void>;
 }

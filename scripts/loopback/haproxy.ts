@@ -1,0 +1,169 @@
+// A real HAProxy (Debian bookworm's 2.6) on loopback, running a config
+// rendered by haproxy-config.ts: checked with `haproxy -c` before it starts
+// and before every reload, run in the foreground in master-worker mode
+// (-W -db), and reloaded seamlessly: on SIGUSR2 the master starts a worker on
+// the new config, which takes over the listening sockets, while the old
+// worker finishes the connections it holds (a stream open through the load
+// balancer survives a change of its nodes).
+import { spawnSync } from "node:child_process";
+import { createConnection } from "node:net";
+import { renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ManagedProcess } from "./process.js";
+import { scratchDir } from "./tmp.js";
+
+export const HAPROXY = "haproxy";
+
+/** A config `haproxy -c` refuses; the message holds HAProxy's own reasons. */
+export class HaproxyConfigRefused extends Error {
+  constructor(
+    readonly path: string,
+    readonly reasons: string,
+  ) {
+    super(`haproxy -c refused ${path}:\n${reasons}`);
+    this.name = "HaproxyConfigRefused";
+  }
+}
+
+/** Runs `haproxy -c -f path`; throws HaproxyConfigRefused with HAProxy's alerts when the file is not valid. */
+export function checkHaproxyConfig(path: string): void {
+  const run = spawnSync(HAPROXY, ["-c", "-f", path], { encoding: "utf8" });
+  if (run.error) {
+    throw new Error(`could not run ${HAPROXY} (${run.error.message}): install it with apt-get install -y haproxy`, {
+      cause: run.error,
+    });
+  }
+  if (run.status !== 0) throw new HaproxyConfigRefused(path, `${run.stdout}${run.stderr}`.trim());
+}
+
+/** Where one proxy keeps its files: the config, and the runtime API's socket the config must name. */
+export interface HaproxyScratch {
+  dir: string;
+  configPath: string;
+  adminSocket: string;
+  remove(): void;
+}
+
+export function haproxyScratch(): HaproxyScratch {
+  const dir = scratchDir("haproxy");
+  return {
+    dir: dir.path,
+    configPath: join(dir.path, "haproxy.cfg"),
+    adminSocket: join(dir.path, "admin.sock"),
+    remove: dir.remove,
+  };
+}
+
+export interface LoopbackHaproxy {
+  /** The master's pid; its workers are its children. */
+  pid: number;
+  configPath: string;
+  adminSocket: string;
+  /** The master's and the workers' output: each reload, each node going DOWN or UP. */
+  output: string[];
+  /** Checks the new config, then reloads to it; resolves once the new worker serves, throws if HAProxy refused it. */
+  reload(config: string): Promise<void>;
+  /** Runs a command on the runtime API (e.g. "show stat") and returns its answer. */
+  command(line: string): Promise<string>;
+  /** Stops the master and every worker, old ones holding connections too, and removes the files. */
+  stop(): Promise<void>;
+}
+
+// The master's lines after it started a worker on a config, or failed to.
+const LOADED = /Loading success\./;
+const NOT_LOADED = /Loading failure!/;
+
+/** Starts HAProxy on the config once `haproxy -c` passes it; on any failure the scratch folder is removed. */
+export async function startHaproxy(
+  config: string,
+  scratch: HaproxyScratch,
+  options: { name?: string; timeoutMs?: number } = {},
+): Promise<LoopbackHaproxy> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  try {
+    writeConfig(scratch.configPath, config);
+  } catch (error) {
+    scratch.remove();
+    throw error;
+  }
+  const master = new ManagedProcess(options.name ?? "haproxy", HAPROXY, ["-W", "-db", "-f", scratch.configPath]);
+  const loads = () => master.output.filter((line) => LOADED.test(line) || NOT_LOADED.test(line));
+  try {
+    await master.waitFor(LOADED, timeoutMs);
+  } catch (error) {
+    await master.stop();
+    scratch.remove();
+    throw error;
+  }
+
+  return {
+    pid: master.pid,
+    configPath: scratch.configPath,
+    adminSocket: scratch.adminSocket,
+    output: master.output,
+    async reload(next) {
+      writeConfig(scratch.configPath, next);
+      const before = loads().length;
+      master.signal("SIGUSR2");
+      const deadline = Date.now() + timeoutMs;
+      while (loads().length === before) {
+        if (!master.running || Date.now() > deadline) {
+          throw new Error(
+            `${master.name}: no reload seen after SIGUSR2 (running: ${master.running}). Output:\n` +
+              master.output.slice(-40).join("\n"),
+          );
+        }
+        await sleep(20);
+      }
+      const outcome = loads()[before]!;
+      if (NOT_LOADED.test(outcome)) {
+        throw new Error(`${master.name}: the reload failed. Output:\n${master.output.slice(-40).join("\n")}`);
+      }
+    },
+    command: (line) => runtimeCommand(scratch.adminSocket, line),
+    async stop() {
+      // SIGTERM to the master stops every worker, old ones included; a
+      // worker may still hold its ports for a moment after the master is gone.
+      const workers = master.output.flatMap((line) => /New worker \((\d+)\) forked/.exec(line)?.[1] ?? []);
+      await master.stop();
+      await waitForExit(workers.map(Number), timeoutMs);
+      scratch.remove();
+    },
+  };
+}
+
+/** Writes the config beside the one in use and lets HAProxy check it: a refused one never replaces it. */
+function writeConfig(path: string, config: string): void {
+  const candidate = `${path}.next`;
+  writeFileSync(candidate, config, { mode: 0o600 });
+  checkHaproxyConfig(candidate);
+  renameSync(candidate, path);
+}
+
+/** Waits until none of `pids` runs, SIGKILLing those still there after `timeoutMs`. */
+async function waitForExit(pids: number[], timeoutMs: number): Promise<void> {
+  const alive = () => pids.filter((pid) => isRunning(pid));
+  const deadline = Date.now() + timeoutMs;
+  while (alive().length > 0 && Date.now() < deadline) await sleep(20);
+  for (const pid of alive()) process.kill(pid, "SIGKILL");
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runtimeCommand(socket: string, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const connection = createConnection(socket, () => connection.end(`${line}\n`));
+    connection.on("data", (chunk: Buffer) => chunks.push(chunk));
+    connection.once("error", reject);
+    connection.once("close", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
+}
