@@ -3,7 +3,8 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/"] },
+  // .tmp/ and .scratch/: what test runs write (bundles, reports), not our source.
+  { ignores: ["dist/", "node_modules/", "coverage/", ".tmp/", ".scratch/"] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
