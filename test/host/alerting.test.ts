@@ -67,13 +67,15 @@ async function until<T>(what: string, check: () => T | undefined | false, boundM
 
 /** The Watchdog alerts Alertmanager still holds (it lists an alert until its `endsAt`). */
 async function heldWatchdogs(): Promise<{ endsAt: string }[]> {
-  const filter = encodeURIComponent('alertname="Watchdog"');
-  const result = await run(root, `curl -fsS --max-time 5 'http://127.0.0.1:9093/api/v2/alerts?filter=${filter}'`);
-  // Alertmanager's answer is what counts: once, its whole JSON came with a
-  // non-zero status and nothing on stderr (logged, to find out why).
-  if (result.code !== 0)
-    console.log(`heldWatchdogs: exit status ${result.code}, output ${result.output.slice(0, 200)}`);
-  return JSON.parse(result.stdout) as { endsAt: string }[];
+  const url = `http://127.0.0.1:9093/api/v2/alerts?filter=${encodeURIComponent('alertname="Watchdog"')}`;
+  const result = await run(root, `curl -fsS --max-time 5 '${url}'`);
+  // Alertmanager's answer is what counts: once, a whole answer came back
+  // through the SSH transport with a non-zero status (not understood yet).
+  try {
+    return JSON.parse(result.stdout) as { endsAt: string }[];
+  } catch {
+    throw new Error(`Alertmanager's alerts (${url}): exit status ${result.code}, not JSON: ${result.output}`);
+  }
 }
 
 /** The team's firing notice and e-mail of `alert` after `since`, then returns when they came. */
