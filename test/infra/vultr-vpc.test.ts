@@ -28,7 +28,6 @@ describe("a VPC's subnet", () => {
       "198.51.100.0/24 is not a private network: use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
     );
     expect(vpcSubnetProblem("172.15.0.0", 16)).toContain("is not a private network");
-    expect(vpcSubnetProblem("10.20.0.0", 30)).toBe("the mask must be a prefix length from 8 to 29, got 30");
     expect(vpcSubnetProblem("10.20.0", 24)).toBe('"10.20.0" is not an IPv4 network address (e.g. "10.20.0.0")');
   });
 
@@ -36,6 +35,9 @@ describe("a VPC's subnet", () => {
     expect(ipv4InNetwork("10.20.0.3", "10.20.0.0", 24)).toBe(true);
     expect(ipv4InNetwork("10.20.1.3", "10.20.0.0", 24)).toBe(false);
     expect(ipv4InNetwork("10.20.1.3", "10.20.0.0", 22)).toBe(true);
+    expect(ipv4InNetwork("203.0.113.9", "0.0.0.0", 0)).toBe(true);
+    expect(ipv4InNetwork("10.20.0.3", "10.20.0.3", 32)).toBe(true);
+    expect(ipv4InNetwork("10.20.0.4", "10.20.0.3", 32)).toBe(false);
     expect(privateAddressProblem("", { v4_subnet: "10.20.0.0", v4_subnet_mask: 24 })).toBe(
       "no private address in VPC 10.20.0.0/24 yet",
     );
@@ -101,8 +103,14 @@ describe("Vpc", () => {
     ]);
     expect((await check({ v4SubnetMask: 24.5, region: "" })).failures).toEqual([
       { property: "region", reason: "must not be empty" },
-      { property: "v4SubnetMask", reason: "must be a whole number from 0 to 32" },
+      { property: "v4SubnetMask", reason: "must be a whole number from 8 to 29" },
     ]);
+    // A mask outside the VPC range is the mask's problem, not the subnet's.
+    for (const v4SubnetMask of [30, 7]) {
+      expect((await check({ v4SubnetMask })).failures).toEqual([
+        { property: "v4SubnetMask", reason: "must be a whole number from 8 to 29" },
+      ]);
+    }
     expect(fake.requests).toHaveLength(0);
   });
 
