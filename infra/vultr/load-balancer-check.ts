@@ -3,6 +3,7 @@
 // "forwardingRules[1].frontendProtocol") and the way out. Values Pulumi does
 // not know yet during a preview are skipped; they are checked when they are.
 import { isIPv4, isIPv6 } from "node:net";
+import { parseCidr } from "../config/cidr.js";
 import { UNKNOWN } from "./check.js";
 import type { CheckFailure } from "./provider.js";
 
@@ -128,17 +129,28 @@ function firewallRuleProblems(problems: Problems, value: unknown): void {
     problems.oneOf(rule, "ipType", ["v4", "v6"], at);
     const source = rule.source;
     if (source === UNKNOWN || source === "cloudflare") return;
-    const [address = "", prefix] = typeof source === "string" ? source.split("/") : [];
-    const family = rule.ipType === "v6" ? isIPv6(address) : isIPv4(address);
-    const max = rule.ipType === "v6" ? 128 : 32;
-    if (!family || !isWhole(Number(prefix), 0, max) || prefix === "") {
-      problems.add(
-        `${at}source`,
-        `must be an ${rule.ipType === "v6" ? "IPv6" : "IPv4"} network with its prefix (e.g. ` +
-          `${rule.ipType === "v6" ? '"2001:db8::/32"' : '"198.51.100.0/24"'}) or "cloudflare"`,
-      );
-    }
+    const problem = sourceProblem(source, rule.ipType === "v6" ? 6 : 4);
+    if (problem) problems.add(`${at}source`, problem);
   });
+}
+
+/**
+ * Why a firewall rule's source is not a network of the rule's family with its
+ * prefix, or undefined when it is. Parsed as the admin CIDRs are (config/cidr.ts),
+ * so host bits are refused too: "198.51.100.7/24" is a single address with the
+ * wrong prefix far more often than a network meant.
+ */
+function sourceProblem(source: unknown, version: 4 | 6): string | undefined {
+  const address = typeof source === "string" ? (source.split("/")[0] ?? "") : "";
+  const family = version === 6 ? isIPv6(address) : isIPv4(address);
+  if (typeof source !== "string" || !source.includes("/") || !family) {
+    return (
+      `must be an ${version === 6 ? "IPv6" : "IPv4"} network with its prefix (e.g. ` +
+      `${version === 6 ? '"2001:db8::/32"' : '"198.51.100.0/24"'}) or "cloudflare"`
+    );
+  }
+  const cidr = parseCidr(source);
+  return cidr instanceof Error ? cidr.message : undefined;
 }
 
 function idListProblems(problems: Problems, name: string, value: unknown): void {
