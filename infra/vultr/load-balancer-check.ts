@@ -4,6 +4,7 @@
 // not know yet during a preview are skipped; they are checked when they are.
 import { isIPv4, isIPv6 } from "node:net";
 import { parseCidr } from "../config/cidr.js";
+import { isPlainObject } from "../providers/diff.js";
 import { UNKNOWN } from "./check.js";
 import type { CheckFailure } from "./provider.js";
 
@@ -65,7 +66,7 @@ export function loadBalancerProblems(inputs: Record<string, unknown>): CheckFail
 
 function healthCheckProblems(problems: Problems, value: unknown): void {
   if (value === UNKNOWN) return;
-  if (!isRecord(value)) {
+  if (!isPlainObject(value)) {
     problems.add("healthCheck", "must be an object: { protocol, port, path, checkInterval, ... }");
     return;
   }
@@ -96,7 +97,7 @@ function forwardingRuleProblems(problems: Problems, value: unknown): void {
   value.forEach((rule: unknown, i) => {
     const at = `forwardingRules[${i}].`;
     if (rule === UNKNOWN) return;
-    if (!isRecord(rule)) {
+    if (!isPlainObject(rule)) {
       problems.add(`forwardingRules[${i}]`, "must be { frontendProtocol, frontendPort, backendProtocol, backendPort }");
       return;
     }
@@ -121,7 +122,7 @@ function firewallRuleProblems(problems: Problems, value: unknown): void {
   value.forEach((rule: unknown, i) => {
     const at = `firewallRules[${i}].`;
     if (rule === UNKNOWN) return;
-    if (!isRecord(rule)) {
+    if (!isPlainObject(rule)) {
       problems.add(`firewallRules[${i}]`, "must be { port, source, ipType }");
       return;
     }
@@ -201,8 +202,4 @@ class Problems {
 
 function isWhole(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
