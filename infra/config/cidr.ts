@@ -37,7 +37,8 @@ export function formatCidr(cidr: Cidr): string {
   return `${cidr.address}/${cidr.prefix}`;
 }
 
-function ipv4ToBigInt(address: string): bigint {
+/** A dotted IPv4 address (already checked with isIPv4) as its 32-bit number. */
+export function ipv4ToBigInt(address: string): bigint {
   return address.split(".").reduce((n, octet) => n * 256n + BigInt(Number(octet)), 0n);
 }
 

@@ -42,7 +42,8 @@ export function sameInput(a: unknown, b: unknown, unordered = false): boolean {
   return (a ?? "") === (b ?? "");
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** An object with fields (not null, not a list); the load balancer's input check uses this one too. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

@@ -189,6 +189,8 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       const s = settings();
       const client = s.client();
       const { changed } = diffInputs(olds, news, INSTANCE_DIFF_RULES);
+      // A VPC that is missing or in another region fails here, before a resize or any other change goes out.
+      const vpc = news.vpcId ? await vpcFor(s, news) : undefined;
       const body: ApiInstanceUpdate = {};
       // The instance's own plan and status, not the state's: a resize an earlier up gave up on may be done.
       const plan = changed.includes("plan") ? await planToRequest(s, id, news.plan) : undefined;
@@ -202,7 +204,6 @@ export function instanceProvider(settings: SettingsSource): Provider<InstanceInp
       if (Object.keys(body).length > 0) {
         await untilUnlocked(s, id, "update", () => client.patch(`/v2/instances/${id}`, body));
       }
-      const vpc = news.vpcId ? await vpcFor(s, news) : undefined;
       if (changed.includes("vpcId")) await moveVpc(s, id, olds.vpcId ?? "", news.vpcId ?? "");
 
       // Also finishes an instance whose create timed out (Pulumi calls update on it).
@@ -291,19 +292,37 @@ async function vpcFor(s: ProviderSettings, inputs: InstanceInputs): Promise<ApiV
   return vpc;
 }
 
-/** Takes the instance off its old VPC and onto the new one; the disk stays. */
+/**
+ * Takes the instance off its old VPC and onto the new one; the disk stays.
+ * Each step may already be done: when an earlier up detached but failed to
+ * attach, Pulumi's state still names the old VPC, so the detach is asked for
+ * again and Vultr answers that the VPC is not attached. That answer (and
+ * "already attached" to an attach) counts as the step done, so the move
+ * finishes instead of failing on every later up.
+ */
 async function moveVpc(s: ProviderSettings, id: string, from: string, to: string): Promise<void> {
   const client = s.client();
-  if (from) {
-    await untilUnlocked(s, id, "update", () =>
-      client.request("POST", `/v2/instances/${id}/vpcs/detach`, { body: { vpc_id: from } }),
-    );
-  }
-  if (to) {
-    await untilUnlocked(s, id, "update", () =>
-      client.request("POST", `/v2/instances/${id}/vpcs/attach`, { body: { vpc_id: to } }),
-    );
-  }
+  const step = async (action: VpcStep, vpcId: string) => {
+    try {
+      await untilUnlocked(s, id, "update", () =>
+        client.request("POST", `/v2/instances/${id}/vpcs/${action}`, { body: { vpc_id: vpcId } }),
+      );
+    } catch (error) {
+      if (!vpcStepAlreadyDone(action, error)) throw error;
+    }
+  };
+  if (from) await step("detach", from);
+  if (to) await step("attach", to);
+}
+
+export type VpcStep = "detach" | "attach";
+
+const NOT_ATTACHED = /not attached/i;
+
+/** Whether Vultr refused a VPC detach or attach because the instance is already where the step would take it. */
+export function vpcStepAlreadyDone(step: VpcStep, error: unknown): boolean {
+  if (!(error instanceof VultrApiError) || error.status !== 400) return false;
+  return (step === "detach" ? NOT_ATTACHED : ALREADY_ATTACHED).test(error.vultrMessage);
 }
 
 const ALREADY_ATTACHED = /already attached/i;
@@ -399,7 +418,8 @@ function stateOf(inputs: InstanceInputs, instance: ApiInstance): InstanceState {
     osId: instance.os_id,
     mainIp: instance.main_ip,
     v6MainIp: instance.v6_main_ip,
-    internalIp: instance.internal_ip ?? "",
+    // Without a VPC there is no private address, whatever Vultr still shows for a VPC just detached.
+    internalIp: inputs.vpcId ? (instance.internal_ip ?? "") : "",
     status: instance.status,
     dateCreated: instance.date_created,
   };

@@ -3,6 +3,8 @@
 // "forwardingRules[1].frontendProtocol") and the way out. Values Pulumi does
 // not know yet during a preview are skipped; they are checked when they are.
 import { isIPv4, isIPv6 } from "node:net";
+import { parseCidr } from "../config/cidr.js";
+import { isPlainObject } from "../providers/diff.js";
 import { UNKNOWN } from "./check.js";
 import type { CheckFailure } from "./provider.js";
 
@@ -64,7 +66,7 @@ export function loadBalancerProblems(inputs: Record<string, unknown>): CheckFail
 
 function healthCheckProblems(problems: Problems, value: unknown): void {
   if (value === UNKNOWN) return;
-  if (!isRecord(value)) {
+  if (!isPlainObject(value)) {
     problems.add("healthCheck", "must be an object: { protocol, port, path, checkInterval, ... }");
     return;
   }
@@ -95,7 +97,7 @@ function forwardingRuleProblems(problems: Problems, value: unknown): void {
   value.forEach((rule: unknown, i) => {
     const at = `forwardingRules[${i}].`;
     if (rule === UNKNOWN) return;
-    if (!isRecord(rule)) {
+    if (!isPlainObject(rule)) {
       problems.add(`forwardingRules[${i}]`, "must be { frontendProtocol, frontendPort, backendProtocol, backendPort }");
       return;
     }
@@ -120,7 +122,7 @@ function firewallRuleProblems(problems: Problems, value: unknown): void {
   value.forEach((rule: unknown, i) => {
     const at = `firewallRules[${i}].`;
     if (rule === UNKNOWN) return;
-    if (!isRecord(rule)) {
+    if (!isPlainObject(rule)) {
       problems.add(`firewallRules[${i}]`, "must be { port, source, ipType }");
       return;
     }
@@ -128,17 +130,28 @@ function firewallRuleProblems(problems: Problems, value: unknown): void {
     problems.oneOf(rule, "ipType", ["v4", "v6"], at);
     const source = rule.source;
     if (source === UNKNOWN || source === "cloudflare") return;
-    const [address = "", prefix] = typeof source === "string" ? source.split("/") : [];
-    const family = rule.ipType === "v6" ? isIPv6(address) : isIPv4(address);
-    const max = rule.ipType === "v6" ? 128 : 32;
-    if (!family || !isWhole(Number(prefix), 0, max) || prefix === "") {
-      problems.add(
-        `${at}source`,
-        `must be an ${rule.ipType === "v6" ? "IPv6" : "IPv4"} network with its prefix (e.g. ` +
-          `${rule.ipType === "v6" ? '"2001:db8::/32"' : '"198.51.100.0/24"'}) or "cloudflare"`,
-      );
-    }
+    const problem = sourceProblem(source, rule.ipType === "v6" ? 6 : 4);
+    if (problem) problems.add(`${at}source`, problem);
   });
+}
+
+/**
+ * Why a firewall rule's source is not a network of the rule's family with its
+ * prefix, or undefined when it is. Parsed as the admin CIDRs are (config/cidr.ts),
+ * so host bits are refused too: "198.51.100.7/24" is a single address with the
+ * wrong prefix far more often than a network meant.
+ */
+function sourceProblem(source: unknown, version: 4 | 6): string | undefined {
+  const address = typeof source === "string" ? (source.split("/")[0] ?? "") : "";
+  const family = version === 6 ? isIPv6(address) : isIPv4(address);
+  if (typeof source !== "string" || !source.includes("/") || !family) {
+    return (
+      `must be an ${version === 6 ? "IPv6" : "IPv4"} network with its prefix (e.g. ` +
+      `${version === 6 ? '"2001:db8::/32"' : '"198.51.100.0/24"'}) or "cloudflare"`
+    );
+  }
+  const cidr = parseCidr(source);
+  return cidr instanceof Error ? cidr.message : undefined;
 }
 
 function idListProblems(problems: Problems, name: string, value: unknown): void {
@@ -189,8 +202,4 @@ class Problems {
 
 function isWhole(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -15,7 +15,7 @@ import {
   type ProviderSettings,
   type SettingsSource,
 } from "./provider.js";
-import { vpcSubnetProblem } from "./vpc-subnet.js";
+import { VPC_PREFIX_RANGE, vpcSubnetProblem } from "./vpc-subnet.js";
 import { formatDuration, retryWhile } from "./wait.js";
 
 export interface VpcInputs {
@@ -48,8 +48,9 @@ export function vpcProvider(settings: SettingsSource): Provider<VpcInputs, VpcSt
         .text("region")
         .text("description", { allowEmpty: true })
         .text("v4Subnet")
-        .integer("v4SubnetMask", 0, 32);
+        .integer("v4SubnetMask", VPC_PREFIX_RANGE.min, VPC_PREFIX_RANGE.max);
       const known = news.v4Subnet !== UNKNOWN && (news.v4SubnetMask as unknown) !== UNKNOWN;
+      // The network is judged with its prefix, so only once the prefix itself is right.
       const problem = known && checker.failures.length === 0 ? vpcSubnetProblem(news.v4Subnet, news.v4SubnetMask) : "";
       if (problem) checker.fail("v4Subnet", problem);
       return checker.result(news);

@@ -160,6 +160,33 @@ describe("LoadBalancer", () => {
       },
       { property: "instanceIds", reason: "names an instance twice" },
     ]);
+    // A source is parsed as the admin CIDRs are: host bits and a bad prefix are refused, with the network meant.
+    const sources = await failures({
+      firewallRules: [
+        { port: 443, source: "198.51.100.7/24", ipType: "v4" },
+        { port: 443, source: "2001:db8::7/32", ipType: "v6" },
+        { port: 443, source: "198.51.100.0/33", ipType: "v4" },
+        { port: 443, source: "198.51.100.0/24", ipType: "v6" },
+        { port: 443, source: "2001:db8::/32", ipType: "v6" },
+      ],
+    });
+    expect(sources).toEqual([
+      {
+        property: "firewallRules[0].source",
+        reason:
+          '"198.51.100.7/24" has host bits set; the network is 198.51.100.0/24 (for this one address use 198.51.100.7/32)',
+      },
+      {
+        property: "firewallRules[1].source",
+        reason:
+          '"2001:db8::7/32" has host bits set; the network is 2001:db8::/32 (for this one address use 2001:db8::7/128)',
+      },
+      { property: "firewallRules[2].source", reason: '"198.51.100.0/33" has an invalid prefix length (use 0-32)' },
+      {
+        property: "firewallRules[3].source",
+        reason: 'must be an IPv6 network with its prefix (e.g. "2001:db8::/32") or "cloudflare"',
+      },
+    ]);
     // Values a preview does not know yet are checked later, not refused.
     expect(await failures({ timeout: UNKNOWN, instanceIds: [UNKNOWN, UNKNOWN], vpcId: UNKNOWN })).toBeUndefined();
     expect(fake.requests).toHaveLength(0);

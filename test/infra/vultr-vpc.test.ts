@@ -1,15 +1,18 @@
 // The Vpc provider against the fake Vultr API, and an instance in a VPC:
 // create, read, update and delete; what replaces and what updates; bad
 // subnets refused before any call; an instance getting its private address
-// from the subnet and moving to another VPC in place; a VPC still in use
+// from the subnet and moving to another VPC in place (a half-done move
+// finished by the next up, the VPC checked before any change, no private
+// address left once it leaves); a VPC still in use
 // refused by Vultr and waited for after its instance's DELETE; one VPC per
 // create after a 5xx.
 import { afterEach, describe, expect, it } from "vitest";
-import { VultrClient } from "../../infra/vultr/client.js";
-import { privateAddressProblem } from "../../infra/vultr/instance.js";
+import { VultrApiError, VultrClient } from "../../infra/vultr/client.js";
+import { privateAddressProblem, vpcStepAlreadyDone } from "../../infra/vultr/instance.js";
 import { VPC_DIFF_RULES, type VpcInputs, type VpcState } from "../../infra/vultr/vpc.js";
 import { ipv4InNetwork, vpcSubnetProblem } from "../../infra/vultr/vpc-subnet.js";
 import { INVALID_VPC, VPC_IN_USE, type FakeVultr } from "../harness/fake-vultr.js";
+import { bare } from "../harness/fake-vultr/strict.js";
 import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
 afterEach(closeFakeVultrs);
@@ -25,7 +28,6 @@ describe("a VPC's subnet", () => {
       "198.51.100.0/24 is not a private network: use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
     );
     expect(vpcSubnetProblem("172.15.0.0", 16)).toContain("is not a private network");
-    expect(vpcSubnetProblem("10.20.0.0", 30)).toBe("the mask must be a prefix length from 8 to 29, got 30");
     expect(vpcSubnetProblem("10.20.0", 24)).toBe('"10.20.0" is not an IPv4 network address (e.g. "10.20.0.0")');
   });
 
@@ -33,6 +35,9 @@ describe("a VPC's subnet", () => {
     expect(ipv4InNetwork("10.20.0.3", "10.20.0.0", 24)).toBe(true);
     expect(ipv4InNetwork("10.20.1.3", "10.20.0.0", 24)).toBe(false);
     expect(ipv4InNetwork("10.20.1.3", "10.20.0.0", 22)).toBe(true);
+    expect(ipv4InNetwork("203.0.113.9", "0.0.0.0", 0)).toBe(true);
+    expect(ipv4InNetwork("10.20.0.3", "10.20.0.3", 32)).toBe(true);
+    expect(ipv4InNetwork("10.20.0.4", "10.20.0.3", 32)).toBe(false);
     expect(privateAddressProblem("", { v4_subnet: "10.20.0.0", v4_subnet_mask: 24 })).toBe(
       "no private address in VPC 10.20.0.0/24 yet",
     );
@@ -98,8 +103,14 @@ describe("Vpc", () => {
     ]);
     expect((await check({ v4SubnetMask: 24.5, region: "" })).failures).toEqual([
       { property: "region", reason: "must not be empty" },
-      { property: "v4SubnetMask", reason: "must be a whole number from 0 to 32" },
+      { property: "v4SubnetMask", reason: "must be a whole number from 8 to 29" },
     ]);
+    // A mask outside the VPC range is the mask's problem, not the subnet's.
+    for (const v4SubnetMask of [30, 7]) {
+      expect((await check({ v4SubnetMask })).failures).toEqual([
+        { property: "v4SubnetMask", reason: "must be a whole number from 8 to 29" },
+      ]);
+    }
     expect(fake.requests).toHaveLength(0);
   });
 
@@ -164,6 +175,67 @@ describe("an instance in a VPC", () => {
     expect(fake.requestsTo("POST", `/v2/instances/${id}/vpcs/attach`)[0]!.body).toEqual({ vpc_id: second.id });
     expect(after.internalIp).toBe("10.30.0.3");
     expect(fake.state.instances.size).toBe(1);
+  });
+
+  it("finishes a move whose attach failed after the detach went through, on the next up", async () => {
+    const { fake, providers } = await startProviders();
+    const first = await providers.Vpc.create(NODES);
+    const second = await providers.Vpc.create({ ...NODES, v4Subnet: "10.30.0.0" });
+    const inputs = instanceInputs({ vpcId: first.id });
+    const { id, outs } = await providers.Instance.create(inputs);
+    const moved = { ...inputs, vpcId: second.id };
+    const attach = `/v2/instances/${id}/vpcs/attach`;
+    fake.inject({ status: 400, method: "POST", path: attach, body: { error: "Unable to attach VPC", status: 400 } });
+    expect(await messageOf(providers.Instance.update!(id, outs, moved))).toContain("Unable to attach VPC");
+    expect(fake.state.instances.get(id)!.fake.vpcs.size).toBe(0);
+
+    // Pulumi's state still names the first VPC, so the detach is asked for again and answered "not attached".
+    const { outs: after } = await providers.Instance.update!(id, outs, moved);
+    const detaches = fake.requestsTo("POST", `/v2/instances/${id}/vpcs/detach`).map((r) => r.status);
+    expect(detaches).toEqual([204, 400]);
+    expect([...fake.state.instances.get(id)!.fake.vpcs.keys()]).toEqual([second.id]);
+    expect(after).toMatchObject({ vpcId: second.id, internalIp: "10.30.0.3" });
+  });
+
+  it("checks the new VPC before anything is changed: a missing one sends no resize", async () => {
+    const { fake, providers } = await startProviders();
+    const vpc = await providers.Vpc.create(NODES);
+    const inputs = instanceInputs({ vpcId: vpc.id });
+    const { id, outs } = await providers.Instance.create(inputs);
+    const wrong = { ...inputs, vpcId: "missing", plan: "vhp-4c-8gb-amd" };
+    expect(await messageOf(providers.Instance.update!(id, outs, wrong))).toBe(
+      'vpcId "missing" is not a VPC in this Vultr account',
+    );
+    expect(fake.requestsTo("PATCH", `/v2/instances/${id}`)).toHaveLength(0);
+    expect(fake.requestsTo("POST", /\/vpcs\/(attach|detach)$/)).toHaveLength(0);
+  });
+
+  it("has no private address once it leaves its VPC, even while Vultr still shows the old one", async () => {
+    const { fake, providers } = await startProviders();
+    const vpc = await providers.Vpc.create(NODES);
+    const inputs = instanceInputs({ vpcId: vpc.id });
+    const { id, outs } = await providers.Instance.create(inputs);
+    // Vultr's next answer still carries the detached VPC's address.
+    const stale = (await providers.Instance.read!(id, outs)).props;
+    expect(stale.internalIp).toBe("10.20.0.3");
+    const shown = bare(fake.state.instances.get(id)!);
+    fake.inject({ status: 200, method: "GET", path: `/v2/instances/${id}`, body: { instance: shown } });
+
+    const { outs: after } = await providers.Instance.update!(id, outs, { ...inputs, vpcId: "" });
+    expect(fake.requestsTo("POST", `/v2/instances/${id}/vpcs/detach`)[0]!.body).toEqual({ vpc_id: vpc.id });
+    expect(after.internalIp).toBe("");
+    expect(after).not.toHaveProperty("vpcId");
+  });
+
+  it("counts only Vultr's own 400 saying so as a VPC step already done", () => {
+    const refused = (message: string, status = 400) =>
+      new VultrApiError("POST", "/v2/instances/i/vpcs/detach", status, message, 1);
+    expect(vpcStepAlreadyDone("detach", refused("VPC is not attached to this instance"))).toBe(true);
+    expect(vpcStepAlreadyDone("attach", refused("VPC is already attached to this instance"))).toBe(true);
+    expect(vpcStepAlreadyDone("attach", refused("VPC is not attached to this instance"))).toBe(false);
+    expect(vpcStepAlreadyDone("detach", refused("VPC is already attached to this instance"))).toBe(false);
+    expect(vpcStepAlreadyDone("detach", refused("VPC is not attached to this instance", 500))).toBe(false);
+    expect(vpcStepAlreadyDone("detach", new Error("VPC is not attached to this instance"))).toBe(false);
   });
 });
 
