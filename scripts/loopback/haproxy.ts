@@ -7,7 +7,7 @@
 // balancer survives a change of its nodes).
 import { spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
-import { renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ManagedProcess } from "./process.js";
@@ -90,7 +90,9 @@ export async function startHaproxy(
   const master = new ManagedProcess(options.name ?? "haproxy", HAPROXY, ["-W", "-db", "-f", scratch.configPath]);
   const loads = () => master.output.filter((line) => LOADED.test(line) || NOT_LOADED.test(line));
   try {
-    await master.waitFor(LOADED, timeoutMs);
+    // Either line ends the wait: a failed load is reported at once, with HAProxy's reasons.
+    const outcome = await master.waitFor(new RegExp(`${LOADED.source}|${NOT_LOADED.source}`), timeoutMs);
+    if (NOT_LOADED.test(outcome)) throw loadFailure(master.name, "could not start", master.output);
   } catch (error) {
     await master.stop();
     scratch.remove();
@@ -105,6 +107,7 @@ export async function startHaproxy(
     async reload(next) {
       writeConfig(scratch.configPath, next);
       const before = loads().length;
+      const outputBefore = master.output.length;
       master.signal("SIGUSR2");
       const deadline = Date.now() + timeoutMs;
       while (loads().length === before) {
@@ -117,17 +120,18 @@ export async function startHaproxy(
         await sleep(20);
       }
       const outcome = loads()[before]!;
-      if (NOT_LOADED.test(outcome)) {
-        throw new Error(`${master.name}: the reload failed. Output:\n${master.output.slice(-40).join("\n")}`);
-      }
+      if (NOT_LOADED.test(outcome))
+        throw loadFailure(master.name, "the reload failed", master.output.slice(outputBefore));
     },
     command: (line) => runtimeCommand(scratch.adminSocket, line),
     async stop() {
       // SIGTERM to the master stops every worker, old ones included; a
       // worker may still hold its ports for a moment after the master is gone.
-      const workers = master.output.flatMap((line) => /New worker \((\d+)\) forked/.exec(line)?.[1] ?? []);
+      // Only pids that are still this HAProxy count: an old worker's pid may
+      // by now belong to another process, which must be left alone.
+      const workers = workerPids(master.output).filter((pid) => isHaproxyOf(pid, scratch.configPath));
       await master.stop();
-      await waitForExit(workers.map(Number), timeoutMs);
+      await waitForExit(workers, (pid) => isHaproxyOf(pid, scratch.configPath), timeoutMs);
       scratch.remove();
     },
   };
@@ -141,21 +145,59 @@ function writeConfig(path: string, config: string): void {
   renameSync(candidate, path);
 }
 
-/** Waits until none of `pids` runs, SIGKILLing those still there after `timeoutMs`. */
-async function waitForExit(pids: number[], timeoutMs: number): Promise<void> {
-  const alive = () => pids.filter((pid) => isRunning(pid));
-  const deadline = Date.now() + timeoutMs;
-  while (alive().length > 0 && Date.now() < deadline) await sleep(20);
-  for (const pid of alive()) process.kill(pid, "SIGKILL");
+/** The pids of every worker the master said it forked, in order. */
+export function workerPids(output: readonly string[]): number[] {
+  return output.flatMap((line) => {
+    const pid = /New worker \((\d+)\) forked/.exec(line)?.[1];
+    return pid ? [Number(pid)] : [];
+  });
 }
 
-function isRunning(pid: number): boolean {
+/** Whether `pid` is a process of the HAProxy run on `configPath` (master and workers share its command line). */
+export function isHaproxyOf(pid: number, configPath: string): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(configPath);
   } catch {
-    return false;
+    return false; // no such process (any more)
   }
+}
+
+/** Sends `signal`; a process that exited in the meantime (ESRCH) is not an error. Returns whether it was sent. */
+export function signalUnlessGone(
+  pid: number,
+  signal: NodeJS.Signals,
+  kill: (pid: number, signal: NodeJS.Signals) => void = (p, s) => process.kill(p, s),
+): boolean {
+  try {
+    kill(pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw error;
+  }
+}
+
+/**
+ * Waits until none of `pids` is still ours (`isOurs`), forgetting each once
+ * it is gone, then SIGKILLs those still ours after `timeoutMs`.
+ */
+async function waitForExit(pids: number[], isOurs: (pid: number) => boolean, timeoutMs: number): Promise<void> {
+  let left = pids.filter(isOurs);
+  const deadline = Date.now() + timeoutMs;
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(20);
+    left = left.filter(isOurs);
+  }
+  for (const pid of left.filter(isOurs)) signalUnlessGone(pid, "SIGKILL");
+}
+
+/** A failed load, with the alerts in `output` (why it failed) first, then its end. */
+function loadFailure(name: string, what: string, output: readonly string[]): Error {
+  const alerts = output.filter((line) => /\[ALERT\]/.test(line));
+  return new Error(
+    `${name}: ${what}: ${alerts.length > 0 ? alerts.join("\n") : "HAProxy gave no alert"}. Output:\n` +
+      output.slice(-40).join("\n"),
+  );
 }
 
 function runtimeCommand(socket: string, line: string): Promise<string> {

@@ -4,8 +4,7 @@
 // PROXY v1 header when a connection opens with one (as Caddy's
 // proxy_protocol listener would), recording what it said.
 import { createServer as createHttpServer, type ServerResponse } from "node:http";
-import { createServer as createTcpServer, type Server, type Socket } from "node:net";
-import { freePort } from "../../scripts/loopback/ports.js";
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
 
 export interface NodeRequest {
   path: string;
@@ -77,8 +76,12 @@ export async function startLoadBalancerNode(name: string): Promise<LoadBalancerN
     });
   });
   const host = "127.0.0.1";
-  const port = await freePort();
-  await new Promise<void>((resolve) => tcp.listen(port, host, resolve));
+  // Port 0: the OS picks a free port as it binds, so no other process can take it in between.
+  await new Promise<void>((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(0, host, resolve);
+  });
+  const port = (tcp.address() as AddressInfo).port;
 
   return {
     name,

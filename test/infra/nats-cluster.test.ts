@@ -5,9 +5,8 @@
 // refused; an R3 stream keeps an acknowledged message when its leader is
 // killed with SIGKILL.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createConnection } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,9 +21,13 @@ import { NatsNode } from "../../scripts/loopback/nats.js";
 import { freePort } from "../../scripts/loopback/ports.js";
 import { scratchDir } from "../../scripts/loopback/tmp.js";
 import { newSecret } from "../../scripts/ops/new-secret.js";
+import { tcpProbe } from "../harness/tcp-probe.js";
+import { until } from "../harness/until.js";
 
 const template = loadTemplates().natsCluster;
 const ROUTE: RouteCredential = { user: "route", password: newSecret() };
+/** How long a cluster state may take: forming, electing, re-electing after a node's death. */
+const CLUSTER_BOUND_MS = 30_000;
 /** Node i's private address: a loopback address of its own, as each node has its own VPC address. */
 const address = (index: number) => `127.0.0.${index + 1}`;
 
@@ -35,39 +38,19 @@ interface RunningNode {
   monitor: string;
 }
 
-const dir = scratchDir("nats-cluster");
+// Made in beforeAll, not on import: afterAll, which removes it, does not run
+// when a filter leaves none of this file's tests.
+let dir: ReturnType<typeof scratchDir>;
 const running: RunningNode[] = [];
 /** The three nodes as the renderer got them: each on a free cluster port. */
 const members: ClusterNode[] = [];
 
-/** Bounded polling: `read` until `done` holds for its value, or fail with the last value seen. */
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | Error | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (done(last)) return last;
-    } catch (err) {
-      last = err as Error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what}: not reached in ${timeoutMs} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-      );
-    await sleep(100);
-  }
-}
-
-/** Whether something accepts a TCP connection there. */
-const tcpAnswers = (host: string, port: number) =>
+/** Whether this process can listen on host:port (and it stops at once): false when something holds it. */
+const listenable = (host: string, port: number) =>
   new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host, port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 
 const monitor = async <T>(node: RunningNode, path: string): Promise<T> =>
@@ -124,11 +107,13 @@ async function formedCluster(): Promise<RunningNode[]> {
       `${natsServerName(node.index)} routes to ${others.join(", ")}`,
       () => routedTo(node),
       (names) => others.every((name) => names.includes(name)),
+      CLUSTER_BOUND_MS,
     );
     await until(
       `${natsServerName(node.index)} sees a JetStream meta leader over 3 peers`,
       () => metaCluster(node),
       (meta) => Boolean(meta?.leader) && meta?.cluster_size === 3,
+      CLUSTER_BOUND_MS,
     );
   }
   // The leader has both others in its meta group, caught up: a group of
@@ -139,11 +124,13 @@ async function formedCluster(): Promise<RunningNode[]> {
       () => metaCluster(node),
       (meta) =>
         meta?.leader !== natsServerName(node.index) || (meta.replicas ?? []).filter((r) => r.current).length === 2,
+      CLUSTER_BOUND_MS,
     );
   return cluster;
 }
 
 beforeAll(async () => {
+  dir = scratchDir("nats-cluster");
   for (const index of [1, 2, 3]) members.push({ index, privateAddress: address(index), clusterPort: await freePort() });
   const files = renderNatsClusterConfigs(template, { nodes: members, route: ROUTE });
   await Promise.all(files.map((file) => startNode(file.index, file.config)));
@@ -151,7 +138,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(running.map((n) => n.nats.stop()));
-  dir.remove();
+  dir?.remove();
 });
 
 describe("a cluster started from the rendered files", () => {
@@ -164,9 +151,11 @@ describe("a cluster started from the rendered files", () => {
   it("listens for routes on each node's own address only, not on every address of the machine", async () => {
     await formedCluster();
     for (const node of members) {
-      expect(await tcpAnswers(node.privateAddress, node.clusterPort!)).toBe(true);
-      // 127.0.0.1 is no node's address: a listener on 0.0.0.0 would answer there.
-      expect(await tcpAnswers("127.0.0.1", node.clusterPort!)).toBe(false);
+      expect(await tcpProbe(node.privateAddress, node.clusterPort!, 2_000)).toBe("connected");
+      // 127.0.0.1 is no node's address, and a listener on 0.0.0.0 holds the
+      // port there too: the test can listen on it only if nats-server does not.
+      // (Probing it instead would see whatever another process listens on.)
+      expect(await listenable("127.0.0.1", node.clusterPort!)).toBe(true);
     }
   }, 60_000);
 
@@ -194,6 +183,7 @@ describe("a cluster started from the rendered files", () => {
       "each node refuses the fourth's route",
       async () => refusals(),
       (counts) => counts.every((c) => c > 0),
+      CLUSTER_BOUND_MS,
     );
     // ...and none has it as a route or a JetStream peer.
     for (const node of cluster) {
@@ -228,6 +218,7 @@ describe("a cluster started from the rendered files", () => {
           leader: (await jsmAfter.streams.info("CLUSTER_TEST")).cluster?.leader,
         }),
         (read) => read.message !== null && read.leader !== undefined,
+        CLUSTER_BOUND_MS,
       );
       expect(after.message!.string()).toBe("kept through the leader's death");
       expect(after.leader).not.toBe(leaderName);

@@ -12,7 +12,6 @@ import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ApiLoadBalancer } from "../../infra/vultr/api-types.js";
 import type { LoadBalancerInputs } from "../../infra/vultr/load-balancer.js";
@@ -32,10 +31,16 @@ import { scratchDir } from "../../scripts/loopback/tmp.js";
 import type { RunningLoadBalancerProxy } from "../harness/fake-vultr/load-balancer-proxies.js";
 import { HEALTH_PATH, startLoadBalancerNode, type LoadBalancerNode } from "../harness/load-balancer-node.js";
 import { tcpProbe } from "../harness/tcp-probe.js";
+import { until } from "../harness/until.js";
 import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
 const templates = readHaproxyTemplates();
-const scratch = scratchDir("lb-proxy-test");
+// Made in beforeAll, not on import: afterAll, which removes it, does not run
+// when a filter leaves none of this file's tests.
+let scratch: ReturnType<typeof scratchDir>;
+beforeAll(() => {
+  scratch = scratchDir("lb-proxy-test");
+});
 afterAll(() => scratch.remove());
 
 /** A load balancer as the fake keeps it: TCP 80 to 80 on two instances, checked on /healthz. */
@@ -350,15 +355,6 @@ async function serverStates(proxy: RunningLoadBalancerProxy): Promise<Record<str
   return states;
 }
 
-/** Polls until `done` holds, or fails after `timeoutMs` naming what it waited for. */
-async function until(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`still not ${what} after ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
 /** An open GET /stream through the balancer: the node that serves it, the keepalives so far, and whether it closed. */
 async function openStream(host: string, port: number) {
   const stream = { node: "", keepalives: 0, closed: false, close: () => {} };
@@ -461,7 +457,7 @@ describe("the fake's load balancers as real proxies", () => {
     idle.on("close", () => (closed = true));
     idle.write("GET /whoami HTTP/1.1\r\nhost: lb\r\n\r\n");
     await until("answered", () => answered);
-    await until("closed by the balancer", () => closed, 15_000);
+    await until("closed by the balancer", () => closed, Boolean, 15_000);
     idle.destroy();
   });
 
