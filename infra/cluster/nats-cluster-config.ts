@@ -4,6 +4,7 @@
 // are checked against. Pure, so every file can be checked by nats-server -t
 // and started on loopback without a host.
 import { isIPv4 } from "node:net";
+import { ipv4InNetwork, isPrivateIPv4 } from "../config/cidr.js";
 import { natsConfigString } from "../host/nats-config-string.js";
 import { natsPasswordHash } from "../host/nats-users.js";
 import { renderTemplate, TemplateError } from "../host/render.js";
@@ -54,18 +55,13 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 // base64url, as natsCredential and newSecret make them: nothing to escape in a URL or a config string.
 const ROUTE_PASSWORD = /^[A-Za-z0-9_-]{32,}$/;
 
-function isPrivateOrLoopback(address: string): boolean {
-  const [a, b] = address.split(".").map(Number) as [number, number];
-  return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || a === 127;
-}
-
 function checkNode(node: ClusterNode, count: number): void {
   const where = `node ${node.index}`;
   if (!Number.isInteger(node.index) || node.index < 1 || node.index > count)
     throw new TemplateError(TEMPLATE, `node index ${node.index} is not one of 1 to ${count}`);
   if (!isIPv4(node.privateAddress))
     throw new TemplateError(TEMPLATE, `${where}'s private address "${node.privateAddress}" is not an IPv4 address`);
-  if (!isPrivateOrLoopback(node.privateAddress))
+  if (!isPrivateIPv4(node.privateAddress) && !ipv4InNetwork(node.privateAddress, "127.0.0.0", 8))
     throw new TemplateError(
       TEMPLATE,
       `${where}'s address ${node.privateAddress} is not private (10/8, 172.16/12, 192.168/16, or 127/8 on one machine): routes would be open to the internet; give the node's VPC address`,

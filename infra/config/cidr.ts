@@ -42,7 +42,27 @@ export function ipv4ToBigInt(address: string): bigint {
   return address.split(".").reduce((n, octet) => n * 256n + BigInt(Number(octet)), 0n);
 }
 
-function bigIntToIpv4(value: bigint): string {
+/** Whether IPv4 `address` is inside `network`/`prefix`: their leading `prefix` bits match. */
+export function ipv4InNetwork(address: string, network: string, prefix: number): boolean {
+  if (!isIPv4(address) || !isIPv4(network)) return false;
+  const hostBits = BigInt(32 - prefix);
+  return ipv4ToBigInt(address) >> hostBits === ipv4ToBigInt(network) >> hostBits;
+}
+
+/** The private IPv4 ranges of RFC 1918, as [network, prefix]. */
+export const PRIVATE_IPV4_NETWORKS: readonly (readonly [string, number])[] = [
+  ["10.0.0.0", 8],
+  ["172.16.0.0", 12],
+  ["192.168.0.0", 16],
+];
+
+/** Whether IPv4 `address` is in one of the RFC 1918 private ranges. */
+export function isPrivateIPv4(address: string): boolean {
+  return PRIVATE_IPV4_NETWORKS.some(([network, prefix]) => ipv4InNetwork(address, network, prefix));
+}
+
+/** A 32-bit number as its dotted IPv4 address. */
+export function bigIntToIpv4(value: bigint): string {
   return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 255n)).join(".");
 }
 

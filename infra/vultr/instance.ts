@@ -11,7 +11,7 @@ import { planToRequest, stillResizing } from "./instance-resize.js";
 import { replaceRefusal, sshKeysNote } from "./instance-replace.js";
 import { untilUnlocked } from "./instance-lock.js";
 import { findOsId } from "./os.js";
-import { ipv4InNetwork } from "./vpc-subnet.js";
+import { ipv4InNetwork } from "../config/cidr.js";
 import {
   deleteIgnoringMissing,
   getUnlessGone,

@@ -1,14 +1,8 @@
-// A VPC's IPv4 network, checked before Vultr sees it, and whether an address
-// lies in it (an instance's private address must, before it counts as ready).
+// A VPC's IPv4 network, checked before Vultr sees it. (Whether an address
+// lies in it, as an instance's private address must before it counts as
+// ready: ipv4InNetwork in config/cidr.ts.)
 import { isIPv4 } from "node:net";
-import { ipv4ToBigInt, parseCidr } from "../config/cidr.js";
-
-/** The private ranges of RFC 1918, as [network, prefix]. */
-const PRIVATE_V4: readonly (readonly [string, number])[] = [
-  ["10.0.0.0", 8],
-  ["172.16.0.0", 12],
-  ["192.168.0.0", 16],
-];
+import { ipv4InNetwork, parseCidr, PRIVATE_IPV4_NETWORKS } from "../config/cidr.js";
 
 /** The smallest network worth a VPC: a /29 leaves room for three nodes and a load balancer. */
 export const VPC_PREFIX_RANGE = { min: 8, max: 29 } as const;
@@ -22,15 +16,8 @@ export function vpcSubnetProblem(network: string, prefix: number): string | unde
   if (!isIPv4(network)) return `"${network}" is not an IPv4 network address (e.g. "10.20.0.0")`;
   const parsed = parseCidr(`${network}/${prefix}`);
   if (parsed instanceof Error) return parsed.message;
-  if (!PRIVATE_V4.some(([base, size]) => prefix >= size && ipv4InNetwork(network, base, size))) {
+  if (!PRIVATE_IPV4_NETWORKS.some(([base, size]) => prefix >= size && ipv4InNetwork(network, base, size))) {
     return `${network}/${prefix} is not a private network: use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16`;
   }
   return undefined;
-}
-
-/** Whether IPv4 `address` is inside `network`/`prefix`: their leading `prefix` bits match. */
-export function ipv4InNetwork(address: string, network: string, prefix: number): boolean {
-  if (!isIPv4(address) || !isIPv4(network)) return false;
-  const hostBits = BigInt(32 - prefix);
-  return ipv4ToBigInt(address) >> hostBits === ipv4ToBigInt(network) >> hostBits;
 }

@@ -1,8 +1,9 @@
 // Our Vultr providers pointed at a fresh fake Vultr API, with waits short
-// enough for a test, and the inputs of a typical instance. A test file
+// enough for a test, and the inputs of a typical instance and load balancer. A test file
 // closes the fakes it started with `afterEach(closeFakeVultrs)`.
 import { VultrClient } from "../../infra/vultr/client.js";
 import type { InstanceInputs } from "../../infra/vultr/instance.js";
+import type { LoadBalancerInputs } from "../../infra/vultr/load-balancer.js";
 import type { ProviderSettings } from "../../infra/vultr/provider.js";
 import { createVultrProviders } from "../../infra/vultr/resources.js";
 import { startFakeVultr, type FakeVultr, type FakeVultrOptions } from "./fake-vultr.js";
@@ -60,4 +61,30 @@ export async function messageOf(promise: Promise<unknown>): Promise<string> {
     return error instanceof Error ? error.message : String(error);
   }
   throw new Error("expected a rejection");
+}
+
+/** Ours: TCP 80 and 443 passed through to Caddy on every node, health checked on 80. */
+export function lbInputs(overrides: Partial<LoadBalancerInputs> = {}): LoadBalancerInputs {
+  return {
+    region: "ewr",
+    label: "chat-lb",
+    balancingAlgorithm: "leastconn",
+    proxyProtocol: true,
+    timeout: 3600,
+    healthCheck: {
+      protocol: "http",
+      port: 80,
+      path: "/healthz",
+      checkInterval: 5,
+      responseTimeout: 3,
+      unhealthyThreshold: 2,
+      healthyThreshold: 2,
+    },
+    forwardingRules: [
+      { frontendProtocol: "tcp", frontendPort: 80, backendProtocol: "tcp", backendPort: 80 },
+      { frontendProtocol: "tcp", frontendPort: 443, backendProtocol: "tcp", backendPort: 443 },
+    ],
+    instanceIds: [],
+    ...overrides,
+  };
 }

@@ -10,7 +10,7 @@ import { exchangeProblems } from "../harness/fake-vultr/api-check.js";
 import { API_OPERATIONS, findOperation } from "../harness/fake-vultr/api-schema.js";
 import { fakeRoutes, type FakeVultr } from "../harness/fake-vultr.js";
 import { createContext } from "../harness/fake-vultr/context.js";
-import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
+import { closeFakeVultrs, instanceInputs, lbInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
 afterEach(closeFakeVultrs);
 
@@ -58,29 +58,15 @@ async function everyProviderOperation(providers: Providers): Promise<void> {
   await providers.Instance.update!(server.id, server.outs, resized);
   await providers.ReservedIp.read!(reserved.id, reserved.outs);
 
-  const lbInputs = {
-    region: "ewr",
-    label: "chat-lb",
-    balancingAlgorithm: "leastconn",
-    proxyProtocol: true,
-    timeout: 3600,
-    healthCheck: {
-      protocol: "http",
-      port: 80,
-      path: "/healthz",
-      checkInterval: 5,
-      responseTimeout: 3,
-      unhealthyThreshold: 2,
-      healthyThreshold: 2,
-    },
+  const lbCreate = lbInputs({
     forwardingRules: [{ frontendProtocol: "tcp", frontendPort: 443, backendProtocol: "tcp", backendPort: 443 }],
     firewallRules: [{ port: 443, source: "0.0.0.0/0", ipType: "v4" }],
     instanceIds: [server.id],
     vpcId: otherVpc.id,
-  };
-  const lb = await providers.LoadBalancer.create(lbInputs);
+  });
+  const lb = await providers.LoadBalancer.create(lbCreate);
   await providers.LoadBalancer.read!(lb.id, lb.outs);
-  await providers.LoadBalancer.update!(lb.id, lb.outs, { ...lbInputs, timeout: 1800, vpcId: "", instanceIds: [] });
+  await providers.LoadBalancer.update!(lb.id, lb.outs, { ...lbCreate, timeout: 1800, vpcId: "", instanceIds: [] });
 
   const zone = await providers.DnsDomain.create({ domain: "example.com" });
   await providers.DnsDomain.read!(zone.id, zone.outs);

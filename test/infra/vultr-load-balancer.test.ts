@@ -13,35 +13,9 @@ import {
 } from "../../infra/vultr/load-balancer.js";
 import { PartialCreateError } from "../../infra/vultr/provider.js";
 import { LOAD_BALANCER_NOT_READY, VPC_IN_USE } from "../harness/fake-vultr.js";
-import { closeFakeVultrs, instanceInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
+import { closeFakeVultrs, instanceInputs, lbInputs, messageOf, startProviders } from "../harness/vultr-providers.js";
 
 afterEach(closeFakeVultrs);
-
-/** Ours: TCP 80 and 443 passed through to Caddy on every node, health checked on 80. */
-function lbInputs(overrides: Partial<LoadBalancerInputs> = {}): LoadBalancerInputs {
-  return {
-    region: "ewr",
-    label: "chat-lb",
-    balancingAlgorithm: "leastconn",
-    proxyProtocol: true,
-    timeout: 3600,
-    healthCheck: {
-      protocol: "http",
-      port: 80,
-      path: "/healthz",
-      checkInterval: 5,
-      responseTimeout: 3,
-      unhealthyThreshold: 2,
-      healthyThreshold: 2,
-    },
-    forwardingRules: [
-      { frontendProtocol: "tcp", frontendPort: 80, backendProtocol: "tcp", backendPort: 80 },
-      { frontendProtocol: "tcp", frontendPort: 443, backendProtocol: "tcp", backendPort: 443 },
-    ],
-    instanceIds: [],
-    ...overrides,
-  };
-}
 
 type Env = Awaited<ReturnType<typeof startProviders>>;
 

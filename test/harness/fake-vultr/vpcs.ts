@@ -5,6 +5,7 @@
 // (options.vpcReleaseMs). A missing VPC is Vultr's 400 "Invalid VPC ID".
 import { randomUUID } from "node:crypto";
 import { isIPv4 } from "node:net";
+import { bigIntToIpv4, ipv4ToBigInt } from "../../../infra/config/cidr.js";
 import { INVALID_VPC, VPC_IN_USE } from "./catalogue.js";
 import type { FakeContext } from "./context.js";
 import { bare, HttpError, list, now, optionalText, text, type Route } from "./strict.js";
@@ -18,11 +19,9 @@ export function findVpc(ctx: FakeContext, id: string | undefined): FakeVpc {
 
 /** The next free address of the VPC's subnet (from .3: Vultr keeps the first ones for itself). */
 export function nextVpcAddress(vpc: FakeVpc): string {
-  const base = vpc.v4_subnet.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
   const size = 2 ** (32 - vpc.v4_subnet_mask);
   if (vpc.fake.nextHost >= size - 1) throw new HttpError(400, "No free addresses left in this VPC");
-  const address = base + vpc.fake.nextHost++;
-  return [24, 16, 8, 0].map((shift) => String(Math.floor(address / 2 ** shift) % 256)).join(".");
+  return bigIntToIpv4(ipv4ToBigInt(vpc.v4_subnet) + BigInt(vpc.fake.nextHost++));
 }
 
 /** Whether anything still holds the VPC: a live instance or load balancer, or one Vultr has not let go of yet. */
